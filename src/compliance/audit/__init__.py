@@ -1,0 +1,1 @@
+"""The audit trail in PostgreSQL: one row per event, recorded once."""

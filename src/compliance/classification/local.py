@@ -1,0 +1,142 @@
+"""The local, offline classifier: keyword evidence for the type, MRZ parsing and labelled
+lines for the fields. Deterministic, so the same text always gives the same result."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from compliance.classification.model import Classification, ExtractedField
+from compliance.mrz import MRZ, find_mrz, mrz_date
+
+MODEL = "local-rules/1"
+
+# Evidence for each type: (pattern, weight). The type with the highest total wins.
+_EVIDENCE: dict[str, tuple[tuple[str, float], ...]] = {
+    "passport": ((r"\bpass(e)?port\b", 3.0), (r"\bnationality\b", 1.0)),
+    "national_id": ((r"\bidentity card\b|\bnational id\b|\bid card\b", 3.0),),
+    "proof_of_address": (
+        (r"\butility bill\b|\belectricity\b|\bwater bill\b|\bgas bill\b", 3.0),
+        (r"\bproof of address\b", 3.0),
+        (r"\bservice address\b|\bbilling address\b", 1.5),
+    ),
+    "bank_statement": (
+        (r"^:20:", 2.0),
+        (r"^:25:", 1.0),
+        (r"^:6[02][FM]:", 2.0),
+        (r"\bbank statement\b|\baccount statement\b", 3.0),
+    ),
+    "consent_form": (
+        (r"\bconsent\b", 2.0),
+        (r"\bpurpose of processing\b|\blawful basis\b", 2.0),
+        (r"\bdata protection\b|\bgdpr\b", 1.0),
+    ),
+    "tax_form": ((r"\bform w-9\b", 4.0), (r"\btaxpayer identification number\b", 2.0)),
+    "invoice": ((r"\binvoice\b", 2.5), (r"\bamount due\b|\btotal due\b|\bvat\b", 1.0)),
+}
+
+_LABELS: dict[str, tuple[str, ...]] = {
+    "full_name": ("name", "full name", "customer name", "account holder", "data subject"),
+    "surname": ("surname", "last name", "family name"),
+    "given_names": ("given names", "given name", "first name", "first names"),
+    "document_number": ("document number", "passport number", "passport no", "id number"),
+    "nationality": ("nationality",),
+    "date_of_birth": ("date of birth", "birth date", "dob"),
+    "expiry_date": ("date of expiry", "expiry date", "expires", "valid until"),
+    "address": ("address", "service address", "billing address"),
+    "document_date": ("date", "statement date", "bill date", "issue date", "date of issue"),
+    "issuer": ("issuer", "issued by", "supplier", "provider"),
+    "purpose": ("purpose", "purpose of processing"),
+    "lawful_basis": ("lawful basis",),
+    "consent_given_at": ("consent given", "signed on", "given at"),
+    "customer_id": ("customer id", "customer number", "client id"),
+}
+_LABEL_LOOKUP = {label: name for name, labels in _LABELS.items() for label in labels}
+_LABEL_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z .'/-]{1,40}?)\s*[:]\s*(.+?)\s*$")
+
+
+def classify(text: str) -> Classification:
+    document_type, confidence = _document_type(text)
+    fields = {f.name: f for f in _labelled_fields(text)}
+    mrz = find_mrz(text)
+    if mrz is not None:
+        document_type, confidence = _type_from_mrz(mrz, document_type, confidence)
+        fields.update({f.name: f for f in _mrz_fields(mrz)})
+    if document_type == "bank_statement":
+        fields.update({f.name: f for f in _mt940_fields(text)})
+    if "full_name" not in fields and {"surname", "given_names"} <= fields.keys():
+        full = f"{fields['given_names'].value} {fields['surname'].value}"
+        fields["full_name"] = ExtractedField("full_name", full, 0.9)
+    return Classification(document_type, confidence, tuple(fields.values()), MODEL)
+
+
+def _document_type(text: str) -> tuple[str, float]:
+    lowered = text.lower()
+    scores = {
+        doc_type: sum(
+            weight for pattern, weight in evidence if re.search(pattern, lowered, re.MULTILINE)
+        )
+        for doc_type, evidence in _EVIDENCE.items()
+    }
+    best = max(scores, key=lambda t: scores[t])
+    if scores[best] == 0:
+        return "unknown", 0.0
+    runner_up = max(score for t, score in scores.items() if t != best)
+    margin = (scores[best] - runner_up) / scores[best]
+    return best, round(min(0.99, 0.5 + 0.5 * margin), 3)
+
+
+def _type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
+    mrz_type = "passport" if mrz.document_code.startswith("P") else "national_id"
+    if guessed == mrz_type:
+        return mrz_type, max(confidence, 0.98)
+    return mrz_type, 0.95 if mrz.valid else 0.75
+
+
+def _labelled_fields(text: str) -> Iterable[ExtractedField]:
+    for line in text.splitlines():
+        match = _LABEL_LINE.match(line)
+        if not match:
+            continue
+        name = _LABEL_LOOKUP.get(match.group(1).strip().lower())
+        if name:
+            yield ExtractedField(name, match.group(2), 0.9)
+
+
+def _mrz_fields(mrz: MRZ) -> list[ExtractedField]:
+    confidence = 0.99 if mrz.valid else 0.6
+    birth = mrz_date(mrz.birth_date, future=False)
+    expiry = mrz_date(mrz.expiry_date, future=True)
+    values = {
+        "surname": mrz.surname,
+        "given_names": mrz.given_names,
+        "full_name": f"{mrz.given_names} {mrz.surname}".strip(),
+        "document_number": mrz.document_number,
+        "nationality": mrz.nationality,
+        "issuing_state": mrz.issuing_state,
+        "date_of_birth": birth.isoformat() if birth else None,
+        "expiry_date": expiry.isoformat() if expiry else None,
+        "sex": mrz.sex.replace("<", "X"),
+        "mrz_format": mrz.format,
+        "mrz_lines": "\n".join(mrz.lines),
+    }
+    return [ExtractedField(name, value, confidence) for name, value in values.items()]
+
+
+def _mt940_fields(text: str) -> list[ExtractedField]:
+    fields = []
+    account = re.search(r"^:25:(.+)$", text, re.MULTILINE)
+    if account:
+        fields.append(ExtractedField("account", account.group(1).strip(), 0.95))
+    opening = re.search(r"^:60[FM]:([CD])(\d{6})([A-Z]{3})([\d,]+)", text, re.MULTILINE)
+    if opening:
+        sign = "-" if opening.group(1) == "D" else ""
+        fields.append(ExtractedField("currency", opening.group(3), 0.95))
+        fields.append(
+            ExtractedField("opening_balance", sign + opening.group(4).replace(",", "."), 0.95)
+        )
+        yymmdd = opening.group(2)
+        fields.append(
+            ExtractedField("statement_date", f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}", 0.9)
+        )
+    return fields

@@ -1,0 +1,37 @@
+"""What a classifier returns, whichever classifier it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DOCUMENT_TYPES = (
+    "passport",
+    "national_id",
+    "proof_of_address",
+    "bank_statement",
+    "consent_form",
+    "tax_form",
+    "invoice",
+    "unknown",
+)
+
+
+@dataclass(frozen=True)
+class ExtractedField:
+    name: str
+    value: str | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    document_type: str
+    confidence: float
+    fields: tuple[ExtractedField, ...]
+    model: str
+
+    def value(self, name: str) -> str | None:
+        for f in self.fields:
+            if f.name == name:
+                return f.value
+        return None

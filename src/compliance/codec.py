@@ -1,0 +1,105 @@
+"""Avro single-object encoding of events, with the schemas in ``schemas/``.
+
+Each message is ``0xC3 0x01`` + the 8-byte CRC-64-AVRO fingerprint of the writer's schema +
+the Avro body, so a consumer can tell which schema wrote it without a side channel. Anything
+else fails to decode with ``PoisonMessage`` and a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+
+from compliance.errors import PoisonMessage
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = len(MAGIC) + 8
+ENVELOPE_FILE = "envelope.avsc"
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    name: str  # full Avro name, e.g. "compliance.DocumentArrived"
+    file: str
+    parsed: Any
+    fingerprint: bytes
+
+    @property
+    def event_type(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+class SchemaRegistry:
+    """The event schemas bundled with the product, by event type and by fingerprint."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        named: dict[str, Any] = {}
+        parse_schema(json.loads(sources[ENVELOPE_FILE]), named_schemas=named)
+        self.by_type: dict[str, EventSchema] = {}
+        self.by_fingerprint: dict[bytes, EventSchema] = {}
+        for file, text in sorted(sources.items()):
+            if file == ENVELOPE_FILE:
+                continue
+            parsed = parse_schema(json.loads(text), named_schemas=dict(named))
+            canonical = to_parsing_canonical_form(parsed)
+            schema = EventSchema(
+                name=parsed["name"],
+                file=file,
+                parsed=parsed,
+                fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+            )
+            self.by_type[schema.event_type] = schema
+            self.by_fingerprint[schema.fingerprint] = schema
+
+    def encode(self, event_type: str, record: Record) -> bytes:
+        schema = self.by_type[event_type]
+        buffer = io.BytesIO()
+        buffer.write(MAGIC)
+        buffer.write(schema.fingerprint)
+        fastavro.schemaless_writer(buffer, schema.parsed, record, strict_allow_default=True)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes | None) -> tuple[str, Record]:
+        """Return (event_type, record); raise PoisonMessage saying why it cannot be read."""
+        if not data:
+            raise PoisonMessage("empty message: no Avro single-object header")
+        if data[:2] != MAGIC or len(data) < HEADER_LEN:
+            raise PoisonMessage("not Avro single-object encoded (missing 0xC3 0x01 header)")
+        schema = self.by_fingerprint.get(data[2:HEADER_LEN])
+        if schema is None:
+            raise PoisonMessage(f"unknown writer schema fingerprint {data[2:HEADER_LEN].hex()}")
+        buffer = io.BytesIO(data)
+        buffer.seek(HEADER_LEN)
+        try:
+            record = fastavro.schemaless_reader(buffer, schema.parsed, None)
+        except Exception as exc:  # fastavro raises several types on corrupt bodies
+            raise PoisonMessage(f"corrupt {schema.event_type} body: {exc}") from exc
+        if buffer.tell() != len(data):
+            raise PoisonMessage(f"{len(data) - buffer.tell()} trailing bytes after the body")
+        if not isinstance(record, dict):
+            raise PoisonMessage(f"{schema.event_type} body is not a record")
+        return schema.event_type, record
+
+
+def bundled_schema_sources() -> dict[str, str]:
+    folder = resources.files("compliance.schemas")
+    return {
+        item.name: item.read_text(encoding="utf-8")
+        for item in folder.iterdir()
+        if item.name.endswith(".avsc")
+    }
+
+
+@lru_cache(maxsize=1)
+def registry() -> SchemaRegistry:
+    return SchemaRegistry(bundled_schema_sources())

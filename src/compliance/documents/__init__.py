@@ -1,0 +1,1 @@
+"""Documents: where they are (references), and what they say (text)."""

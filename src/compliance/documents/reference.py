@@ -1,0 +1,89 @@
+"""Document references: build them for publishing, resolve them for reading.
+
+A ``file://`` reference may only point inside the configured document roots (no path
+traversal); an ``inline:`` reference carries small content in the event itself. The bytes read
+must match the size and SHA-256 announced in the arrival event, or the document is unreadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from compliance.codec import Record
+from compliance.errors import DocumentUnreadable
+
+INLINE_URI = "inline:"
+mimetypes.add_type("application/x-swift-mt940", ".sta")
+mimetypes.add_type("application/x-swift-mt940", ".mt940")
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    uri: str
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    inline_content: bytes | None
+
+
+def describe(path: Path, inline_max_bytes: int = 0) -> DocumentFile:
+    """Everything an arrival event says about a local file: reference, type, size, hash."""
+    data = path.read_bytes()
+    inline = data if len(data) <= inline_max_bytes else None
+    return DocumentFile(
+        uri=INLINE_URI if inline is not None else path.resolve().as_uri(),
+        filename=path.name,
+        media_type=guess_media_type(path.name),
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        inline_content=inline,
+    )
+
+
+def guess_media_type(filename: str) -> str:
+    media_type, _ = mimetypes.guess_type(filename)
+    return media_type or "application/octet-stream"
+
+
+def fetch(arrival: Record, roots: Sequence[Path], max_bytes: int) -> bytes:
+    """The document's bytes, verified against the arrival event; DocumentUnreadable if not."""
+    if arrival["size_bytes"] > max_bytes:
+        raise DocumentUnreadable(
+            f"document is {arrival['size_bytes']} bytes, over the {max_bytes}-byte limit",
+            code="too_large",
+        )
+    uri: str = arrival["uri"]
+    if uri == INLINE_URI:
+        data = arrival["inline_content"] or b""
+    elif uri.startswith("file://"):
+        data = _read_file(uri, roots, max_bytes)
+    else:
+        scheme = uri.split(":", 1)[0]
+        raise DocumentUnreadable(f"unsupported document reference scheme {scheme!r}", "bad_uri")
+    if hashlib.sha256(data).hexdigest() != arrival["sha256"]:
+        raise DocumentUnreadable(
+            "document content does not match the SHA-256 in its arrival event", "hash_mismatch"
+        )
+    return data
+
+
+def _read_file(uri: str, roots: Sequence[Path], max_bytes: int) -> bytes:
+    path = Path(unquote(urlparse(uri).path)).resolve()
+    if not any(path.is_relative_to(root.resolve()) for root in roots):
+        raise DocumentUnreadable(f"{path} is outside the allowed document roots", "forbidden")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise DocumentUnreadable(f"document file {path} does not exist", "missing") from None
+    except OSError as exc:
+        raise DocumentUnreadable(f"cannot read {path}: {exc.strerror}", "io_error") from None
+    if len(data) > max_bytes:
+        raise DocumentUnreadable(f"document is over the {max_bytes}-byte limit", "too_large")
+    return data

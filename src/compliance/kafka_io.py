@@ -1,0 +1,103 @@
+"""Kafka clients configured the one way this product uses them, and topic administration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from compliance.config import Settings
+from compliance.errors import ConfigurationError
+from compliance.topics import TopicSpec, every_topic
+
+log = logging.getLogger(__name__)
+
+
+def _base(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap.servers": settings.kafka_bootstrap}
+
+
+def admin(settings: Settings) -> AdminClient:
+    return AdminClient(_base(settings))
+
+
+def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Stop start-up with one clear sentence when the broker does not answer."""
+    try:
+        admin(settings).list_topics(timeout=timeout_s)
+    except KafkaException:
+        raise ConfigurationError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} "
+            "(start it with `make services`, or set COMPLIANCE_KAFKA_BOOTSTRAP)"
+        ) from None
+
+
+def consumer(settings: Settings, group: str, **overrides: Any) -> Consumer:
+    """A consumer that never commits on its own and reads only committed transactions."""
+    config = {
+        **_base(settings),
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "partition.assignment.strategy": "cooperative-sticky",
+        **overrides,
+    }
+    return Consumer(config)
+
+
+def transactional_producer(settings: Settings, transactional_id: str) -> Producer:
+    producer = Producer(
+        {
+            **_base(settings),
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": settings.transaction_timeout_ms,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+    producer.init_transactions(30)
+    return producer
+
+
+def idempotent_producer(settings: Settings) -> Producer:
+    return Producer(
+        {
+            **_base(settings),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+
+
+def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None) -> list[str]:
+    """Create the product's topics that do not exist yet; return the names created."""
+    client = admin(settings)
+    existing = set(client.list_topics(timeout=10).topics)
+    wanted = [
+        NewTopic(
+            settings.topic(spec),
+            num_partitions=spec.partitions,
+            replication_factor=-1,
+            config={"retention.ms": str(spec.retention_ms)},
+        )
+        for spec in (specs or every_topic())
+        if settings.topic(spec) not in existing
+    ]
+    created: list[str] = []
+    if not wanted:
+        return created
+    for name, future in client.create_topics(wanted, operation_timeout=30).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise
+    return created

@@ -1,0 +1,138 @@
+"""Publishing document-arrival events: the API upstream systems import, used by the CLI too.
+
+An arrival event carries a reference to the document (``file://`` or, for small payloads,
+inline content), its media type, size and SHA-256, never megabytes of content. Its event id is
+derived from the source system, document and customer, so publishing the same document twice
+is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from compliance import kafka_io
+from compliance.codec import Record, registry
+from compliance.config import Settings
+from compliance.documents.reference import describe
+from compliance.errors import RetryableError
+from compliance.events import envelope, subject_key
+from compliance.topics import DOCUMENTS_ARRIVED
+
+STAGE = "publisher"
+
+
+@dataclass(frozen=True)
+class Published:
+    document_id: str
+    event_id: str
+    path: Path
+
+
+def arrival_event(
+    path: Path,
+    *,
+    source_system: str,
+    customer_id: str | None = None,
+    document_id: str | None = None,
+    declared_type: str | None = None,
+    inline_max_bytes: int = 0,
+) -> Record:
+    doc = describe(path, inline_max_bytes)
+    document_id = document_id or f"doc-{doc.sha256[:20]}"
+    return {
+        "envelope": envelope(
+            event_type="DocumentArrived",
+            stage=STAGE,
+            cause=f"{source_system}/{document_id}",
+            discriminator=customer_id or "",
+            correlation_id=document_id,
+            subject_id=customer_id or document_id,
+            causation_id=None,
+        ),
+        "document_id": document_id,
+        "customer_id": customer_id,
+        "source_system": source_system,
+        "uri": doc.uri,
+        "filename": doc.filename,
+        "media_type": doc.media_type,
+        "size_bytes": doc.size_bytes,
+        "sha256": doc.sha256,
+        "inline_content": doc.inline_content,
+        "declared_type": declared_type,
+        "metadata": {},
+    }
+
+
+class Publisher:
+    """Publishes arrival events; ``close`` (or leaving the ``with`` block) waits for delivery."""
+
+    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+        self.settings = settings
+        self.producer = producer or kafka_io.idempotent_producer(settings)
+        self.topic = settings.topic(DOCUMENTS_ARRIVED)
+        self._errors: list[str] = []
+
+    def publish(self, record: Record) -> None:
+        self.producer.produce(
+            self.topic,
+            key=subject_key(record),
+            value=registry().encode("DocumentArrived", record),
+            on_delivery=self._delivered,
+        )
+        self.producer.poll(0)
+
+    def publish_files(
+        self,
+        paths: Iterable[Path],
+        *,
+        source_system: str = "cli",
+        customer_id: str | None = None,
+        declared_type: str | None = None,
+    ) -> list[Published]:
+        published = []
+        for path in paths:
+            record = arrival_event(
+                path,
+                source_system=source_system,
+                customer_id=customer_id,
+                declared_type=declared_type,
+                inline_max_bytes=self.settings.inline_max_bytes,
+            )
+            self.publish(record)
+            published.append(Published(record["document_id"], record["envelope"]["event_id"], path))
+        return published
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        if self.producer.flush(timeout_s) > 0:
+            raise RetryableError(f"arrival events not delivered within {timeout_s:g} s")
+        if self._errors:
+            raise RetryableError("delivery failed: " + "; ".join(self._errors[:3]))
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders as the files inside them (sorted, hidden files skipped)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return files

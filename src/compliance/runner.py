@@ -1,0 +1,224 @@
+"""The one loop that does the Kafka work for a stage: consume, decode, call, produce, commit.
+
+A stage is a plain function ``(event_type, record) -> list[Outgoing]`` with no Kafka in it.
+The commit order, for every batch, is:
+
+1. begin a Kafka transaction;
+2. for each record: decode it and call the stage; produce what it returns. A record that cannot
+   be decoded, or that the stage rejects as poison, is produced to ``<topic>.dlq`` instead;
+3. add the consumed offsets to the transaction;
+4. commit the transaction: outputs, dead letters and offsets become visible together, or not
+   at all.
+
+If a step fails with a retryable error, the transaction is aborted, the consumer is rewound
+to the start of the batch and the batch is retried after a back-off: nothing is skipped and
+nothing is dead-lettered for an infrastructure failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from compliance import kafka_io, metrics
+from compliance.codec import Record, registry
+from compliance.config import Settings
+from compliance.errors import PoisonMessage, RetryableError
+from compliance.events import envelope, subject_key
+from compliance.topics import DLQ_SUFFIX
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    event_type: str
+    record: Record
+
+
+Stage = Callable[[str, Record], Sequence[Outgoing]]
+
+
+def coordinates(msg: Message) -> str:
+    return f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+
+
+def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
+    """The dead-letter event for ``msg``; its id depends only on the record's coordinates,
+    so two processors giving up on the same record produce one event in the audit trail."""
+    source = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+    key = msg.key()
+    record = {
+        "envelope": envelope(
+            event_type="DeadLetter",
+            stage="dead-letter",
+            cause=source,
+            correlation_id=source,
+            subject_id=key.decode("utf-8", "replace") if key else source,
+            causation_id=None,
+        ),
+        "source_topic": msg.topic(),
+        "source_partition": msg.partition(),
+        "source_offset": msg.offset(),
+        "source_key": key,
+        "original_value": msg.value(),
+        "error_class": type(error).__name__,
+        "error": str(error),
+        "failed_in": failed_in,
+    }
+    return record
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s received: finishing the current batch, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
+class TransactionalRunner:
+    """Runs one stage as a consumer-group member with exactly-once Kafka transactions."""
+
+    def __init__(
+        self, name: str, settings: Settings, input_topics: Sequence[str], stage: Stage
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.input_topics = list(input_topics)
+        self.stage = stage
+        self.codec = registry()
+        self.backoff_s = 0.5
+
+    def run(self, stop: threading.Event) -> None:
+        consumer = kafka_io.consumer(self.settings, self.settings.group(self.name))
+        producer = kafka_io.transactional_producer(
+            self.settings, f"{self.settings.group(self.name)}.{self.settings.instance_id}"
+        )
+        consumer.subscribe(self.input_topics)
+        log.info("%s consuming %s", self.name, ",".join(self.input_topics))
+        try:
+            while not stop.is_set():
+                batch = consumer.consume(self.settings.batch_size, self.settings.poll_timeout_s)
+                records = records_in(batch)
+                if records:
+                    self._process_until_committed(consumer, producer, records, stop)
+        finally:
+            consumer.close()
+            producer.flush(10)
+
+    def _process_until_committed(
+        self, consumer: Consumer, producer: Producer, batch: list[Message], stop: threading.Event
+    ) -> None:
+        delay = self.backoff_s
+        while True:
+            try:
+                self._process_in_transaction(consumer, producer, batch)
+                return
+            except (RetryableError, KafkaException) as exc:
+                if isinstance(exc, KafkaException) and not _retriable(exc):
+                    raise
+                log.warning("%s: batch failed (%s); retrying in %.1fs", self.name, exc, delay)
+                _abort_quietly(producer)
+                _rewind(consumer, batch)
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, 30.0)
+
+    def _process_in_transaction(
+        self, consumer: Consumer, producer: Producer, batch: list[Message]
+    ) -> None:
+        producer.begin_transaction()
+        for msg in batch:
+            for out in self._outputs_for(msg):
+                producer.produce(
+                    self.settings.topic(out.topic),
+                    key=subject_key(out.record),
+                    value=self.codec.encode(out.event_type, out.record),
+                )
+                producer.poll(0)
+        producer.send_offsets_to_transaction(
+            next_offsets(batch), consumer.consumer_group_metadata(), 30
+        )
+        producer.commit_transaction(30)
+        metrics.processed.labels(self.name).inc(len(batch))
+
+    def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
+        started = time.perf_counter()
+        try:
+            event_type, record = self.codec.decode(msg.value())
+            outputs = self.stage(event_type, record)
+        except RetryableError:
+            raise
+        except PoisonMessage as exc:
+            return self._dead_letter(msg, exc)
+        except Exception as exc:  # a stage bug on one record must not stop the processor
+            log.exception("%s: stage failed on %s", self.name, coordinates(msg))
+            return self._dead_letter(msg, exc)
+        finally:
+            metrics.stage_seconds.labels(self.name).observe(time.perf_counter() - started)
+        return outputs
+
+    def _dead_letter(self, msg: Message, exc: BaseException) -> list[Outgoing]:
+        log.warning("%s: %s -> dead letter: %s", self.name, coordinates(msg), exc)
+        metrics.dead_letters.labels(self.name, msg.topic()).inc()
+        source = msg.topic().removeprefix(self.settings.topic_prefix)
+        return [Outgoing(source + DLQ_SUFFIX, "DeadLetter", dead_letter(msg, exc, self.name))]
+
+
+def records_in(batch: list[Message]) -> list[Message]:
+    """The data records of a consumed batch. Error events from the client (a broker that is
+    restarting, a partition end) are logged and left out; a fatal one stops the process."""
+    records = []
+    for msg in batch:
+        err = msg.error()
+        if err is None:
+            records.append(msg)
+        elif err.fatal():
+            raise KafkaException(err)
+        elif err.code() != KafkaError._PARTITION_EOF:
+            log.warning("kafka: %s", err)
+    return records
+
+
+def _retriable(exc: KafkaException) -> bool:
+    err = exc.args[0] if exc.args else None
+    if not isinstance(err, KafkaError):
+        return False
+    return bool(err.retriable() or err.txn_requires_abort())
+
+
+def _abort_quietly(producer: Producer) -> None:
+    try:
+        producer.abort_transaction(30)
+    except KafkaException as exc:
+        log.warning("abort_transaction: %s", exc)
+
+
+def next_offsets(batch: list[Message]) -> list[TopicPartition]:
+    highest: dict[tuple[str, int], int] = {}
+    for msg in batch:
+        key = (msg.topic(), msg.partition())
+        highest[key] = max(highest.get(key, -1), msg.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]
+
+
+def _rewind(consumer: Consumer, batch: list[Message]) -> None:
+    lowest: dict[tuple[str, int], int] = {}
+    for msg in batch:
+        key = (msg.topic(), msg.partition())
+        lowest[key] = min(lowest.get(key, msg.offset()), msg.offset())
+    for (topic, partition), offset in lowest.items():
+        try:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:  # partition revoked meanwhile: its new owner resumes it
+            log.info("rewind %s[%s] skipped: %s", topic, partition, exc)

@@ -1,0 +1,66 @@
+"""Every Kafka topic the product uses, in one place: name, partitions, retention.
+
+Keys are always the subject (customer or document id) so that one subject's events stay
+ordered. Each input topic has a dead-letter twin, ``<topic>.dlq``, holding undecodable
+records with their error and original bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DLQ_SUFFIX = ".dlq"
+_DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    description: str
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+DOCUMENTS_ARRIVED = TopicSpec(
+    "documents.arrived", 6, 14 * _DAY_MS, "Upstream systems announce a document to check."
+)
+DOCUMENTS_CLASSIFIED = TopicSpec(
+    "documents.classified", 6, 14 * _DAY_MS, "Document type and extracted fields, per document."
+)
+COMPLIANCE_CHECKS = TopicSpec(
+    "compliance.checks", 6, 30 * _DAY_MS, "One result per rule evaluated on a document."
+)
+COMPLIANCE_EXCEPTIONS = TopicSpec(
+    "compliance.exceptions",
+    3,
+    90 * _DAY_MS,
+    "Failures and doubts a compliance officer must review; read by case management.",
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    DOCUMENTS_ARRIVED,
+    DOCUMENTS_CLASSIFIED,
+    COMPLIANCE_CHECKS,
+    COMPLIANCE_EXCEPTIONS,
+)
+DLQ_RETENTION_MS = 90 * _DAY_MS
+
+
+def dead_letter_specs() -> tuple[TopicSpec, ...]:
+    """A dead-letter topic for every topic a processor consumes (including the audit sink)."""
+    return tuple(
+        TopicSpec(t.dead_letter, 1, DLQ_RETENTION_MS, f"Undecodable records from {t.name}.")
+        for t in ALL_TOPICS
+    )
+
+
+def every_topic() -> tuple[TopicSpec, ...]:
+    return ALL_TOPICS + dead_letter_specs()
+
+
+def is_dead_letter(topic: str) -> bool:
+    return topic.endswith(DLQ_SUFFIX)
