@@ -86,7 +86,7 @@ class AuditSink:
     def run(self, stop: threading.Event) -> None:
         consumer = kafka_io.consumer(self.settings, self.settings.group(NAME))
         producer = kafka_io.idempotent_producer(self.settings)
-        consumer.subscribe(self.topics)
+        kafka_io.subscribe(consumer, self.topics)
         log.info("audit sink consuming %d topics", len(self.topics))
         try:
             while not stop.is_set():
@@ -143,6 +143,7 @@ class AuditSink:
             while True:
                 try:
                     inserted = write_batch(self.engine, rows)
+                    log.debug("recorded %d new of %d events", inserted, len(rows))
                     metrics.audit_rows.inc(inserted)
                     metrics.audit_duplicates.inc(len(rows) - inserted)
                     return True

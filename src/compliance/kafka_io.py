@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -43,10 +44,35 @@ def consumer(settings: Settings, group: str, **overrides: Any) -> Consumer:
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
-        "partition.assignment.strategy": "cooperative-sticky",
+        # KIP-848 consumer groups: the broker assigns partitions incrementally, with no
+        # stop-the-world rebalance; a crashed member's partitions move on when its session
+        # expires (group.consumer.session.timeout.ms on the broker).
+        "group.protocol": "consumer",
         **overrides,
     }
     return Consumer(config)
+
+
+def subscribe(consumer: Consumer, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Subscribe once the client's metadata knows every topic.
+
+    Missing topics stop start-up with a clear sentence. Waiting for the metadata also avoids a
+    start-up race of KIP-848 groups, where partitions of a topic the client has no metadata for
+    yet are assigned and then silently not fetched.
+    """
+    deadline = time.monotonic() + timeout_s
+    missing = list(topics)
+    while missing:
+        known = consumer.list_topics(timeout=10).topics
+        missing = [t for t in topics if t not in known or known[t].error is not None]
+        if missing and time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"topics missing on the broker: {', '.join(missing)} "
+                "(create them with `compliance topics create`)"
+            )
+        if missing:
+            time.sleep(0.5)
+    consumer.subscribe(topics)
 
 
 def transactional_producer(settings: Settings, transactional_id: str) -> Producer:

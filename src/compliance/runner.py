@@ -104,7 +104,7 @@ class TransactionalRunner:
         producer = kafka_io.transactional_producer(
             self.settings, f"{self.settings.group(self.name)}.{self.settings.instance_id}"
         )
-        consumer.subscribe(self.input_topics)
+        kafka_io.subscribe(consumer, self.input_topics)
         log.info("%s consuming %s", self.name, ",".join(self.input_topics))
         try:
             while not stop.is_set():

@@ -1,0 +1,193 @@
+"""Fixtures for integration tests against the real Kafka broker and PostgreSQL.
+
+Strategy: the services are the ones `make services` starts (or testcontainers, where a Docker
+engine exists). They are shared; isolation comes from names: every test gets its own topic
+prefix, hence its own topics and consumer groups, and filters the shared audit table by that
+prefix. Processors run as real OS processes (`python -m compliance run <name>`), so tests can
+SIGTERM or SIGKILL them like production would. If a service does not answer, the tests fail
+with the command that starts it; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from sqlalchemy import Engine, text
+
+from compliance import kafka_io
+from compliance.audit.store import connect, create_schema
+from compliance.config import PROJECT_ROOT, Settings
+from compliance.errors import ConfigurationError
+
+pytestmark = pytest.mark.integration
+LOG_DIR = PROJECT_ROOT / ".services" / "test-logs"
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def engine(base_settings: Settings) -> Engine:
+    engine = connect(base_settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is not answering ({exc.__class__.__name__}): run `make services`")
+    create_schema(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def broker(base_settings: Settings) -> AdminClient:
+    try:
+        kafka_io.require_broker(base_settings, timeout_s=10)
+    except ConfigurationError as exc:
+        pytest.fail(f"{exc}")
+    return kafka_io.admin(base_settings)
+
+
+@pytest.fixture
+def settings(broker: AdminClient, engine: Engine, tmp_path: Path) -> Iterator[Settings]:
+    """Settings with a topic prefix of this test's own, and its topics created."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    configured = Settings(
+        topic_prefix=prefix,
+        document_roots=[PROJECT_ROOT, tmp_path],
+        instance_id=f"test-{prefix}",
+        transaction_timeout_ms=10_000,
+    )
+    kafka_io.create_topics(configured)
+    yield configured
+    topics = [t for t in broker.list_topics(timeout=10).topics if t.startswith(prefix)]
+    if topics:
+        for future in broker.delete_topics(topics, operation_timeout=30).values():
+            future.result()
+
+
+def processor_env(settings: Settings) -> dict[str, str]:
+    env = os.environ.copy()
+    env.update(
+        {
+            "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
+            "COMPLIANCE_DOCUMENT_ROOTS": "[" + ",".join(f'"{r}"' for r in
+                                                        settings.document_roots) + "]",
+            "COMPLIANCE_INSTANCE_ID": settings.instance_id,
+            "COMPLIANCE_TRANSACTION_TIMEOUT_MS": str(settings.transaction_timeout_ms),
+            "COMPLIANCE_POLL_TIMEOUT_S": "0.2",
+        }
+    )
+    return env
+
+
+class Processes:
+    """Starts `compliance run <name>` processes for one test and always stops them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = (LOG_DIR / f"{self.settings.topic_prefix}{name}.log").open("ab")
+        env = processor_env(self.settings) | extra_env
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "compliance", "run", name],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        self.running[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no clean-up, no last commit, as a crash would."""
+        proc = self.running.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.running.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.running.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.running.clear()
+
+    def assert_alive(self) -> None:
+        for name, proc in self.running.items():
+            assert proc.poll() is None, f"processor {name} exited with {proc.returncode}"
+
+
+@pytest.fixture
+def processes(settings: Settings) -> Iterator[Processes]:
+    procs = Processes(settings)
+    yield procs
+    procs.stop_all()
+
+
+def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[bytes | None]:
+    """Every committed record on a topic, from the beginning to its current end."""
+    name = settings.topic(topic)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+        ends = {}
+        for p in partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+            ends[p] = high
+        consumer.assign([TopicPartition(name, p, 0) for p in partitions])
+        values: list[bytes | None] = []
+        positions = {p: 0 for p in partitions}
+        deadline = time.monotonic() + timeout_s
+        while any(positions[p] < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {name} to its end")
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                # Transaction markers occupy offsets but are never delivered: ask where we are.
+                for tp in consumer.position([TopicPartition(name, p) for p in partitions]):
+                    if tp.offset >= 0:
+                        positions[tp.partition] = max(positions[tp.partition], tp.offset)
+                continue
+            values.append(msg.value())
+            positions[msg.partition()] = msg.offset() + 1
+        return values
+    except KafkaException as exc:
+        raise AssertionError(f"reading {name}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str,
+             procs: Processes | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if procs is not None:
+            procs.assert_alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.3)
