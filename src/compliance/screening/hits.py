@@ -1,0 +1,72 @@
+"""What a screening hit carries, so that an officer can see why it matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compliance.screening.model import AliasType, EntityType
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMatch:
+    query_token: str
+    listed_token: str
+    similarity: float  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    """The parts of a hit's score. ``score = clamp(name_score + the factors, 0, 100)``."""
+
+    name_score: float  # 0..100: how well the names agree, token by token
+    query_coverage: float  # 0..1: share of the screened name found in the listed name
+    listed_coverage: float  # 0..1: share of the listed name found in the screened name
+    token_sort_ratio: float  # rapidfuzz token_sort_ratio of the normalised names, for reading
+    token_set_ratio: float  # rapidfuzz token_set_ratio of the normalised names, for reading
+    dob_factor: float  # points: + when dates of birth agree, - when they clearly differ
+    nationality_factor: float
+    entity_type_factor: float
+    alias_factor: float  # points taken off for a low-quality ("weak") alias
+    matched_tokens: tuple[TokenMatch, ...]
+    unmatched_query_tokens: tuple[str, ...]
+    unmatched_listed_tokens: tuple[str, ...]
+    notes: tuple[str, ...]  # plain-language reasons for each factor
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entity_id: str
+    entity_name: str  # the entity's primary name
+    entity_type: EntityType
+    matched_name: str  # the name (primary or alias) that matched
+    alias_type: AliasType  # PRIMARY when the primary name matched
+    score: float  # 0..100
+    breakdown: ScoreBreakdown
+    source: str
+    list_version: str
+    entity_version: str
+    programs: tuple[str, ...] = ()
+    is_pep: bool = False
+
+    def explain(self) -> str:
+        b = self.breakdown
+        via = "" if self.alias_type is AliasType.PRIMARY else f" via {self.alias_type.value} "
+        via += f"'{self.matched_name}'" if via else ""
+        tokens = ", ".join(
+            f"{m.query_token}~{m.listed_token} {m.similarity:.2f}" for m in b.matched_tokens
+        )
+        lines = [
+            f"{self.score:.1f} {self.entity_name} [{self.entity_id}, {self.source}]{via}",
+            f"name {b.name_score:.1f} (tokens: {tokens}; coverage screened "
+            f"{b.query_coverage:.2f}, listed {b.listed_coverage:.2f})",
+        ]
+        for label, value in (
+            ("date of birth", b.dob_factor),
+            ("nationality", b.nationality_factor),
+            ("entity type", b.entity_type_factor),
+            ("alias quality", b.alias_factor),
+        ):
+            if value:
+                lines.append(f"{label} {value:+.1f}")
+        lines.extend(b.notes)
+        return "\n".join(lines)

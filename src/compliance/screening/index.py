@@ -1,0 +1,305 @@
+"""The in-memory screening index: built once from loaded lists, then read-only.
+
+Every listed name (primary and aliases) becomes a *record*: its normalised tokens, its
+entity and which alias it is. Candidate retrieval never scans the records:
+
+- the **vocabulary** of all tokens has a deletion-neighbourhood index (each token and each
+  one-letter deletion of it) and a phonetic-key index, so a query token finds the listed
+  spellings within about two edits or with the same sound key, verified with
+  ``token_similarity``;
+- a **token-pair index** holds, for every unordered pair of distinct tokens of a record,
+  the record's number (sorted, packed 64-bit keys in an ``array``, looked up by bisection).
+  A multi-word query retrieves only records sharing at least two (fuzzy) tokens with it,
+  in any order, so a missing middle name still retrieves while a shared surname alone
+  ("Smith") does not;
+- records of a single token (organisations such as "HAMAS", one-word aliases) sit in a
+  **single-token index**, the only place a one-word query looks.
+
+Records are numbered shortest first, so when a pair is very common the postings kept
+(``max_postings_per_key``) are the closest in length to a two-word query.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from compliance.screening.common_names import COMMON_NAME_TOKENS
+from compliance.screening.config import ScreeningConfig
+from compliance.screening.model import (
+    AliasType,
+    Entity,
+    EntityType,
+    SanctionsList,
+    entity_version,
+)
+from compliance.screening.normalise import normalise_name, phonetic_key
+from compliance.screening.similarity import token_similarity
+
+_MAX_PAIR_TOKENS = 8  # tokens of a record that take part in pairs (long company names)
+_MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
+_MIN_PHONETIC_LEN = 3
+_PAIR_EXPANSIONS = 6  # spellings per query token combined into pair lookups
+_CACHE_LIMIT = 100_000
+# A token in at least this share of all names (and this many) counts as a common name.
+_COMMON_SHARE = 0.002
+_COMMON_MIN_COUNT = 25
+# A token in this many names is a name in its own right, not a one-off misspelling.
+_KNOWN_MIN_COUNT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    source: str
+    version: str
+    published: str | None
+    files: tuple[str, ...]
+    entity_count: int
+
+
+def _deletions(token: str) -> set[str]:
+    keys = {token}
+    if len(token) >= _MIN_DELETE_LEN:
+        keys.update(token[:i] + token[i + 1 :] for i in range(len(token)))
+    return keys
+
+
+class ScreeningIndex:
+    """Read-only after ``build``; safe to query from many threads at once."""
+
+    def __init__(self) -> None:  # use ScreeningIndex.build
+        self.entities: list[Entity] = []
+        self.lists: tuple[ListInfo, ...] = ()
+        self.rec_entity = array("I")
+        self.rec_alias = array("i")  # -1: primary name, else index into entity.aliases
+        self.rec_tokens: list[str] = []  # normalised tokens joined by single spaces
+        self.vocab: dict[str, int] = {}
+        self.vocab_tokens: list[str] = []
+        self.common_tokens: frozenset[str] = COMMON_NAME_TOKENS
+        self._known: frozenset[str] = frozenset()
+        self._pair_keys = array("Q")
+        self._pair_recs = array("I")
+        self._single: dict[int, array[int]] = {}
+        self._width = 2
+        self._rec_bits = 2
+        self._deletes: dict[str, list[int]] = {}
+        self._phonetic: dict[str, list[int]] = {}
+        self._expansions: dict[tuple[str, float, int, float], dict[str, float]] = {}
+        self._versions: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    # ---- building -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, lists: Iterable[SanctionsList], config: ScreeningConfig | None = None
+    ) -> ScreeningIndex:
+        config = config or ScreeningConfig()
+        index = cls()
+        lists = list(lists)
+        index.lists = tuple(
+            ListInfo(lst.source, lst.version, lst.published, lst.files, len(lst.entities))
+            for lst in lists
+        )
+        records: list[tuple[tuple[str, ...], int, int]] = []
+        for lst in lists:
+            for entity in lst.entities:
+                index._add_entity_names(entity, config, records)
+        records.sort(key=lambda r: len(r[0]))  # stable: shortest names get the lowest numbers
+        index._index_records(records)
+        index._index_vocabulary()
+        return index
+
+    def _add_entity_names(
+        self,
+        entity: Entity,
+        config: ScreeningConfig,
+        records: list[tuple[tuple[str, ...], int, int]],
+    ) -> None:
+        number = len(self.entities)
+        self.entities.append(entity)
+        surname_first = entity.entity_type in (EntityType.PERSON, EntityType.UNKNOWN)
+        seen: set[tuple[str, ...]] = set()
+        for alias_no, (name, alias_type) in enumerate(entity.all_names(), start=-1):
+            if alias_type is AliasType.WEAK and not config.include_weak_aliases:
+                continue
+            tokens = normalise_name(name, surname_first=surname_first)
+            if tokens and tokens not in seen:
+                seen.add(tokens)
+                records.append((tokens, number, alias_no))
+
+    def _index_records(self, records: list[tuple[tuple[str, ...], int, int]]) -> None:
+        vocab = self.vocab
+        token_ids: list[tuple[int, ...]] = []
+        for tokens, entity_no, alias_no in records:
+            ids: list[int] = []
+            for token in tokens:
+                tid = vocab.get(token)
+                if tid is None:
+                    tid = vocab[token] = len(vocab)
+                ids.append(tid)
+            token_ids.append(tuple(ids))
+            self.rec_entity.append(entity_no)
+            self.rec_alias.append(alias_no)
+            self.rec_tokens.append(" ".join(tokens))
+        self.vocab_tokens = list(vocab)
+        frequency: Counter[int] = Counter()
+        for record_ids in token_ids:
+            frequency.update(set(record_ids))
+        self._known = frozenset(
+            self.vocab_tokens[t] for t, n in frequency.items() if n >= _KNOWN_MIN_COUNT
+        )
+        floor = max(_COMMON_MIN_COUNT, _COMMON_SHARE * len(records))
+        frequent = {self.vocab_tokens[t] for t, n in frequency.items() if n >= floor}
+        self.common_tokens = COMMON_NAME_TOKENS | frequent
+        width = max(len(vocab), 2)
+        rec_bits = max(len(records), 2).bit_length()
+        if (width * width).bit_length() + rec_bits > 64:
+            raise ValueError("too many distinct tokens and names for the pair index")
+        self._width, self._rec_bits = width, rec_bits
+        packed = array("Q")
+        append = packed.append
+        singles: dict[int, list[int]] = {}
+        for rec, rec_ids in enumerate(token_ids):
+            distinct = sorted(set(rec_ids[:_MAX_PAIR_TOKENS]))
+            if len(distinct) < 2:
+                singles.setdefault(distinct[0], []).append(rec)
+                continue
+            for x, a in enumerate(distinct):
+                base = a * width
+                for b in distinct[x + 1 :]:
+                    append(((base + b) << rec_bits) | rec)
+        ordered = sorted(packed)
+        del packed
+        mask = (1 << rec_bits) - 1
+        self._pair_keys = array("Q", [v >> rec_bits for v in ordered])
+        self._pair_recs = array("I", [v & mask for v in ordered])
+        self._single = {tid: array("I", recs) for tid, recs in singles.items()}
+
+    def _index_vocabulary(self) -> None:
+        for tid, token in enumerate(self.vocab_tokens):
+            for key in _deletions(token):
+                self._deletes.setdefault(key, []).append(tid)
+            sound = phonetic_key(token)
+            if len(sound) >= _MIN_PHONETIC_LEN:
+                self._phonetic.setdefault(sound, []).append(tid)
+
+    # ---- querying -------------------------------------------------------------------
+
+    @property
+    def name_count(self) -> int:
+        return len(self.rec_tokens)
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def expand(
+        self, token: str, min_similarity: float, limit: int, known_penalty: float = 0.0
+    ) -> dict[str, float]:
+        """Listed spellings similar to ``token``, best first: {listed token: similarity}.
+
+        A token that is itself a listed or common name ("davis") is less likely to be a
+        misspelling of another ("david"): its other spellings lose ``known_penalty``.
+        """
+        key = (token, min_similarity, limit, known_penalty)
+        cached = self._expansions.get(key)
+        if cached is not None:
+            return cached
+        found: dict[str, float] = {}
+        if token in self.vocab:
+            found[token] = 1.0
+        candidates: set[int] = set()
+        for deletion in _deletions(token):
+            candidates.update(self._deletes.get(deletion, ()))
+        sound = phonetic_key(token)
+        if len(sound) >= _MIN_PHONETIC_LEN:
+            candidates.update(self._phonetic.get(sound, ()))
+        penalty = known_penalty if self.is_known_name(token) else 0.0
+        for tid in candidates:
+            other = self.vocab_tokens[tid]
+            if other != token:
+                sim = token_similarity(token, other) - penalty
+                if sim >= min_similarity:
+                    found[other] = sim
+        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+        if len(self._expansions) >= _CACHE_LIMIT:
+            self._expansions.clear()
+        self._expansions[key] = best
+        return best
+
+    def is_known_name(self, token: str) -> bool:
+        """A common name, or one that several listed names use."""
+        return token in COMMON_NAME_TOKENS or token in self._known
+
+    def _postings(self, a: int, b: int, cap: int) -> array[int]:
+        if a > b:
+            a, b = b, a
+        key = a * self._width + b
+        keys = self._pair_keys
+        lo = bisect_left(keys, key)
+        if lo == len(keys) or keys[lo] != key:
+            return array("I")
+        hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
+        return self._pair_recs[lo:hi]
+
+    def candidates(
+        self,
+        expansions: Sequence[Mapping[str, float]],
+        *,
+        single_min_similarity: float,
+        max_postings: int,
+        max_candidates: int,
+    ) -> list[int]:
+        """Record numbers worth scoring, most shared query tokens first."""
+        vocab = self.vocab
+        ids = [[vocab[t] for t in exp][:_PAIR_EXPANSIONS] for exp in expansions]
+        counts: Counter[int] = Counter()
+        if len(expansions) > 1:
+            live = [i for i, found in enumerate(ids) if found]
+            for x, i in enumerate(live):
+                for j in live[x + 1 :]:
+                    for a in ids[i]:
+                        for b in ids[j]:
+                            if a != b:
+                                counts.update(self._postings(a, b, max_postings))
+        for exp in expansions:
+            for token, sim in exp.items():
+                if sim >= single_min_similarity and (recs := self._single.get(vocab[token])):
+                    counts.update(recs[:max_postings])
+        return [rec for rec, _ in counts.most_common(max_candidates)]
+
+    def records_containing(self, tokens: Sequence[str]) -> list[int]:
+        """Records whose normalised tokens include every one of ``tokens`` exactly (at least
+        two distinct tokens): is a name, word for word, part of a listed name?"""
+        wanted = set(tokens)
+        if len(wanted) < 2:
+            raise ValueError("need at least two distinct tokens")
+        if not wanted <= self.vocab.keys():
+            return []
+        ids = sorted(self.vocab[t] for t in wanted)
+        recs = self._postings(ids[0], ids[1], len(self._pair_keys))
+        return [r for r in recs if wanted <= set(self.rec_tokens[r].split())]
+
+    def record(self, rec: int) -> tuple[Entity, str, AliasType, list[str]]:
+        """(entity, the listed name, its alias type, its normalised tokens)."""
+        entity = self.entities[self.rec_entity[rec]]
+        alias_no = self.rec_alias[rec]
+        if alias_no < 0:
+            name, alias_type = entity.name, AliasType.PRIMARY
+        else:
+            alias = entity.aliases[alias_no]
+            name, alias_type = alias.name, alias.alias_type
+        return entity, name, alias_type, self.rec_tokens[rec].split()
+
+    def entity_version(self, rec: int) -> str:
+        number = self.rec_entity[rec]
+        version = self._versions.get(number)
+        if version is None:
+            version = entity_version(self.entities[number])
+            with self._lock:
+                self._versions[number] = version
+        return version

@@ -1,0 +1,253 @@
+"""Name normalisation: the same steps for listed names and for screened names.
+
+``normalise_name("Putin, Vladimir Vladimirovich")`` and ``normalise_name("VLADIMIR PUTIN")``
+give tokens in given-name-first order, lower case, without accents, punctuation, titles,
+company legal forms or filler words, and with common spelling variants folded to one key
+(Mohammed/Muhammad/Mohamed -> "muhammad"). Non-Latin scripts are romanised first.
+"""
+
+# ruff: noqa: RUF001, RUF003  (look-alike letters of other scripts are the point here)
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from compliance.screening.translit import transliterate
+
+# Letters romanised differently from one script to the next, folded on both sides: Russian
+# writes the Arabic and English "h" as "х" ("kh"), the English "w" as "в" ("v") and "j" as
+# "дж" ("dzh"); Arabic "q" is often written "k".
+_TRANSLIT_FOLDS = (("dzh", "j"), ("kh", "h"), ("w", "v"), ("q", "k"))
+
+
+def fold_spelling(text: str) -> str:
+    """The letter folds above, for lower-case ASCII text."""
+    for spelling, folded in _TRANSLIT_FOLDS:
+        text = text.replace(spelling, folded)
+    return text
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(fold_spelling(word) for word in text.split())
+
+
+# Honorifics, religious and academic titles: dropped wherever they stand.
+_TITLES = _words(
+    "mr mrs ms miss mx dr prof professor sir dame madam mme mlle herr frau sheikh shaikh "
+    "sheik shaykh cheikh sheekh haji hajji hadji hajj alhaji alhadji alhajj mullah mulla "
+    "molla maulana mawlana maulvi mawlawi moulavi ayatollah hojatoleslam imam rev reverend "
+    "hon honourable honorable excellency his_excellency jr jnr sr snr esq phd ii iii iv"
+)
+# Ranks and offices: dropped only in front of a name ("General Muhammad ...").
+_LEADING_TITLES = _words(
+    "general gen colonel col lieutenant lt captain capt major maj sergeant sgt brigadier "
+    "brig admiral adm commander cmdr marshal president minister senator judge justice "
+    "father brother sister emir amir prince princess king queen mufti qadi"
+)
+# Company legal forms (after dots are removed: "S.A." -> "sa", "Co., Ltd." -> "co ltd").
+_LEGAL_FORMS = _words(
+    "llc lllp llp lp ltd limited inc incorporated corp corporation co company cos plc "
+    "gmbh mbh ag kg kgaa ohg ug ev sa sas sasu sarl sae sal sau sl slu srl spa sapa snc bv "
+    "nv cv vof ab oy oyj as asa aps ooo oao zao pao ao tov pp jsc ojsc cjsc pjsc "
+    "ao fze fzco fzc fzllc fz dmcc pte pvt pty bhd sdn tbk pt cia ltda eireli sac saa "
+    "kft zrt nyrt doo dd ad ead eood sro spolka zoo sp kk yk gk"
+)
+# Multi-word legal forms, written with single spaces after normalisation.
+_LEGAL_PHRASES = (
+    ("joint", "stock", "company"),
+    ("limited", "liability", "company"),
+    ("public", "joint", "stock", "company"),
+    ("closed", "joint", "stock", "company"),
+    ("open", "joint", "stock", "company"),
+    ("sociedad", "anonima"),
+    ("societe", "anonyme"),
+    ("de", "cv"),
+    ("s", "de", "rl"),
+)
+# Articles, prepositions and name particles that carry no identity.
+_FILLERS = _words(
+    "al el ul the of and for in on at to an y et und de del della der den des di "
+    "da das dos du la le les lo van von ten ter"
+)
+
+# Spelling variants folded to one key. Each line: key, then the variants.
+_VARIANT_LINES = """
+muhammad mohammed mohammad mohamed mohamad muhammed muhamed mohammod mahomed mohd
+muhammad muhamad mouhamed mouhammad mohammet mehmet mehmed muhammet mohamud
+ahmad ahmed ahmet achmed ahmat
+husayn hussein hussain husain husein hosein hossein husseyn houssein
+hasan hassan hasaan
+yusuf yousef youssef yusef yousuf yusif yousif youcef
+usama osama usamah osamah oussama
+abdullah abdallah abdulla abdula abdalla abdollah abdulallah
+umar omar omer
+uthman othman osman usman outhman
+khalid khaled khalyd
+mustafa mustapha moustafa mostafa moustapha
+ibrahim ebrahim ibraheem brahim
+ismail ismael ismaeel ismaiel esmail ismayil
+said saeed sayed saeid saied
+abu abou abo
+bin ibn ben
+abdulrahman abdurrahman abdelrahman abderrahmane abdulrahmane
+aleksandr alexander aleksander alexandr alexandre oleksandr
+aleksei alexei aleksey alexey oleksiy
+sergei sergey serguei sergiy serhiy
+yuri yury yuriy iouri yurii
+dmitri dmitry dmitriy dmytro
+andrei andrey andriy
+nikolai nikolay mykola
+evgeni evgeny evgeniy yevgeny yevgeniy yevgeni
+mikhail mikhael mykhailo
+"""
+
+
+def _variant_map() -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for line in _VARIANT_LINES.strip().splitlines():
+        key, *variants = fold_spelling(line).split()
+        for variant in variants:
+            if variant != key:
+                mapping[variant] = key
+    return mapping
+
+
+VARIANTS = _variant_map()
+
+# "abd al-Rahman", "abdul Rahman", "abdel Aziz" -> one token ("abdulrahman", "abdulaziz").
+_ABD_PREFIXES = _words("abd abdul abdel abdal abdoul abdu abdil")
+_ABD_LINKS = _words("al el ul ar ur er as us an ad")
+
+_SPECIAL_LETTERS = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
+     "ß": "ss", "ħ": "h", "ŧ": "t", "ŋ": "n"}
+)  # fmt: skip
+_DROPPED_PUNCT = re.compile(r"['’‘`´.ʻʼ]")
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+
+
+@lru_cache(maxsize=200_000)
+def fold_word(word: str) -> tuple[str, ...]:
+    """One whitespace-separated word to zero or more ASCII tokens (cached: names repeat)."""
+    text = transliterate(word).casefold().translate(_SPECIAL_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = fold_spelling(_DROPPED_PUNCT.sub("", text))
+    return tuple(t for t in _SEPARATORS.split(text) if t)
+
+
+def _is_suffix_part(part: str) -> bool:
+    tokens = [t for w in part.split() for t in fold_word(w)]
+    return all(t in _LEGAL_FORMS or t in _TITLES for t in tokens)
+
+
+def reorder_surname_first(text: str) -> str:
+    """ "PUTIN, Vladimir Vladimirovich" -> "Vladimir Vladimirovich PUTIN".
+
+    Only for one comma (a trailing ", Jr." or legal form aside); "ACME, LTD." and names
+    with several commas are left as they are.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    suffix = ""
+    if len(parts) == 3 and _is_suffix_part(parts[2]):
+        suffix = " " + parts.pop()
+    if len(parts) != 2 or not parts[0] or not parts[1] or _is_suffix_part(parts[1]):
+        return text
+    return f"{parts[1]} {parts[0]}{suffix}"
+
+
+def _strip_phrases(tokens: list[str]) -> list[str]:
+    for phrase in sorted(_LEGAL_PHRASES, key=len, reverse=True):
+        n = len(phrase)
+        i = 0
+        while i + n <= len(tokens):
+            if tuple(tokens[i : i + n]) == phrase:
+                del tokens[i : i + n]
+            else:
+                i += 1
+    return tokens
+
+
+def _merge_abd(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in _ABD_PREFIXES and i + 1 < len(tokens):
+            j = i + 1
+            if tokens[j] in _ABD_LINKS and j + 1 < len(tokens):
+                j += 1
+            out.append("abdul" + tokens[j])
+            i = j + 1
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
+def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
+    kept = [t for t in tokens if t not in drop]
+    return kept if kept else tokens
+
+
+def normalise_tokens(words: list[str]) -> tuple[str, ...]:
+    """The token pipeline on already-ordered words (see ``normalise_name``)."""
+    tokens = [t for w in words for t in fold_word(w)]
+    if not tokens:
+        return ()
+    while len(tokens) > 1 and tokens[0] in _LEADING_TITLES:
+        tokens = tokens[1:]
+    tokens = _without(tokens, _TITLES)
+    stripped = _strip_phrases(list(tokens))
+    tokens = stripped if stripped else tokens
+    tokens = _without(tokens, _LEGAL_FORMS)
+    tokens = _merge_abd(tokens)
+    tokens = _without(tokens, _FILLERS)
+    return tuple(VARIANTS.get(t, t) for t in tokens)
+
+
+def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:
+    """Normalised tokens of a name, in given-names-first order.
+
+    ``surname_first`` allows the "SURNAME, Given Names" reading of a single comma; pass
+    False for organisation names, where a comma is just punctuation.
+    """
+    if surname_first:
+        text = reorder_surname_first(text)
+    return normalise_tokens(text.split())
+
+
+_PHONETIC_RULES = (
+    ("shch", "s"), ("tsch", "s"), ("sch", "s"), ("tch", "s"), ("dzh", "j"), ("dj", "j"),
+    ("ph", "f"), ("kh", "h"), ("gh", "g"), ("th", "t"), ("dh", "d"), ("sh", "s"),
+    ("ch", "s"), ("ck", "k"), ("ts", "s"), ("tz", "s"), ("q", "k"), ("x", "ks"), ("z", "s"),
+    ("w", "v"), ("ou", "u"),
+)  # fmt: skip
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_VOWELS = frozenset("aeiouy")
+
+
+@lru_cache(maxsize=200_000)
+def phonetic_key(token: str) -> str:
+    """A coarse sound key: consonant skeleton after folding similar-sounding spellings.
+
+    "muhammad", "mohamed" -> "mhmd"; "ismail", "esmail", "ismaeel" -> "asml";
+    "qadhafi", "kadafi" -> "kdf". Used to find candidate spellings, never to decide alone.
+    """
+    text = _SOFT_C.sub("s", token)
+    for old, new in _PHONETIC_RULES:
+        text = text.replace(old, new)
+    text = text.replace("c", "k")
+    if not text:
+        return ""
+    out = ["a" if text[0] in _VOWELS else text[0]]
+    last = len(text) - 1
+    for i in range(1, len(text)):
+        ch = text[i]
+        if ch in _VOWELS or ch == text[i - 1]:
+            continue
+        if ch == "h" and (i == last or text[i - 1] not in _VOWELS):
+            continue
+        out.append(ch)
+    return "".join(out)

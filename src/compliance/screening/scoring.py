@@ -1,0 +1,178 @@
+"""Scoring one candidate name against the screened name, and the secondary factors.
+
+The name score aligns tokens one to one (any order), each pair scored by
+``similarity.token_similarity``. Unmatched tokens count against the match by position (see
+``ScreeningConfig``: a missing given name weighs most, a missing middle name little). The
+score is the mean of how much of each name the other explains, times 100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Container, Mapping, Sequence
+from dataclasses import dataclass
+
+from compliance.screening.config import ScreeningConfig
+from compliance.screening.hits import TokenMatch
+from compliance.screening.model import DateOfBirth, EntityType, PartialDate
+
+_INITIAL_SIMILARITY = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class NameScore:
+    score: float
+    query_coverage: float
+    listed_coverage: float
+    matched: tuple[TokenMatch, ...]
+    unmatched_query: tuple[str, ...]
+    unmatched_listed: tuple[str, ...]
+    common_only: bool  # every shared token is a common name: missing middle names count
+
+
+def _position_weight(index: int, count: int, config: ScreeningConfig, strict: bool) -> float:
+    if count == 1:
+        return 1.0
+    if index == 0:
+        return config.first_token_weight
+    if index == count - 1:
+        return config.last_token_weight
+    return 1.0 if strict else config.middle_token_weight
+
+
+def _missing_weight(count: int, used: set[int], config: ScreeningConfig, strict: bool) -> float:
+    ends = middles = 0.0
+    for i in range(count):
+        if i not in used:
+            weight = _position_weight(i, count, config, strict)
+            if 0 < i < count - 1 and not strict:
+                middles += weight
+            else:
+                ends += weight
+    return ends + min(middles, config.max_middle_weight)
+
+
+def score_name(
+    query: Sequence[str],
+    expansions: Sequence[Mapping[str, float]],
+    listed: Sequence[str],
+    config: ScreeningConfig,
+    common: Container[str] = frozenset(),
+) -> NameScore:
+    """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
+    (already computed against the index vocabulary during retrieval). When every shared
+    token is in ``common`` ("Maria", "Garcia"), sharing them is weak evidence, and missing
+    middle names weigh as much as first or last names."""
+    pairs: list[tuple[float, int, int]] = []
+    for i, q in enumerate(query):
+        similar = expansions[i]
+        for j, c in enumerate(listed):
+            sim = similar.get(c, 0.0)
+            if not sim and (len(q) == 1 or len(c) == 1) and q[0] == c[0]:
+                sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
+            if sim:
+                pairs.append((sim, i, j))
+    pairs.sort(reverse=True)
+    used_q: set[int] = set()
+    used_c: set[int] = set()
+    matched: list[TokenMatch] = []
+    total = 0.0
+    for sim, i, j in pairs:
+        if i in used_q or j in used_c:
+            continue
+        used_q.add(i)
+        used_c.add(j)
+        matched.append(TokenMatch(query[i], listed[j], round(sim, 3)))
+        total += sim
+    n_q, n_c = len(query), len(listed)
+    strict = bool(matched) and all(
+        m.listed_token in common or m.query_token in common for m in matched
+    )
+    missing_q = _missing_weight(n_q, used_q, config, strict)
+    missing_c = _missing_weight(n_c, used_c, config, strict)
+    q_cov = total / (len(matched) + missing_q) if matched else 0.0
+    c_cov = total / (len(matched) + missing_c) if matched else 0.0
+    return NameScore(
+        score=100.0 * (q_cov + c_cov) / 2,
+        query_coverage=q_cov,
+        listed_coverage=c_cov,
+        matched=tuple(matched),
+        unmatched_query=tuple(q for i, q in enumerate(query) if i not in used_q),
+        unmatched_listed=tuple(c for j, c in enumerate(listed) if j not in used_c),
+        common_only=strict,
+    )
+
+
+def _dob_relation(query: PartialDate, dob: DateOfBirth, tolerance: int) -> tuple[int, str]:
+    """(rank, description): 3 exact, 2 same year / within range, 1 near or undecidable,
+    0 clear mismatch."""
+    slack = 2 if dob.circa else 0
+    low, high = dob.first_year - slack, dob.last_year + slack
+    start = dob.start
+    if dob.end is None and not dob.circa and query.is_full and start.is_full:
+        if (query.month, query.day) == (start.month, start.day) and query.year == start.year:
+            return 3, f"exact ({start})"
+        if query.year == start.year and (query.month, query.day) == (start.day, start.month):
+            return 2, f"same date with day and month swapped ({start})"
+        if query.year == start.year:
+            return 1, f"same year, different day ({start})"
+    if low <= query.year <= high:
+        if (
+            dob.end is None
+            and query.month is not None
+            and start.month is not None
+            and query.month != start.month
+        ):
+            return 1, f"same year, different month ({dob})"
+        return 2, f"year agrees ({dob})"
+    distance = min(abs(query.year - low), abs(query.year - high))
+    if distance <= tolerance:
+        return 1, f"{distance} year(s) apart ({dob})"
+    return 0, f"{distance} years apart ({dob})"
+
+
+def dob_factor(
+    query: PartialDate | None, listed: Sequence[DateOfBirth], config: ScreeningConfig
+) -> tuple[float, str | None]:
+    if query is None or not listed:
+        return 0.0, None
+    rank, text = max(_dob_relation(query, d, config.dob_year_tolerance) for d in listed)
+    points = {
+        3: config.dob_exact_bonus,
+        2: config.dob_year_bonus,
+        1: 0.0,
+        0: -config.dob_mismatch_penalty,
+    }[rank]
+    return points, f"date of birth {query}: {text}"
+
+
+def nationality_factor(
+    query: Collection[str],
+    nationalities: Collection[str],
+    countries: Collection[str],
+    config: ScreeningConfig,
+) -> tuple[float, str | None]:
+    if not query:
+        return 0.0, None
+    shared = sorted(set(query) & (set(nationalities) | set(countries)))
+    if shared:
+        return config.nationality_match_bonus, f"country agrees ({', '.join(shared)})"
+    if nationalities:
+        return (
+            -config.nationality_mismatch_penalty,
+            f"nationality differs (screened {', '.join(sorted(query))}, "
+            f"listed {', '.join(nationalities)})",
+        )
+    return 0.0, None
+
+
+def entity_type_factor(
+    query: EntityType | None, listed: EntityType, config: ScreeningConfig
+) -> tuple[float, str | None]:
+    if query is None or query is EntityType.UNKNOWN or listed is EntityType.UNKNOWN:
+        return 0.0, None
+    if (query is EntityType.PERSON) != (listed is EntityType.PERSON):
+        return (
+            -config.entity_type_mismatch_penalty,
+            f"type differs (screened {query.value}, listed {listed.value})",
+        )
+    return 0.0, None

@@ -1,0 +1,32 @@
+"""Similarity of two normalised name tokens, in [0, 1]."""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from compliance.screening.normalise import phonetic_key
+
+# Two spellings with the same sound key ("tikriti" / "tkryty", "kais" / "qais") count as
+# this similar when their letters are already fairly close: enough to be a match, never
+# more than a near spelling.
+PHONETIC_SIMILARITY = 0.8
+_PHONETIC_MIN_BASE = 0.7
+_MIN_PHONETIC_KEY = 2
+# Jaro-Winkler rewards shared prefixes strongly; discount it so it only decides between
+# spellings that Levenshtein finds nearly as close.
+_JW_DISCOUNT = 0.06
+
+
+def token_similarity(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
+        return 0.0
+    lev = Levenshtein.normalized_similarity(a, b)
+    jw = JaroWinkler.similarity(a, b) - _JW_DISCOUNT
+    sim = max(lev, jw)
+    if _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
+        key = phonetic_key(a)
+        if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):
+            sim = PHONETIC_SIMILARITY
+    return sim
