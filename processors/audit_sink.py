@@ -163,7 +163,7 @@ class AuditSink:
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
-    engine = connect(settings.database_url)
+    engine = connect(settings.database_dsn)
     require_database(engine)
     kafka_io.require_broker(settings)
     create_schema(engine)

@@ -77,7 +77,7 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
     from compliance.audit.store import connect, create_schema, require_database
 
-    engine = connect(settings.database_url)
+    engine = connect(settings.database_dsn)
     require_database(engine)
     create_schema(engine)
     print("audit schema ready")
@@ -88,7 +88,7 @@ def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
     from compliance.audit.queries import counts_by_type
     from compliance.audit.store import connect, require_database
 
-    engine = connect(settings.database_url)
+    engine = connect(settings.database_dsn)
     require_database(engine)
     for event_type, count in sorted(counts_by_type(engine, settings.topic_prefix).items()):
         print(f"{event_type:24} {count}")

@@ -39,27 +39,58 @@ class EventSchema:
         return self.name.rsplit(".", 1)[-1]
 
 
-class SchemaRegistry:
-    """The event schemas bundled with the product, by event type and by fingerprint."""
+def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
+    """The schema with the shared named types (the envelope) written out where they are used,
+    so the schema, its canonical form and its fingerprint describe every byte it writes."""
+    if isinstance(schema, str):
+        return definitions.get(schema, schema)
+    if isinstance(schema, list):
+        return [_inline(branch, definitions) for branch in schema]
+    if isinstance(schema, dict):
+        return {
+            key: _inline(value, definitions)
+            if key in ("type", "fields", "items", "values")
+            else value
+            for key, value in schema.items()
+        }
+    return schema
 
-    def __init__(self, sources: Mapping[str, str]) -> None:
-        named: dict[str, Any] = {}
-        parse_schema(json.loads(sources[ENVELOPE_FILE]), named_schemas=named)
+
+def _event_schema(file: str, text: str, definitions: dict[str, Any]) -> EventSchema:
+    parsed = parse_schema(_inline(json.loads(text), definitions))
+    canonical = to_parsing_canonical_form(parsed)
+    return EventSchema(
+        name=parsed["name"],
+        file=file,
+        parsed=parsed,
+        fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+    )
+
+
+class SchemaRegistry:
+    """The event schemas bundled with the product, by event type and by fingerprint.
+
+    ``sources`` holds the current schemas; ``history`` holds earlier versions of them, which
+    messages still in the topics may have been written with: those decode into the current
+    shape by Avro schema resolution.
+    """
+
+    def __init__(self, sources: Mapping[str, str], history: Mapping[str, str] | None = None):
+        envelope = json.loads(sources[ENVELOPE_FILE])
+        definitions = {f"{envelope['namespace']}.{envelope['name']}": envelope}
         self.by_type: dict[str, EventSchema] = {}
         self.by_fingerprint: dict[bytes, EventSchema] = {}
+        self._writers: dict[bytes, tuple[Any, EventSchema]] = {}
         for file, text in sorted(sources.items()):
             if file == ENVELOPE_FILE:
                 continue
-            parsed = parse_schema(json.loads(text), named_schemas=dict(named))
-            canonical = to_parsing_canonical_form(parsed)
-            schema = EventSchema(
-                name=parsed["name"],
-                file=file,
-                parsed=parsed,
-                fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
-            )
+            schema = _event_schema(file, text, definitions)
             self.by_type[schema.event_type] = schema
             self.by_fingerprint[schema.fingerprint] = schema
+            self._writers[schema.fingerprint] = (schema.parsed, schema)
+        for file, text in sorted((history or {}).items()):
+            old = _event_schema(file, text, definitions)
+            self._writers.setdefault(old.fingerprint, (old.parsed, self.by_type[old.event_type]))
 
     def encode(self, event_type: str, record: Record) -> bytes:
         schema = self.by_type[event_type]
@@ -75,13 +106,14 @@ class SchemaRegistry:
             raise PoisonMessage("empty message: no Avro single-object header")
         if data[:2] != MAGIC or len(data) < HEADER_LEN:
             raise PoisonMessage("not Avro single-object encoded (missing 0xC3 0x01 header)")
-        schema = self.by_fingerprint.get(data[2:HEADER_LEN])
-        if schema is None:
+        known = self._writers.get(data[2:HEADER_LEN])
+        if known is None:
             raise PoisonMessage(f"unknown writer schema fingerprint {data[2:HEADER_LEN].hex()}")
+        writer, schema = known
         buffer = io.BytesIO(data)
         buffer.seek(HEADER_LEN)
         try:
-            record = fastavro.schemaless_reader(buffer, schema.parsed, None)
+            record = fastavro.schemaless_reader(buffer, writer, schema.parsed)
         except Exception as exc:  # fastavro raises several types on corrupt bodies
             raise PoisonMessage(f"corrupt {schema.event_type} body: {exc}") from exc
         if buffer.tell() != len(data):
@@ -91,8 +123,13 @@ class SchemaRegistry:
         return schema.event_type, record
 
 
-def bundled_schema_sources() -> dict[str, str]:
+def bundled_schema_sources(subfolder: str = "") -> dict[str, str]:
+    """The ``.avsc`` files in ``schemas/`` (or in one of its sub-folders, e.g. ``history``)."""
     folder = resources.files("compliance.schemas")
+    if subfolder:
+        folder = folder / subfolder
+        if not folder.is_dir():
+            return {}
     return {
         item.name: item.read_text(encoding="utf-8")
         for item in folder.iterdir()
@@ -102,4 +139,6 @@ def bundled_schema_sources() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def registry() -> SchemaRegistry:
-    return SchemaRegistry(bundled_schema_sources())
+    """Current schemas, plus earlier versions kept in ``schemas/history/`` (named
+    ``<name>.v<N>.avsc``) so that records they wrote still decode after a schema change."""
+    return SchemaRegistry(bundled_schema_sources(), bundled_schema_sources("history"))

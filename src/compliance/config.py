@@ -25,9 +25,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
     )
-    database_url: str = Field(
-        "postgresql+psycopg2://compliance:compliance@127.0.0.1:5432/compliance",
-        description="SQLAlchemy URL of the PostgreSQL database holding the audit trail.",
+    database_url: SecretStr = Field(
+        SecretStr("postgresql+psycopg2://compliance:compliance@127.0.0.1:5432/compliance"),
+        description="SQLAlchemy URL of the PostgreSQL database holding the audit trail "
+        "(secret: it carries the password).",
     )
     topic_prefix: str = Field(
         "", description="Prefix for every topic and consumer group (isolates tests, tenants)."
@@ -74,8 +75,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
-        if not value.startswith("postgresql"):
+    def _postgres_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("postgresql"):
             raise ValueError("must be a postgresql:// or postgresql+psycopg2:// URL")
         return value
 
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @property
+    def database_dsn(self) -> str:
+        return self.database_url.get_secret_value()
 
     def topic(self, spec: TopicSpec | str) -> str:
         name = spec if isinstance(spec, str) else spec.name

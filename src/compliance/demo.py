@@ -105,7 +105,7 @@ def wait_until_audited(
 
 
 def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120) -> int:
-    engine = connect(settings.database_url)
+    engine = connect(settings.database_dsn)
     require_database(engine)
     kafka_io.require_broker(settings)
     create_schema(engine)

@@ -158,19 +158,23 @@ def _td1(lines: list[str]) -> MRZ:
 
 
 def mrz_date(yymmdd: str, *, future: bool, today: date | None = None) -> date | None:
-    """YYMMDD -> date. Expiry dates are read as within 50 years ahead; birth dates never
-    lie in the future."""
+    """YYMMDD -> date. A birth date is the latest reading that is not in the future; an expiry
+    date is the reading within the 100 years that end 50 years from today."""
     if not re.fullmatch(r"\d{6}", yymmdd):
         return None
     today = today or date.today()
     yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6])
-    century = today.year // 100 * 100
-    year = century + yy
-    if future and year > today.year + 50:
-        year -= 100
-    if not future and year > today.year:
-        year -= 100
-    try:
-        return date(year, mm, dd)
-    except ValueError:
-        return None
+    readings = []
+    for century in (today.year // 100 - 1, today.year // 100, today.year // 100 + 1):
+        try:
+            readings.append(date(century * 100 + yy, mm, dd))
+        except ValueError:
+            return None
+    if future:
+        horizon = (
+            today.replace(year=today.year + 50)
+            if not (today.month == 2 and today.day == 29)
+            else date(today.year + 50, 2, 28)
+        )
+        return max(d for d in readings if d <= horizon)
+    return max(d for d in readings if d <= today)

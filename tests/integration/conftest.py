@@ -40,7 +40,7 @@ def base_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(base_settings: Settings) -> Engine:
-    engine = connect(base_settings.database_url)
+    engine = connect(base_settings.database_dsn)
     try:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
@@ -82,8 +82,9 @@ def processor_env(settings: Settings) -> dict[str, str]:
     env.update(
         {
             "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
-            "COMPLIANCE_DOCUMENT_ROOTS": "[" + ",".join(f'"{r}"' for r in
-                                                        settings.document_roots) + "]",
+            "COMPLIANCE_DOCUMENT_ROOTS": "["
+            + ",".join(f'"{r}"' for r in settings.document_roots)
+            + "]",
             "COMPLIANCE_INSTANCE_ID": settings.instance_id,
             "COMPLIANCE_TRANSACTION_TIMEOUT_MS": str(settings.transaction_timeout_ms),
             "COMPLIANCE_POLL_TIMEOUT_S": "0.2",
@@ -182,8 +183,9 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         consumer.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str,
-             procs: Processes | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, procs: Processes | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if procs is not None:

@@ -78,8 +78,9 @@ def test_every_event_of_every_topic_is_audited_exactly_once(
     for name in ("audit-sink", "classifier", "checker"):
         processes.start(name)
 
-    wait_for(lambda: all_complete(engine, settings, published), 90, "all documents audited",
-             processes)
+    wait_for(
+        lambda: all_complete(engine, settings, published), 90, "all documents audited", processes
+    )
 
     on_topics = event_ids_on_topics(settings, [t.name for t in ALL_TOPICS])
     rows = audited_rows(engine, settings)
@@ -157,8 +158,9 @@ def test_audit_sink_killed_mid_run_loses_nothing_and_doubles_nothing(
     processes.kill("audit-sink")
     processes.start("audit-sink", COMPLIANCE_BATCH_SIZE="20")
 
-    wait_for(lambda: all_complete(engine, settings, published), 120, "all documents audited",
-             processes)
+    wait_for(
+        lambda: all_complete(engine, settings, published), 120, "all documents audited", processes
+    )
     on_topics = set(event_ids_on_topics(settings, [t.name for t in ALL_TOPICS]))
     audited_ids = [event_id for event_id, _ in audited_rows(engine, settings)]
     assert len(audited_ids) == len(set(audited_ids))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from compliance.classification.dates import parse_printed_date
 from compliance.classification.model import Classification, ExtractedField
 from compliance.mrz import MRZ, find_mrz, mrz_date
 
@@ -51,6 +52,7 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "consent_given_at": ("consent given", "signed on", "given at"),
     "customer_id": ("customer id", "customer number", "client id"),
 }
+DATE_FIELDS = frozenset({"date_of_birth", "expiry_date", "document_date", "consent_given_at"})
 _LABEL_LOOKUP = {label: name for name, labels in _LABELS.items() for label in labels}
 _LABEL_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z .'/-]{1,40}?)\s*[:]\s*(.+?)\s*$")
 
@@ -99,7 +101,14 @@ def _labelled_fields(text: str) -> Iterable[ExtractedField]:
         if not match:
             continue
         name = _LABEL_LOOKUP.get(match.group(1).strip().lower())
-        if name:
+        if name in DATE_FIELDS:
+            # A printed date the classifier cannot read is passed on as printed, with a low
+            # confidence, so a rule fails on it visibly rather than on a guess.
+            parsed = parse_printed_date(match.group(2))
+            yield ExtractedField(
+                name, parsed.isoformat() if parsed else match.group(2), 0.9 if parsed else 0.3
+            )
+        elif name:
             yield ExtractedField(name, match.group(2), 0.9)
 
 

@@ -39,12 +39,16 @@ class Context:
 
 CheckFn = Callable[[dict[str, Any], Fields, Any, Context], Verdict]
 CHECKS: dict[str, CheckFn] = {}
+REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {}
 PREPARERS: dict[str, Callable[[dict[str, Any], Path, Any], Any]] = {}
 
 
-def check(kind: str) -> Callable[[CheckFn], CheckFn]:
+def check(kind: str, requires: tuple[str, ...] = ("field",)) -> Callable[[CheckFn], CheckFn]:
+    """Register a check kind and the parameters a rule must give it (checked at load time)."""
+
     def register(fn: CheckFn) -> CheckFn:
         CHECKS[kind] = fn
+        REQUIRED_PARAMS[kind] = requires
         return fn
 
     return register
@@ -162,7 +166,7 @@ def _load_watchlist(params: dict[str, Any], folder: Path, digest: Any) -> Watchl
 PREPARERS["sanctions_name"] = _load_watchlist
 
 
-@check("sanctions_name")
+@check("sanctions_name", requires=("field", "list"))
 def sanctions_name(params: dict[str, Any], fields: Fields, wl: Watchlist, _: Context) -> Verdict:
     name = _field(params)
     threshold = float(params.get("threshold", 90))

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from compliance.errors import ConfigurationError
-from compliance.rules.checks import CHECKS, prepare
+from compliance.rules.checks import CHECKS, REQUIRED_PARAMS, prepare
 
 
 class RulesetError(ConfigurationError):
@@ -35,6 +42,13 @@ class CheckSpec(BaseModel):
         if kind not in CHECKS:
             raise ValueError(f"unknown check kind {kind!r}; known: {', '.join(sorted(CHECKS))}")
         return kind
+
+    @model_validator(mode="after")
+    def _required_params(self) -> CheckSpec:
+        for name in REQUIRED_PARAMS.get(self.kind, ()):
+            if not isinstance(self.params().get(name), str):
+                raise ValueError(f"check kind {self.kind} needs a text parameter {name!r}")
+        return self
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -84,11 +98,18 @@ def load_ruleset(folder: Path) -> Ruleset:
         raise RulesetError(f"no rule files (*.yaml) in {folder}")
     digest = hashlib.sha256()
     rules: list[Rule] = []
+    defined_in: dict[str, str] = {}
     for file in files:
         raw = file.read_bytes()
         digest.update(file.name.encode() + b"\0" + raw)
-        rules.extend(_parse(file, raw))
-    _no_duplicate_ids(rules)
+        for rule in _parse(file, raw):
+            if rule.id in defined_in:
+                raise RulesetError(
+                    f"{file.name}: rule {rule.id}, field id: already defined in "
+                    f"{defined_in[rule.id]}"
+                )
+            defined_in[rule.id] = file.name
+            rules.append(rule)
     resources = {}
     for rule in rules:
         try:
@@ -102,7 +123,10 @@ def _parse(file: Path, raw: bytes) -> list[Rule]:
     try:
         document = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise RulesetError(f"{file.name}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RulesetError(f"{file.name}: not valid YAML{where}: {problem}") from None
     try:
         return RuleFile.model_validate(document).rules
     except ValidationError as exc:
@@ -119,11 +143,3 @@ def _describe_location(document: Any, loc: tuple[Any, ...]) -> str:
         field = ".".join(str(p) for p in loc[2:]) or "(rule)"
         return f"rule {rule_id}, field {field}"
     return "field " + (".".join(str(p) for p in loc) or "(file)")
-
-
-def _no_duplicate_ids(rules: list[Rule]) -> None:
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.id in seen:
-            raise RulesetError(f"rule id {rule.id} is defined twice")
-        seen.add(rule.id)

@@ -1,0 +1,132 @@
+"""Settings from COMPLIANCE_* variables: defaults, validation, and how the CLI reports errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compliance.cli import main
+from compliance.config import PROJECT_ROOT, Settings, load_settings
+from compliance.errors import ConfigurationError
+from compliance.topics import DOCUMENTS_ARRIVED
+
+EXPECTED_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_validate_and_match_make_services(clean_env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.database_dsn.startswith("postgresql+psycopg2://")
+    assert settings.rules_dir == EXPECTED_ROOT / "rules" == PROJECT_ROOT / "rules"
+    assert settings.document_roots == [EXPECTED_ROOT]
+    assert settings.batch_size == 500
+    assert settings.log_level == "INFO"
+    assert settings.anthropic_api_key is None
+    # The defaults pass the validators too (pydantic does not validate defaults by itself).
+    assert Settings.model_validate(settings.model_dump()) == settings
+
+
+def test_settings_are_read_from_compliance_variables(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("COMPLIANCE_BATCH_SIZE", "50")
+    clean_env.setenv("COMPLIANCE_KAFKA_BOOTSTRAP", "kafka-1:9092, kafka-2:9093")
+    clean_env.setenv("COMPLIANCE_TOPIC_PREFIX", "test-42.")
+    clean_env.setenv("COMPLIANCE_DOCUMENT_ROOTS", '["/srv/docs", "/mnt/inbox"]')
+    clean_env.setenv("COMPLIANCE_LOG_LEVEL", "debug")
+    settings = load_settings()
+    assert settings.batch_size == 50
+    assert settings.document_roots == [Path("/srv/docs"), Path("/mnt/inbox")]
+    assert settings.log_level == "DEBUG"
+    assert settings.topic(DOCUMENTS_ARRIVED) == "test-42.documents.arrived"
+    assert settings.group("checker") == "test-42.compliance.checker"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("COMPLIANCE_BATCH_SIZE", "many"),
+        ("COMPLIANCE_BATCH_SIZE", "0"),
+        ("COMPLIANCE_BATCH_SIZE", "100001"),
+        ("COMPLIANCE_KAFKA_BOOTSTRAP", "localhost"),
+        ("COMPLIANCE_KAFKA_BOOTSTRAP", "localhost:port"),
+        ("COMPLIANCE_KAFKA_BOOTSTRAP", "kafka-1:9092,:9093"),
+        ("COMPLIANCE_DATABASE_URL", "mysql://compliance:compliance@127.0.0.1/compliance"),
+        ("COMPLIANCE_DATABASE_URL", "sqlite:///audit.db"),
+        ("COMPLIANCE_LOG_LEVEL", "LOUD"),
+        ("COMPLIANCE_METRICS_PORT", "70000"),
+    ],
+)
+def test_a_bad_setting_raises_configuration_error_naming_the_variable(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("invalid configuration: ")
+    assert variable in message
+    assert "\n" not in message
+
+
+def test_several_bad_settings_are_all_named_in_one_sentence(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("COMPLIANCE_BATCH_SIZE", "-1")
+    clean_env.setenv("COMPLIANCE_DATABASE_URL", "mysql://x")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert "COMPLIANCE_BATCH_SIZE" in str(info.value)
+    assert "COMPLIANCE_DATABASE_URL" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("COMPLIANCE_BATCH_SIZE", "many"),
+        ("COMPLIANCE_KAFKA_BOOTSTRAP", "localhost"),
+        ("COMPLIANCE_DATABASE_URL", "mysql://compliance:hunter2@db/compliance"),
+    ],
+)
+@pytest.mark.parametrize("command", [["config"], ["topics", "list"], ["rules", "validate"]])
+def test_the_cli_exits_2_with_one_line_on_stderr_for_a_bad_setting(
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    command: list[str],
+) -> None:
+    clean_env.setenv(variable, value)
+    assert main(command) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("compliance: invalid configuration: ")
+    assert variable in lines[0]
+    assert "hunter2" not in captured.err  # a bad URL is not echoed with its password
+    assert captured.out == ""
+
+
+def test_the_cli_runs_a_command_with_valid_settings(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("COMPLIANCE_TOPIC_PREFIX", "unit.")
+    assert main(["topics", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "unit.documents.arrived" in out
+    assert "unit.compliance.exceptions.dlq" in out
+
+
+def test_the_cli_config_command_masks_secrets(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """config.py: secrets are masked when settings are printed. The database URL carries the
+    database password, and the API key is a secret."""
+    clean_env.setenv("COMPLIANCE_ANTHROPIC_API_KEY", "sk-ant-unit-test-key")
+    clean_env.setenv(
+        "COMPLIANCE_DATABASE_URL", "postgresql+psycopg2://compliance:s3cr3t-pw@db:5432/compliance"
+    )
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "COMPLIANCE_DATABASE_URL" in out
+    assert "sk-ant-unit-test-key" not in out
+    assert "s3cr3t-pw" not in out
