@@ -87,10 +87,12 @@ def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
     from compliance.audit.queries import counts_by_type
     from compliance.audit.store import connect, require_database
+    from compliance.topics import every_topic
 
     engine = connect(settings.database_dsn)
     require_database(engine)
-    for event_type, count in sorted(counts_by_type(engine, settings.topic_prefix).items()):
+    topics = [settings.topic(t) for t in every_topic()]
+    for event_type, count in sorted(counts_by_type(engine, topics).items()):
         print(f"{event_type:24} {count}")
     return 0
 

@@ -21,6 +21,7 @@ from compliance.audit.store import connect, create_schema, require_database
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
+from compliance.topics import every_topic
 
 PROCESSORS = ("audit-sink", "classifier", "checker")
 SAMPLES = PROJECT_ROOT / "samples" / "documents"
@@ -93,7 +94,7 @@ def wait_until_audited(
     ids = [p.document_id for p in published]
     deadline = time.monotonic() + timeout_s
     while True:
-        found = trails(engine, ids, settings.topic_prefix)
+        found = trails(engine, ids, [settings.topic(t) for t in every_topic()])
         if all(is_complete(t, ruleset) for t in found):
             return found
         dead = [p for p in procs or [] if p.poll() is not None]
@@ -157,8 +158,8 @@ def print_summary(
             f"{sample.path.name:34} {trail.document_type or '-':17} "
             f"{len(trail.checks):>7} {failed:>7}  {outcome[:90]}"
         )
-    counts = counts_by_type(engine, settings.topic_prefix)
-    print("\nAudit trail in PostgreSQL (all runs, every topic):")
+    counts = counts_by_type(engine, [settings.topic(t) for t in every_topic()])
+    print("\nAudit trail in PostgreSQL (every run so far, every topic):")
     print(f"  documents arrived    {counts.get('DocumentArrived', 0)}")
     print(f"  documents classified {counts.get('DocumentClassified', 0)}")
     print(f"  check results        {counts.get('CheckResult', 0)}")

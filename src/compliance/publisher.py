@@ -8,6 +8,7 @@ is recorded once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ class Published:
     path: Path
 
 
+def default_document_id(source_system: str, customer_id: str | None, sha256: str) -> str:
+    """One document per source, customer and content: the same file sent twice is one
+    document; the same file sent for two customers is two."""
+    key = f"{source_system}\x1f{customer_id or ''}\x1f{sha256}".encode()
+    return "doc-" + hashlib.sha256(key).hexdigest()[:20]
+
+
 def arrival_event(
     path: Path,
     *,
@@ -42,7 +50,7 @@ def arrival_event(
     inline_max_bytes: int = 0,
 ) -> Record:
     doc = describe(path, inline_max_bytes)
-    document_id = document_id or f"doc-{doc.sha256[:20]}"
+    document_id = document_id or default_document_id(source_system, customer_id, doc.sha256)
     return {
         "envelope": envelope(
             event_type="DocumentArrived",

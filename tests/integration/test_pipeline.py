@@ -14,7 +14,7 @@ from compliance.config import PROJECT_ROOT, Settings
 from compliance.demo import is_complete
 from compliance.publisher import Published, Publisher
 from compliance.rules import load_ruleset
-from compliance.topics import ALL_TOPICS, DOCUMENTS_ARRIVED
+from compliance.topics import ALL_TOPICS, DOCUMENTS_ARRIVED, every_topic
 
 from .conftest import Processes, read_topic, wait_for
 
@@ -58,7 +58,9 @@ def audited_rows(engine: Engine, settings: Settings) -> list[tuple[str, str]]:
 
 def all_complete(engine: Engine, settings: Settings, published: list[Published]) -> bool:
     ruleset = load_ruleset(settings.rules_dir)
-    found = trails(engine, [p.document_id for p in published], settings.topic_prefix)
+    found = trails(
+        engine, [p.document_id for p in published], [settings.topic(t) for t in every_topic()]
+    )
     return all(is_complete(t, ruleset) for t in found)
 
 

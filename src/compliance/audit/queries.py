@@ -20,12 +20,14 @@ class DocumentTrail:
     unreadable: bool = False
 
 
-def trails(engine: Engine, document_ids: Sequence[str], topic_prefix: str) -> list[DocumentTrail]:
-    """What the audit trail holds for each document, by event type."""
+def trails(
+    engine: Engine, document_ids: Sequence[str], topics: Sequence[str]
+) -> list[DocumentTrail]:
+    """What the audit trail holds for each document, from the given topics, by event type."""
     found = {doc_id: DocumentTrail(doc_id) for doc_id in document_ids}
     query = select(audit_events.c.event_type, audit_events.c.payload).where(
         audit_events.c.correlation_id.in_(list(document_ids)),
-        audit_events.c.topic.startswith(topic_prefix) if topic_prefix else True,
+        audit_events.c.topic.in_(list(topics)),
     )
     with engine.connect() as conn:
         for event_type, payload in conn.execute(query):
@@ -42,10 +44,13 @@ def trails(engine: Engine, document_ids: Sequence[str], topic_prefix: str) -> li
     return [found[doc_id] for doc_id in document_ids]
 
 
-def counts_by_type(engine: Engine, topic_prefix: str = "") -> dict[str, int]:
-    query = select(audit_events.c.event_type, func.count()).group_by(audit_events.c.event_type)
-    if topic_prefix:
-        query = query.where(audit_events.c.topic.startswith(topic_prefix))
+def counts_by_type(engine: Engine, topics: Sequence[str]) -> dict[str, int]:
+    """Events recorded from the given topics, by event type."""
+    query = (
+        select(audit_events.c.event_type, func.count())
+        .where(audit_events.c.topic.in_(list(topics)))
+        .group_by(audit_events.c.event_type)
+    )
     with engine.connect() as conn:
         return {event_type: count for event_type, count in conn.execute(query)}
 
