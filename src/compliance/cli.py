@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from compliance import kafka_io, metrics
+from compliance.commands import AREAS
 from compliance.config import Settings, load_settings
 from compliance.errors import ComplianceError
 
@@ -54,57 +55,6 @@ def cmd_topics_list(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    from compliance.publisher import Publisher, expand
-
-    kafka_io.require_broker(settings)
-    try:
-        files = expand(args.paths)
-    except FileNotFoundError as exc:
-        raise ComplianceError(str(exc)) from None
-    with Publisher(settings) as publisher:
-        published = publisher.publish_files(
-            files,
-            source_system=args.source_system,
-            customer_id=args.customer_id,
-            declared_type=args.declared_type,
-        )
-    for item in published:
-        print(f"{item.document_id}  {item.event_id}  {item.path}")
-    return 0
-
-
-def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
-    from compliance.audit.store import connect, create_schema, require_database
-
-    engine = connect(settings.database_dsn)
-    require_database(engine)
-    create_schema(engine)
-    print("audit schema ready")
-    return 0
-
-
-def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
-    from compliance.audit.queries import counts_by_type
-    from compliance.audit.store import connect, require_database
-    from compliance.topics import every_topic
-
-    engine = connect(settings.database_dsn)
-    require_database(engine)
-    topics = [settings.topic(t) for t in every_topic()]
-    for event_type, count in sorted(counts_by_type(engine, topics).items()):
-        print(f"{event_type:24} {count}")
-    return 0
-
-
-def cmd_rules_validate(settings: Settings, args: argparse.Namespace) -> int:
-    from compliance.rules import load_ruleset
-
-    ruleset = load_ruleset(args.folder or settings.rules_dir)
-    print(f"{len(ruleset.rules)} rules valid, ruleset version {ruleset.version}")
-    return 0
-
-
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.demo import run_demo
 
@@ -135,37 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_topics_list
     )
 
-    publish = sub.add_parser("publish", help="publish document-arrival events for files")
-    publish.add_argument("paths", nargs="+", type=Path)
-    publish.add_argument("--customer-id")
-    publish.add_argument("--source-system", default="cli")
-    publish.add_argument("--declared-type")
-    publish.set_defaults(func=cmd_publish)
-
-    db = sub.add_parser("db", help="database administration").add_subparsers(
-        dest="action", required=True
-    )
-    db.add_parser("init", help="create the audit schema").set_defaults(func=cmd_db_init)
-
-    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
-        dest="action", required=True
-    )
-    audit.add_parser("summary", help="events recorded, by type").set_defaults(
-        func=cmd_audit_summary
-    )
-
-    rules = sub.add_parser("rules", help="the rule files").add_subparsers(
-        dest="action", required=True
-    )
-    validate = rules.add_parser("validate", help="check the rule files")
-    validate.add_argument("folder", nargs="?", type=Path)
-    validate.set_defaults(func=cmd_rules_validate)
-
     demo = sub.add_parser("demo", help="run the pipeline on the bundled samples")
     demo.add_argument("--timeout", type=float, default=120)
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
+    for area in AREAS:
+        importlib.import_module(f"compliance.commands.{area}").register(sub)
     return parser
 
 
