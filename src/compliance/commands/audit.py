@@ -1,33 +1,167 @@
-"""``compliance db ...`` and ``compliance audit ...``: the audit trail."""
+"""``compliance db ...``, ``compliance audit ...`` and ``compliance gdpr ...``: the audit
+trail, its verification, the queries people run on it, and erasure of a data subject."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Engine
 
 from compliance.config import Settings
+from compliance.errors import ComplianceError
 
 
-def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
-    from compliance.audit.store import connect, create_schema, require_database
+def _engine(settings: Settings) -> Engine:
+    from compliance.audit.store import connect, require_database
 
     engine = connect(settings.database_dsn)
     require_database(engine)
-    create_schema(engine)
+    return engine
+
+
+def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
+    from compliance.audit.store import create_schema
+
+    create_schema(_engine(settings))
     print("audit schema ready")
     return 0
 
 
 def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
     from compliance.audit.queries import counts_by_type
-    from compliance.audit.store import connect, require_database
     from compliance.topics import every_topic
 
-    engine = connect(settings.database_dsn)
-    require_database(engine)
     topics = [settings.topic(t) for t in every_topic()]
-    for event_type, count in sorted(counts_by_type(engine, topics).items()):
+    for event_type, count in sorted(counts_by_type(_engine(settings), topics).items()):
         print(f"{event_type:24} {count}")
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.audit.checkpoints import signing_key
+    from compliance.audit.verify import verify
+
+    report = verify(_engine(settings), signing_key(settings), args.topic_prefix)
+    print(
+        f"{report.chains} chain(s), {report.rows} row(s), {report.checkpoints} signed "
+        "checkpoint(s) checked"
+    )
+    if report.intact:
+        print("audit trail intact")
+        return 0
+    print(f"{len(report.findings)} problem(s); the first:\n  {report.findings[0]}")
+    for finding in report.findings[1:]:
+        print(f"  {finding}")
+    return 1
+
+
+def cmd_audit_trail(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.audit.queries import decision_trail
+
+    events = decision_trail(_engine(settings), args.id)
+    if not events:
+        print(f"no events about {args.id!r}")
+        return 1
+    for e in events:
+        decided = ", ".join(
+            part
+            for part in (
+                f"ruleset {e.ruleset_version}" if e.ruleset_version else "",
+                f"model {e.model}" if e.model else "",
+            )
+            if part
+        )
+        print(
+            f"{e.occurred_at.isoformat(timespec='milliseconds')}  {e.event_type:20} "
+            f"{e.topic}[{e.partition}]@{e.offset}  by {e.producer}"
+            + (f" ({decided})" if decided else "")
+        )
+        detail = _detail(e.event_type, e.payload)
+        if detail:
+            print(f"    {detail}")
+    return 0
+
+
+def _detail(event_type: str, p: dict[str, Any]) -> str:
+    if event_type == "DocumentArrived":
+        return f"document {p.get('document_id')} {p.get('filename')} from {p.get('source_system')}"
+    if event_type == "DocumentClassified":
+        return f"classified {p.get('document_type')} (confidence {p.get('confidence')})"
+    if event_type == "CheckResult":
+        return (
+            f"rule {p.get('rule_id')} version {p.get('rule_version')}: {p.get('outcome')} - "
+            f"{p.get('explanation')}"
+        )
+    if event_type == "ComplianceException":
+        rule = (
+            f" rule {p.get('rule_id')} version {p.get('rule_version')}" if p.get("rule_id") else ""
+        )
+        return f"{p.get('kind')} ({p.get('severity')}){rule}: {p.get('reason')}"
+    if event_type == "DeadLetter":
+        return f"dead letter from {p.get('source_topic')}: {p.get('error')}"
+    return ""
+
+
+def _instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.audit.queries import EXPORT_COLUMNS, export_rows
+
+    if args.until <= args.since:
+        raise ComplianceError("--until must be later than --since")
+    rows = export_rows(_engine(settings), args.since, args.until)
+    out: TextIO = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        count = _write_export(rows, args.format, out, EXPORT_COLUMNS)
+    finally:
+        if args.output:
+            out.close()
+    print(f"exported {count} event(s)", file=sys.stderr)
+    return 0
+
+
+def _write_export(rows: Any, fmt: str, out: TextIO, columns: tuple[str, ...]) -> int:
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=columns) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for row in rows:
+        row = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        if writer is not None:
+            writer.writerow(row | {"payload": json.dumps(row["payload"], ensure_ascii=False)})
+        else:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.audit.subject_keys import erase
+
+    destroyed = erase(_engine(settings), args.subject)
+    if destroyed:
+        print(
+            f"key of {args.subject!r} destroyed: its personal data in the audit trail is now "
+            "unreadable; the rows and their hashes stay"
+        )
+    else:
+        print(
+            f"{args.subject!r} had no key (nothing recorded, or already erased); it is "
+            "marked erased, so later events are recorded without its personal data"
+        )
     return 0
 
 
@@ -35,7 +169,7 @@ def register(sub: Any) -> None:
     db = sub.add_parser("db", help="database administration").add_subparsers(
         dest="action", required=True
     )
-    db.add_parser("init", help="create the audit schema").set_defaults(func=cmd_db_init)
+    db.add_parser("init", help="create or upgrade the audit schema").set_defaults(func=cmd_db_init)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True
@@ -43,3 +177,24 @@ def register(sub: Any) -> None:
     audit.add_parser("summary", help="events recorded, by type").set_defaults(
         func=cmd_audit_summary
     )
+    verify = audit.add_parser(
+        "verify", help="walk the hash chains; name rows modified, deleted or inserted"
+    )
+    verify.add_argument("--topic-prefix", default="", help="only chains of these topics")
+    verify.set_defaults(func=cmd_audit_verify)
+    trail = audit.add_parser("trail", help="every event about a document, customer or case")
+    trail.add_argument("id", help="correlation id (document, transaction) or subject id")
+    trail.set_defaults(func=cmd_audit_trail)
+    export = audit.add_parser("export", help="events in a time range, for a regulator")
+    export.add_argument("--since", type=_instant, required=True, help="ISO date/time, inclusive")
+    export.add_argument("--until", type=_instant, required=True, help="ISO date/time, exclusive")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_audit_export)
+
+    gdpr = sub.add_parser("gdpr", help="data-subject rights").add_subparsers(
+        dest="action", required=True
+    )
+    erase = gdpr.add_parser("erase", help="crypto-shred a subject's personal data")
+    erase.add_argument("subject", help="the subject id (customer id, else document id)")
+    erase.set_defaults(func=cmd_gdpr_erase)

@@ -1,0 +1,219 @@
+"""Audit sink benchmark: events per second through the real broker into PostgreSQL, against
+the raw COPY rate of the same rows into the same database (the ceiling), in the same run.
+
+Run from the project root, with `make services` up:  .venv/bin/python benchmarks/audit_bench.py
+Options: --events N (default 100,000). Writes benchmarks/results/audit.json.
+
+1. N synthetic events (six per document, realistic sizes: personal fields that get sealed,
+   rule results, exceptions) are produced to fresh topics with a prefix of their own.
+2. `compliance run audit-sink` is started as a process, as in production; the clock runs
+   from its start until the last of the N rows is in ``audit_events`` (so it includes start-up:
+   imports, migrations check, group join). The steady rate (first row to last) is reported too.
+3. The rows the sink wrote are read back and COPYed into a scratch table shaped like
+   ``audit_events`` (same columns, indexes, monthly partition), timed; the table is dropped.
+The N rows stay in the audit table (it is append-only), under the benchmark's topic prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from compliance import kafka_io  # noqa: E402
+from compliance.audit import synthetic  # noqa: E402
+from compliance.audit.partitions import month_of, next_month  # noqa: E402
+from compliance.audit.store import connect, create_schema, require_database  # noqa: E402
+from compliance.audit.writer import COLUMNS  # noqa: E402
+from compliance.config import Settings  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "audit.json"
+TARGET_EVENTS_PER_S = 20_000.0
+TARGET_SHARE_OF_COPY = 0.5
+
+Figures = dict[str, dict[str, object]]
+
+
+def figure(figures: Figures, name: str, value: float, unit: str, target: float | None = None):
+    figures[name] = {"value": round(value, 4), "unit": unit, "target": target}
+    print(f"{name:48} {value:14,.2f} {unit}" + (f"   (target {target:,})" if target else ""))
+
+
+def rows_written(engine: Engine, prefix: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM audit_events WHERE topic LIKE :p"), {"p": prefix + "%"}
+            ).scalar_one()
+        )
+
+
+def run_sink(settings: Settings, engine: Engine, expected: int) -> tuple[float, float]:
+    """Start the sink, wait for every row; return (seconds from start, seconds first to last)."""
+    env = os.environ | {
+        "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
+        "COMPLIANCE_INSTANCE_ID": settings.instance_id,
+        "COMPLIANCE_LOG_LEVEL": "WARNING",
+    }
+    log = (ROOT / ".services" / "audit-bench-sink.log").open("ab")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compliance", "run", "audit-sink"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    first = None
+    try:
+        while True:
+            count = rows_written(engine, settings.topic_prefix)
+            stamp = time.perf_counter()
+            if count and first is None:
+                first = stamp
+            if count >= expected:
+                return stamp - started, stamp - (first or started)
+            if proc.poll() is not None:
+                raise RuntimeError(f"the audit sink exited with {proc.returncode}")
+            if stamp - started > 600:
+                raise TimeoutError(f"only {count} of {expected} rows after 600 s")
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float]:
+    """COPY the rows the sink wrote into a scratch table shaped like audit_events."""
+    scratch = f"audit_bench_copy_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        cur = conn.connection.dbapi_connection.cursor()
+        data = io.StringIO()
+        cur.copy_expert(
+            f"COPY (SELECT {COLUMNS} FROM audit_events WHERE topic LIKE '{prefix}%') TO STDOUT",
+            data,
+        )
+        cur.execute(
+            "SELECT min(occurred_at), max(occurred_at) FROM audit_events WHERE topic LIKE %s",
+            (prefix + "%",),
+        )
+        low, high = cur.fetchone()
+    try:
+        with engine.begin() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            cur.execute(
+                f"CREATE TABLE {scratch} (LIKE audit_events INCLUDING ALL) "
+                "PARTITION BY RANGE (occurred_at)"
+            )
+            month = month_of(low)
+            while month <= high:
+                cur.execute(
+                    f"CREATE TABLE {scratch}_{month:%Y%m} PARTITION OF {scratch} "
+                    "FOR VALUES FROM (%s) TO (%s)",
+                    (month, next_month(month)),
+                )
+                month = next_month(month)
+        rows = data.getvalue().count("\n")
+        data.seek(0)
+        with engine.begin() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            started = time.perf_counter()
+            cur.copy_expert(f"COPY {scratch} ({COLUMNS}) FROM STDIN", data)
+        return rows, time.perf_counter() - started
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {scratch}"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    documents = -(-args.events // synthetic.EVENTS_PER_DOCUMENT)
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
+    engine = connect(settings.database_dsn)
+    require_database(engine)
+    kafka_io.require_broker(settings)
+    create_schema(engine)
+    kafka_io.create_topics(settings)
+    figures: Figures = {}
+    try:
+        started = time.perf_counter()
+        ids = synthetic.produce(settings, prefix, documents)
+        figure(figures, "events produced", len(ids), "events")
+        figure(
+            figures,
+            "produce rate (setup, not a target)",
+            len(ids) / (time.perf_counter() - started),
+            "events/s",
+        )
+
+        total_s, steady_s = run_sink(settings, engine, len(ids))
+        sink_rate = len(ids) / total_s
+        figure(figures, "sink: seconds from process start to last row", total_s, "s")
+        figure(
+            figures, "sink: events/s from process start", sink_rate, "events/s", TARGET_EVENTS_PER_S
+        )
+        figure(
+            figures, "sink: events/s first row to last (steady)", len(ids) / steady_s, "events/s"
+        )
+
+        rows, copy_s = raw_copy_seconds(engine, prefix)
+        copy_rate = rows / copy_s
+        figure(figures, "raw COPY of the same rows: events/s (ceiling)", copy_rate, "events/s")
+        figure(
+            figures,
+            "sink rate / raw COPY rate",
+            sink_rate / copy_rate,
+            "ratio",
+            TARGET_SHARE_OF_COPY,
+        )
+    finally:
+        admin = kafka_io.admin(settings)
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            future.result()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": f".venv/bin/python benchmarks/audit_bench.py --events {args.events}",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
+                f"{_cpu()}; {os.cpu_count()} CPUs shared with Kafka and PostgreSQL; "
+                f"Python {platform.python_version()}",
+                "figures": figures,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()

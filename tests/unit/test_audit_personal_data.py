@@ -1,0 +1,55 @@
+"""Crypto-shredding of personal fields: sealed with the subject's key, opened with it,
+unreadable without it, bound to their event and field."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from compliance.audit.personal_data import ERASED, is_sealed, new_key, reveal, seal
+
+EVENT = "6b3f0000-0000-5000-8000-000000000001"
+
+
+def check_result() -> dict[str, object]:
+    return {
+        "rule_id": "aml.sanctions-name-screen",
+        "outcome": "review",
+        "inputs": {"surname": "HALVORSEN", "given_names": "INGRID"},
+        "explanation": "Possible sanctions match: INGRID HALVORSEN",
+    }
+
+
+def test_personal_fields_are_sealed_and_the_decision_stays_readable() -> None:
+    payload = check_result()
+    seal("CheckResult", EVENT, payload, AESGCM(new_key()))
+    assert is_sealed(payload["inputs"]) and is_sealed(payload["explanation"])
+    assert payload["rule_id"] == "aml.sanctions-name-screen" and payload["outcome"] == "review"
+    assert "HALVORSEN" not in str(payload)
+
+
+def test_the_subjects_key_opens_them() -> None:
+    key = new_key()
+    payload = check_result()
+    seal("CheckResult", EVENT, payload, AESGCM(key))
+    assert reveal(EVENT, payload, key) == check_result()
+
+
+def test_without_the_key_they_are_erased_and_another_key_cannot_open_them() -> None:
+    payload = check_result()
+    seal("CheckResult", EVENT, payload, AESGCM(new_key()))
+    assert reveal(EVENT, payload, None)["inputs"] == ERASED
+    assert reveal(EVENT, payload, new_key())["explanation"] == ERASED
+
+
+def test_a_sealed_value_moved_to_another_event_does_not_open() -> None:
+    key = new_key()
+    payload = check_result()
+    seal("CheckResult", EVENT, payload, AESGCM(key))
+    assert reveal(EVENT.replace("1", "2"), payload, key)["inputs"] == ERASED
+
+
+def test_events_of_an_already_erased_subject_are_recorded_without_personal_data() -> None:
+    payload = check_result()
+    seal("CheckResult", EVENT, payload, None)
+    assert payload["inputs"] == ERASED and payload["explanation"] == ERASED
+    assert payload["outcome"] == "review"
