@@ -1,37 +1,64 @@
-"""Checker: documents.classified -> compliance.checks and compliance.exceptions.
+"""Checker: documents.classified and consents.recorded -> compliance.checks and
+compliance.exceptions.
 
-For each classified document: evaluate every rule that applies to its type, as of the date
-the document was classified (so a replay decides the same way). Each rule gives one check
-result naming the rule, its version, the inputs it read and why. Every fail, review or error
-also raises an exception for an officer. The document's own text never decides: only the
-deterministic rules do.
+For each classified document: read the customer's state as of the document (their earlier
+documents, their consents), evaluate every rule that applies to its type as of the date the
+document was classified (so a replay decides the same way), then remember what the document
+said about the customer. Each rule gives one check result naming the rule, its version, the
+inputs it read and why; every fail, review or error also raises an exception for an officer.
+The document's own text never decides: only the deterministic rules do.
+
+For each consent statement: keep it in the customer's state; it affects documents classified
+after it was recorded.
+
+The rules in force reload when their files change or on SIGHUP; each version that comes into
+force is announced on compliance.rulesets (and so audited) before it decides anything.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
+from typing import Any
 
 from compliance import kafka_io
-from compliance.codec import Record
+from compliance.audit.store import connect, require_database
+from compliance.codec import Record, registry
 from compliance.config import Settings
-from compliance.errors import PoisonMessage
-from compliance.events import caused_by
+from compliance.errors import ConfigurationError, PoisonMessage
+from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
-from compliance.rules import RuleResult, Ruleset, evaluate, load_ruleset
+from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
+from compliance.rules.events import ruleset_changed
+from compliance.rules.reload import RulesetHolder
+from compliance.rules.state import NO_STATE
+from compliance.rules.store import StateStore, create_state_schema
 from compliance.runner import Outgoing, TransactionalRunner
-from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED
+from compliance.topics import COMPLIANCE_CHECKS, CONSENTS_RECORDED, DOCUMENTS_CLASSIFIED
 
+log = logging.getLogger(__name__)
 NAME = "checker"
 EXCEPTION_KIND = {"fail": "rule_failed", "review": "needs_review", "error": "rule_error"}
 
 
-def check_document(ruleset: Ruleset, event_type: str, document: Record) -> list[Outgoing]:
+def check_document(
+    ruleset: Ruleset, event_type: str, document: Record, customer: CustomerState = NO_STATE
+) -> list[Outgoing]:
     if event_type != "DocumentClassified":
         raise PoisonMessage(f"{event_type} does not belong on {DOCUMENTS_CLASSIFIED.name}")
     fields = {f["name"]: f["value"] for f in document["fields"]}
-    as_of = document["envelope"]["occurred_at"].date()
+    decided_at = document["envelope"]["occurred_at"]
     outputs: list[Outgoing] = []
-    for result in evaluate(ruleset, document["document_type"], fields, as_of):
+    results = evaluate(
+        ruleset,
+        document["document_type"],
+        fields,
+        decided_at,
+        customer_id=document["customer_id"],
+        customer=customer,
+    )
+    for result in results:
         outputs.append(check_result(ruleset, document, result))
         if result.outcome != "pass":
             outputs.append(rule_exception(ruleset, document, result))
@@ -75,13 +102,84 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
     )
 
 
+class Checker:
+    """The checker's stage: the rules in force and the customers' state."""
+
+    def __init__(self, rules: RulesetHolder, state: StateStore) -> None:
+        self.rules = rules
+        self.state = state
+
+    def __call__(self, event_type: str, record: Record) -> list[Outgoing]:
+        if event_type == "ConsentRecorded":
+            self.state.record_consent(record)
+            return []
+        if event_type != "DocumentClassified":
+            raise PoisonMessage(
+                f"{event_type} does not belong on {DOCUMENTS_CLASSIFIED.name} "
+                f"or {CONSENTS_RECORDED.name}"
+            )
+        ruleset = self.rules.current  # one version decides the whole document
+        outputs = check_document(ruleset, event_type, record, self._state_for(ruleset, record))
+        self.state.remember_document(record)
+        return outputs
+
+    def _state_for(self, ruleset: Ruleset, document: Record) -> CustomerState:
+        needs = ruleset.needs_for_type(document["document_type"])
+        customer_id = document["customer_id"]
+        if not needs or not customer_id:
+            return NO_STATE
+        env = document["envelope"]
+        return self.state.state_for(customer_id, env["occurred_at"], env["event_id"], needs)
+
+
+def announcer(settings: Settings) -> Any:
+    """Publishes RulesetChanged events; returns only once the event is delivered."""
+    producer = kafka_io.idempotent_producer(settings)
+    codec = registry()
+
+    def announce(
+        previous: Ruleset | None,
+        current: Ruleset,
+        reason: str,
+        error: str | None,
+        rejected: str | None,
+    ) -> None:
+        out = ruleset_changed(
+            previous,
+            current,
+            reason=reason,
+            scope=settings.topic_prefix,
+            instance_id=settings.instance_id,
+            error=error,
+            rejected_version=rejected,
+        )
+        producer.produce(
+            settings.topic(out.topic),
+            key=subject_key(out.record),
+            value=codec.encode(out.event_type, out.record),
+        )
+        if producer.flush(30) > 0:
+            raise ConfigurationError("the ruleset change could not be announced within 30 s")
+
+    return announce
+
+
 def main(settings: Settings, stop: threading.Event) -> None:
-    ruleset = load_ruleset(settings.rules_dir)
+    engine = connect(settings.database_dsn)
+    require_database(engine)
     kafka_io.require_broker(settings)
+    create_state_schema(engine)
+    rules = RulesetHolder(settings.rules_dir, announcer(settings))
+    log.info("checker: ruleset %s in force", rules.current.version)
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: rules.wake())
+    rules.watch(stop, settings.rules_reload_interval_s)
     runner = TransactionalRunner(
         NAME,
         settings,
-        [settings.topic(DOCUMENTS_CLASSIFIED)],
-        lambda event_type, record: check_document(ruleset, event_type, record),
+        [settings.topic(DOCUMENTS_CLASSIFIED), settings.topic(CONSENTS_RECORDED)],
+        Checker(rules, StateStore(engine, settings.topic_prefix)),
     )
-    runner.run(stop)
+    try:
+        runner.run(stop)
+    finally:
+        rules.wake()  # let the watcher see the stop

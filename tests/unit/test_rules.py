@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from compliance.cli import main as cli_main
 from compliance.errors import ConfigurationError
 from compliance.rules import RuleResult, Ruleset, RulesetError, evaluate, load_ruleset
 from compliance.rules.checks import CHECKS, Context, Verdict
+from compliance.rules.examples import run_examples
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 AS_OF = date(2026, 11, 2)
@@ -20,6 +22,9 @@ PASSPORT = {
     "full_name": "INGRID MARIE HALVORSEN",
     "document_number": "X71K42Q90",
     "expiry_date": "2034-09-21",
+    "date_of_birth": "1988-03-17",
+    "nationality": "UTO",
+    "issuing_state": "UTO",
     "mrz_lines": "P<UTOHALVORSEN<<INGRID<MARIE<<<<<<<<<<<<<<<<\n"
     "X71K42Q906UTO8803171F3409213<<<<<<<<<<<<<<<2",
 }
@@ -51,6 +56,9 @@ GOOD_RULE = """\
     check: {kind: required_field, field: full_name}
     on_fail: fail
     message: Sample rule failed
+    examples:
+      - {name: named, expect: pass, as_of: 2026-11-02, fields: {full_name: A B}}
+      - {name: unnamed, expect: fail, as_of: 2026-11-02, fields: {}}
 """
 
 # --- loading and versions ------------------------------------------------------------------
@@ -61,8 +69,20 @@ def test_the_bundled_ruleset_loads_with_its_rules(ruleset: Ruleset) -> None:
         "identity.document-number-format",
         "identity.mrz-check-digits",
         "identity.not-expired",
+        "identity.minimum-age",
+        "identity.name-matches-customer",
+        "identity.birth-date-consistent",
+        "identity.personal-number",
         "aml.sanctions-name-screen",
+        "aml.high-risk-nationality",
         "address.address-present",
+        "address.recent-document",
+        "address.consistent",
+        "gdpr.processing-consent",
+        "gdpr.consent-form-complete",
+        "identifiers.account-iban",
+        "identifiers.bank-bic",
+        "identifiers.entity-lei",
     }
     assert ruleset.version.startswith("sha256:")
     assert len(ruleset.version) == len("sha256:") + 16
@@ -97,9 +117,12 @@ def test_editing_a_rule_changes_the_ruleset_version_and_that_rules_version(
 def test_changing_a_watchlist_changes_the_ruleset_version(rules_copy: Path) -> None:
     before = load_ruleset(rules_copy).version
     watchlist = rules_copy / "watchlists" / "ofac_sdn.csv"
+    content = watchlist.read_bytes().rstrip(b"\x1a")
+    watchlist.chmod(0o644)
+    watchlist.write_bytes(content)
     with watchlist.open("a", encoding="utf-8") as handle:
         handle.write(
-            '99999,"DOE, John","individual","TEST",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0-\n'
+            '99999,"DOE, John",individual,"TEST",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n'
         )
     assert load_ruleset(rules_copy).version != before
 
@@ -142,12 +165,53 @@ BAD_RULES = {
         ["extra.yaml", "test.sample-rule", "on_fail"],
     ),
     "unknown attribute": (
-        GOOD_RULE + "    owner: compliance-team\n",
+        GOOD_RULE.replace("    version: 1\n", "    version: 1\n    owner: compliance-team\n"),
         ["extra.yaml", "test.sample-rule", "owner"],
     ),
     "duplicate id": (
         GOOD_RULE.replace("test.sample-rule", "identity.not-expired"),
         ["extra.yaml", "kyc.yaml", "identity.not-expired", "id"],
+    ),
+    "unknown parameter of a check kind": (
+        GOOD_RULE.replace("field: full_name}", "field: full_name, feild: x}"),
+        ["extra.yaml", "test.sample-rule", "check", "feild"],
+    ),
+    "parameter of the wrong type": (
+        GOOD_RULE.replace(
+            "{kind: required_field, field: full_name}",
+            "{kind: minimum_age, field: date_of_birth, years: old}",
+        ),
+        ["extra.yaml", "test.sample-rule", "check", "years", "integer"],
+    ),
+    "unknown kind inside a combination": (
+        GOOD_RULE.replace(
+            "{kind: required_field, field: full_name}",
+            "{all: [{kind: required_field, field: a}, {not: {kind: bogus}}]}",
+        ),
+        ["extra.yaml", "test.sample-rule", "check.all.1.not.check.kind", "bogus"],
+    ),
+    "empty combination": (
+        GOOD_RULE.replace("{kind: required_field, field: full_name}", "{any: []}"),
+        ["extra.yaml", "test.sample-rule", "check.any", "at least 1"],
+    ),
+    "no examples": (
+        GOOD_RULE.split("    examples:")[0],
+        ["extra.yaml", "test.sample-rule", "examples"],
+    ),
+    "no failing example": (
+        GOOD_RULE.replace("expect: fail", "expect: pass"),
+        ["extra.yaml", "test.sample-rule", "examples", "expecting fail"],
+    ),
+    "example outcome the rule cannot give": (
+        GOOD_RULE.replace("name: unnamed, expect: fail", "name: unnamed, expect: review"),
+        ["extra.yaml", "test.sample-rule", "unnamed", "review"],
+    ),
+    "data file outside the rules folder": (
+        GOOD_RULE.replace(
+            "{kind: required_field, field: full_name}",
+            "{kind: one_of, field: nationality, list: ../../etc/passwd}",
+        ),
+        ["extra.yaml", "test.sample-rule", "check", "outside the rules folder"],
     ),
 }
 
@@ -200,9 +264,9 @@ def test_a_missing_watchlist_is_an_error_naming_the_rule(rules_copy: Path) -> No
 def test_every_rule_for_the_type_gives_one_result(ruleset: Ruleset) -> None:
     results = evaluate(ruleset, "passport", PASSPORT, AS_OF)
     assert [r.rule.id for r in results] == [r.id for r in ruleset.for_type("passport")]
-    assert len(results) == 4
+    assert len(results) == 8
     assert {r.outcome for r in results} == {"pass"}
-    assert evaluate(ruleset, "bank_statement", {}, AS_OF) == []
+    assert evaluate(ruleset, "no_such_type", {}, AS_OF) == []
 
 
 def test_expired_passport_fails_and_valid_passport_passes(ruleset: Ruleset) -> None:
@@ -239,13 +303,25 @@ def test_results_use_the_as_of_date(ruleset: Ruleset, as_of: date, outcome: str)
 def test_a_name_on_the_sdn_list_is_sent_for_review_with_the_matched_name(
     ruleset: Ruleset, name: str
 ) -> None:
-    fields = dict(PASSPORT, full_name=name)
+    fields = dict(PASSPORT, full_name=name, date_of_birth="1971-03-12")
     result = _by_rule(evaluate(ruleset, "passport", fields, AS_OF))["aml.sanctions-name-screen"]
     assert result.outcome == "review"
     assert result.inputs["matched_name"] == "ABU ZUBAYDAH"
-    assert float(result.inputs["score"] or 0) >= 90
+    assert result.inputs["entity_id"] == "OFAC-SDN:6905"
+    assert float(result.inputs["score"] or 0) >= 85
     assert (result.inputs["list"] or "").startswith("watchlists/ofac_sdn.csv@sha256:")
     assert "Possible sanctions match" in result.explanation
+    assert "date of birth" in (result.inputs["why"] or "")  # the library's explanation
+
+
+def test_a_listed_name_with_a_clearly_different_birth_date_scores_lower(ruleset: Ruleset) -> None:
+    same = dict(PASSPORT, full_name="Abu Zubaydah", date_of_birth="1971-03-12")
+    other = dict(same, date_of_birth="1998-01-01")
+    rule = "aml.sanctions-name-screen"
+    matched = _by_rule(evaluate(ruleset, "passport", same, AS_OF))[rule]
+    differs = _by_rule(evaluate(ruleset, "passport", other, AS_OF))[rule]
+    assert matched.outcome == "review"
+    assert differs.outcome == "pass"
 
 
 @pytest.mark.parametrize("name", ["Ingrid Marie Halvorsen", "Daniel Okafor", "Anna Maria Eriksson"])
@@ -272,12 +348,8 @@ def test_a_check_that_raises_is_an_error_outcome_and_other_rules_still_run(
     assert results["test.broken-check"].outcome == "error"
     assert "ZeroDivisionError" in results["test.broken-check"].explanation
     others = {rid: r.outcome for rid, r in results.items() if rid != "test.broken-check"}
-    assert others == {
-        "identity.document-number-format": "pass",
-        "identity.mrz-check-digits": "pass",
-        "identity.not-expired": "pass",
-        "aml.sanctions-name-screen": "pass",
-    }
+    assert len(others) == 8
+    assert set(others.values()) == {"pass"}
 
 
 def test_a_field_value_that_breaks_a_check_is_an_error_outcome(ruleset: Ruleset) -> None:
@@ -301,14 +373,130 @@ def test_a_malformed_document_number_fails_its_rule(ruleset: Ruleset) -> None:
 
 
 def test_proof_of_address_without_an_address_fails(ruleset: Ruleset) -> None:
-    fields = {"full_name": "Daniel Okafor", "address": "   "}
+    fields = {"full_name": "Daniel Okafor", "address": "   ", "document_date": "2026-10-01"}
     results = _by_rule(evaluate(ruleset, "proof_of_address", fields, AS_OF))
-    assert set(results) == {"aml.sanctions-name-screen", "address.address-present"}
+    assert set(results) == {
+        "aml.sanctions-name-screen",
+        "address.address-present",
+        "address.recent-document",
+        "address.consistent",
+        "identity.name-matches-customer",
+    }
     assert results["address.address-present"].outcome == "fail"
+    assert {r.outcome for k, r in results.items() if k != "address.address-present"} == {"pass"}
 
 
 def test_a_rule_for_every_type_applies_to_any_type(rules_copy: Path) -> None:
     everywhere = GOOD_RULE.replace("applies_to: [passport]", 'applies_to: ["*"]')
     _write_rules(rules_copy, "extra.yaml", "rules:\n" + everywhere)
     ruleset = load_ruleset(rules_copy)
-    assert [r.id for r in ruleset.for_type("bank_statement")] == ["test.sample-rule"]
+    assert [r.id for r in ruleset.for_type("no_such_type")] == ["test.sample-rule"]
+
+
+# --- examples declared beside each rule ------------------------------------------------------
+
+
+def test_every_bundled_rule_ships_a_passing_and_a_failing_example(ruleset: Ruleset) -> None:
+    for rule in ruleset.rules:
+        outcomes = {example.expect for example in rule.examples}
+        assert "pass" in outcomes and rule.on_fail in outcomes, rule.id
+
+
+def test_every_bundled_example_gives_the_outcome_it_expects(ruleset: Ruleset) -> None:
+    runs = run_examples(ruleset)
+    assert len(runs) == sum(len(r.examples) for r in ruleset.rules) >= 2 * len(ruleset.rules)
+    wrong = [
+        f"{r.rule.id} / {r.example.name}: expected {r.example.expect}, got {r.outcome} "
+        f"({r.explanation})"
+        for r in runs
+        if not r.ok
+    ]
+    assert wrong == []
+
+
+def test_an_example_that_no_longer_holds_is_reported(rules_copy: Path) -> None:
+    kyc = rules_copy / "kyc.yaml"
+    kyc.write_text(
+        kyc.read_text(encoding="utf-8").replace("years: 18}", "years: 16}"), encoding="utf-8"
+    )
+    runs = [r for r in run_examples(load_ruleset(rules_copy)) if not r.ok]
+    assert [(r.rule.id, r.example.name, r.outcome) for r in runs] == [
+        ("identity.minimum-age", "eighteenth birthday is tomorrow", "pass")
+    ]
+
+
+def test_rules_test_command_exits_non_zero_when_an_example_fails(
+    rules_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["rules", "test", str(rules_copy)]) == 0
+    kyc = rules_copy / "kyc.yaml"
+    kyc.write_text(
+        kyc.read_text(encoding="utf-8").replace("max_age_days: 90", "max_age_days: 900"),
+        encoding="utf-8",
+    )
+    assert cli_main(["rules", "test", str(rules_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL address.recent-document: bill from last year" in out
+    assert "expected fail, got pass" in out
+
+
+def test_editing_only_an_example_keeps_the_rule_version(rules_copy: Path) -> None:
+    before = load_ruleset(rules_copy)
+    kyc = rules_copy / "kyc.yaml"
+    kyc.write_text(
+        kyc.read_text(encoding="utf-8").replace("name: born 1988", "name: born in 1988"),
+        encoding="utf-8",
+    )
+    after = load_ruleset(rules_copy)
+    assert after.version != before.version  # the files changed ...
+    assert [r.full_version for r in after.rules] == [r.full_version for r in before.rules]
+
+
+# --- boolean combinations ---------------------------------------------------------------------
+
+
+COMBINED = """\
+  - id: test.combined
+    version: 1
+    description: Combinations.
+    applies_to: [passport]
+    severity: low
+    check:
+      any:
+        - all:
+            - {kind: required_field, field: full_name}
+            - not: {kind: one_of, field: nationality, values: [PRK, IRN]}
+        - {kind: required_field, field: waiver}
+    on_fail: review
+    message: Combined
+    examples:
+      - {name: a, expect: pass, as_of: 2026-11-02, fields: {full_name: A, nationality: UTO}}
+      - {name: b, expect: review, as_of: 2026-11-02, fields: {full_name: A, nationality: PRK}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "outcome", "says"),
+    [
+        ({"full_name": "A", "nationality": "UTO"}, "pass", "is not on"),
+        ({"full_name": "A", "nationality": "prk"}, "review", "'prk' is on"),
+        ({"nationality": "UTO"}, "review", "has no full name"),
+        ({"full_name": "A", "nationality": "IRN", "waiver": "W-1"}, "pass", "waiver is present"),
+    ],
+)
+def test_all_any_and_not_combine_checks_and_explain_the_decisive_one(
+    rules_copy: Path, fields: dict[str, str], outcome: str, says: str
+) -> None:
+    _write_rules(rules_copy, "extra.yaml", "rules:\n" + COMBINED)
+    result = _by_rule(evaluate(load_ruleset(rules_copy), "passport", fields, AS_OF))[
+        "test.combined"
+    ]
+    assert result.outcome == outcome
+    assert says in result.explanation
+    assert result.inputs.get("full_name") == fields.get("full_name")
+
+
+def test_the_ruleset_knows_which_customer_state_a_document_type_needs(ruleset: Ruleset) -> None:
+    assert ruleset.needs_for_type("passport") == {"documents"}
+    assert ruleset.needs_for_type("consent_form") == {"documents", "consents"}
+    assert ruleset.needs_for_type("bank_statement") == frozenset()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from compliance.rules.checks import CHECKS, Context
-from compliance.rules.model import Rule, Ruleset
+from compliance.rules.checks import Context
+from compliance.rules.model import Rule
+from compliance.rules.ruleset import Ruleset
+from compliance.rules.state import NO_STATE, CustomerState
 
 
 @dataclass(frozen=True)
@@ -25,20 +27,26 @@ class RuleResult:
 
 
 def evaluate(
-    ruleset: Ruleset, document_type: str, fields: Mapping[str, str | None], as_of: date
+    ruleset: Ruleset,
+    document_type: str,
+    fields: Mapping[str, str | None],
+    as_of: date | datetime,
+    *,
+    customer_id: str | None = None,
+    customer: CustomerState = NO_STATE,
 ) -> list[RuleResult]:
-    context = Context(as_of=as_of)
-    return [_run(rule, ruleset, fields, context) for rule in ruleset.for_type(document_type)]
+    """One result per rule that applies to ``document_type``, decided as of ``as_of`` (a
+    date, or the instant of the input event) against the customer's earlier state."""
+    ctx = Context.for_decision(as_of, document_type, customer_id, customer)
+    return [run_rule(ruleset, rule, fields, ctx) for rule in ruleset.for_type(document_type)]
 
 
-def _run(
-    rule: Rule, ruleset: Ruleset, fields: Mapping[str, str | None], ctx: Context
+def run_rule(
+    ruleset: Ruleset, rule: Rule, fields: Mapping[str, str | None], ctx: Context
 ) -> RuleResult:
     started = time.perf_counter()
     try:
-        verdict = CHECKS[rule.check.kind](
-            rule.check.params(), fields, ruleset.resources[rule.id], ctx
-        )
+        verdict = ruleset.compiled[rule.id](fields, ctx)
     except Exception as exc:  # a broken rule is an outcome, never a crash of the decision
         return RuleResult(
             rule, "error", f"the check raised {type(exc).__name__}: {exc}", {}, _since(started)

@@ -1,0 +1,307 @@
+"""Rules benchmark: documents evaluated per second, and checker throughput through Kafka.
+
+Run from the project root:  .venv/bin/python benchmarks/rules_bench.py [--documents N]
+Writes benchmarks/results/rules.json. Reproducible (fixed seed).
+
+1. Evaluation, pinned to one CPU core, no I/O: the full bundled ruleset on a mix of
+   passports, identity cards, proofs of address, consent forms and bank statements, each with
+   an in-memory customer state (earlier documents, consents). Two name distributions:
+   every document a new person (the screening cache never helps: the worst case), and 5,000
+   customers with several documents each (names screened again hit the watchlist's cache).
+   Target: at least 20,000 documents per second.
+2. End to end through Kafka and PostgreSQL: DocumentClassified events produced to a fresh
+   topic prefix, one `compliance run checker` process (state read and written in PostgreSQL,
+   Kafka transactions), timed from its first output to the last check result committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+from compliance import kafka_io  # noqa: E402
+from compliance.codec import registry  # noqa: E402
+from compliance.config import Settings  # noqa: E402
+from compliance.events import envelope  # noqa: E402
+from compliance.mrz import check_digit  # noqa: E402
+from compliance.rules import evaluate, load_ruleset  # noqa: E402
+from compliance.rules.state import ConsentStatement, CustomerDocument, CustomerState  # noqa: E402
+from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "rules.json"
+SEED = 20261102
+TARGET_DOCS_PER_S = 20_000
+GIVEN = ["INGRID", "DANIEL", "ANNA", "MARIA", "JONAS", "AMINA", "WEI", "LUCAS", "SOFIA", "OMAR"]
+FAMILY = ["HALVORSEN", "OKAFOR", "ERIKSSON", "BERG", "NAKAMURA", "SILVA", "MOREAU", "KOWALSKI"]
+AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+Document = tuple[str, dict[str, str | None], str, CustomerState]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu}; "
+        f"{os.cpu_count()} CPUs (evaluation pinned to 1); Python {platform.python_version()}"
+    )
+
+
+def person(rng: random.Random, serial: int) -> tuple[str, str]:
+    name = f"{rng.choice(GIVEN)} {rng.choice(GIVEN)} {rng.choice(FAMILY)}"
+    # A made-up family name per person: screening cannot answer from its cache.
+    family = f"{rng.choice(FAMILY)}{serial:05d}"
+    return name.rsplit(" ", 1)[
+        0
+    ] + " " + family, f"19{rng.randint(40, 99)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+
+
+def mrz_lines(rng: random.Random, name: str, born: str) -> tuple[str, str]:
+    """A TD3 zone with correct check digits for this person: its number and its two lines."""
+    number = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(9))
+    given, family = name.rsplit(" ", 1)
+    line1 = f"P<UTO{family}<<{given.replace(' ', '<')}".ljust(44, "<")[:44]
+    birth, expiry = born[2:].replace("-", ""), "340921"
+    body = f"{number}{check_digit(number)}UTO{birth}{check_digit(birth)}F{expiry}"
+    body += f"{check_digit(expiry)}" + "<" * 14 + "<"
+    line2 = body + str(check_digit(body[0:10] + body[13:20] + body[21:43]))
+    return number, f"{line1}\n{line2}"
+
+
+def documents(count: int, customers: int | None, rng: random.Random) -> list[Document]:
+    pool = [person(rng, i) for i in range(customers or count)]
+    history_name = CustomerDocument("e0", "d0", "passport", AT - timedelta(days=9))
+    consent = ConsentStatement(
+        "c0", "K-1", "marketing", "consent", AT - timedelta(days=30), AT - timedelta(days=30)
+    )
+    made: list[Document] = []
+    for i in range(count):
+        name, born = pool[i % len(pool)] if customers else pool[i]
+        earlier = CustomerDocument(
+            history_name.event_id,
+            history_name.document_id,
+            "passport",
+            history_name.occurred_at,
+            full_name=name,
+            date_of_birth=born,
+            address="Storgata 12, 0155 Oslo, Norway",
+        )
+        state = CustomerState((earlier,), (consent,))
+        kind = i % 5
+        if kind in (0, 1):
+            doc_type = "passport" if kind == 0 else "national_id"
+            number, lines = mrz_lines(rng, name, born)
+            fields: dict[str, str | None] = {
+                "full_name": name,
+                "document_number": number,
+                "issuing_state": "UTO",
+                "nationality": "UTO",
+                "date_of_birth": born,
+                "expiry_date": "2034-09-21",
+                "mrz_lines": lines,
+            }
+        elif kind == 2:
+            doc_type = "proof_of_address"
+            fields = {
+                "full_name": name.title(),
+                "address": "Storgata 12, 0155 Oslo",
+                "document_date": "2026-10-02",
+            }
+        elif kind == 3:
+            doc_type = "consent_form"
+            fields = {
+                "full_name": name.title(),
+                "purpose": "marketing communications by e-mail",
+                "lawful_basis": "consent",
+                "consent_given_at": "2026-08-30",
+            }
+        else:
+            doc_type = "bank_statement"
+            fields = {"account": "NL91ABNA0417164300", "bic": "ABNANL2A"}
+        made.append((doc_type, fields, f"C-{i % len(pool)}", state))
+    return made
+
+
+def evaluation(figures: dict[str, Any], count: int) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    ruleset = load_ruleset(ROOT / "rules")
+    for label, customers in (("new person every document", None), ("5,000 customers", 5000)):
+        docs = documents(count, customers, random.Random(SEED))
+        for doc_type, fields, customer, state in docs[:2000]:  # warm up
+            evaluate(ruleset, doc_type, fields, AT, customer_id=customer, customer=state)
+        started = time.perf_counter()
+        results = 0
+        for doc_type, fields, customer, state in docs:
+            results += len(
+                evaluate(ruleset, doc_type, fields, AT, customer_id=customer, customer=state)
+            )
+        seconds = time.perf_counter() - started
+        figures[f"evaluation ({label}): documents per second, one core"] = {
+            "value": round(count / seconds),
+            "unit": "documents/s",
+            "target": TARGET_DOCS_PER_S,
+        }
+        figures[f"evaluation ({label}): rule results per second, one core"] = {
+            "value": round(results / seconds),
+            "unit": "results/s",
+            "target": None,
+        }
+    figures["evaluation: rules in the bundled ruleset"] = {
+        "value": len(ruleset.rules),
+        "unit": "rules",
+        "target": None,
+    }
+
+
+def classified(settings: Settings, i: int, doc_type: str, fields: dict[str, str | None]) -> bytes:
+    customer = f"C-bench-{i % 2000}"
+    record = {
+        "envelope": envelope(
+            event_type="DocumentClassified",
+            stage="bench",
+            cause=f"{settings.topic_prefix}{i}",
+            correlation_id=f"doc-{i}",
+            subject_id=customer,
+            causation_id=None,
+        ),
+        "document_id": f"doc-{i}",
+        "customer_id": customer,
+        "document_type": doc_type,
+        "confidence": 0.99,
+        "fields": [{"name": k, "value": v, "confidence": 0.99} for k, v in fields.items()],
+        "extraction_method": "text",
+        "text_sha256": "0" * 64,
+        "document_sha256": "0" * 64,
+    }
+    return registry().encode("DocumentClassified", record)
+
+
+def count_committed(settings: Settings, topic: str) -> int:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        name = settings.topic(topic)
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        # with read_committed, the high watermark is the last stable offset minus markers:
+        total = 0
+        for p in parts:
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def end_to_end(figures: dict[str, Any], count: int) -> None:
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
+    kafka_io.require_broker(settings)
+    kafka_io.create_topics(settings)
+    ruleset = load_ruleset(settings.rules_dir)
+    docs = documents(count, 2000, random.Random(SEED))
+    expected = sum(len(ruleset.for_type(doc_type)) for doc_type, *_ in docs)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
+    for i, (doc_type, fields, _, _) in enumerate(docs):
+        value = classified(settings, i, doc_type, fields)
+        producer.produce(
+            settings.topic(DOCUMENTS_CLASSIFIED), key=f"C-bench-{i % 2000}".encode(), value=value
+        )
+    producer.flush(60)
+    env = os.environ | {
+        "COMPLIANCE_TOPIC_PREFIX": prefix,
+        "COMPLIANCE_INSTANCE_ID": settings.instance_id,
+        "COMPLIANCE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "compliance", "run", "checker"], env=env)
+    try:
+        first = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = count_committed(settings, COMPLIANCE_CHECKS.name)
+            if done and first is None:
+                first = (time.monotonic(), done)
+            if done >= expected:
+                break
+            time.sleep(0.2)
+        finished = time.monotonic()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert first is not None and done >= expected, f"only {done} of {expected} results"
+    started, already = first
+    docs_done = count * (done - already) / done
+    seconds = max(finished - started, 1e-6)
+    figures["end to end through Kafka: documents per second (one checker process)"] = {
+        "value": round(docs_done / seconds),
+        "unit": "documents/s",
+        "target": None,
+    }
+    figures["end to end through Kafka: check results per second"] = {
+        "value": round((done - already) / seconds),
+        "unit": "results/s",
+        "target": None,
+    }
+    figures["end to end through Kafka: documents"] = {
+        "value": count,
+        "unit": "documents",
+        "target": None,
+    }
+    admin = kafka_io.admin(settings)
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    for future in admin.delete_topics(topics, operation_timeout=30).values():
+        future.result()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--kafka-documents", type=int, default=5_000)
+    args = parser.parse_args()
+    started = time.monotonic()
+    figures: dict[str, Any] = {}
+    end_to_end(figures, args.kafka_documents)  # before pinning this process to one core
+    evaluation(figures, args.documents)
+    figures["benchmark wall time"] = {
+        "value": round(time.monotonic() - started, 1),
+        "unit": "s",
+        "target": None,
+    }
+    result = {
+        "command": ".venv/bin/python benchmarks/rules_bench.py",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "figures": figures,
+    }
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
