@@ -1,20 +1,27 @@
-"""Classifier: documents.arrived -> documents.classified.
+"""Classifier: documents.arrived -> documents.classified (and compliance.exceptions).
 
 For each arrival event: fetch the document by its reference (checking size and hash), read its
-text (text layer, or OCR for images), then classify it and extract its fields. A document that
-cannot be fetched or read becomes an exception for a human, never a silent drop. Only the
+text (text layer, form fields, or OCR for scans), then classify it and extract its fields, with
+Claude when an API key is configured, else with the local classifier. A document that cannot be
+fetched, read or classified becomes an exception for a human, never a silent drop; so does a
+classification whose type or fields are less certain than the configured thresholds. Only the
 classification is decided here: whether the document passes is the checker's job.
+
+Claude calls wait on the network, so the runner keeps up to ``COMPLIANCE_LLM_CONCURRENCY``
+documents of a batch in this stage at once; when the API is down the batch waits, uncommitted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 
 from compliance import kafka_io
-from compliance.classification import local
+from compliance.classification.choose import Classifier, LocalClassifier, classifier_for
 from compliance.classification.model import Classification
+from compliance.classification.review import Doubt, doubts
 from compliance.codec import Record
 from compliance.config import Settings
 from compliance.documents.reference import fetch
@@ -27,20 +34,29 @@ from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
 
 log = logging.getLogger(__name__)
 NAME = "classifier"
+_LOCAL = LocalClassifier()
 
 
-def classify_arrival(settings: Settings, event_type: str, arrival: Record) -> list[Outgoing]:
+def classify_arrival(
+    settings: Settings, event_type: str, arrival: Record, classifier: Classifier = _LOCAL
+) -> list[Outgoing]:
     if event_type != "DocumentArrived":
         raise PoisonMessage(f"{event_type} does not belong on {DOCUMENTS_ARRIVED.name}")
     try:
         data = fetch(arrival, settings.document_roots, settings.max_document_bytes)
         text = extract_text(data, arrival["media_type"])
+        result = classifier.classify(text.text, arrival["sha256"])
     except DocumentUnreadable as exc:
         return [unreadable(arrival, exc)]
-    return [classified(arrival, text, local.classify(text.text))]
+    outputs = [classified(arrival, text, result)]
+    review = doubts(result, settings)
+    if review:
+        outputs.append(low_confidence(arrival, result, review))
+    return outputs
 
 
 def classified(arrival: Record, text: ExtractedText, result: Classification) -> Outgoing:
+    usage = result.usage
     record = {
         "envelope": caused_by(
             arrival, event_type="DocumentClassified", stage=NAME, model=result.model
@@ -55,8 +71,28 @@ def classified(arrival: Record, text: ExtractedText, result: Classification) -> 
         "extraction_method": text.method,
         "text_sha256": hashlib.sha256(text.text.encode("utf-8")).hexdigest(),
         "document_sha256": arrival["sha256"],
+        "prompt_version": result.prompt_version,
+        "input_tokens": usage.input_tokens if usage else None,
+        "output_tokens": usage.output_tokens if usage else None,
+        "cost_usd": usage.cost_usd if usage else None,
+        "from_cache": usage.from_cache if usage else None,
     }
     return Outgoing(DOCUMENTS_CLASSIFIED.name, "DocumentClassified", record)
+
+
+def low_confidence(arrival: Record, result: Classification, review: list[Doubt]) -> Outgoing:
+    return exception_event(
+        arrival,
+        stage=NAME,
+        kind="low_confidence",
+        severity="medium",
+        reason=f"{result.document_type} read with low confidence: "
+        + ", ".join(str(d) for d in review),
+        discriminator="low_confidence",
+        model=result.model,
+        details={d.what: f"{d.confidence:.3f}" for d in review}
+        | {"document_type": result.document_type, "filename": arrival["filename"]},
+    )
 
 
 def unreadable(arrival: Record, error: DocumentUnreadable) -> Outgoing:
@@ -73,10 +109,14 @@ def unreadable(arrival: Record, error: DocumentUnreadable) -> Outgoing:
 
 def main(settings: Settings, stop: threading.Event) -> None:
     kafka_io.require_broker(settings)
+    classifier = classifier_for(settings)
+    # Claude calls wait on the network; local OCR runs in subprocesses, one per core.
+    in_flight = settings.llm_concurrency if settings.anthropic_api_key else os.cpu_count() or 1
     runner = TransactionalRunner(
         NAME,
         settings,
         [settings.topic(DOCUMENTS_ARRIVED)],
-        lambda event_type, record: classify_arrival(settings, event_type, record),
+        lambda event_type, record: classify_arrival(settings, event_type, record, classifier),
+        concurrency=in_flight,
     )
     runner.run(stop)

@@ -60,21 +60,45 @@ class MRZ:
 
 
 def find_mrz(text: str) -> MRZ | None:
-    """The first MRZ in ``text`` (OCR noise such as spaces inside lines is tolerated)."""
+    """The first MRZ in ``text``. Spaces inside lines are tolerated; when the zone as printed
+    does not parse with valid check digits, it is read again as OCR output (see
+    ``compliance.mrz_ocr``) and that reading is taken if it does."""
+    exact = _find_exact(text)
+    if exact is not None and exact.valid:
+        return exact
+    from compliance.mrz_ocr import find_ocr_mrz
+
+    repaired = find_ocr_mrz(text)
+    if repaired is not None and (repaired.valid or exact is None):
+        return repaired
+    return exact
+
+
+def parse_lines(lines: list[str]) -> MRZ:
+    """Parse two (TD3, TD2) or three (TD1) complete zone lines."""
+    parser = {(2, 44): _td3, (2, 36): _td2, (3, 30): _td1}[(len(lines), len(lines[0]))]
+    return parser(lines)
+
+
+def _find_exact(text: str) -> MRZ | None:
     lines = [re.sub(r"\s+", "", line).upper() for line in text.splitlines()]
     candidates = [line for line in lines if _LINE.match(line)]
     for i in range(len(candidates)):
         window = candidates[i : i + 3]
         for size, length, parser in ((2, 44, _td3), (3, 30, _td1), (2, 36, _td2)):
             group = window[:size]
-            if len(group) == size and all(len(line) == length for line in group):
+            if len(group) == size and all(len(line) == length and "<" in line for line in group):
                 return parser(group)
     return None
 
 
 def _names(field_text: str) -> tuple[str, str]:
     surname, _, given = field_text.partition("<<")
-    return surname.replace("<", " ").strip(), given.replace("<", " ").strip()
+    return _words(surname), _words(given)
+
+
+def _words(field_text: str) -> str:
+    return " ".join(word for word in field_text.split("<") if word)
 
 
 def _td3(lines: list[str]) -> MRZ:

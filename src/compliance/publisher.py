@@ -19,11 +19,24 @@ from compliance import kafka_io
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.documents.reference import describe
-from compliance.errors import RetryableError
+from compliance.errors import ComplianceError, RetryableError
 from compliance.events import envelope, subject_key
 from compliance.topics import DOCUMENTS_ARRIVED
 
 STAGE = "publisher"
+
+
+class DocumentTooLarge(ComplianceError):
+    """A file over ``COMPLIANCE_MAX_DOCUMENT_BYTES``: rejected before anything is published."""
+
+
+def check_size(path: Path, max_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentTooLarge(
+            f"{path} is {size} bytes, over the {max_bytes}-byte limit "
+            "(COMPLIANCE_MAX_DOCUMENT_BYTES); not published"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,11 @@ class Publisher:
         customer_id: str | None = None,
         declared_type: str | None = None,
     ) -> list[Published]:
+        """Publish each file; a file over the size limit raises ``DocumentTooLarge`` before
+        anything of it is sent (files before it in ``paths`` are published)."""
         published = []
         for path in paths:
+            check_size(path, self.settings.max_document_bytes)
             record = arrival_event(
                 path,
                 source_system=source_system,

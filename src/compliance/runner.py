@@ -3,16 +3,19 @@
 A stage is a plain function ``(event_type, record) -> list[Outgoing]`` with no Kafka in it.
 The commit order, for every batch, is:
 
-1. begin a Kafka transaction;
-2. for each record: decode it and call the stage; produce what it returns. A record that cannot
-   be decoded, or that the stage rejects as poison, is produced to ``<topic>.dlq`` instead;
+1. for each record: decode it and call the stage (one at a time, or up to ``concurrency``
+   records at once for stages that wait on I/O, such as an LLM call). A record that cannot be
+   decoded, or that the stage rejects as poison, gets a dead letter for ``<topic>.dlq``
+   instead. Nothing is produced yet, so a slow stage never holds a transaction open;
+2. begin a Kafka transaction and produce every output, in the order of the batch;
 3. add the consumed offsets to the transaction;
 4. commit the transaction: outputs, dead letters and offsets become visible together, or not
    at all.
 
 If a step fails with a retryable error, the transaction is aborted, the consumer is rewound
-to the start of the batch and the batch is retried after a back-off: nothing is skipped and
-nothing is dead-lettered for an infrastructure failure.
+to the start of the batch and, after a back-off, polls the same records again: nothing is
+skipped, nothing is produced twice, and nothing is dead-lettered for an infrastructure
+failure.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +34,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from compliance import kafka_io, metrics
 from compliance.codec import Record, registry
 from compliance.config import Settings
-from compliance.errors import PoisonMessage, RetryableError
+from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import envelope, subject_key
 from compliance.topics import DLQ_SUFFIX
 
@@ -90,7 +94,12 @@ class TransactionalRunner:
     """Runs one stage as a consumer-group member with exactly-once Kafka transactions."""
 
     def __init__(
-        self, name: str, settings: Settings, input_topics: Sequence[str], stage: Stage
+        self,
+        name: str,
+        settings: Settings,
+        input_topics: Sequence[str],
+        stage: Stage,
+        concurrency: int = 1,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -98,6 +107,9 @@ class TransactionalRunner:
         self.stage = stage
         self.codec = registry()
         self.backoff_s = 0.5
+        self._delay = self.backoff_s
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(concurrency, name) if concurrency > 1 else None
 
     def run(self, stop: threading.Event) -> None:
         consumer = kafka_io.consumer(self.settings, self.settings.group(self.name))
@@ -111,54 +123,74 @@ class TransactionalRunner:
                 batch = consumer.consume(self.settings.batch_size, self.settings.poll_timeout_s)
                 records = records_in(batch)
                 if records:
-                    self._process_until_committed(consumer, producer, records, stop)
+                    self._process_or_rewind(consumer, producer, records, stop)
         finally:
             consumer.close()
             producer.flush(10)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _process_until_committed(
+    def _process_or_rewind(
         self, consumer: Consumer, producer: Producer, batch: list[Message], stop: threading.Event
     ) -> None:
-        delay = self.backoff_s
-        while True:
-            try:
-                self._process_in_transaction(consumer, producer, batch)
-                return
-            except (RetryableError, KafkaException) as exc:
-                if isinstance(exc, KafkaException) and not _retriable(exc):
-                    raise
-                log.warning("%s: batch failed (%s); retrying in %.1fs", self.name, exc, delay)
-                _abort_quietly(producer)
-                _rewind(consumer, batch)
-                if stop.wait(delay):
-                    return
-                delay = min(delay * 2, 30.0)
+        """Commit the batch, or rewind the consumer to its start and back off: the next poll
+        then returns the same records (those of partitions still ours) and they are retried.
+        Retrying from the consumer, not from the batch in memory, keeps the consumer's
+        position right (a rewound position left behind a committed batch would deliver it a
+        second time) and keeps polling while waiting, so the group does not drop us."""
+        try:
+            self._process_in_transaction(consumer, producer, batch)
+        except (RetryableError, KafkaException) as exc:
+            if isinstance(exc, KafkaException) and not _retriable(exc):
+                raise
+            log.warning("%s: batch failed (%s); retrying in %.1fs", self.name, exc, self._delay)
+            metrics.retries.labels(self.name).inc()
+            _rewind(consumer, batch)
+            stop.wait(self._delay)
+            self._delay = min(self._delay * 2, 30.0)
+            return
+        self._delay = self.backoff_s
 
     def _process_in_transaction(
         self, consumer: Consumer, producer: Producer, batch: list[Message]
     ) -> None:
+        outputs = self._outputs_of_batch(batch)
         producer.begin_transaction()
-        for msg in batch:
-            for out in self._outputs_for(msg):
+        try:
+            for out in outputs:
                 producer.produce(
                     self.settings.topic(out.topic),
                     key=subject_key(out.record),
                     value=self.codec.encode(out.event_type, out.record),
                 )
                 producer.poll(0)
-        producer.send_offsets_to_transaction(
-            next_offsets(batch), consumer.consumer_group_metadata(), 30
-        )
-        producer.commit_transaction(30)
+            producer.send_offsets_to_transaction(
+                next_offsets(batch), consumer.consumer_group_metadata(), 30
+            )
+            producer.commit_transaction(30)
+        except BaseException:
+            _abort_quietly(producer)
+            raise
         metrics.processed.labels(self.name).inc(len(batch))
+
+    def _outputs_of_batch(self, batch: list[Message]) -> list[Outgoing]:
+        """Every output of the batch, in batch order. With a pool, up to ``concurrency``
+        records are in the stage at once; a retryable error in any of them fails the whole
+        batch (the records that did finish are redone on the retry, which is why a costly
+        stage caches its results)."""
+        if self._pool is None:
+            per_record = [self._outputs_for(msg) for msg in batch]
+        else:
+            per_record = list(self._pool.map(self._outputs_for, batch))
+        return [out for outputs in per_record for out in outputs]
 
     def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
         started = time.perf_counter()
         try:
             event_type, record = self.codec.decode(msg.value())
             outputs = self.stage(event_type, record)
-        except RetryableError:
-            raise
+        except (RetryableError, ConfigurationError):
+            raise  # the batch waits and is retried / the process stops with one sentence
         except PoisonMessage as exc:
             return self._dead_letter(msg, exc)
         except Exception as exc:  # a stage bug on one record must not stop the processor

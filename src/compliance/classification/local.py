@@ -24,7 +24,7 @@ _EVIDENCE: dict[str, tuple[tuple[str, float], ...]] = {
     "bank_statement": (
         (r"^:20:", 2.0),
         (r"^:25:", 1.0),
-        (r"^:6[02][FM]:", 2.0),
+        (r"^:6[02][fm]:", 2.0),
         (r"\bbank statement\b|\baccount statement\b", 3.0),
     ),
     "consent_form": (
@@ -33,7 +33,10 @@ _EVIDENCE: dict[str, tuple[tuple[str, float], ...]] = {
         (r"\bdata protection\b|\bgdpr\b", 1.0),
     ),
     "tax_form": ((r"\bform w-9\b", 4.0), (r"\btaxpayer identification number\b", 2.0)),
-    "invoice": ((r"\binvoice\b", 2.5), (r"\bamount due\b|\btotal due\b|\bvat\b", 1.0)),
+    "invoice": (
+        (r"\binvoice\b|\bfactuur|\bfacture\b|\brechnung|\bfattura\b|\bfactura\b", 2.5),
+        (r"\bamount due\b|\btotal due\b|\bvat\b|\bbtw\b|\btva\b|\bmwst\b", 1.0),
+    ),
 }
 
 _LABELS: dict[str, tuple[str, ...]] = {
@@ -62,10 +65,14 @@ def classify(text: str) -> Classification:
     fields = {f.name: f for f in _labelled_fields(text)}
     mrz = find_mrz(text)
     if mrz is not None:
-        document_type, confidence = _type_from_mrz(mrz, document_type, confidence)
-        fields.update({f.name: f for f in _mrz_fields(mrz)})
+        document_type, confidence = type_from_mrz(mrz, document_type, confidence)
+        fields.update({f.name: f for f in mrz_fields(mrz)})
     if document_type == "bank_statement":
         fields.update({f.name: f for f in _mt940_fields(text)})
+    elif document_type == "tax_form":
+        fields.update({f.name: f for f in w9_fields(text)})
+    elif document_type == "invoice":
+        fields.update({f.name: f for f in invoice_fields(text)})
     if "full_name" not in fields and {"surname", "given_names"} <= fields.keys():
         full = f"{fields['given_names'].value} {fields['surname'].value}"
         fields["full_name"] = ExtractedField("full_name", full, 0.9)
@@ -88,7 +95,7 @@ def _document_type(text: str) -> tuple[str, float]:
     return best, round(min(0.99, 0.5 + 0.5 * margin), 3)
 
 
-def _type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
+def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
     mrz_type = "passport" if mrz.document_code.startswith("P") else "national_id"
     if guessed == mrz_type:
         return mrz_type, max(confidence, 0.98)
@@ -112,7 +119,7 @@ def _labelled_fields(text: str) -> Iterable[ExtractedField]:
             yield ExtractedField(name, match.group(2), 0.9)
 
 
-def _mrz_fields(mrz: MRZ) -> list[ExtractedField]:
+def mrz_fields(mrz: MRZ) -> list[ExtractedField]:
     confidence = 0.99 if mrz.valid else 0.6
     birth = mrz_date(mrz.birth_date, future=False)
     expiry = mrz_date(mrz.expiry_date, future=True)
@@ -148,4 +155,80 @@ def _mt940_fields(text: str) -> list[ExtractedField]:
         fields.append(
             ExtractedField("statement_date", f"20{yymmdd[:2]}-{yymmdd[2:4]}-{yymmdd[4:]}", 0.9)
         )
+    return fields
+
+
+# IRS Form W-9 (Rev. October 2018) AcroForm fields, as text extraction lists them.
+_W9_FORM = {"f1_1": "full_name", "f1_2": "business_name"}
+_W9_CLASSIFICATION = {
+    "1": "individual/sole proprietor",
+    "2": "C corporation",
+    "3": "S corporation",
+    "4": "partnership",
+    "5": "trust/estate",
+    "6": "limited liability company",
+    "7": "other",
+}
+
+
+def w9_fields(text: str) -> list[ExtractedField]:
+    """Form W-9: the filled form fields when the PDF has them, else the printed line under
+    "1 Name" (a scan: OCR, so a lower confidence)."""
+    form = dict(re.findall(r"^Form field (\w+): (.+)$", text, re.MULTILINE))
+    fields = [ExtractedField("form", "W-9", 0.95)]
+    if form:
+        fields += [ExtractedField(name, form[key], 0.95) for key, name in _W9_FORM.items()
+                   if key in form]  # fmt: skip
+        if form.get("c1_1") in _W9_CLASSIFICATION:
+            classification = _W9_CLASSIFICATION[form["c1_1"]]
+            fields.append(ExtractedField("tax_classification", classification, 0.95))
+        street, city = form.get("f1_7"), form.get("f1_8")
+        if street or city:
+            address = ", ".join(part for part in (street, city) if part)
+            fields.append(ExtractedField("address", address, 0.95))
+        ssn = "".join(form.get(k, "") for k in ("f1_11", "f1_12", "f1_13"))
+        ein = "".join(form.get(k, "") for k in ("f1_14", "f1_15"))
+        if ssn or ein:
+            fields.append(ExtractedField("taxpayer_id", ssn or ein, 0.95))
+        return fields
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if re.match(r"^\W*1\s+name\b", line, re.IGNORECASE) and lines[i + 1].strip():
+            fields.append(ExtractedField("full_name", lines[i + 1].strip(), 0.6))
+            break
+    return fields
+
+
+_INVOICE_WORD = r"(?:invoice|factuur|facture|rechnung|fattura|factura)"
+_NUMBER_WORD = r"(?:number|nummer|no\.?|nr\.?|n°|#|num[eé]ro)"
+_INVOICE_NUMBER = (
+    # "Invoice No : # BLR_1", "Facture n° 2022089083", "Rechnungsnr. 30064443"
+    re.compile(
+        rf"\b{_INVOICE_WORD}\s*{_NUMBER_WORD}\s*[:.]?\s*#?\s*([A-Z0-9][\w/-]*\d[\w/-]*)", re.I
+    ),
+    # PDF text layers that put the value before its label: "993548900Factuurnummer:"
+    re.compile(rf"^([A-Z0-9][\w/-]*\d[\w/-]*)\s*{_INVOICE_WORD}\s*{_NUMBER_WORD}\s*:", re.I | re.M),
+)
+_INVOICE_DATE = (
+    re.compile(r"\b(?:invoice\s*date|factuurdatum|rechnungsdatum)\s*:?\s*([^\n]{6,30})", re.I),
+    re.compile(r"^([^\n]{6,20}?)\s*(?:invoice\s*date|factuurdatum)\s*:", re.I | re.M),
+    re.compile(r"^\s*date\s*:\s*([^\n]{6,30})", re.I | re.M),
+)
+
+
+def invoice_fields(text: str) -> list[ExtractedField]:
+    fields = []
+    for pattern in _INVOICE_NUMBER:
+        number = pattern.search(text)
+        if number:
+            fields.append(ExtractedField("invoice_number", number.group(1), 0.85))
+            break
+    for pattern in _INVOICE_DATE:
+        dates = (
+            parse_printed_date(re.sub(r"\s+,", ",", m.group(1))) for m in pattern.finditer(text)
+        )
+        parsed = next((d for d in dates if d is not None), None)
+        if parsed:
+            fields.append(ExtractedField("document_date", parsed.isoformat(), 0.8))
+            break
     return fields

@@ -24,11 +24,23 @@ class ExtractedField:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What one LLM classification consumed: tokens read and written, and their price."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
 class Classification:
     document_type: str
     confidence: float
     fields: tuple[ExtractedField, ...]
     model: str
+    prompt_version: str | None = None  # LLM classifiers only
+    usage: Usage | None = None  # LLM classifiers only
 
     def value(self, name: str) -> str | None:
         for f in self.fields:

@@ -1,9 +1,15 @@
 """Text extraction: plain text and statements as they are, PDFs from their text layer, images
-through Tesseract OCR. A file that yields no text is unreadable, with the reason."""
+through Tesseract OCR. A file that yields no text is unreadable, with the reason.
+
+Filled PDF forms (e.g. a W-9 typed into its form fields) keep their values outside the text
+layer: they are appended as ``Form field <name>: <value>`` lines (ticked boxes by their
+export value), so the classifiers read them like printed labels."""
 
 from __future__ import annotations
 
 import io
+import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +22,9 @@ from compliance.errors import DocumentUnreadable
 
 TEXT_TYPES = {"text/plain", "application/x-swift-mt940", "application/json", "text/csv"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
+OCR_TIMEOUT_S = 120
+# pypdf reports every font it cannot map fully at WARNING: noise, not a fault of the document.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,21 @@ def _pdf_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise DocumentUnreadable("PDF is encrypted", "encrypted")
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+        return text + _form_values(reader)
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise DocumentUnreadable(f"corrupt PDF: {exc}", "corrupt") from None
+
+
+def _form_values(reader: PdfReader) -> str:
+    lines = []
+    for field in (reader.get_fields() or {}).values():
+        value = field.get("/V")
+        if value is None or value == "/Off" or not str(value).strip():
+            continue
+        name = str(field.get("/T", "")).split("[")[0]
+        lines.append(f"Form field {name}: {str(value).lstrip('/').strip()}")
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 def _ocr(data: bytes) -> str:
@@ -66,9 +87,17 @@ def _ocr(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".img") as image:
         image.write(data)
         image.flush()
-        done = subprocess.run(
-            [tesseract, image.name, "stdout"], capture_output=True, timeout=120, check=False
-        )
+        try:
+            done = subprocess.run(
+                [tesseract, image.name, "stdout"],
+                capture_output=True,
+                timeout=OCR_TIMEOUT_S,
+                check=False,
+                # One thread per OCR: the classifier runs several documents at once already.
+                env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            raise DocumentUnreadable(f"OCR took over {OCR_TIMEOUT_S} s", "ocr_timeout") from None
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise DocumentUnreadable(f"OCR failed: {reason[0]}", "corrupt")

@@ -1,0 +1,189 @@
+"""Classifier benchmark: documents per second, with Claude (a Messages API stand-in that
+answers after 1 s) and with the local classifier (text PDFs, and scans through OCR).
+
+Run from the project root:  .venv/bin/python benchmarks/classifier_bench.py
+Writes benchmarks/results/classifier.json.
+
+Each measurement runs in a fresh child process, so its peak memory (ru_maxrss) is its own. The
+child runs the classifier stage (``classify_arrival``: verify the inline document's hash, read
+its text, classify) over distinct documents with the runner's thread pool, as
+``compliance run classifier`` does for a batch; Kafka is left out so the figure is the stage's.
+The stand-in (``compliance.classification.messages_stub``) runs in its own process, so its
+CPU is not charged to the classifier, and answers every call after 1 s, through the real
+``anthropic`` SDK and HTTP on 127.0.0.1. The result cache is off: every document is a call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "classifier.json"
+SHARED = ROOT.parent / "shared" / "data" / "documents"
+LLM_DELAY_S = 1.0
+CONCURRENCY = (1, 16, 64, 256)
+SECONDS_PER_LEVEL = 8  # documents per level = concurrency x this (one-at-a-time: 5)
+TARGET_DOCS_PER_S = 100.0
+
+
+def _arrivals(paths: list[Path], copies: int) -> list[dict[str, Any]]:
+    from compliance.publisher import arrival_event
+
+    arrivals = []
+    for i in range(copies):
+        for path in paths:
+            record = arrival_event(path, source_system=f"bench-{i}", inline_max_bytes=1 << 30)
+            arrivals.append(record)
+    return arrivals
+
+
+def _text_documents(folder: Path, count: int) -> list[Path]:
+    base = (ROOT / "samples" / "documents" / "passport_halvorsen.txt").read_text()
+    paths = []
+    for i in range(count):
+        path = folder / f"passport-{i}.txt"
+        path.write_text(base + f"\nReference: bench {i}\n")
+        paths.append(path)
+    return paths
+
+
+def child(kind: str, concurrency: int, base_url: str, workdir: str) -> dict[str, float]:
+    """Runs in a child process: classify the documents, report docs/s and peak memory."""
+    from compliance.processors.classifier import classify_arrival
+    from pydantic import SecretStr
+
+    from compliance.classification.choose import Classifier, LocalClassifier
+    from compliance.classification.llm import ClaudeClassifier, client_for
+    from compliance.config import Settings
+
+    settings = Settings(
+        anthropic_api_key=SecretStr("bench"),
+        anthropic_base_url=base_url,
+        llm_concurrency=concurrency,
+        llm_cache=False,
+        llm_timeout_s=60,
+        document_roots=[Path(workdir)],
+    )
+    classifier: Classifier
+    if kind == "llm":
+        classifier = ClaudeClassifier(settings, client_for(settings))
+        count = 5 if concurrency == 1 else concurrency * SECONDS_PER_LEVEL
+        arrivals = _arrivals(_text_documents(Path(workdir), count), 1)
+    else:
+        classifier = LocalClassifier()
+        if kind == "local-pdf":
+            pdfs = sorted((SHARED / "invoices").glob("*.pdf")) + sorted(
+                (SHARED / "tax_forms_w9").glob("*.pdf")
+            )
+            arrivals = _arrivals(pdfs, 4)
+        else:
+            scans = sorted((SHARED / "id_specimens").glob("*"))
+            images = [*scans, SHARED / "tax_forms_w9" / "fw9_scanned.jpg"]
+            arrivals = _arrivals(images, 2)
+
+    def stage(arrival: dict[str, Any]) -> str:
+        [out, *_] = classify_arrival(settings, "DocumentArrived", arrival, classifier)
+        return out.event_type
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        kinds = list(pool.map(stage, arrivals))
+    elapsed = time.perf_counter() - started
+    assert kinds.count("DocumentClassified") == len(arrivals), kinds
+    return {
+        "documents": len(arrivals),
+        "seconds": elapsed,
+        "docs_per_s": len(arrivals) / elapsed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_child(kind: str, concurrency: int, base_url: str, workdir: Path) -> dict[str, float]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(concurrency), base_url, str(workdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    import tempfile
+
+    figures: dict[str, dict[str, Any]] = {}
+
+    def figure(name: str, value: float, unit: str, target: float | None = None) -> None:
+        figures[name] = {"value": round(value, 2), "unit": unit, "target": target}
+        print(f"{name}: {value:.2f} {unit}", flush=True)
+
+    port = free_port()
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "compliance.classification.messages_stub", str(port), "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stub.stdout is not None and "listening" in stub.stdout.readline()
+        base_url = f"http://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as tmp:
+            results = {}
+            for level in CONCURRENCY:
+                results[level] = run_child("llm", level, base_url, Path(tmp) / f"llm{level}")
+                target = TARGET_DOCS_PER_S if level == CONCURRENCY[-1] else None
+                figure(f"claude stub 1 s, {level} in flight", results[level]["docs_per_s"],
+                       "documents/s", target)  # fmt: skip
+            top = CONCURRENCY[-1]
+            figure(f"speed-up at {top} in flight over one at a time",
+                   results[top]["docs_per_s"] / results[1]["docs_per_s"], "x", 100.0)  # fmt: skip
+            figure(f"classifier peak memory at {top} in flight",
+                   results[top]["peak_rss_mib"], "MiB")  # fmt: skip
+            cores = os.cpu_count() or 1
+            pdf = run_child("local-pdf", cores, base_url, Path(tmp) / "pdf")
+            figure("local classifier, text PDFs (invoices, W-9)", pdf["docs_per_s"], "documents/s")
+            ocr = run_child("local-ocr", cores, base_url, Path(tmp) / "ocr")
+            figure("local classifier, scanned images (OCR)", ocr["docs_per_s"], "documents/s")
+    finally:
+        stub.terminate()
+        stub.wait(10)
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": ".venv/bin/python benchmarks/classifier_bench.py",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                f"Python {platform.python_version()}, {platform.system()}",
+                "figures": figures,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, level, url, work = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+        print(json.dumps(child(kind, level, url, work)))
+    else:
+        main()

@@ -1,0 +1,69 @@
+"""The fields each document type has, with what they mean: one definition shared by the
+Claude tool schemas, the validation of Claude's replies, and the tests.
+
+Field names are the ones the rules in ``rules/`` read; dates are ISO 8601 (``YYYY-MM-DD``).
+"""
+
+from __future__ import annotations
+
+_IDENTITY = {
+    "full_name": "Holder's full name as printed (given names then surname).",
+    "surname": "Holder's surname(s).",
+    "given_names": "Holder's given name(s).",
+    "document_number": "Passport or card number.",
+    "nationality": "Nationality as the 3-letter ICAO code where printed, else as printed.",
+    "issuing_state": "Issuing state or organisation, 3-letter ICAO code.",
+    "date_of_birth": "Date of birth, YYYY-MM-DD.",
+    "expiry_date": "Date of expiry, YYYY-MM-DD.",
+    "sex": "F, M or X.",
+    "mrz_lines": "The machine-readable zone lines exactly as printed, joined by newlines.",
+}
+
+FIELDS: dict[str, dict[str, str]] = {
+    "passport": _IDENTITY,
+    "national_id": _IDENTITY,
+    "proof_of_address": {
+        "full_name": "Name of the person the document is addressed to.",
+        "address": "Postal address of that person, one line, comma separated.",
+        "document_date": "Date the document was issued, YYYY-MM-DD.",
+        "issuer": "Company or authority that issued the document.",
+        "customer_id": "Customer or account number printed on the document.",
+    },
+    "bank_statement": {
+        "full_name": "Account holder's name.",
+        "account": "Account number or IBAN as printed.",
+        "issuer": "Bank that issued the statement.",
+        "currency": "ISO 4217 currency code.",
+        "opening_balance": "Opening balance, decimal with a dot, minus sign for debit.",
+        "closing_balance": "Closing balance, decimal with a dot, minus sign for debit.",
+        "statement_date": "Date of the statement, YYYY-MM-DD.",
+        "period_start": "First day of the statement period, YYYY-MM-DD.",
+        "period_end": "Last day of the statement period, YYYY-MM-DD.",
+    },
+    "consent_form": {
+        "full_name": "Name of the person giving consent (the data subject).",
+        "customer_id": "Customer number printed on the form.",
+        "purpose": "Purpose of processing the person consents to.",
+        "lawful_basis": "Lawful basis of processing as stated.",
+        "consent_given_at": "Date the consent was given or signed, YYYY-MM-DD.",
+    },
+    "tax_form": {
+        "form": "Form name, e.g. W-9.",
+        "full_name": "Name of the taxpayer (line 1).",
+        "business_name": "Business or disregarded entity name (line 2).",
+        "tax_classification": "Federal tax classification ticked on the form.",
+        "address": "Street address, then city, state and ZIP code.",
+        "taxpayer_id": "SSN or EIN as printed (digits only).",
+        "document_date": "Date signed, YYYY-MM-DD.",
+    },
+    "invoice": {
+        "issuer": "Company that issued the invoice.",
+        "invoice_number": "Invoice number.",
+        "document_date": "Invoice date, YYYY-MM-DD.",
+        "total_amount": "Total amount due, decimal with a dot.",
+        "currency": "ISO 4217 currency code.",
+        "full_name": "Name of the customer invoiced.",
+        "address": "Customer's address.",
+    },
+    "unknown": {},
+}
