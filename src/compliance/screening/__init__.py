@@ -6,6 +6,12 @@ call it.
     screener = Screener(lists, is_cleared=clearances.is_cleared)
     hits = screener.screen("Vladimir Putin", dob="1952-10-07", customer_id="c-42")
     screener.load(new_lists)                           # hot swap; ListLoadError keeps old
+
+The modules imported here need no Kafka and no database. Around them, imported explicitly:
+``clearance_store`` (the officers' allowlist in PostgreSQL), ``list_store`` (validated list
+versions in PostgreSQL), ``list_watcher`` (keeps a running screener on the version in
+force), ``live.start_screener`` (both, for a processor), ``rescreen`` and
+``customer_source`` (re-screening the audit trail's customers on a list change).
 """
 
 from compliance.screening.config import ScreeningConfig

@@ -32,3 +32,13 @@ class ListLoadError(ComplianceError):
         if element is not None:
             where += f", element {element}"
         super().__init__(f"cannot load {where}: {reason}")
+
+
+class ClearanceError(ComplianceError):
+    """A clearance cannot be given or revoked as asked (unknown entity, nothing to revoke,
+    no reason given); the message says which."""
+
+
+class ListVersionError(ComplianceError):
+    """A set of list files cannot become the new list version (unrecognised file, a list
+    that shrank suspiciously, nothing new); the message names the file or list."""

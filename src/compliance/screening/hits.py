@@ -49,24 +49,55 @@ class Hit:
     is_pep: bool = False
 
     def explain(self) -> str:
+        """Several lines for an officer: the entity, the name that matched (primary name or
+        which alias), the score and its parts, the list and its version."""
         b = self.breakdown
-        via = "" if self.alias_type is AliasType.PRIMARY else f" via {self.alias_type.value} "
-        via += f"'{self.matched_name}'" if via else ""
+        kind = "primary name" if self.alias_type is AliasType.PRIMARY else self.alias_type.value
         tokens = ", ".join(
             f"{m.query_token}~{m.listed_token} {m.similarity:.2f}" for m in b.matched_tokens
         )
+        factors = [
+            (label, value)
+            for label, value in (
+                ("date of birth", b.dob_factor),
+                ("nationality", b.nationality_factor),
+                ("entity type", b.entity_type_factor),
+                ("alias quality", b.alias_factor),
+            )
+            if value
+        ]
+        formula = f"name {b.name_score:.1f}" + "".join(f" {v:+.1f} {k}" for k, v in factors)
+        if abs(b.name_score + sum(v for _, v in factors) - self.score) > 0.05:
+            formula += ", capped to 0..100"
+        described = ", ".join(
+            part
+            for part in (
+                self.entity_type.value,
+                "PEP" if self.is_pep else "",
+                "programs " + "; ".join(self.programs) if self.programs else "",
+            )
+            if part
+        )
         lines = [
-            f"{self.score:.1f} {self.entity_name} [{self.entity_id}, {self.source}]{via}",
+            f"{self.score:.1f} {self.entity_name} [{self.entity_id}, {self.source}]"
+            + (f" via {kind} '{self.matched_name}'" if kind != "primary name" else ""),
+            f"entity: {described}",
+            f"matched {kind}: '{self.matched_name}'",
+            f"score {self.score:.1f} = {formula}",
             f"name {b.name_score:.1f} (tokens: {tokens}; coverage screened "
             f"{b.query_coverage:.2f}, listed {b.listed_coverage:.2f})",
         ]
-        for label, value in (
-            ("date of birth", b.dob_factor),
-            ("nationality", b.nationality_factor),
-            ("entity type", b.entity_type_factor),
-            ("alias quality", b.alias_factor),
-        ):
-            if value:
-                lines.append(f"{label} {value:+.1f}")
+        if b.unmatched_query_tokens or b.unmatched_listed_tokens:
+            lines.append(
+                "unmatched: screened "
+                + (" ".join(b.unmatched_query_tokens) or "-")
+                + ", listed "
+                + (" ".join(b.unmatched_listed_tokens) or "-")
+            )
+        lines.extend(f"{label} {value:+.1f}" for label, value in factors)
         lines.extend(b.notes)
+        lines.append(
+            f"list {self.source} version {self.list_version}; "
+            f"entity version {self.entity_version[:16]}"
+        )
         return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -11,6 +12,7 @@ from rapidfuzz import fuzz
 
 from compliance.screening.config import ScreeningConfig
 from compliance.screening.countries import normalise_country
+from compliance.screening.customers import customer_version
 from compliance.screening.dates import coerce_query_date
 from compliance.screening.hits import Hit, ScoreBreakdown
 from compliance.screening.index import ListInfo, ScreeningIndex
@@ -26,9 +28,23 @@ from compliance.screening.scoring import (
 
 class ClearanceCheck(Protocol):
     """The allowlist: has an officer already cleared this entity, in this version, for this
-    customer? (Backed by the clearance store; any callable of this shape will do.)"""
+    customer? (Backed by the clearance store; any callable of this shape will do.)
+
+    A hook that also takes a ``customer_version`` keyword (``ClearanceStore.is_cleared``
+    does) is given the hash of the customer's screened details too, so that a clearance
+    lapses when the customer's name, date of birth or countries change."""
 
     def __call__(self, customer_id: str, entity_id: str, entity_version: str) -> bool: ...
+
+
+def _takes_customer_version(hook: Callable[..., bool]) -> bool:
+    try:
+        parameters = inspect.signature(hook).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return any(
+        p.name == "customer_version" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
 
 
 class Screener:
@@ -166,7 +182,25 @@ class Screener:
                 is_pep=entity.is_pep,
             )
         hits = sorted(best.values(), key=lambda h: (-h.score, h.entity_id))
-        if customer_id is not None and self.is_cleared is not None:
-            check = self.is_cleared
-            hits = [h for h in hits if not check(customer_id, h.entity_id, h.entity_version)]
+        if hits and customer_id is not None and self.is_cleared is not None:
+            hits = self._not_cleared(hits, customer_id, name, query_dob, countries)
         return hits[: config.max_hits]
+
+    def _not_cleared(
+        self,
+        hits: list[Hit],
+        customer_id: str,
+        name: str,
+        dob: PartialDate | None,
+        countries: Sequence[str],
+    ) -> list[Hit]:
+        check = self.is_cleared
+        assert check is not None
+        if _takes_customer_version(check):
+            version = customer_version(name, dob, countries)
+            return [
+                h
+                for h in hits
+                if not check(customer_id, h.entity_id, h.entity_version, customer_version=version)  # type: ignore[call-arg]
+            ]
+        return [h for h in hits if not check(customer_id, h.entity_id, h.entity_version)]
