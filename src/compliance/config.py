@@ -17,6 +17,7 @@ from compliance.errors import ConfigurationError
 from compliance.topics import TopicSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEV_AUDIT_SIGNING_KEY = "dev-only-audit-signing-key-change-me"
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,19 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(
         PROJECT_ROOT / "rules", description="Folder of YAML rule files and their watchlists."
     )
+    rules_reload_interval_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often the checker looks for changed rule files (0: only on SIGHUP).",
+    )
+    sanctions_dir: Path = Field(
+        PROJECT_ROOT / "rules" / "watchlists",
+        description="Folder of bundled sanctions/PEP list files, used until a list version is "
+        "loaded into the database with `compliance sanctions load`.",
+    )
+    sanctions_poll_s: float = Field(
+        30.0, gt=0, description="How often running screeners look for a new list version."
+    )
     document_roots: list[Path] = Field(
         default_factory=lambda: [PROJECT_ROOT],
         description="Folders that file:// document references may point into (JSON list).",
@@ -45,6 +59,19 @@ class Settings(BaseSettings):
     )
     inline_max_bytes: int = Field(
         64 * 1024, gt=0, description="Documents up to this size may travel inline in the event."
+    )
+    s3_buckets: list[str] = Field(
+        default_factory=list,
+        description="Buckets that s3:// document references may point into (JSON list; empty: "
+        "none). Needs the `s3` extra; credentials come from boto3's usual chain "
+        "(AWS_ACCESS_KEY_ID, AWS_PROFILE, instance role, ...).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of an S3-compatible store (MinIO, Ceph, ...); unset: AWS S3.",
+    )
+    s3_region: str | None = Field(
+        None, description="Region of the S3 store; unset: boto3's usual configuration."
     )
     instance_id: str = Field(
         default_factory=socket.gethostname,
@@ -62,7 +89,68 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(
         None, description="Claude API key; without it the local classifier is used."
     )
+    anthropic_base_url: str | None = Field(
+        None, description="Messages API base URL (a proxy or gateway); unset: Anthropic's own."
+    )
+    anthropic_model: str = Field(
+        "claude-sonnet-4-6", description="Claude model that classifies and extracts."
+    )
+    llm_concurrency: int = Field(
+        16, ge=1, le=1024, description="Documents classified at once per classifier process."
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one Messages API call.")
+    llm_max_retries: int = Field(
+        3, ge=0, le=10, description="SDK retries on 429, 5xx and timeouts (honours retry-after)."
+    )
+    llm_circuit_failures: int = Field(
+        5, ge=1, description="Consecutive failed calls that open the circuit (API down)."
+    )
+    llm_circuit_reset_s: float = Field(
+        30.0, gt=0, description="How long an open circuit waits before one trial call."
+    )
+    llm_redact_pii: bool = Field(
+        False,
+        description="Replace e-mails, IBANs, card, phone and tax numbers and MRZ lines "
+        "with placeholders before text leaves the bank; restored locally in the reply.",
+    )
+    llm_max_text_chars: int = Field(
+        60_000, gt=0, description="Longer document text is cut to this before it is sent."
+    )
+    llm_input_usd_per_mtok: float = Field(
+        3.0, ge=0, description="Price of a million input tokens, for the cost metric."
+    )
+    llm_output_usd_per_mtok: float = Field(
+        15.0, ge=0, description="Price of a million output tokens, for the cost metric."
+    )
+    llm_cache: bool = Field(
+        True, description="Cache Claude's results in PostgreSQL by content hash, model, prompt."
+    )
+    min_document_confidence: float = Field(
+        0.5, ge=0, le=1, description="A document type read with less confidence goes to review."
+    )
+    min_field_confidence: float = Field(
+        0.5, ge=0, le=1, description="A field read with less confidence goes to human review."
+    )
+    field_confidence_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-field review thresholds overriding min_field_confidence (JSON object).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
+    audit_batch_size: int = Field(
+        5000,
+        gt=0,
+        le=100_000,
+        description="Records the audit sink writes per database transaction; with the "
+        "client's bounded fetch queue it bounds the sink's memory under a burst.",
+    )
+    audit_signing_key: SecretStr = Field(
+        SecretStr(DEV_AUDIT_SIGNING_KEY),
+        description="HMAC key signing the audit trail's chain checkpoints (secret; the "
+        "default is for development only and is reported as such).",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        30.0, gt=0, description="How often the audit sink signs a checkpoint of its chain heads."
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -40,12 +40,40 @@ COMPLIANCE_EXCEPTIONS = TopicSpec(
     90 * _DAY_MS,
     "Failures and doubts a compliance officer must review; read by case management.",
 )
+SANCTIONS_LISTS = TopicSpec(
+    "sanctions.lists",
+    1,
+    365 * _DAY_MS,
+    "A new sanctions/PEP list version was loaded: its files, hashes and who loaded it.",
+)
+SANCTIONS_CLEARANCES = TopicSpec(
+    "sanctions.clearances",
+    3,
+    365 * _DAY_MS,
+    "An officer cleared (or revoked the clearance of) a customer against a listed entity.",
+)
+CONSENTS_RECORDED = TopicSpec(
+    "consents.recorded",
+    6,
+    365 * _DAY_MS,
+    "GDPR consent given, expiring or withdrawn, per data subject; read by the checker.",
+)
+COMPLIANCE_RULESETS = TopicSpec(
+    "compliance.rulesets",
+    1,
+    365 * _DAY_MS,
+    "A ruleset version came into force in a checker (start, reload) or a reload was rejected.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
     DOCUMENTS_CLASSIFIED,
     COMPLIANCE_CHECKS,
     COMPLIANCE_EXCEPTIONS,
+    CONSENTS_RECORDED,
+    COMPLIANCE_RULESETS,
+    SANCTIONS_LISTS,
+    SANCTIONS_CLEARANCES,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 

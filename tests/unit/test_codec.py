@@ -142,6 +142,11 @@ def _classified() -> dict[str, Any]:
         "extraction_method": "text",
         "text_sha256": "ab" * 32,
         "document_sha256": arrival["sha256"],
+        "prompt_version": "kyc-extract/1",
+        "input_tokens": 1834,
+        "output_tokens": 212,
+        "cost_usd": 0.00868,
+        "from_cache": False,
     }
 
 
@@ -211,12 +216,64 @@ def _dead_letter() -> dict[str, Any]:
     }
 
 
-BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
+def _example(schema: Any) -> Any:
+    """A value for every field of an Avro schema, taking the last branch of each union (the
+    non-null one in ``["null", T]``), so that every field carries data through the codec."""
+    if isinstance(schema, list):
+        return _example(schema[-1])
+    if isinstance(schema, str):
+        return {
+            "string": "text",
+            "long": 2**40 + 1,
+            "int": 7,
+            "double": 0.5,
+            "boolean": True,
+            "bytes": b"\x00\xff",
+            "null": None,
+        }[schema]
+    kind = schema["type"]
+    if kind == "record":
+        return {f["name"]: _example(f["type"]) for f in schema["fields"]}
+    if kind == "array":
+        return [_example(schema["items"])]
+    if kind == "map":
+        return {"key": _example(schema["values"])}
+    if kind == "enum":
+        return schema["symbols"][0]
+    if schema.get("logicalType") == "timestamp-millis":
+        return FIXED_NOW
+    return _example(kind)
+
+
+def _from_schema(event_type: str) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        record: dict[str, Any] = _example(registry().by_type[event_type].parsed)
+        record["envelope"] = envelope(
+            event_type=event_type,
+            stage="test",
+            cause=event_type,
+            correlation_id="C-1",
+            subject_id="C-1",
+            causation_id=None,
+            occurred_at=FIXED_NOW,
+        )
+        return record
+
+    return build
+
+
+HAND_BUILT: dict[str, Callable[[], dict[str, Any]]] = {
     "DocumentArrived": _arrival,
     "DocumentClassified": _classified,
     "CheckResult": _check_result,
     "ComplianceException": _exception,
     "DeadLetter": _dead_letter,
+}
+# Event types without a hand-built record (added by later features) get one generated from
+# their schema, so no schema in the registry escapes the round-trip tests.
+BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
+    event_type: HAND_BUILT.get(event_type) or _from_schema(event_type)
+    for event_type in registry().by_type
 }
 
 
@@ -232,8 +289,9 @@ def _at_millis(record: dict[str, Any]) -> dict[str, Any]:
 # --- tests ------------------------------------------------------------------------------------
 
 
-def test_every_event_type_in_the_registry_has_a_record_builder_here() -> None:
-    assert set(registry().by_type) == set(BUILDERS)
+def test_the_core_event_types_have_hand_built_records() -> None:
+    assert set(HAND_BUILT) <= set(registry().by_type)
+    assert len(BUILDERS) >= len(HAND_BUILT)
 
 
 @pytest.mark.parametrize("event_type", sorted(BUILDERS))
