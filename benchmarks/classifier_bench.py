@@ -60,12 +60,12 @@ def _text_documents(folder: Path, count: int) -> list[Path]:
 
 def child(kind: str, concurrency: int, base_url: str, workdir: str) -> dict[str, float]:
     """Runs in a child process: classify the documents, report docs/s and peak memory."""
-    from compliance.processors.classifier import classify_arrival
     from pydantic import SecretStr
 
     from compliance.classification.choose import Classifier, LocalClassifier
     from compliance.classification.llm import ClaudeClassifier, client_for
     from compliance.config import Settings
+    from compliance.processors.classifier import classify_arrival
 
     settings = Settings(
         anthropic_api_key=SecretStr("bench"),

@@ -25,6 +25,7 @@ from compliance.classification.review import Doubt, doubts
 from compliance.codec import Record
 from compliance.config import Settings
 from compliance.documents.reference import fetch
+from compliance.documents.s3 import s3_access
 from compliance.documents.text import ExtractedText, extract_text
 from compliance.errors import DocumentUnreadable, PoisonMessage
 from compliance.events import caused_by
@@ -43,7 +44,9 @@ def classify_arrival(
     if event_type != "DocumentArrived":
         raise PoisonMessage(f"{event_type} does not belong on {DOCUMENTS_ARRIVED.name}")
     try:
-        data = fetch(arrival, settings.document_roots, settings.max_document_bytes)
+        data = fetch(
+            arrival, settings.document_roots, settings.max_document_bytes, s3_access(settings)
+        )
         text = extract_text(data, arrival["media_type"])
         result = classifier.classify(text.text, arrival["sha256"])
     except DocumentUnreadable as exc:

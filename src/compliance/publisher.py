@@ -3,12 +3,15 @@
 An arrival event carries a reference to the document (``file://`` or, for small payloads,
 inline content), its media type, size and SHA-256, never megabytes of content. Its event id is
 derived from the source system, document and customer, so publishing the same document twice
-is recorded once.
+is recorded once. A system that already keeps its documents in an S3-compatible store announces
+them by reference (``arrival_for_reference``, ``Publisher.publish_reference``): nothing is
+uploaded or read here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +21,22 @@ from confluent_kafka import KafkaError, Message, Producer
 from compliance import kafka_io
 from compliance.codec import Record, registry
 from compliance.config import Settings
-from compliance.documents.reference import describe
+from compliance.documents.reference import DocumentFile, describe, guess_media_type
+from compliance.documents.s3 import S3_SCHEME
 from compliance.errors import ComplianceError, RetryableError
 from compliance.events import envelope, subject_key
 from compliance.topics import DOCUMENTS_ARRIVED
 
 STAGE = "publisher"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class DocumentTooLarge(ComplianceError):
     """A file over ``COMPLIANCE_MAX_DOCUMENT_BYTES``: rejected before anything is published."""
+
+
+class InvalidReference(ComplianceError):
+    """A reference announced by an upstream system that the classifier could never read."""
 
 
 def check_size(path: Path, max_bytes: int) -> None:
@@ -46,6 +55,13 @@ class Published:
     path: Path
 
 
+@dataclass(frozen=True)
+class PublishedReference:
+    document_id: str
+    event_id: str
+    uri: str
+
+
 def default_document_id(source_system: str, customer_id: str | None, sha256: str) -> str:
     """One document per source, customer and content: the same file sent twice is one
     document; the same file sent for two customers is two."""
@@ -62,7 +78,63 @@ def arrival_event(
     declared_type: str | None = None,
     inline_max_bytes: int = 0,
 ) -> Record:
-    doc = describe(path, inline_max_bytes)
+    return _arrival(
+        describe(path, inline_max_bytes),
+        source_system=source_system,
+        customer_id=customer_id,
+        document_id=document_id,
+        declared_type=declared_type,
+    )
+
+
+def arrival_for_reference(
+    uri: str,
+    *,
+    size_bytes: int,
+    sha256: str,
+    source_system: str,
+    media_type: str | None = None,
+    filename: str | None = None,
+    customer_id: str | None = None,
+    document_id: str | None = None,
+    declared_type: str | None = None,
+) -> Record:
+    """The arrival event of a document already stored at ``s3://bucket/key``, as described by
+    the system that stored it. The classifier checks the size and SHA-256 when it reads it."""
+    bucket, _, key = uri.removeprefix(S3_SCHEME).partition("/")
+    if not uri.startswith(S3_SCHEME) or not bucket or not key:
+        raise InvalidReference(f"{uri!r} is not an s3://bucket/key reference")
+    if size_bytes < 0:
+        raise InvalidReference(f"size of {uri} is negative ({size_bytes})")
+    digest = sha256.lower()
+    if not _SHA256.fullmatch(digest):
+        raise InvalidReference(f"SHA-256 of {uri} is not 64 hexadecimal digits")
+    name = filename or key.rsplit("/", 1)[-1]
+    doc = DocumentFile(
+        uri=uri,
+        filename=name,
+        media_type=media_type or guess_media_type(name),
+        size_bytes=size_bytes,
+        sha256=digest,
+        inline_content=None,
+    )
+    return _arrival(
+        doc,
+        source_system=source_system,
+        customer_id=customer_id,
+        document_id=document_id,
+        declared_type=declared_type,
+    )
+
+
+def _arrival(
+    doc: DocumentFile,
+    *,
+    source_system: str,
+    customer_id: str | None,
+    document_id: str | None,
+    declared_type: str | None,
+) -> Record:
     document_id = document_id or default_document_id(source_system, customer_id, doc.sha256)
     return {
         "envelope": envelope(
@@ -129,6 +201,36 @@ class Publisher:
             self.publish(record)
             published.append(Published(record["document_id"], record["envelope"]["event_id"], path))
         return published
+
+    def publish_reference(
+        self,
+        uri: str,
+        *,
+        size_bytes: int,
+        sha256: str,
+        source_system: str,
+        media_type: str | None = None,
+        customer_id: str | None = None,
+        declared_type: str | None = None,
+    ) -> PublishedReference:
+        """Announce a document already in an S3-compatible store; one over the size limit
+        raises ``DocumentTooLarge`` and nothing is published."""
+        if size_bytes > self.settings.max_document_bytes:
+            raise DocumentTooLarge(
+                f"{uri} is {size_bytes} bytes, over the {self.settings.max_document_bytes}-byte "
+                "limit (COMPLIANCE_MAX_DOCUMENT_BYTES); not published"
+            )
+        record = arrival_for_reference(
+            uri,
+            size_bytes=size_bytes,
+            sha256=sha256,
+            source_system=source_system,
+            media_type=media_type,
+            customer_id=customer_id,
+            declared_type=declared_type,
+        )
+        self.publish(record)
+        return PublishedReference(record["document_id"], record["envelope"]["event_id"], uri)
 
     def close(self, timeout_s: float = 30.0) -> None:
         if self.producer.flush(timeout_s) > 0:

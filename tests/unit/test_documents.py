@@ -149,7 +149,7 @@ def test_fetch_refuses_a_folder_as_a_document(docs: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["s3://bucket/passport.txt", "https://example.com/passport.txt", "ftp://h/p", "data:,x"]
+    "uri", ["https://example.com/passport.txt", "ftp://h/p", "data:,x", "S3:/bucket/passport.txt"]
 )
 def test_fetch_refuses_an_unsupported_reference_scheme(docs: Path, uri: str) -> None:
     arrival = _arrival(docs / "passport.txt", uri=uri)

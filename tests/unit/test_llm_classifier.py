@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compliance.processors.classifier import classify_arrival
 from pydantic import SecretStr
 
 from compliance.classification.circuit import CircuitBreaker
@@ -31,6 +30,7 @@ from compliance.classification.prompt import PROMPT_VERSION
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.errors import ConfigurationError, DocumentUnreadable, RetryableError
+from compliance.processors.classifier import classify_arrival
 from compliance.publisher import arrival_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "documents"

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compliance.processors.checker import check_document
-from compliance.processors.classifier import classify_arrival
 
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.errors import PoisonMessage
+from compliance.processors.checker import check_document
+from compliance.processors.classifier import classify_arrival
 from compliance.publisher import arrival_event
 from compliance.rules import Ruleset
 from compliance.runner import Outgoing

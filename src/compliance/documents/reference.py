@@ -1,8 +1,10 @@
 """Document references: build them for publishing, resolve them for reading.
 
 A ``file://`` reference may only point inside the configured document roots (no path
-traversal); an ``inline:`` reference carries small content in the event itself. The bytes read
-must match the size and SHA-256 announced in the arrival event, or the document is unreadable.
+traversal); an ``s3://bucket/key`` reference only into the configured buckets (see
+``documents/s3.py``, an optional extra); an ``inline:`` reference carries small content in the
+event itself. The bytes read must match the size and SHA-256 announced in the arrival event, or
+the document is unreadable.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from compliance.codec import Record
+from compliance.documents.s3 import NO_S3, S3_SCHEME, S3Access, read_object
 from compliance.errors import DocumentUnreadable
 
 INLINE_URI = "inline:"
@@ -51,8 +54,9 @@ def guess_media_type(filename: str) -> str:
     return media_type or "application/octet-stream"
 
 
-def fetch(arrival: Record, roots: Sequence[Path], max_bytes: int) -> bytes:
-    """The document's bytes, verified against the arrival event; DocumentUnreadable if not."""
+def fetch(arrival: Record, roots: Sequence[Path], max_bytes: int, s3: S3Access = NO_S3) -> bytes:
+    """The document's bytes, verified against the arrival event; DocumentUnreadable if not
+    (RetryableError if the store holding it is unavailable)."""
     if arrival["size_bytes"] > max_bytes:
         raise DocumentUnreadable(
             f"document is {arrival['size_bytes']} bytes, over the {max_bytes}-byte limit",
@@ -63,6 +67,8 @@ def fetch(arrival: Record, roots: Sequence[Path], max_bytes: int) -> bytes:
         data = arrival["inline_content"] or b""
     elif uri.startswith("file://"):
         data = _read_file(uri, roots, max_bytes)
+    elif uri.startswith(S3_SCHEME):
+        data = read_object(uri, s3, max_bytes)
     else:
         scheme = uri.split(":", 1)[0]
         raise DocumentUnreadable(f"unsupported document reference scheme {scheme!r}", "bad_uri")

@@ -95,7 +95,8 @@ def _get(client: Any, bucket: str, key: str, max_bytes: int) -> bytes:
         response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")
         body = response["Body"]
         try:
-            return body.read(max_bytes + 1)
+            data: bytes = body.read(max_bytes + 1)
+            return data
         finally:
             body.close()
     except ClientError as exc:
@@ -108,7 +109,9 @@ def _get(client: Any, bucket: str, key: str, max_bytes: int) -> bytes:
             "(or AWS_PROFILE) for the classifier"
         ) from None
     except (BotoCoreError, OSError) as exc:  # unreachable, timed out, connection dropped
-        raise RetryableError(f"S3 store unavailable reading {where}: {type(exc).__name__}") from None
+        raise RetryableError(
+            f"S3 store unavailable reading {where}: {type(exc).__name__}"
+        ) from None
 
 
 def _code(exc: Any) -> str:
@@ -128,7 +131,7 @@ def _classified(exc: Any, where: str) -> Exception:
 
 
 def _client(access: S3Access) -> Any:
-    with _client_lock:  # boto3's default session is not safe to share between threads
+    with _client_lock:  # the stage's threads share one client rather than racing to make several
         return _new_client(access)
 
 
