@@ -2,7 +2,10 @@
 the raw COPY rate of the same rows into the same database (the ceiling), in the same run.
 
 Run from the project root, with `make services` up:  .venv/bin/python benchmarks/audit_bench.py
-Options: --events N (default 100,000). Writes benchmarks/results/audit.json.
+Options: --events N (default 100,000); --parallel K (default 2, 0 to skip): also run K sink
+processes (one consumer group, partitions shared out by the broker) on N fresh events, reported
+under figures named "K sink processes" next to the single-process ones. Writes
+benchmarks/results/audit.json.
 
 1. N synthetic events (six per document, realistic sizes: personal fields that get sealed,
    rule results, exceptions) are produced to fresh topics with a prefix of their own.
@@ -62,8 +65,11 @@ def rows_written(engine: Engine, prefix: str) -> int:
         )
 
 
-def run_sink(settings: Settings, engine: Engine, expected: int) -> tuple[float, float]:
-    """Start the sink, wait for every row; return (seconds from start, seconds first to last)."""
+def run_sink(
+    settings: Settings, engine: Engine, expected: int, processes: int = 1
+) -> tuple[float, float]:
+    """Start the sink (``processes`` copies of it), wait for every row; return (seconds from
+    start, seconds first to last)."""
     env = os.environ | {
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
@@ -71,12 +77,15 @@ def run_sink(settings: Settings, engine: Engine, expected: int) -> tuple[float, 
     }
     log = (ROOT / ".services" / "audit-bench-sink.log").open("ab")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "compliance", "run", "audit-sink"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "compliance", "run", "audit-sink"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        for _ in range(processes)
+    ]
     first = None
     try:
         while True:
@@ -86,14 +95,17 @@ def run_sink(settings: Settings, engine: Engine, expected: int) -> tuple[float, 
                 first = stamp
             if count >= expected:
                 return stamp - started, stamp - (first or started)
-            if proc.poll() is not None:
-                raise RuntimeError(f"the audit sink exited with {proc.returncode}")
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the audit sink exited with {proc.returncode}")
             if stamp - started > 600:
                 raise TimeoutError(f"only {count} of {expected} rows after 600 s")
             time.sleep(0.1)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
 
 
 def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float]:
@@ -138,9 +150,30 @@ def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float]:
             conn.execute(text(f"DROP TABLE IF EXISTS {scratch}"))
 
 
+def parallel_run(engine: Engine, events: int, processes: int) -> tuple[int, float, float]:
+    """``processes`` sinks on ``events`` fresh events: (events, seconds from start, steady)."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
+    kafka_io.create_topics(settings)
+    try:
+        ids = synthetic.produce(settings, prefix, -(-events // synthetic.EVENTS_PER_DOCUMENT))
+        total_s, steady_s = run_sink(settings, engine, len(ids), processes)
+        return len(ids), total_s, steady_s
+    finally:
+        delete_topics(settings, prefix)
+
+
+def delete_topics(settings: Settings, prefix: str) -> None:
+    admin = kafka_io.admin(settings)
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    for future in admin.delete_topics(topics, operation_timeout=30).values():
+        future.result()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--parallel", type=int, default=2)
     args = parser.parse_args()
     documents = -(-args.events // synthetic.EVENTS_PER_DOCUMENT)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -183,15 +216,36 @@ def main() -> None:
             TARGET_SHARE_OF_COPY,
         )
     finally:
-        admin = kafka_io.admin(settings)
-        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-        for future in admin.delete_topics(topics, operation_timeout=30).values():
-            future.result()
+        delete_topics(settings, prefix)
+    if args.parallel > 1:
+        k = args.parallel
+        events, total_s, steady_s = parallel_run(engine, args.events, k)
+        figure(
+            figures,
+            f"{k} sink processes: events/s from first start",
+            events / total_s,
+            "events/s",
+            TARGET_EVENTS_PER_S,
+        )
+        figure(
+            figures,
+            f"{k} sink processes: events/s first row to last",
+            events / steady_s,
+            "events/s",
+        )
+        figure(
+            figures,
+            f"{k} sink processes rate / raw COPY rate",
+            events / total_s / copy_rate,
+            "ratio",
+            TARGET_SHARE_OF_COPY,
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
-                "command": f".venv/bin/python benchmarks/audit_bench.py --events {args.events}",
+                "command": ".venv/bin/python benchmarks/audit_bench.py "
+                f"--events {args.events} --parallel {args.parallel}",
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
                 f"{_cpu()}; {os.cpu_count()} CPUs shared with Kafka and PostgreSQL; "
