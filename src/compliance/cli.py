@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
+        # Alembic narrates each start-up at INFO; a real migration problem still shows.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         result: int = args.func(settings, args)
         return result
     except ComplianceError as exc:

@@ -8,7 +8,6 @@ them take turns, and all but the first find nothing to do. The version is kept i
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from alembic import command
@@ -16,9 +15,6 @@ from alembic.config import Config
 from sqlalchemy import Engine, text
 
 VERSION_TABLE = "audit_schema_version"
-# Alembic narrates every start-up at INFO ("Context impl ...", "Will assume ..."): keep the
-# processors' logs for what happened, and let a real migration step still show as a warning.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def config() -> Config:
