@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from sqlalchemy import Engine
 
 from compliance import kafka_io, metrics
@@ -169,7 +169,9 @@ class AuditSink:
         self, consumer: Consumer, producer: Producer, batch: list[Message], stop: threading.Event
     ) -> list[Prepared] | None:
         """Steps 1-2: the batch's rows, sealed and serialized (None when stopping first)."""
-        rows = self._rows(producer, batch)
+        rows = self._until_done(consumer, stop, lambda: self._rows(producer, batch))
+        if rows is None:
+            return None
         return self._until_done(consumer, stop, lambda: self.writer.prepare_batch(rows))
 
     def _commit_when_written(
@@ -235,10 +237,18 @@ class AuditSink:
                 except RetryableError as exc:
                     metrics.retries.labels(NAME).inc()
                     log.warning("audit write failed (%s); pausing, retry in %.1fs", exc, delay)
-                    if not paused:
-                        consumer.pause(consumer.assignment())
-                        paused = True
-                    consumer.poll(0)  # stay in the group while paused
+                    # Pause everything assigned now (a rebalance may have added partitions
+                    # since the last try), then poll to stay in the group. A record that poll
+                    # still returns is not ours to drop: seek back so it is read again later.
+                    consumer.pause(consumer.assignment())
+                    paused = True
+                    kept_alive = consumer.poll(0)
+                    if kept_alive is not None and kept_alive.error() is None:
+                        consumer.seek(
+                            TopicPartition(
+                                kept_alive.topic(), kept_alive.partition(), kept_alive.offset()
+                            )
+                        )
                     if stop.wait(delay):
                         return None
                     delay = min(delay * 2, 10.0)

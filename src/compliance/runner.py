@@ -20,6 +20,7 @@ failure.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -55,11 +56,29 @@ def coordinates(msg: Message) -> str:
     return f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
 
 
+# A dead letter must itself fit in a Kafka message (1 MB by default) even when the record it
+# carries nearly filled one: beyond this, the original is cut and the cut is stated, with the
+# whole value's length and SHA-256 so it can still be matched against the source topic.
+DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024
+DEAD_LETTER_MAX_KEY_BYTES = 4 * 1024
+
+
 def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
     """The dead-letter event for ``msg``; its id depends only on the record's coordinates,
     so two processors giving up on the same record produce one event in the audit trail."""
     source = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
     key = msg.key()
+    value = msg.value()
+    reason = str(error)[:4000]
+    if value is not None and len(value) > DEAD_LETTER_MAX_VALUE_BYTES:
+        reason += (
+            f" [original value cut to its first {DEAD_LETTER_MAX_VALUE_BYTES} of {len(value)}"
+            f" bytes; sha256 {hashlib.sha256(value).hexdigest()}]"
+        )
+        value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
+    if key is not None and len(key) > DEAD_LETTER_MAX_KEY_BYTES:
+        reason += f" [key cut to its first {DEAD_LETTER_MAX_KEY_BYTES} of {len(key)} bytes]"
+        key = key[:DEAD_LETTER_MAX_KEY_BYTES]
     record = {
         "envelope": envelope(
             event_type="DeadLetter",
@@ -73,9 +92,9 @@ def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
         "source_partition": msg.partition(),
         "source_offset": msg.offset(),
         "source_key": key,
-        "original_value": msg.value(),
+        "original_value": value,
         "error_class": type(error).__name__,
-        "error": str(error),
+        "error": reason,
         "failed_in": failed_in,
     }
     return record
