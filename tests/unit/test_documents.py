@@ -17,27 +17,14 @@ from compliance.documents.reference import INLINE_URI, describe, fetch, guess_me
 from compliance.documents.text import extract_text
 from compliance.errors import DocumentUnreadable
 from compliance.publisher import arrival_event
+from tests.shared_data import SHARED_DATA, shared
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT_ROOT / "samples" / "documents"
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 INVOICES = SHARED_DATA / "documents" / "invoices"
 ID_SPECIMENS = SHARED_DATA / "documents" / "id_specimens"
 MAX = 1024 * 1024
 CONTENT = b"UTOPIA - PASSPORT\nSurname: HALVORSEN\n"
-
-
-def shared(path: Path) -> Path:
-    """``path`` in ../shared/data; the test FAILS (never skips) when the data is missing."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(
-            f"the real sample data folder {SHARED_DATA} is missing: this test needs "
-            "../shared/data beside the project (see shared/data/SOURCES.md)",
-            pytrace=False,
-        )
-    if not path.exists():
-        pytest.fail(f"{path} is missing from the shared sample data", pytrace=False)
-    return path
 
 
 @pytest.fixture

@@ -15,25 +15,12 @@ from compliance.classification.local import MODEL, classify
 from compliance.classification.model import DOCUMENT_TYPES, Classification
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import TEXT_TYPES, extract_text
+from tests.shared_data import SHARED_DATA, shared
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "documents"
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MT940 = SHARED_DATA / "documents" / "bank_statements_mt940"
 DATE_FIELDS = ("date_of_birth", "expiry_date", "document_date", "consent_given_at")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def shared(path: Path) -> Path:
-    """``path`` in ../shared/data; the test FAILS (never skips) when the data is missing."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(
-            f"the real sample data folder {SHARED_DATA} is missing: this test needs "
-            "../shared/data beside the project (see shared/data/SOURCES.md)",
-            pytrace=False,
-        )
-    if not path.exists():
-        pytest.fail(f"{path} is missing from the shared sample data", pytrace=False)
-    return path
 
 
 # What a person reads off each text sample (names compared case-insensitively).

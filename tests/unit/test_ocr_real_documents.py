@@ -21,17 +21,12 @@ from compliance.documents.reference import guess_media_type
 from compliance.documents.text import extract_text
 from compliance.mrz import find_mrz
 from compliance.mrz_ocr import find_ocr_mrz
+from tests.shared_data import SHARED_DATA, shared
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "documents"
+SHARED = SHARED_DATA / "documents"
 SPECIMENS = SHARED / "id_specimens"
 W9 = SHARED / "tax_forms_w9"
 INVOICES = SHARED / "invoices"
-
-
-def shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(f"{path} is missing: these tests need ../shared/data", pytrace=False)
-    return path
 
 
 def read(path: Path) -> tuple[str, Classification]:
