@@ -9,6 +9,11 @@ classification is decided here: whether the document passes is the checker's job
 
 Claude calls wait on the network, so the runner keeps up to ``COMPLIANCE_LLM_CONCURRENCY``
 documents of a batch in this stage at once; when the API is down the batch waits, uncommitted.
+Because documents finish out of order, the runner dates each decision (``occurred_at``) when the
+batch is dispatched, in input order, strictly increasing within a partition: two documents of
+one customer are dated in the order they arrived, which the checker's "as of" reads rely on.
+With Claude a batch holds at most ``COMPLIANCE_LLM_BATCH_MULTIPLE`` x the concurrency records
+(``Settings.llm_batch_size``), so a batch of slow calls ends within max.poll.interval.ms.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from compliance.codec import Record
 from compliance.config import Settings
 from compliance.documents.reference import fetch
 from compliance.documents.s3 import s3_access
-from compliance.documents.text import ExtractedText, extract_text
+from compliance.documents.text import ExtractedText, extract_text, require_ocr
 from compliance.errors import DocumentUnreadable, PoisonMessage
 from compliance.events import caused_by
 from compliance.exceptions import exception_event
@@ -110,16 +115,24 @@ def unreadable(arrival: Record, error: DocumentUnreadable) -> Outgoing:
     )
 
 
-def main(settings: Settings, stop: threading.Event) -> None:
-    kafka_io.require_broker(settings)
-    classifier = classifier_for(settings)
+def runner_for(settings: Settings, classifier: Classifier) -> TransactionalRunner:
+    """The classifier's runner: documents in flight at once, decisions dated in input order,
+    and with Claude a batch of a few rounds of calls."""
+    with_llm = settings.anthropic_api_key is not None
     # Claude calls wait on the network; local OCR runs in subprocesses, one per core.
-    in_flight = settings.llm_concurrency if settings.anthropic_api_key else os.cpu_count() or 1
-    runner = TransactionalRunner(
+    in_flight = settings.llm_concurrency if with_llm else os.cpu_count() or 1
+    return TransactionalRunner(
         NAME,
         settings,
         [settings.topic(DOCUMENTS_ARRIVED)],
         lambda event_type, record: classify_arrival(settings, event_type, record, classifier),
         concurrency=in_flight,
+        batch_size=settings.llm_batch_size if with_llm else settings.batch_size,
+        stamp_in_input_order=True,
     )
-    runner.run(stop)
+
+
+def main(settings: Settings, stop: threading.Event) -> None:
+    kafka_io.require_broker(settings)
+    require_ocr()
+    runner_for(settings, classifier_for(settings)).run(stop)

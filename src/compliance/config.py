@@ -10,7 +10,7 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compliance.errors import ConfigurationError
@@ -18,6 +18,9 @@ from compliance.topics import TopicSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_AUDIT_SIGNING_KEY = "dev-only-audit-signing-key-change-me"
+# librdkafka's max.poll.interval.ms (not overridden in kafka_io): a consumer that does not poll
+# for this long leaves its group, and the transaction of the batch it was working on fails.
+KAFKA_MAX_POLL_INTERVAL_S = 300.0
 
 
 class Settings(BaseSettings):
@@ -99,6 +102,15 @@ class Settings(BaseSettings):
         16, ge=1, le=1024, description="Documents classified at once per classifier process."
     )
     llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one Messages API call.")
+    llm_batch_multiple: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="With Claude, the classifier consumes at most this many times "
+        "COMPLIANCE_LLM_CONCURRENCY records per batch (and at most COMPLIANCE_BATCH_SIZE), "
+        "so one batch finishes well within Kafka's max.poll.interval.ms; times "
+        "COMPLIANCE_LLM_TIMEOUT_S it must stay under 300 s.",
+    )
     llm_max_retries: int = Field(
         3, ge=0, le=10, description="SDK retries on 429, 5xx and timeouts (honours retry-after)."
     )
@@ -143,6 +155,20 @@ class Settings(BaseSettings):
         description="Records the audit sink writes per database transaction; with the "
         "client's bounded fetch queue it bounds the sink's memory under a burst.",
     )
+    audit_prepare_processes: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Processes that decode, seal and serialize batches for the audit sink "
+        "(0: a thread of the sink itself).",
+    )
+    audit_write_connections: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="Database connections the audit sink writes a batch through in parallel, "
+        "each a transaction over whole chains.",
+    )
     audit_signing_key: SecretStr = Field(
         SecretStr(DEV_AUDIT_SIGNING_KEY),
         description="HMAC key signing the audit trail's chain checkpoints (secret; the "
@@ -168,6 +194,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql:// or postgresql+psycopg2:// URL")
         return value
 
+    @field_validator("llm_batch_multiple")
+    @classmethod
+    def _llm_batch_fits_the_poll_interval(cls, value: int, info: ValidationInfo) -> int:
+        """A batch is ``value`` rounds of calls in flight; if each round took one call's whole
+        timeout, the batch must still end before the consumer is dropped from its group."""
+        timeout_s = info.data.get("llm_timeout_s")
+        if timeout_s is not None and value * timeout_s >= KAFKA_MAX_POLL_INTERVAL_S:
+            raise ValueError(
+                f"{value} rounds of {timeout_s:g} s calls could outlast Kafka's "
+                f"max.poll.interval.ms ({KAFKA_MAX_POLL_INTERVAL_S:g} s); lower it or "
+                "COMPLIANCE_LLM_TIMEOUT_S"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -186,6 +226,13 @@ class Settings(BaseSettings):
 
     def group(self, processor: str) -> str:
         return f"{self.topic_prefix}compliance.{processor}"
+
+    @property
+    def llm_batch_size(self) -> int:
+        """Records per classifier batch with Claude: a few rounds of calls in flight, so a
+        batch of slow calls cannot outlast max.poll.interval.ms (500 records at 16 in
+        flight would be 32 rounds of calls of up to ``llm_timeout_s`` each)."""
+        return min(self.batch_size, self.llm_batch_multiple * self.llm_concurrency)
 
 
 def load_settings() -> Settings:

@@ -15,7 +15,16 @@ The commit order, for every batch, is:
 If a step fails with a retryable error, the transaction is aborted, the consumer is rewound
 to the start of the batch and, after a back-off, polls the same records again: nothing is
 skipped, nothing is produced twice, and nothing is dead-lettered for an infrastructure
-failure.
+failure. A commit that fails with a retriable Kafka error (a coordinator moving, a request
+timing out) is itself retried a few times before the batch is given up; a transaction the
+broker says must be aborted is aborted and the batch retried; a fatal error (this producer
+fenced by a newer copy of itself) stops the process.
+
+A stage run with ``stamp_in_input_order`` gets its outputs' ``occurred_at`` from the runner,
+not from the moment each record happened to finish: times are taken when the batch is
+dispatched, in record order, and strictly increase within a partition (see
+``InputOrderClock``). Records of one subject share a partition, so with many records in the
+stage at once their decisions are still dated in the order they arrived.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -36,7 +46,7 @@ from compliance import kafka_io, metrics
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
-from compliance.events import envelope, subject_key
+from compliance.events import envelope, now, subject_key
 from compliance.topics import DLQ_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -61,6 +71,8 @@ def coordinates(msg: Message) -> str:
 # whole value's length and SHA-256 so it can still be matched against the source topic.
 DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024
 DEAD_LETTER_MAX_KEY_BYTES = 4 * 1024
+# Attempts of one transaction step (send offsets, commit) failing with retriable errors.
+COMMIT_ATTEMPTS = 5
 
 
 def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
@@ -100,6 +112,33 @@ def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
     return record
 
 
+class InputOrderClock:
+    """Decision times in input order: one per record, taken in the order of the batch, cut to
+    the millisecond (the envelope's ``timestamp-millis``) and strictly increasing within each
+    partition, across batches too. When records come faster than one a millisecond, a time
+    runs ahead of the wall clock by at most a millisecond per record."""
+
+    def __init__(self, clock: Callable[[], datetime] = now) -> None:
+        self._clock = clock
+        self._last: dict[tuple[str, int], datetime] = {}
+
+    def stamps(self, batch: Sequence[Message]) -> list[datetime]:
+        stamps = []
+        for msg in batch:
+            key = (msg.topic() or "", msg.partition() or 0)
+            stamp = _to_millisecond(self._clock())
+            last = self._last.get(key)
+            if last is not None and stamp <= last:
+                stamp = last + timedelta(milliseconds=1)
+            self._last[key] = stamp
+            stamps.append(stamp)
+        return stamps
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def install_stop_signals(stop: threading.Event) -> None:
     def _stop(signum: int, _frame: Any) -> None:
         log.info("signal %s received: finishing the current batch, then stopping", signum)
@@ -119,6 +158,9 @@ class TransactionalRunner:
         input_topics: Sequence[str],
         stage: Stage,
         concurrency: int = 1,
+        *,
+        batch_size: int | None = None,
+        stamp_in_input_order: bool = False,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -128,6 +170,10 @@ class TransactionalRunner:
         self.backoff_s = 0.5
         self._delay = self.backoff_s
         self.concurrency = concurrency
+        self.batch_size = batch_size or settings.batch_size
+        self.clock = InputOrderClock() if stamp_in_input_order else None
+        self.commit_attempts = COMMIT_ATTEMPTS
+        self.commit_backoff_s = 0.2
         self._pool = ThreadPoolExecutor(concurrency, name) if concurrency > 1 else None
 
     def run(self, stop: threading.Event) -> None:
@@ -139,7 +185,7 @@ class TransactionalRunner:
         log.info("%s consuming %s", self.name, ",".join(self.input_topics))
         try:
             while not stop.is_set():
-                batch = consumer.consume(self.settings.batch_size, self.settings.poll_timeout_s)
+                batch = consumer.consume(self.batch_size, self.settings.poll_timeout_s)
                 records = records_in(batch)
                 if records:
                     self._process_or_rewind(consumer, producer, records, stop)
@@ -183,24 +229,64 @@ class TransactionalRunner:
                     value=self.codec.encode(out.event_type, out.record),
                 )
                 producer.poll(0)
-            producer.send_offsets_to_transaction(
-                next_offsets(batch), consumer.consumer_group_metadata(), 30
-            )
-            producer.commit_transaction(30)
+            offsets = next_offsets(batch)
+            group = consumer.consumer_group_metadata()
+            self._retrying(lambda: producer.send_offsets_to_transaction(offsets, group, 30))
+            self._retrying(lambda: producer.commit_transaction(30))
+        except KafkaException as exc:
+            if not _fatal(exc):  # a fatal error leaves nothing to abort: the process stops
+                _abort_quietly(producer)
+            raise
         except BaseException:
             _abort_quietly(producer)
             raise
         metrics.processed.labels(self.name).inc(len(batch))
+
+    def _retrying(self, call: Callable[[], object]) -> None:
+        """``call`` (a transaction step), again after a back-off while it fails with an error
+        Kafka calls retriable and that does not require an abort; librdkafka allows retrying
+        ``send_offsets_to_transaction`` and ``commit_transaction`` then, and the transaction
+        stays open meanwhile. The last failure, or any other, is raised."""
+        delay = self.commit_backoff_s
+        for attempt in range(1, self.commit_attempts + 1):
+            try:
+                call()
+                return
+            except KafkaException as exc:
+                err = _kafka_error(exc)
+                if (
+                    err is None
+                    or not err.retriable()
+                    or err.txn_requires_abort()
+                    or err.fatal()
+                    or attempt == self.commit_attempts
+                ):
+                    raise
+                log.warning(
+                    "%s: transaction step failed (%s), retrying (%d of %d) in %.1fs",
+                    self.name,
+                    err,
+                    attempt,
+                    self.commit_attempts - 1,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _outputs_of_batch(self, batch: list[Message]) -> list[Outgoing]:
         """Every output of the batch, in batch order. With a pool, up to ``concurrency``
         records are in the stage at once; a retryable error in any of them fails the whole
         batch (the records that did finish are redone on the retry, which is why a costly
         stage caches its results)."""
+        stamps = self.clock.stamps(batch) if self.clock is not None else None
         if self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:
             per_record = list(self._pool.map(self._outputs_for, batch))
+        if stamps is not None:
+            for outputs, stamp in zip(per_record, stamps, strict=True):
+                for out in outputs:
+                    out.record["envelope"]["occurred_at"] = stamp
         return [out for outputs in per_record for out in outputs]
 
     def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
@@ -241,11 +327,23 @@ def records_in(batch: list[Message]) -> list[Message]:
     return records
 
 
-def _retriable(exc: KafkaException) -> bool:
+def _kafka_error(exc: KafkaException) -> KafkaError | None:
     err = exc.args[0] if exc.args else None
-    if not isinstance(err, KafkaError):
+    return err if isinstance(err, KafkaError) else None
+
+
+def _retriable(exc: KafkaException) -> bool:
+    """May the batch be retried after this error (the transaction aborted, the consumer
+    rewound)? Not after a fatal one: the producer is unusable and the process must stop."""
+    err = _kafka_error(exc)
+    if err is None or err.fatal():
         return False
     return bool(err.retriable() or err.txn_requires_abort())
+
+
+def _fatal(exc: KafkaException) -> bool:
+    err = _kafka_error(exc)
+    return err is not None and bool(err.fatal())
 
 
 def _abort_quietly(producer: Producer) -> None:

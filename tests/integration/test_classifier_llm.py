@@ -264,3 +264,78 @@ def test_the_result_cache_in_postgresql_answers_the_same_content_without_a_call(
     assert not first.usage.from_cache and first.usage.cost_usd > 0
     assert second.usage.from_cache and second.usage.cost_usd == 0
     assert second.usage.input_tokens == first.usage.input_tokens
+
+
+def test_two_documents_of_the_same_content_racing_get_the_same_stored_answer(
+    engine: Engine,
+) -> None:
+    """Both miss the cache and ask Claude, who answers each differently; the first answer
+    stored is the one both documents use, so identical content gets identical output."""
+    text = "Utility bill\nAddress: Storgata 12, Oslo\n" + uuid.uuid4().hex
+    content = uuid.uuid4().hex
+    both_asked = threading.Barrier(2, timeout=10)
+    answers = iter(["Storgata 12, Oslo", "Storgata 12 0155 Oslo"])
+    lock = threading.Lock()
+
+    def two_readings(request: dict[str, Any]) -> Reply:
+        both_asked.wait()  # neither has stored its answer yet
+        with lock:
+            address = next(answers)
+        fields = {"address": {"value": address, "confidence": 0.9}}
+        tool_input = {"document_confidence": 0.9, "fields": fields}
+        return tool_reply(request["model"], "record_proof_of_address", tool_input)
+
+    results: list[Any] = [None, None]
+    with MessagesStub(two_readings) as stub:
+        settings = Settings(anthropic_api_key=SecretStr("k"), anthropic_base_url=stub.base_url)
+        cache = ResultCache(engine)
+        cache.create_table()
+
+        def classify(slot: int) -> None:
+            classifier = ClaudeClassifier(settings, client_for(settings), cache)
+            results[slot] = classifier.classify(text, content)
+
+        threads = [threading.Thread(target=classify, args=(slot,)) for slot in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert stub.count() == 2
+    assert results[0] is not None and results[1] is not None
+    assert results[0].fields == results[1].fields
+    stored = cache.get(content, settings.anthropic_model, results[0].prompt_version)
+    assert stored is not None and stored["fields"][0][1] == results[0].fields[0].value
+    assert all(r.usage is not None and r.usage.cost_usd > 0 for r in results)  # both paid
+
+
+def test_a_nul_character_is_stripped_before_the_cache_stores_a_result(engine: Engine) -> None:
+    cache = ResultCache(engine)
+    cache.create_table()
+    content = uuid.uuid4().hex
+    result = {"document_type": "passport", "fields": [["full_name", "Ingrid\x00 H", 0.9]]}
+    stored = cache.put(content, "m", "p", result)  # once retried forever (DataError)
+    assert stored["fields"][0][1] == "Ingrid H"
+    assert cache.get(content, "m", "p") == stored
+
+
+def test_a_result_the_database_refuses_as_data_is_not_cached_and_the_document_goes_on(
+    engine: Engine,
+) -> None:
+    cache = ResultCache(engine)
+    cache.create_table()
+    content = uuid.uuid4().hex
+    result = {"document_type": "passport", "confidence": float("nan"), "fields": []}
+    returned = cache.put(content, "m", "p", result)  # NaN is not JSON: a DataError
+    assert returned["document_type"] == "passport"
+    assert cache.get(content, "m", "p") is None
+
+
+def test_the_cache_pool_has_a_connection_for_every_classification_in_flight(
+    engine: Engine,
+) -> None:
+    from compliance.classification.choose import classifier_for
+
+    settings = Settings(anthropic_api_key=SecretStr("k"), llm_concurrency=40)
+    classifier: Any = classifier_for(settings)
+    assert classifier.cache.engine.pool.size() >= 40
+    classifier.cache.engine.dispose()

@@ -54,6 +54,8 @@ def test_settings_are_read_from_compliance_variables(clean_env: pytest.MonkeyPat
         ("COMPLIANCE_DATABASE_URL", "sqlite:///audit.db"),
         ("COMPLIANCE_LOG_LEVEL", "LOUD"),
         ("COMPLIANCE_METRICS_PORT", "70000"),
+        ("COMPLIANCE_LLM_BATCH_MULTIPLE", "0"),
+        ("COMPLIANCE_LLM_BATCH_MULTIPLE", "6"),  # 6 x 60 s calls: over max.poll.interval.ms
     ],
 )
 def test_a_bad_setting_raises_configuration_error_naming_the_variable(
@@ -66,6 +68,20 @@ def test_a_bad_setting_raises_configuration_error_naming_the_variable(
     assert message.startswith("invalid configuration: ")
     assert variable in message
     assert "\n" not in message
+
+
+def test_the_llm_batch_is_a_few_rounds_of_calls_in_flight_and_fits_the_poll_interval(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert settings.llm_batch_size == 4 * 16  # not the 500 of a plain batch
+    assert settings.llm_batch_multiple * settings.llm_timeout_s < 300
+    clean_env.setenv("COMPLIANCE_LLM_TIMEOUT_S", "20")
+    clean_env.setenv("COMPLIANCE_LLM_BATCH_MULTIPLE", "10")
+    assert load_settings().llm_batch_size == 160
+    clean_env.setenv("COMPLIANCE_LLM_TIMEOUT_S", "30")  # 10 rounds x 30 s = 300 s: too long
+    with pytest.raises(ConfigurationError, match=r"COMPLIANCE_LLM_BATCH_MULTIPLE.*max\.poll"):
+        load_settings()
 
 
 def test_several_bad_settings_are_all_named_in_one_sentence(

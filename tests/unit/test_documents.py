@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from pypdf import PdfWriter
 from compliance.documents import text as text_module
 from compliance.documents.reference import INLINE_URI, describe, fetch, guess_media_type
 from compliance.documents.text import extract_text
-from compliance.errors import DocumentUnreadable
+from compliance.errors import ConfigurationError, DocumentUnreadable, RetryableError
 from compliance.publisher import arrival_event
 from tests.shared_data import SHARED_DATA, shared
 
@@ -239,10 +241,75 @@ def test_extract_text_reads_utf8_and_falls_back_to_latin1() -> None:
     assert ":25:517852257" in statement.text
 
 
-def test_extract_text_of_an_image_without_tesseract_is_unreadable(
+def test_extract_text_of_an_image_without_tesseract_stops_the_process_not_the_document(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
-    with pytest.raises(DocumentUnreadable) as info:
+    with pytest.raises(ConfigurationError, match="tesseract"):
         extract_text(shared(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
-    assert info.value.code == "no_ocr"
+
+
+def test_the_classifier_refuses_to_start_without_tesseract_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from compliance.processors import classifier
+
+    monkeypatch.setattr(classifier.kafka_io, "require_broker", lambda _settings: None)
+    monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
+    with pytest.raises(ConfigurationError) as info:
+        classifier.main(settings, threading.Event())
+    assert "tesseract" in str(info.value) and str(info.value).count(". ") == 0
+
+
+# --- storage that fails under a read: the document waits -------------------------------------
+
+TRANSIENT = [errno.EIO, errno.ESTALE, errno.ENOSPC, errno.EAGAIN, errno.ETIMEDOUT, errno.ENOTCONN]
+
+
+def _failing_open(code: int) -> Any:
+    def open_(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError(code, os.strerror(code))
+
+    return open_
+
+
+@pytest.mark.parametrize("code", TRANSIENT, ids=[errno.errorcode[c] for c in TRANSIENT])
+def test_a_storage_failure_reading_a_document_is_retried_not_an_exception(
+    docs: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    arrival = _arrival(docs / "passport.txt")
+    monkeypatch.setattr(Path, "open", _failing_open(code))
+    with pytest.raises(RetryableError, match=errno.errorcode[code]):
+        fetch(arrival, [docs], MAX)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EISDIR, errno.ELOOP])
+def test_a_file_that_cannot_be_read_for_its_own_sake_stays_an_exception(
+    docs: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    arrival = _arrival(docs / "passport.txt")
+    monkeypatch.setattr(Path, "open", _failing_open(code))
+    assert _unreadable(arrival, [docs]) == "io_error"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EAGAIN, errno.ENOMEM])
+def test_ocr_failing_for_lack_of_disk_memory_or_processes_is_retried(
+    monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    monkeypatch.setattr(text_module.shutil, "which", lambda _name: "/usr/bin/tesseract")
+    monkeypatch.setattr(text_module.tempfile, "NamedTemporaryFile", _failing_open(code))
+    with pytest.raises(RetryableError, match="OCR"):
+        extract_text(b"\x89PNG not really", "image/png")
+
+
+def test_ocr_failing_to_start_a_process_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_module.shutil, "which", lambda _name: "/usr/bin/tesseract")
+    monkeypatch.setattr(text_module.subprocess, "run", _failing_open(errno.EAGAIN))
+    with pytest.raises(RetryableError, match="EAGAIN"):
+        extract_text(b"\x89PNG not really", "image/png")
+
+
+def test_nul_characters_past_the_binary_sniff_are_removed_from_the_text() -> None:
+    data = b"Utility bill\n" + b" " * 5000 + b"Address: Storgata\x00 12\n"
+    extracted = extract_text(data, "text/plain")
+    assert "\x00" not in extracted.text and "Storgata 12" in extracted.text

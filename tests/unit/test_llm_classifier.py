@@ -24,12 +24,14 @@ from compliance.classification.messages_stub import (
     answer_like_claude,
     document_text,
     error_reply,
+    low_credit_reply,
+    raw_reply,
     tool_reply,
 )
 from compliance.classification.prompt import PROMPT_VERSION
 from compliance.codec import registry
 from compliance.config import Settings
-from compliance.errors import ConfigurationError, DocumentUnreadable, RetryableError
+from compliance.errors import DocumentUnreadable, RetryableError
 from compliance.processors.classifier import classify_arrival
 from compliance.publisher import arrival_event
 
@@ -212,10 +214,95 @@ def test_a_request_refused_for_the_document_itself_becomes_an_exception(
     assert stub.count() == 1  # a 400 is not retried
 
 
-def test_a_rejected_api_key_stops_the_processor(stub: MessagesStub) -> None:
-    stub.plan = lambda _request: error_reply(401, "authentication_error")
-    with pytest.raises(ConfigurationError, match="API key"):
+@pytest.mark.parametrize(
+    ("reply", "operator_hint"),
+    [
+        (error_reply(401, "authentication_error"), "COMPLIANCE_ANTHROPIC_API_KEY"),
+        (error_reply(403, "permission_error"), "permissions"),
+        (error_reply(402, "billing_error"), "billing"),
+        (error_reply(404, "not_found_error"), "COMPLIANCE_ANTHROPIC_MODEL"),
+        (low_credit_reply(), "billing"),
+    ],
+    ids=["key-refused", "forbidden", "payment-required", "model-not-found", "low-credit-400"],
+)
+def test_an_account_problem_pauses_opens_the_circuit_and_tells_the_operator(
+    stub: MessagesStub, caplog: pytest.LogCaptureFixture, reply: Reply, operator_hint: str
+) -> None:
+    """Every document would be refused alike: the documents wait (never an exception each),
+    the circuit opens at once so the API is not hammered, and the log says what to fix."""
+    stub.plan = lambda _request: reply
+    account = classifier(stub, llm_circuit_failures=5)
+    with pytest.raises(RetryableError, match=operator_hint):
+        account.classify(PASSPORT, "sha-1")
+    assert account.breaker.state == "open"  # at once, not after five documents
+    assert any(operator_hint in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    with pytest.raises(RetryableError, match="circuit open"):
+        account.classify(PASSPORT, "sha-2")
+    assert stub.count() == 1  # one call, not retried, and none while the circuit is open
+
+
+def test_an_account_problem_clears_once_fixed_after_the_circuit_resets(
+    stub: MessagesStub,
+) -> None:
+    stub.plan = scripted(low_credit_reply())
+    account = classifier(stub, llm_circuit_reset_s=0.2)
+    with pytest.raises(RetryableError):
+        account.classify(PASSPORT, "sha-1")
+    time.sleep(0.25)
+    assert account.classify(PASSPORT, "sha-1").document_type == "passport"
+    assert account.breaker.state == "closed"
+
+
+def test_a_request_too_large_for_this_document_stays_an_exception(stub: MessagesStub) -> None:
+    stub.plan = lambda _request: error_reply(413, "request_too_large")
+    with pytest.raises(DocumentUnreadable) as info:
         classifier(stub).classify(PASSPORT, "sha-1")
+    assert info.value.code == "llm_rejected"
+
+
+# --- replies that are not a message -----------------------------------------------------------
+
+NOT_A_MESSAGE = {
+    "html-page": raw_reply(b"<html><body>502 Bad Gateway</body></html>", "text/html"),
+    "json-cut-short": raw_reply(b'{"id": "msg_stub", "type": "message", "content": [{"ty'),
+    "json-not-a-message": raw_reply(b'{"status": "ok"}'),
+    "empty-body": raw_reply(b""),
+}
+
+
+@pytest.mark.parametrize("reply", NOT_A_MESSAGE.values(), ids=NOT_A_MESSAGE.keys())
+def test_a_reply_that_is_not_a_message_is_asked_again_then_the_document_waits(
+    stub: MessagesStub, reply: Reply
+) -> None:
+    """Never a dead letter (the runner's catch-all) nor an exception: the API misbehaved."""
+    stub.plan = lambda _request: reply
+    broken = classifier(stub, llm_max_retries=1, llm_circuit_failures=1)
+    with pytest.raises(RetryableError, match="unavailable"):
+        broken.classify(PASSPORT, "sha-1")
+    assert stub.count() == 2  # the call and its one retry
+    assert broken.breaker.state == "open"
+
+
+@pytest.mark.parametrize("reply", NOT_A_MESSAGE.values(), ids=NOT_A_MESSAGE.keys())
+def test_one_reply_that_is_not_a_message_is_retried_and_the_next_one_used(
+    stub: MessagesStub, reply: Reply
+) -> None:
+    stub.plan = scripted(reply)
+    result = classifier(stub, llm_max_retries=1).classify(PASSPORT, "sha-1")
+    assert result.document_type == "passport" and stub.count() == 2
+
+
+def test_a_nul_character_in_claude_s_reply_is_removed(stub: MessagesStub) -> None:
+    """PostgreSQL (cache, checker state, audit trail) cannot store NUL: it never gets out."""
+
+    def with_nul(request: dict[str, Any]) -> Reply:
+        fields = {"address": {"value": "Storgata 12,\x00 Oslo", "confidence": 0.9}}
+        tool_input = {"document_confidence": 0.9, "fields": fields}
+        return tool_reply(request["model"], "record_proof_of_address", tool_input)
+
+    stub.plan = with_nul
+    result = classifier(stub).classify("Utility bill", "sha-1")
+    assert values(result)["address"] == "Storgata 12, Oslo"
 
 
 # --- malformed replies ------------------------------------------------------------------------

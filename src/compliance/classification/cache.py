@@ -2,22 +2,45 @@
 
 Re-processing a document (a replay, a batch retried after a crash or an API outage) reads the
 answer Claude already gave instead of asking again: the same fields, at no cost. A result is
-written once (``ON CONFLICT DO NOTHING``), so two processors racing on the same content keep
-the first answer. Database failures are ``RetryableError``: the batch waits, as for the audit
-trail, rather than paying again for an answer that could not be remembered.
+written once (``ON CONFLICT DO NOTHING``); ``put`` returns the answer stored, so when two
+documents of the same content race, the one that loses uses the winner's answer: identical
+content gets identical output.
+
+A database outage (down, failed over, shutting down, the connection pool exhausted: see
+``compliance.db_errors``) is ``RetryableError``: the batch waits, as for the audit trail, rather
+than paying again for an answer that could not be remembered; so is any other database error
+except bad data. A result the database refuses as data (``DataError``) is not cached and the
+classification goes on; NUL characters, which jsonb cannot hold, are removed before storing.
+The engine's pool must hold one connection per classification in flight (``engine_for``).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, Table, Text, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
+from compliance.db_errors import retryable_db_errors
 from compliance.errors import RetryableError
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
+POOL_TIMEOUT_S = 30.0
 
 llm_results = Table(
     "llm_classification_cache",
@@ -30,44 +53,92 @@ llm_results = Table(
 )
 
 
+def engine_for(dsn: str, in_flight: int) -> Engine:
+    """An engine whose pool has a connection for every classification in flight (each holds
+    at most one at a time), so none waits for another's; a wait that still times out is an
+    outage (``RetryableError``), never a dead letter."""
+    return create_engine(
+        dsn,
+        pool_pre_ping=True,
+        pool_size=in_flight,
+        max_overflow=2,
+        pool_timeout=POOL_TIMEOUT_S,
+    )
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it (jsonb refuses them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
+
+
+@contextmanager
+def _cache_errors() -> Iterator[None]:
+    """Outages and unexpected database errors -> RetryableError; DataError is left to the
+    caller."""
+    try:
+        with retryable_db_errors("LLM result cache"):
+            yield
+    except DataError:
+        raise
+    except DBAPIError as exc:
+        raise RetryableError(f"LLM result cache failed: {exc.orig}") from exc
+
+
 class ResultCache:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def create_table(self) -> None:
-        try:
+        with _cache_errors():
             metadata.create_all(self.engine, checkfirst=True)
-        except DBAPIError as exc:
-            raise RetryableError(f"cannot create the LLM result cache: {exc.orig}") from exc
 
     def get(self, content_sha256: str, model: str, prompt_version: str) -> dict[str, Any] | None:
-        query = select(llm_results.c.result).where(
-            llm_results.c.content_sha256 == content_sha256,
-            llm_results.c.model == model,
-            llm_results.c.prompt_version == prompt_version,
-        )
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(query).first()
-        except DBAPIError as exc:
-            raise RetryableError(f"LLM result cache unavailable: {exc.orig}") from exc
+        with _cache_errors(), self.engine.connect() as conn:
+            row = conn.execute(_lookup(content_sha256, model, prompt_version)).first()
         return None if row is None else dict(row[0])
 
     def put(
         self, content_sha256: str, model: str, prompt_version: str, result: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Store ``result`` unless a result for this key is stored already; return the stored
+        one (``result`` itself, without NULs, if the database refused it as data)."""
+        clean: dict[str, Any] = without_nul(result)
         statement = (
             insert(llm_results)
             .values(
                 content_sha256=content_sha256,
                 model=model,
                 prompt_version=prompt_version,
-                result=result,
+                result=clean,
             )
             .on_conflict_do_nothing()
+            .returning(llm_results.c.result)
         )
         try:
-            with self.engine.begin() as conn:
-                conn.execute(statement)
-        except DBAPIError as exc:
-            raise RetryableError(f"LLM result cache unavailable: {exc.orig}") from exc
+            with _cache_errors(), self.engine.begin() as conn:
+                inserted = conn.execute(statement).first()
+                if inserted is not None:
+                    return dict(inserted[0])
+                # Another classifier stored this content first: its answer is the answer.
+                stored = conn.execute(_lookup(content_sha256, model, prompt_version)).first()
+        except DataError as exc:
+            log.warning("LLM result for %s not cached: %s", content_sha256, exc.orig)
+            return clean
+        if stored is None:  # deleted in between (an operator purge): keep our own
+            return clean
+        log.info("LLM result for %s was stored by another classifier first", content_sha256)
+        return dict(stored[0])
+
+
+def _lookup(content_sha256: str, model: str, prompt_version: str) -> Any:
+    return select(llm_results.c.result).where(
+        llm_results.c.content_sha256 == content_sha256,
+        llm_results.c.model == model,
+        llm_results.c.prompt_version == prompt_version,
+    )

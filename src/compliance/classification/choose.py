@@ -22,16 +22,12 @@ class LocalClassifier:
 def classifier_for(settings: Settings) -> Classifier:
     if settings.anthropic_api_key is None:
         return LocalClassifier()
-    from sqlalchemy import create_engine
-
-    from compliance.classification.cache import ResultCache
+    from compliance.classification.cache import ResultCache, engine_for
     from compliance.classification.llm import ClaudeClassifier, client_for
 
     cache = None
     if settings.llm_cache:
-        pool = min(settings.llm_concurrency, 16)
-        cache = ResultCache(
-            create_engine(settings.database_dsn, pool_pre_ping=True, pool_size=pool, max_overflow=4)
-        )
+        # One connection per document in flight: the runner runs llm_concurrency at once.
+        cache = ResultCache(engine_for(settings.database_dsn, settings.llm_concurrency))
         cache.create_table()
     return ClaudeClassifier(settings, client_for(settings), cache)

@@ -2,6 +2,9 @@
 retried by the SDK), the circuit opens and calls fail at once, without touching the API, for
 ``reset_s``; then one trial call is let through (half-open). Success closes the circuit.
 
+A failure that every call would meet alike (the account out of credit, the key or model
+refused) ``trip``s the circuit at once: one trial call per ``reset_s`` until it is fixed.
+
 While it is open the classifier raises ``RetryableError``, so the runner aborts the batch,
 leaves its offsets uncommitted and retries it later: documents wait, none is lost.
 """
@@ -55,4 +58,12 @@ class CircuitBreaker:
             self._consecutive += 1
             if self._trial_running or self._consecutive >= self.failures:
                 self._opened_at = self._clock()
+            self._trial_running = False
+
+    def trip(self) -> None:
+        """Open the circuit now, whatever the count: no call can succeed until an operator
+        acts, so only one trial call goes out per ``reset_s``."""
+        with self._lock:
+            self._consecutive = max(self._consecutive + 1, self.failures)
+            self._opened_at = self._clock()
             self._trial_running = False

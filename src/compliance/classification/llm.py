@@ -9,19 +9,29 @@ machine-readable zone states are taken from the zone, not from Claude.
 Transient API failures (429, 5xx, timeouts) are retried by the SDK with exponential back-off,
 honouring ``retry-after``; when they persist, the call counts against the circuit breaker and
 raises ``RetryableError``: the runner keeps the batch's offsets uncommitted and retries it.
-A request the API refuses for the document itself (400, 413) becomes an exception event.
+A reply that is not a well-formed message (not JSON, cut short, not the Message shape) is asked
+again up to ``llm_max_retries`` times, then treated the same way. An account or configuration
+problem (key refused, no credit, model not found: see ``api_errors.py``) also pauses: the
+circuit opens at once and an error line tells the operator what to fix. Only a request the
+API refuses for the document itself (413, a 400 about its content) becomes an exception event.
+
+When two documents of the same content race, both ask Claude and the cache keeps one answer;
+each then uses the stored answer, so identical content gets identical fields (``cache.put``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import Any, NoReturn
 
 import anthropic
 import httpx2
 
 from compliance.classification import llm_metrics
-from compliance.classification.cache import ResultCache
+from compliance.classification.api_errors import Refusal, classify_refusal, operator_action
+from compliance.classification.cache import ResultCache, without_nul
 from compliance.classification.circuit import CircuitBreaker
 from compliance.classification.local import mrz_fields, type_from_mrz
 from compliance.classification.model import Classification, ExtractedField, Usage
@@ -39,7 +49,12 @@ from compliance.mrz import find_mrz
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT_TOKENS = 2048
-_TRANSIENT_STATUS = {408, 409, 429}
+USAGE_KEYS = ("input_tokens", "output_tokens", "cost_usd")
+MALFORMED_BACKOFF_S = 0.5
+
+
+class MalformedResponse(Exception):
+    """The API answered 200 with something that is not a Messages API message."""
 
 
 def client_for(settings: Settings) -> anthropic.Anthropic:
@@ -82,10 +97,12 @@ class ClaudeClassifier:
         if cached is not None:
             return self._with_mrz(_from_stored(cached, self.model, self.prompt_version, True), text)
         redaction = redact(text) if self.settings.llm_redact_pii else Redaction(text)
-        stored = self._ask(redaction)
-        if self.cache is not None:
-            self.cache.put(content_sha256, self.model, self.prompt_version, stored)
-        result = _from_stored(stored, self.model, self.prompt_version, False)
+        answer = self._ask(redaction)
+        stored = answer
+        if self.cache is not None:  # the answer stored first wins, ours if no race
+            stored = self.cache.put(content_sha256, self.model, self.prompt_version, answer)
+        spent = {key: answer[key] for key in USAGE_KEYS}  # what this call cost, in any case
+        result = _from_stored(stored | spent, self.model, self.prompt_version, False)
         assert result.usage is not None
         llm_metrics.cost_usd.inc(result.usage.cost_usd)
         llm_metrics.document_cost_usd.observe(result.usage.cost_usd)
@@ -119,10 +136,14 @@ class ClaudeClassifier:
                     ) from None
                 continue
             llm_metrics.calls.labels("ok").inc()
-            return {
-                "document_type": document_type,
-                "confidence": confidence,
-                "fields": [[f.name, redaction.restore(f.value), f.confidence] for f in fields],
+            answer: dict[str, Any] = without_nul(  # PostgreSQL text and jsonb refuse NUL
+                {
+                    "document_type": document_type,
+                    "confidence": confidence,
+                    "fields": [[f.name, redaction.restore(f.value), f.confidence] for f in fields],
+                }
+            )
+            return answer | {
                 "input_tokens": spent[0],
                 "output_tokens": spent[1],
                 "cost_usd": self._price(spent[0], spent[1]),
@@ -135,19 +156,13 @@ class ClaudeClassifier:
             raise RetryableError("Claude API circuit open after repeated failures; waiting")
         token = fence_token(text)
         try:
-            message = self.client.messages.create(
-                model=self.model,
-                max_tokens=MAX_OUTPUT_TOKENS,
-                system=system_prompt(token),
-                messages=[{"role": "user", "content": user_message(text, token)}],
-                tools=TOOLS,  # type: ignore[arg-type]
-                tool_choice={"type": "any", "disable_parallel_tool_use": True},
-            )
-        except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-            raise ConfigurationError(f"Claude refused the API key ({exc.status_code})") from None
+            message = self._well_formed_reply(text, token)
         except anthropic.APIStatusError as exc:
-            if exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500:
+            refusal = classify_refusal(exc)
+            if refusal is Refusal.TRANSIENT:
                 self._unavailable(f"HTTP {exc.status_code}")
+            if refusal is Refusal.ACCOUNT:
+                self._account_problem(exc)
             self.breaker.record_success()  # the API answered: it is up
             llm_metrics.calls.labels("rejected").inc()
             raise DocumentUnreadable(
@@ -155,10 +170,57 @@ class ClaudeClassifier:
             ) from None
         except anthropic.APIConnectionError as exc:  # includes timeouts
             self._unavailable(type(exc).__name__)
+        except MalformedResponse as exc:
+            self._unavailable(f"malformed replies: {exc}")
         self.breaker.record_success()
         llm_metrics.tokens.labels("input").inc(message.usage.input_tokens)
         llm_metrics.tokens.labels("output").inc(message.usage.output_tokens)
         return message
+
+    def _well_formed_reply(self, text: str, token: str) -> anthropic.types.Message:
+        """The API's message; a reply that is not one (not JSON, cut short, another shape) is
+        asked again up to ``llm_max_retries`` times, then ``MalformedResponse``."""
+        attempts = self.settings.llm_max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return _checked(self._create(text, token))
+            except (
+                anthropic.APIResponseValidationError,
+                json.JSONDecodeError,
+                UnicodeDecodeError,
+                MalformedResponse,
+            ) as exc:
+                llm_metrics.calls.labels("malformed_response").inc()
+                log.warning(
+                    "Claude API reply is not a message (attempt %d of %d): %s: %s",
+                    attempt,
+                    attempts,
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+                if attempt == attempts:
+                    raise MalformedResponse(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+                time.sleep(MALFORMED_BACKOFF_S * attempt)
+        raise AssertionError("unreachable")
+
+    def _create(self, text: str, token: str) -> Any:
+        return self.client.messages.create(
+            model=self.model,
+            max_tokens=MAX_OUTPUT_TOKENS,
+            system=system_prompt(token),
+            messages=[{"role": "user", "content": user_message(text, token)}],
+            tools=TOOLS,  # type: ignore[arg-type]
+            tool_choice={"type": "any", "disable_parallel_tool_use": True},
+        )
+
+    def _account_problem(self, exc: anthropic.APIStatusError) -> NoReturn:
+        """Every document would be refused alike: open the circuit now and tell the
+        operator; the documents wait."""
+        self.breaker.trip()
+        llm_metrics.calls.labels("account_error").inc()
+        action = operator_action(exc)
+        log.error("%s; documents wait until it is fixed", action)
+        raise RetryableError(action)
 
     def _unavailable(self, why: str) -> NoReturn:
         self.breaker.record_failure()
@@ -190,13 +252,30 @@ class ClaudeClassifier:
         )
 
 
+def _checked(reply: Any) -> anthropic.types.Message:
+    """``reply`` if it has the shape of a message (the SDK builds one from any JSON object
+    without validating it, and returns the text of a reply that is not JSON)."""
+    if not isinstance(reply, anthropic.types.Message):
+        raise MalformedResponse(f"a {type(reply).__name__} instead of a message")
+    usage = getattr(reply, "usage", None)
+    tokens = (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
+    if not all(isinstance(t, int) for t in tokens):
+        raise MalformedResponse("the message has no token usage")
+    if not isinstance(getattr(reply, "content", None), list):
+        raise MalformedResponse("the message has no content list")
+    return reply
+
+
 def _read(message: anthropic.types.Message) -> tuple[str, float, list[ExtractedField]]:
-    if message.stop_reason == "max_tokens":
+    if getattr(message, "stop_reason", None) == "max_tokens":
         raise ReplyInvalid("the reply was cut off at the token limit")
-    calls = [block for block in message.content if block.type == "tool_use"]
+    calls = [block for block in message.content if getattr(block, "type", None) == "tool_use"]
     if len(calls) != 1:
         raise ReplyInvalid(f"expected exactly one tool call, got {len(calls)}")
-    return read_tool_call(calls[0].name, calls[0].input)
+    name, tool_input = getattr(calls[0], "name", None), getattr(calls[0], "input", None)
+    if not isinstance(name, str):
+        raise ReplyInvalid("the tool call has no name")
+    return read_tool_call(name, tool_input)
 
 
 def _from_stored(

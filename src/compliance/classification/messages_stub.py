@@ -4,8 +4,10 @@
 By default it answers like Claude would with tool use: it reads the document between the
 prompt's fence markers, classifies it with the local classifier, and calls the matching
 ``record_*`` tool with the fields. A test replaces ``plan`` to script other answers (rate
-limits with ``retry-after``, server errors, slow replies, malformed tool calls) and reads
-``requests`` to see what the SDK sent and how often.
+limits with ``retry-after``, server errors, slow replies, malformed tool calls, account
+errors such as ``low_credit_reply``, and replies that are not a message at all:
+``raw_reply`` sends any bytes, e.g. an HTML page or JSON cut short) and reads ``requests`` to
+see what the SDK sent and how often.
 
 Run alone (benchmarks): ``python -m compliance.classification.messages_stub PORT DELAY_S``.
 """
@@ -33,6 +35,8 @@ class Reply:
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    raw: bytes | None = None  # sent instead of ``body`` as JSON
+    content_type: str = "application/json"
 
 
 def document_text(request: dict[str, Any]) -> str:
@@ -61,6 +65,22 @@ def tool_reply(model: str, tool: str, tool_input: dict[str, Any], tokens: int = 
 def error_reply(status: int, kind: str, headers: dict[str, str] | None = None) -> Reply:
     body = {"type": "error", "error": {"type": kind, "message": f"stub {kind}"}}
     return Reply(status, body, headers or {})
+
+
+def low_credit_reply() -> Reply:
+    """What the API answers when the account has run out of credit."""
+    message = (
+        "Your credit balance is too low to access the Anthropic API. "
+        "Please go to Plans & Billing to upgrade or purchase credits."
+    )
+    return Reply(
+        400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    )
+
+
+def raw_reply(payload: bytes, content_type: str = "application/json", status: int = 200) -> Reply:
+    """A reply of exactly these bytes (a proxy's HTML page, JSON cut short, ...)."""
+    return Reply(status, raw=payload, content_type=content_type)
 
 
 def answer_like_claude(request: dict[str, Any]) -> Reply:
@@ -99,10 +119,10 @@ class MessagesStub:
                 reply = stub.plan(request)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body).encode()
+                payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", reply.content_type)
                     self.send_header("content-length", str(len(payload)))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)

@@ -4,7 +4,9 @@ A ``file://`` reference may only point inside the configured document roots (no 
 traversal); an ``s3://bucket/key`` reference only into the configured buckets (see
 ``documents/s3.py``, an optional extra); an ``inline:`` reference carries small content in the
 event itself. The bytes read must match the size and SHA-256 announced in the arrival event, or
-the document is unreadable.
+the document is unreadable. A file that is missing or forbidden is unreadable too; storage
+that fails under the read (EIO, ESTALE, a share that timed out) is an outage: the document
+waits (``RetryableError``, see ``documents/io_errors.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from compliance.codec import Record
+from compliance.documents.io_errors import is_transient, outage
 from compliance.documents.s3 import NO_S3, S3_SCHEME, S3Access, read_object
 from compliance.errors import DocumentUnreadable
 
@@ -80,15 +83,18 @@ def fetch(arrival: Record, roots: Sequence[Path], max_bytes: int, s3: S3Access =
 
 
 def _read_file(uri: str, roots: Sequence[Path], max_bytes: int) -> bytes:
-    path = Path(unquote(urlparse(uri).path)).resolve()
-    if not any(path.is_relative_to(root.resolve()) for root in roots):
-        raise DocumentUnreadable(f"{path} is outside the allowed document roots", "forbidden")
+    path = Path(unquote(urlparse(uri).path))
     try:
+        path = path.resolve()
+        if not any(path.is_relative_to(root.resolve()) for root in roots):
+            raise DocumentUnreadable(f"{path} is outside the allowed document roots", "forbidden")
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise DocumentUnreadable(f"document file {path} does not exist", "missing") from None
     except OSError as exc:
+        if is_transient(exc):
+            raise outage(exc, f"reading {path}") from exc
         raise DocumentUnreadable(f"cannot read {path}: {exc.strerror}", "io_error") from None
     if len(data) > max_bytes:
         raise DocumentUnreadable(f"document is over the {max_bytes}-byte limit", "too_large")

@@ -3,7 +3,15 @@ through Tesseract OCR. A file that yields no text is unreadable, with the reason
 
 Filled PDF forms (e.g. a W-9 typed into its form fields) keep their values outside the text
 layer: they are appended as ``Form field <name>: <value>`` lines (ticked boxes by their
-export value), so the classifiers read them like printed labels."""
+export value), so the classifiers read them like printed labels.
+
+NUL characters are removed from the text: they carry nothing a reader could see, and
+PostgreSQL (the LLM cache, the checker's state, the audit trail) cannot store them.
+
+Images need the ``tesseract`` binary: the classifier checks for it at start-up
+(``require_ocr``) and stops with one sentence if it is missing, rather than turning every
+scan into an exception. A temporary file or subprocess that fails for lack of disk, memory or
+processes is an outage (``RetryableError``): the document waits."""
 
 from __future__ import annotations
 
@@ -18,7 +26,8 @@ from dataclasses import dataclass
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from compliance.errors import DocumentUnreadable
+from compliance.documents.io_errors import is_transient, outage
+from compliance.errors import ConfigurationError, DocumentUnreadable
 
 TEXT_TYPES = {"text/plain", "application/x-swift-mt940", "application/json", "text/csv"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
@@ -44,9 +53,22 @@ def extract_text(data: bytes, media_type: str) -> ExtractedText:
         result = ExtractedText(_ocr(data), "ocr")
     else:
         raise DocumentUnreadable(f"no text extractor for media type {media_type}", "unsupported")
+    if "\x00" in result.text:
+        result = ExtractedText(result.text.replace("\x00", ""), result.method)
     if not result.text.strip():
         raise DocumentUnreadable(f"no text found in the document ({result.method})", "no_text")
     return result
+
+
+def require_ocr() -> str:
+    """The path of the ``tesseract`` binary, or ConfigurationError with one sentence."""
+    tesseract = shutil.which("tesseract")
+    if tesseract is None:
+        raise ConfigurationError(
+            "the tesseract OCR binary is not on PATH; install it (Debian: apt-get install "
+            "tesseract-ocr) so scanned documents can be read"
+        )
+    return tesseract
 
 
 def _decode(data: bytes) -> str:
@@ -81,24 +103,32 @@ def _form_values(reader: PdfReader) -> str:
 
 
 def _ocr(data: bytes) -> str:
-    tesseract = shutil.which("tesseract")
-    if tesseract is None:
-        raise DocumentUnreadable("image needs OCR but tesseract is not installed", "no_ocr")
-    with tempfile.NamedTemporaryFile(suffix=".img") as image:
-        image.write(data)
-        image.flush()
-        try:
-            done = subprocess.run(
-                [tesseract, image.name, "stdout"],
-                capture_output=True,
-                timeout=OCR_TIMEOUT_S,
-                check=False,
-                # One thread per OCR: the classifier runs several documents at once already.
-                env={**os.environ, "OMP_THREAD_LIMIT": "1"},
-            )
-        except subprocess.TimeoutExpired:
-            raise DocumentUnreadable(f"OCR took over {OCR_TIMEOUT_S} s", "ocr_timeout") from None
+    tesseract = require_ocr()
+    try:
+        done = _run_tesseract(tesseract, data)
+    except subprocess.TimeoutExpired:
+        raise DocumentUnreadable(f"OCR took over {OCR_TIMEOUT_S} s", "ocr_timeout") from None
+    except (FileNotFoundError, PermissionError):  # removed or broken since start-up
+        raise ConfigurationError(f"the tesseract OCR binary {tesseract} cannot be run") from None
+    except OSError as exc:
+        if is_transient(exc):
+            raise outage(exc, "running OCR") from exc
+        raise
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise DocumentUnreadable(f"OCR failed: {reason[0]}", "corrupt")
     return done.stdout.decode("utf-8", "replace")
+
+
+def _run_tesseract(tesseract: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    with tempfile.NamedTemporaryFile(suffix=".img") as image:
+        image.write(data)
+        image.flush()
+        return subprocess.run(
+            [tesseract, image.name, "stdout"],
+            capture_output=True,
+            timeout=OCR_TIMEOUT_S,
+            check=False,
+            # One thread per OCR: the classifier runs several documents at once already.
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        )

@@ -12,7 +12,7 @@ Rows are scoped by the topic prefix, so tenants and tests sharing a database sta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +29,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from compliance.codec import Record
-from compliance.errors import RetryableError
+from compliance.db_errors import retryable_db_errors
 from compliance.rules.state import ConsentStatement, CustomerDocument, CustomerState
 
 metadata = MetaData()
@@ -77,17 +76,10 @@ def create_state_schema(engine: Engine) -> None:
         metadata.create_all(engine, checkfirst=True)
 
 
-@contextmanager
-def _retryable() -> Iterator[None]:
-    """Database unavailable -> RetryableError: the runner pauses and retries the batch."""
-    try:
-        yield
-    except OperationalError as exc:
-        raise RetryableError(f"database unavailable: {exc.orig}") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise RetryableError(f"database connection lost: {exc.orig}") from exc
-        raise
+def _retryable() -> AbstractContextManager[None]:
+    """Database unavailable (down, failed over, shutting down, pool exhausted) ->
+    RetryableError: the runner pauses and retries the batch (see ``compliance.db_errors``)."""
+    return retryable_db_errors("the checker's customer state database")
 
 
 class StateStore:

@@ -1,0 +1,82 @@
+"""Which PostgreSQL errors are an outage, defined once for every store the stages call.
+
+An outage is anything the same statement would survive once the database is back: a
+connection refused, dropped or invalidated, a server shutting down (``AdminShutdown``), a
+primary that failed over and is now a read-only standby (``ReadOnlySqlTransaction``), too many
+connections, a full disk, a serialization failure or deadlock, and the connection pool finding
+no free connection in time. ``retryable_db_errors`` turns these into ``RetryableError``, so the
+runner pauses and retries the batch; nothing is dead-lettered for them. Any other database
+error (bad data, a constraint, a bug) is raised unchanged, for the caller to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from compliance.errors import RetryableError
+
+# SQLSTATE classes and codes of errors that go away when the database does.
+_TRANSIENT_CLASSES = ("08", "53", "57P", "58")  # connection, resources, shutdown, system I/O
+_TRANSIENT_CODES = frozenset(
+    {
+        "25006",  # read_only_sql_transaction: a failed-over primary, now a standby
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "57014",  # query_canceled (statement timeout, pg_cancel_backend)
+    }
+)
+
+# The same errors by class name, as psycopg2.errors and psycopg.errors both name them (for an
+# error raised without its SQLSTATE, e.g. by a connection pooler or a test).
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ReadOnlySqlTransaction",
+        "AdminShutdown",
+        "CrashShutdown",
+        "CannotConnectNow",
+        "SerializationFailure",
+        "DeadlockDetected",
+        "LockNotAvailable",
+        "QueryCanceled",
+        "TooManyConnections",
+        "DiskFull",
+        "OutOfMemory",
+    }
+)
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of the driver's error (psycopg2 ``pgcode``, psycopg 3 ``sqlstate``)."""
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if type(exc.orig).__name__ in _TRANSIENT_NAMES:
+        return True
+    code = sqlstate(exc)
+    return code is not None and (code in _TRANSIENT_CODES or code.startswith(_TRANSIENT_CLASSES))
+
+
+@contextmanager
+def retryable_db_errors(what: str) -> Iterator[None]:
+    """Run the block; a database outage in it becomes ``RetryableError`` naming ``what``."""
+    try:
+        yield
+    except (DBAPIError, PoolTimeout) as exc:
+        if not is_outage(exc):
+            raise
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise RetryableError(f"{what} unavailable: {type(detail).__name__}: {detail}") from exc
