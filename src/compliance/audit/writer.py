@@ -19,11 +19,13 @@ nothing. Two sinks racing on the same event id serialize on the id's unique inde
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg2
 import psycopg2.errors
@@ -54,6 +56,7 @@ COLUMNS = (
     "causation_id, subject_id, occurred_at, schema_fingerprint, raw_value, payload, "
     "chain_seq, recorded_at, prev_hash, row_hash"
 )
+log = logging.getLogger(__name__)
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _TRANSIENT = (
@@ -64,20 +67,23 @@ _TRANSIENT = (
 )
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A row sealed and serialized, waiting for its place in its chain: ``fixed`` is its
     hashed content, ``copy_text`` its COPY columns up to (not including) ``chain_seq``,
-    ``occurred_text`` its instant as the chain spells it."""
+    ``occurred_text`` its instant as the chain spells it. A plain tuple: batches of these
+    cross from the preparing process to the writing one, and tuples pickle cheaply."""
 
-    columns: EventColumns
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    occurred_text: str
     fixed: bytes
     copy_text: bytes
-    occurred_text: str
 
     @property
     def chain(self) -> tuple[str, int]:
-        return (self.columns.topic, self.columns.partition)
+        return (self.topic, self.partition)
 
 
 def _text(value: str | None) -> str:
@@ -132,10 +138,13 @@ def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
     )
     occurred_text = timestamp_text(row.occurred_at)
     return Prepared(
-        columns,
+        row.event_id,
+        row.topic,
+        row.partition,
+        row.offset,
+        occurred_text,
         fixed_content(columns, occurred_text),
         _copy_text(columns, occurred_text),
-        occurred_text,
     )
 
 
@@ -164,14 +173,14 @@ def lock_heads(cur: Cursor, chains: Sequence[tuple[str, int]]) -> dict[tuple[str
 
 def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> set[str]:
     """Insert the ids not recorded yet; return those (the others are skipped)."""
-    ordered = sorted(rows, key=lambda p: p.columns.event_id)
+    ordered = sorted(rows, key=lambda p: p.event_id)
     # Two array literals as plain text: adapting thousands of values one by one is slow.
     cur.execute(
         "INSERT INTO audit_event_ids (event_id, occurred_at) "
         "SELECT * FROM unnest(%s::uuid[], %s::timestamptz[]) ORDER BY 1 "
         "ON CONFLICT DO NOTHING RETURNING event_id::text",
         (
-            "{" + ",".join(p.columns.event_id for p in ordered) + "}",
+            "{" + ",".join(p.event_id for p in ordered) + "}",
             "{" + ",".join(f'"{p.occurred_text}"' for p in ordered) + "}",
         ),
     )
@@ -204,7 +213,7 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
     moved: dict[tuple[str, int], Head] = {}
     written = 0
     for prepared in rows:
-        if prepared.columns.event_id not in new_ids:
+        if prepared.event_id not in new_ids:
             continue
         head = heads[prepared.chain]
         seq = head.chain_seq + 1
@@ -213,14 +222,32 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
         buffer.write(
             f"{seq}\t{recorded_at}\t\\\\x{head.row_hash.hex()}\t\\\\x{own_hash.hex()}\n".encode()
         )
-        head = Head(head.topic, head.partition, seq, prepared.columns.offset, own_hash)
+        head = Head(head.topic, head.partition, seq, prepared.offset, own_hash)
         heads[prepared.chain] = moved[prepared.chain] = head
         written += 1
     if moved:
+        size = buffer.tell()
         buffer.seek(0)
-        cur.copy_expert(f"COPY audit_events ({COLUMNS}) FROM STDIN", buffer)
+        # The whole batch in one read: psycopg2 reads the buffer holding the GIL, 8 KB at a
+        # time by default, and each read then waits for the thread preparing the next batch
+        # to let go of the GIL (a convoy that cost more than the COPY itself).
+        cur.copy_expert(f"COPY audit_events ({COLUMNS}) FROM STDIN", buffer, size=max(size, 8192))
         move_heads(cur, list(moved.values()))
     return written, list(moved.values())
+
+
+def chain_groups(rows: Sequence[Prepared], groups: int) -> list[list[Prepared]]:
+    """The rows shared out in at most ``groups`` groups of whole chains, each group about the
+    same size, each chain's rows in their order."""
+    chains: dict[tuple[str, int], list[Prepared]] = {}
+    for row in rows:
+        chains.setdefault(row.chain, []).append(row)
+    if groups <= 1 or len(chains) == 1:
+        return [list(rows)]
+    shared: list[list[Prepared]] = [[] for _ in range(min(groups, len(chains)))]
+    for chain_rows in sorted(chains.values(), key=len, reverse=True):
+        min(shared, key=len).extend(chain_rows)
+    return shared
 
 
 def ciphers(keys: dict[str, bytes | None]) -> dict[str, AESGCM | None]:
@@ -246,9 +273,15 @@ class AuditWriter:
     """Writes batches for one sink process; remembers keys, partitions and unsigned heads."""
 
     def __init__(
-        self, engine: Engine, signing_key: bytes | None, checkpoint_interval_s: float = 30.0
+        self,
+        engine: Engine,
+        signing_key: bytes | None,
+        checkpoint_interval_s: float = 30.0,
+        connections: int = 1,
     ) -> None:
         self.engine = engine
+        self.connections = connections
+        self._threads: ThreadPoolExecutor | None = None
         self.signing_key = signing_key
         self.checkpoint_interval_s = checkpoint_interval_s
         self.keys = KeyCache()
@@ -277,32 +310,59 @@ class AuditWriter:
 
     def append_batch(self, prepared: Sequence[Prepared]) -> int:
         """Step 3 for a prepared batch: chain, copy and commit it; return how many rows were
-        new. Raises RetryableError when the database is unavailable: nothing is then written
-        and the caller retries with the same ``prepared`` batch. Calls must not overlap."""
+        new. Raises RetryableError when the database is unavailable; the caller then retries
+        with the same ``prepared`` batch. Calls must not overlap.
+
+        With ``connections`` > 1 the batch's chains are shared out between that many
+        connections, each appending its chains in a transaction of its own, in parallel
+        (PostgreSQL does the work on as many cores). When one of them fails after another
+        committed, the retry finds the committed rows' ids claimed and writes only the rest,
+        so every event is still recorded once; chains never span two transactions."""
         if not prepared:
             return 0
-        with _classified():
-            return self._append(prepared)
+        groups = chain_groups(prepared, self.connections)
+        if len(groups) > 1:
+            futures = [self._pool().submit(self._append, group) for group in groups]
+            wait(futures)  # every transaction has ended, committed or not, before we go on
+            results = [f.result() for f in futures if f.exception() is None]
+            failed = [f.exception() for f in futures if f.exception() is not None]
+        else:
+            results, failed = [self._append(groups[0])], []
+        # Heads a committed transaction moved are to be signed even when another one failed.
+        for _, moved in results:
+            self.unsigned |= {(h.topic, h.partition): h for h in moved}
+        if failed:
+            raise failed[0]  # type: ignore[misc]
+        self._checkpoint_if_due()
+        return sum(written for written, _ in results)
 
-    def _append(self, prepared: Sequence[Prepared]) -> int:
-        checkpoint_due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
-        with self.engine.begin() as conn:
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.connections, "audit-append")
+        return self._threads
+
+    def _append(self, prepared: Sequence[Prepared]) -> tuple[int, list[Head]]:
+        """One transaction: chain and copy ``prepared``; (rows new, heads moved)."""
+        with _classified(), self.engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            written, moved = append(cur, prepared)
-            unsigned = self.unsigned | {(h.topic, h.partition): h for h in moved}
-            if checkpoint_due and self.signing_key is not None:
-                write_checkpoints(cur, self.signing_key, unsigned.values(), now())
-                unsigned = {}
-        self.unsigned = unsigned
-        if checkpoint_due:
-            self._last_checkpoint = time.monotonic()
-        return written
+            return append(cur, prepared)
+
+    def _checkpoint_if_due(self) -> None:
+        """Sign the heads moved since the last checkpoint, when one is due. Failing here
+        loses nothing: the heads stay unsigned until the next checkpoint."""
+        due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
+        if not due or not self.unsigned or self.signing_key is None:
+            return
+        try:
+            self.checkpoint()
+        except RetryableError as exc:
+            log.warning("checkpoint not written (%s); retried with the next batch", exc)
 
     def checkpoint(self) -> int:
-        """Sign the heads written since the last checkpoint (on a clean stop)."""
+        """Sign the heads written since the last checkpoint (when due, and on a clean stop)."""
         if not self.unsigned or self.signing_key is None:
             return 0
-        with self.engine.begin() as conn:
+        with _classified(), self.engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             signed = write_checkpoints(cur, self.signing_key, self.unsigned.values(), now())
         self.unsigned = {}
