@@ -28,9 +28,11 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 import re
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -149,6 +151,7 @@ def start_preparing(dsn: str, log_level: str) -> None:
     """Initializer of the preparing process (or thread, with ``audit_prepare_processes=0``)."""
     global _PREPARER
     if multiprocessing.parent_process() is not None:
+        _leave_with_the_sink(os.getppid())
         # Stopping is the parent's decision: it signals its own stop event, then shuts the
         # pool down; a terminal's Ctrl-C must not kill a batch half prepared.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -158,6 +161,18 @@ def start_preparing(dsn: str, log_level: str) -> None:
         )
         quiet_cycle_collector()
     _PREPARER = AuditWriter(connect(dsn), signing_key=None)
+
+
+def _leave_with_the_sink(sink_pid: int) -> None:
+    """A sink killed with SIGKILL cannot shut its pool down: its preparing process notices
+    it was orphaned within a second and exits rather than linger."""
+
+    def watch() -> None:
+        while os.getppid() == sink_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="sink-watch", daemon=True).start()
 
 
 def prepare_records(records: list[Consumed]) -> PreparedBatch:
