@@ -39,8 +39,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
+import psycopg2.errors
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from sqlalchemy import Engine
+from sqlalchemy.exc import ProgrammingError
 
 from compliance import kafka_io, metrics
 from compliance.audit.checkpoints import signing_key
@@ -48,7 +50,7 @@ from compliance.audit.store import AuditRow, AuditWriter, connect, create_schema
 from compliance.audit.writer import Prepared
 from compliance.codec import HEADER_LEN, registry
 from compliance.config import Settings
-from compliance.errors import PoisonMessage, RetryableError
+from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import derive_event_id, now
 from compliance.runner import coordinates, dead_letter, next_offsets, records_in
 from compliance.topics import DLQ_SUFFIX, every_topic, is_dead_letter
@@ -205,7 +207,7 @@ class InFlight:
 def preparing_pool(settings: Settings) -> Executor:
     """Where step 2 runs: ``audit_prepare_processes`` processes of their own (started fresh,
     not forked from a process holding Kafka clients), or a thread when it is 0."""
-    args = (settings.database_dsn, settings.log_level)
+    args = (settings.audit_database_dsn, settings.log_level)
     if settings.audit_prepare_processes == 0:
         return ThreadPoolExecutor(1, "audit-prepare", initializer=start_preparing, initargs=args)
     return ProcessPoolExecutor(
@@ -403,10 +405,25 @@ def quiet_cycle_collector() -> None:
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
-    engine = connect(settings.database_dsn)
+    engine = connect(settings.audit_database_dsn)
     require_database(engine)
     kafka_io.require_broker(settings)
-    create_schema(engine)
+    require_schema(engine)
     sink = AuditSink(settings, engine)
     quiet_cycle_collector()
     sink.run(stop)
+
+
+def require_schema(engine: Engine) -> None:
+    """Bring the schema to the newest migration, or, connected as an append-only role that
+    may not, stop with what to run."""
+    try:
+        create_schema(engine)
+    except ProgrammingError as exc:
+        if not isinstance(exc.orig, psycopg2.errors.InsufficientPrivilege):
+            raise
+        raise ConfigurationError(
+            f"the audit schema needs a migration that role {engine.url.username!r} may not "
+            "run: run `compliance db init` with the owner's COMPLIANCE_DATABASE_URL, then "
+            f"`compliance db grant-writer {engine.url.username}`"
+        ) from None

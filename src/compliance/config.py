@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="Records the audit sink writes per database transaction; with the "
         "client's bounded fetch queue it bounds the sink's memory under a burst.",
     )
+    audit_database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL the audit sink connects with, as a role that may only "
+        "append (see `compliance db grant-writer`); default: COMPLIANCE_DATABASE_URL.",
+    )
     audit_prepare_processes: int = Field(
         1,
         ge=0,
@@ -187,10 +192,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port, got {server!r}")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "audit_database_url")
     @classmethod
-    def _postgres_url(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("postgresql"):
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("postgresql"):
             raise ValueError("must be a postgresql:// or postgresql+psycopg2:// URL")
         return value
 
@@ -219,6 +224,12 @@ class Settings(BaseSettings):
     @property
     def database_dsn(self) -> str:
         return self.database_url.get_secret_value()
+
+    @property
+    def audit_database_dsn(self) -> str:
+        """What the audit sink connects with: its own append-only role when configured."""
+        chosen = self.audit_database_url or self.database_url
+        return chosen.get_secret_value()
 
     def topic(self, spec: TopicSpec | str) -> str:
         name = spec if isinstance(spec, str) else spec.name

@@ -3,7 +3,9 @@
 A partition is created the first time a row of its month is written, in its own short
 transaction under an advisory lock (so concurrent sinks do not race), with the same
 append-only protection as the parent: no UPDATE/DELETE/TRUNCATE privilege and a trigger
-refusing TRUNCATE (row triggers are inherited from the parent).
+refusing TRUNCATE (row triggers are inherited from the parent). Writers ask
+``audit_ensure_month`` (migration 0003) to do it, so a sink's role needs no ownership of the
+table; ``create_month`` is the same step for the migrations that come before that function.
 """
 
 from __future__ import annotations
@@ -76,5 +78,5 @@ class Partitions:
             if self._known is None:
                 self._known = existing_months(conn)
             for month in sorted(months - self._known):
-                create_month(conn, month)
+                conn.execute(text("SELECT audit_ensure_month(:m)"), {"m": month})
         self._known |= months

@@ -32,6 +32,20 @@ def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_grant_writer(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.audit.roles import grant_writer
+    from compliance.audit.store import create_schema
+
+    engine = _engine(settings)
+    create_schema(engine)
+    grant_writer(engine, args.role)
+    print(
+        f"role {args.role} may now append to the audit trail, and nothing else; run the audit "
+        f"sink with COMPLIANCE_AUDIT_DATABASE_URL naming that role"
+    )
+    return 0
+
+
 def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
     from compliance.audit.queries import counts_by_type
     from compliance.topics import every_topic
@@ -170,6 +184,11 @@ def register(sub: Any) -> None:
         dest="action", required=True
     )
     db.add_parser("init", help="create or upgrade the audit schema").set_defaults(func=cmd_db_init)
+    writer = db.add_parser(
+        "grant-writer", help="let an existing database role append to the audit trail, only"
+    )
+    writer.add_argument("role", help="the role the audit sink connects as")
+    writer.set_defaults(func=cmd_db_grant_writer)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True
