@@ -13,6 +13,13 @@ after it was recorded.
 
 The rules in force reload when their files change or on SIGHUP; each version that comes into
 force is announced on compliance.rulesets (and so audited) before it decides anything.
+
+The sanctions rule screens against the lists in force (the latest version loaded with
+``compliance sanctions load``, else the bundled lists) and applies the officers' clearances.
+The ruleset in force is bound to one list version, part of its version: when a new list
+version is loaded, the list watcher takes it in and the new ruleset version is announced
+before any document is decided with it. Each document reads ``rules.current`` once, so it
+is decided by one (rules, lists) pair, named by the ruleset version of its results.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from compliance.rules.reload import RulesetHolder
 from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
 from compliance.runner import Outgoing, TransactionalRunner
+from compliance.screening.live import LiveSanctions
 from compliance.topics import COMPLIANCE_CHECKS, CONSENTS_RECORDED, DOCUMENTS_CLASSIFIED
 
 log = logging.getLogger(__name__)
@@ -169,8 +177,15 @@ def main(settings: Settings, stop: threading.Event) -> None:
     require_database(engine)
     kafka_io.require_broker(settings)
     create_state_schema(engine)
-    rules = RulesetHolder(settings.rules_dir, announcer(settings))
-    log.info("checker: ruleset %s in force", rules.current.version)
+    sanctions = LiveSanctions(settings, engine)
+    rules = RulesetHolder(settings.rules_dir, announcer(settings), sanctions)
+    log.info(
+        "checker: ruleset %s in force (sanctions lists %s)",
+        rules.current.version,
+        rules.current.lists or "not screened",
+    )
+    sanctions.add_listener(rules.lists_changed)
+    lists = sanctions.watch()
     signal.signal(signal.SIGHUP, lambda _signum, _frame: rules.wake())
     rules.watch(stop, settings.rules_reload_interval_s)
     runner = TransactionalRunner(
@@ -182,4 +197,5 @@ def main(settings: Settings, stop: threading.Event) -> None:
     try:
         runner.run(stop)
     finally:
+        lists.stop()
         rules.wake()  # let the watcher see the stop

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from compliance.cli import main as cli_main
-from compliance.errors import ConfigurationError
+from compliance.errors import ConfigurationError, RetryableError
 from compliance.rules import RuleResult, Ruleset, RulesetError, evaluate, load_ruleset
 from compliance.rules.checks import CHECKS, Context, Verdict
 from compliance.rules.examples import run_examples
@@ -252,9 +252,23 @@ def test_a_rule_file_without_a_rules_list_is_an_error_naming_the_file(rules_copy
         load_ruleset(rules_copy)
 
 
-def test_a_missing_watchlist_is_an_error_naming_the_rule(rules_copy: Path) -> None:
-    (rules_copy / "watchlists" / "ofac_sdn.csv").unlink()
-    with pytest.raises(RulesetError, match=r"aml\.sanctions-name-screen"):
+def test_a_missing_offline_list_folder_is_an_error_naming_the_rule(rules_copy: Path) -> None:
+    kyc = rules_copy / "kyc.yaml"
+    kyc.write_text(
+        kyc.read_text(encoding="utf-8").replace("offline: watchlists", "offline: lists-gone"),
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError, match=r"aml\.sanctions-name-screen.*lists-gone"):
+        load_ruleset(rules_copy)
+
+
+def test_a_missing_pinned_watchlist_is_an_error_naming_the_rule(rules_copy: Path) -> None:
+    kyc = rules_copy / "kyc.yaml"
+    kyc.write_text(
+        kyc.read_text(encoding="utf-8").replace("list: in_force", "list: watchlists/gone.csv"),
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError, match=r"aml\.sanctions-name-screen.*gone\.csv"):
         load_ruleset(rules_copy)
 
 
@@ -309,7 +323,9 @@ def test_a_name_on_the_sdn_list_is_sent_for_review_with_the_matched_name(
     assert result.inputs["matched_name"] == "ABU ZUBAYDAH"
     assert result.inputs["entity_id"] == "OFAC-SDN:6905"
     assert float(result.inputs["score"] or 0) >= 85
-    assert (result.inputs["list"] or "").startswith("watchlists/ofac_sdn.csv@sha256:")
+    assert result.inputs["list"] == "lists in watchlists"  # offline: the rules' own folder
+    assert result.inputs["list_version"] == ruleset.lists_version
+    assert (ruleset.lists_version or "").startswith("lists:")
     assert "Possible sanctions match" in result.explanation
     assert "date of birth" in (result.inputs["why"] or "")  # the library's explanation
 
@@ -350,6 +366,22 @@ def test_a_check_that_raises_is_an_error_outcome_and_other_rules_still_run(
     others = {rid: r.outcome for rid, r in results.items() if rid != "test.broken-check"}
     assert len(others) == 8
     assert set(others.values()) == {"pass"}
+
+
+def test_a_check_whose_database_is_down_makes_no_decision_the_batch_waits(
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_down(params: dict[str, Any], fields: Any, resource: Any, ctx: Context) -> Verdict:
+        raise RetryableError("database unavailable while looking up a clearance")
+
+    monkeypatch.setitem(CHECKS, "database_down", database_down)
+    waits = GOOD_RULE.replace("test.sample-rule", "test.reads-the-database").replace(
+        "{kind: required_field, field: full_name}", "{kind: database_down}"
+    )
+    _write_rules(rules_copy, "waits.yaml", "rules:\n" + waits)
+    ruleset = load_ruleset(rules_copy)
+    with pytest.raises(RetryableError):  # not an "error" outcome raising an exception
+        evaluate(ruleset, "passport", PASSPORT, AS_OF)
 
 
 def test_a_field_value_that_breaks_a_check_is_an_error_outcome(ruleset: Ruleset) -> None:

@@ -21,7 +21,16 @@ def cmd_rules_validate(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"{len(ruleset.rules)} rules valid ({examples} examples), ruleset version {ruleset.version}"
     )
+    _print_lists(ruleset)
     return 0
+
+
+def _print_lists(ruleset: Any) -> None:
+    if ruleset.lists_version:
+        print(
+            f"sanctions lists screened here: {ruleset.lists} ({ruleset.lists_version}); "
+            "a checker screens the lists in force"
+        )
 
 
 def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
@@ -42,6 +51,7 @@ def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
         f"{len(runs) - len(failed)} of {len(runs)} examples as expected "
         f"({len(ruleset.rules)} rules, ruleset {ruleset.version})"
     )
+    _print_lists(ruleset)
     return 1 if failed else 0
 
 
@@ -57,11 +67,14 @@ def cmd_rules_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.audit.store import connect, require_database
     from compliance.rules import load_ruleset
     from compliance.rules.backtest import backtest
+    from compliance.screening.live import LiveSanctions
     from compliance.topics import DOCUMENTS_CLASSIFIED
 
-    ruleset = load_ruleset(args.folder or settings.rules_dir)
     engine = connect(settings.database_dsn)
     require_database(engine)
+    ruleset = load_ruleset(args.folder or settings.rules_dir)
+    if not args.offline_lists:  # screen as the checker would now: lists in force, clearances
+        ruleset = ruleset.with_lists(LiveSanctions(settings, engine))
     report = backtest(
         engine,
         ruleset,
@@ -77,6 +90,8 @@ def cmd_rules_backtest(settings: Settings, args: argparse.Namespace) -> int:
         f"{report.documents} documents replayed through ruleset {report.ruleset_version} "
         f"(decided then by {', '.join(sorted(report.versions_before)) or 'no recorded ruleset'})"
     )
+    if ruleset.lists_version:
+        print(f"sanctions screening on {ruleset.lists} ({ruleset.lists_version})")
     print(
         f"{len(report.changes)} of {report.decisions} decisions would change, "
         f"in {report.documents_changed} documents"
@@ -96,6 +111,7 @@ def cmd_rules_backtest(settings: Settings, args: argparse.Namespace) -> int:
 def _as_json(report: Any) -> dict[str, Any]:
     return {
         "ruleset_version": report.ruleset_version,
+        "lists_version": report.lists_version,
         "documents": report.documents,
         "decisions": report.decisions,
         "versions_before": sorted(report.versions_before),
@@ -135,6 +151,12 @@ def register(sub: Any) -> None:
     back.add_argument("--until", help="ISO date or time; default: now")
     back.add_argument(
         "--folder", type=Path, help="the changed rules; default: COMPLIANCE_RULES_DIR"
+    )
+    back.add_argument(
+        "--offline-lists",
+        action="store_true",
+        help="screen against the rules' offline lists, without clearances, instead of the "
+        "lists and clearances in force",
     )
     back.add_argument("--json", action="store_true", help="the full report as JSON")
     back.add_argument("--limit", type=int, default=50, help="changes listed one by one")

@@ -55,7 +55,7 @@ def _lists_for_screen(settings: Settings, args: argparse.Namespace) -> tuple[lis
             f"compliance: list store unavailable ({exc}); using the bundled lists", file=sys.stderr
         )
         return bundled_lists(settings), f"bundled lists in {settings.sanctions_dir}"
-    return in_force.lists, in_force.description
+    return list(in_force.lists), in_force.description
 
 
 def cmd_screen(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,6 +5,11 @@ The documents are the ``DocumentClassified`` events in the audit trail; the deci
 got are the ``CheckResult`` events they caused. Each document is re-decided as of its own
 classification time, against the customer's state as of then (``rules.store``), exactly as
 the checker would have decided it with the new rules. Nothing is written anywhere.
+
+A ruleset whose sanctions rule screens the lists in force decides with the lists it is bound
+to (``Ruleset.with_lists``; the ``rules backtest`` command binds the lists and clearances in
+force now, so a change in the lists since shows among the changes too); the report names
+them.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Change:
 @dataclass
 class BacktestReport:
     ruleset_version: str
+    lists_version: str | None = None  # the sanctions lists screened, if the rules screen any
     documents: int = 0
     decisions: int = 0
     erased: int = 0  # documents whose subject was erased: their fields cannot be replayed
@@ -108,7 +114,7 @@ def backtest(
     since: datetime,
     until: datetime | None = None,
 ) -> BacktestReport:
-    report = BacktestReport(ruleset.version)
+    report = BacktestReport(ruleset.version, ruleset.lists_version)
     documents = []
     for payload in _classified(engine, topic, since, until):
         if payload.get("fields") == ERASED:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from compliance.errors import RetryableError
 from compliance.rules.checks import Context
 from compliance.rules.model import Rule
 from compliance.rules.ruleset import Ruleset
@@ -47,6 +48,8 @@ def run_rule(
     started = time.perf_counter()
     try:
         verdict = ruleset.compiled[rule.id](fields, ctx)
+    except RetryableError:
+        raise  # the database a check reads is down: the batch waits, no decision is made
     except Exception as exc:  # a broken rule is an outcome, never a crash of the decision
         return RuleResult(
             rule, "error", f"the check raised {type(exc).__name__}: {exc}", {}, _since(started)

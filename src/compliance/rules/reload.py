@@ -5,6 +5,14 @@ if both succeed *and* its announcement (a ``RulesetChanged`` event) has been del
 every version that decided anything is in the audit trail. Until then, and whenever the new
 files are broken, the version in force stays; a rejected reload is announced too. Readers
 take ``holder.current`` once per document: a single reference swap, never a half-loaded set.
+
+With a ``SanctionsSource`` (the checker's lists in force), the ruleset in force is bound to
+one snapshot of the sanctions lists and its version covers them (``Ruleset.with_lists``).
+When the source takes in a new list version, ``lists_changed`` wakes the loop, which binds
+the verified rules to the new lists, announces that version and only then swaps it in: a
+list change is a ruleset change, audited the same way. Examples always run against the
+rules' offline lists (they test the rules, not the list of the day), so no list update is
+ever refused because of an example.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from pathlib import Path
 
 from compliance.errors import ConfigurationError
 from compliance.rules.examples import run_examples
+from compliance.rules.kinds.screening import SanctionsSource
 from compliance.rules.model import RulesetError
 from compliance.rules.ruleset import Ruleset, load_ruleset
 
@@ -39,7 +48,8 @@ def folder_digest(folder: Path) -> str:
 
 
 def load_verified(folder: Path) -> Ruleset:
-    """Load a ruleset and run its examples; a failing example rejects it like a bad file."""
+    """Load a ruleset (on its offline lists) and run its examples; a failing example rejects
+    it like a bad file."""
     ruleset = load_ruleset(folder)
     failed = [run for run in run_examples(ruleset) if not run.ok]
     if failed:
@@ -53,18 +63,32 @@ def load_verified(folder: Path) -> Ruleset:
 
 
 class RulesetHolder:
-    """The ruleset in force, and the loop that replaces it when the files change."""
+    """The ruleset in force, and the loop that replaces it when the files or the sanctions
+    lists in force change."""
 
-    def __init__(self, folder: Path, announce: Announce) -> None:
+    def __init__(
+        self, folder: Path, announce: Announce, sanctions: SanctionsSource | None = None
+    ) -> None:
         self.folder = folder
         self.announce = announce
+        self.sanctions = sanctions
         self._wake = threading.Event()
+        self._signalled = threading.Event()
         self._seen = folder_digest(folder)
-        self.current = load_verified(folder)
+        self._verified = load_verified(folder)  # on the offline lists: what examples ran on
+        self.current = self._bound(self._verified)
         announce(None, self.current, "start", None, None)
+
+    def _bound(self, verified: Ruleset) -> Ruleset:
+        return verified if self.sanctions is None else verified.with_lists(self.sanctions)
 
     def wake(self) -> None:
         """Reload now (SIGHUP)."""
+        self._signalled.set()
+        self._wake.set()
+
+    def lists_changed(self) -> None:
+        """A new sanctions list version is in force in the source: follow it now."""
         self._wake.set()
 
     def watch(self, stop: threading.Event, interval_s: float) -> threading.Thread:
@@ -76,14 +100,22 @@ class RulesetHolder:
 
     def _loop(self, stop: threading.Event, interval_s: float) -> None:
         while not stop.is_set():
-            signalled = self._wake.wait(interval_s if interval_s > 0 else None)
+            self._wake.wait(interval_s if interval_s > 0 else None)
             self._wake.clear()
             if stop.is_set():
                 return
+            signalled = self._signalled.is_set()
+            self._signalled.clear()
             try:
                 self.reload("signal" if signalled else "files changed", force=signalled)
             except Exception:  # the watcher must outlive any failure; the old rules stay
                 log.exception("rules reload failed; version %s stays", self.current.version)
+            try:
+                self.follow_lists()
+            except Exception:  # retried on the next round; the old lists stay meanwhile
+                log.exception(
+                    "sanctions lists not followed; version %s stays", self.current.version
+                )
 
     def reload(self, reason: str, force: bool = False) -> bool:
         """Replace the ruleset if the files changed; True when a new version came into force."""
@@ -91,7 +123,8 @@ class RulesetHolder:
         if digest == self._seen and not force:
             return False
         try:
-            candidate = load_verified(self.folder)
+            verified = load_verified(self.folder)
+            candidate = self._bound(verified)
         except (ConfigurationError, OSError) as exc:
             if digest != self._seen:
                 log.error("rules in %s not reloaded: %s", self.folder, exc)
@@ -100,9 +133,28 @@ class RulesetHolder:
             return False
         if candidate.version == self.current.version:
             self._seen = digest
+            self._verified = verified
             return False
-        self.announce(self.current, candidate, reason, None, None)  # raises: not swapped
+        self._swap(candidate, verified, reason)  # raises: not swapped
         self._seen = digest
-        log.info("ruleset %s -> %s (%s)", self.current.version, candidate.version, reason)
-        self.current = candidate
         return True
+
+    def follow_lists(self) -> bool:
+        """Bring the rules in force onto the source's lists in force, if they moved; True
+        when a new version came into force. Reads no rule file."""
+        if self.sanctions is None or self.current.lists_version is None:
+            return False
+        in_force = self.sanctions.lists_in_force()
+        if in_force.fingerprint == self.current.lists_version:
+            return False
+        candidate = self._verified.with_lists(self.sanctions)
+        if candidate.version == self.current.version:
+            return False
+        self._swap(candidate, self._verified, f"sanctions lists changed: {candidate.lists_version}")
+        return True
+
+    def _swap(self, candidate: Ruleset, verified: Ruleset, reason: str) -> None:
+        self.announce(self.current, candidate, reason, None, None)  # raises: not swapped
+        log.info("ruleset %s -> %s (%s)", self.current.version, candidate.version, reason)
+        self._verified = verified
+        self.current = candidate

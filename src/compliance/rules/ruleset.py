@@ -2,17 +2,25 @@
 
 Compiling turns each rule's condition into one callable ``(fields, context) -> Verdict``:
 parameters validated and data files loaded once, so evaluating a document does no parsing.
+
+A ruleset whose sanctions rules screen "the lists in force" is bound to one snapshot of
+them: the ones a process provides (``load_ruleset(folder, sanctions=...)`` or
+``Ruleset.with_lists``), else the rules' offline lists. Its version is then the hash of the
+rule files combined with that list version, so a list change is a ruleset change, and one
+ruleset decides a document against one list version throughout.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.errors import ConfigurationError
 from compliance.rules.checks import Context, Fields, Verdict, kind_of
+from compliance.rules.kinds.screening import InForce, SanctionsSource
 from compliance.rules.model import (
     AllOf,
     AnyOf,
@@ -35,7 +43,16 @@ class Ruleset:
     rules: tuple[Rule, ...]
     compiled: dict[str, Compiled]  # rule id -> its condition, ready to run
     needs: dict[str, frozenset[str]]  # rule id -> customer state it reads
+    rules_version: str = ""  # the rule files (and the data files they name) alone
+    lists_version: str | None = None  # the sanctions lists in force it screens, if any
+    lists: str | None = None  # those lists, for a reader
+    _prepared: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_type: dict[str, list[Rule]] = field(default_factory=dict, compare=False, repr=False)
+
+    def with_lists(self, sanctions: SanctionsSource | None) -> Ruleset:
+        """The same rules bound to the lists ``sanctions`` has in force now (to the offline
+        lists when None): a new version when those lists differ. Reads no file."""
+        return _assemble(self.rules, self._prepared, self.rules_version, sanctions)
 
     def for_type(self, document_type: str) -> list[Rule]:
         rules = self._by_type.get(document_type)
@@ -51,7 +68,7 @@ class Ruleset:
         return next(r for r in self.rules if r.id == rule_id)
 
 
-def load_ruleset(folder: Path) -> Ruleset:
+def load_ruleset(folder: Path, *, sanctions: SanctionsSource | None = None) -> Ruleset:
     files = rule_files(folder)
     if not files:
         raise RulesetError(f"no rule files (*.yaml) in {folder}")
@@ -69,25 +86,84 @@ def load_ruleset(folder: Path) -> Ruleset:
                 )
             defined_in[rule.id] = file.name
             rules.append(rule)
-    compiled: dict[str, Compiled] = {}
-    needs: dict[str, frozenset[str]] = {}
+    prepared: dict[str, tuple[Any, ...]] = {}
     for rule in rules:
         try:
-            compiled[rule.id], needs[rule.id] = compile_condition(rule.check, folder, digest)
-        except (OSError, ValueError, ListLoadError) as exc:
+            prepared[rule.id] = tuple(prepare_condition(rule.check, folder, digest))
+        except (OSError, ValueError, ListLoadError, ConfigurationError) as exc:
             raise RulesetError(
                 f"{defined_in[rule.id]}: rule {rule.id}, field check: {exc}"
             ) from None
-    return Ruleset(f"sha256:{digest.hexdigest()[:16]}", tuple(rules), compiled, needs)
+    return _assemble(tuple(rules), prepared, digest.hexdigest(), sanctions)
+
+
+def _assemble(
+    rules: tuple[Rule, ...],
+    prepared: dict[str, tuple[Any, ...]],
+    rules_version: str,
+    sanctions: SanctionsSource | None,
+) -> Ruleset:
+    """Compile the prepared rules, binding those on the lists in force to one snapshot."""
+    snapshot = sanctions.lists_in_force() if sanctions is not None else None
+    clearance = sanctions.clearance if sanctions is not None else None
+    bound: dict[str, str] = {}  # list version -> its description
+
+    def resource(value: Any) -> Any:
+        if isinstance(value, InForce):
+            value = value.bind(snapshot, clearance)
+            bound[value.watchlist.version] = value.source
+        return value
+
+    compiled: dict[str, Compiled] = {}
+    needs: dict[str, frozenset[str]] = {}
+    for rule in rules:
+        resources = iter([resource(r) for r in prepared[rule.id]])
+        compiled[rule.id], needs[rule.id] = compile_condition(rule.check, resources)
+    lists_version = " ".join(sorted(bound)) or None
+    version = rules_version
+    if lists_version is not None:
+        version = hashlib.sha256(f"{rules_version}\0{lists_version}".encode()).hexdigest()
+    return Ruleset(
+        f"sha256:{version[:16]}",
+        rules,
+        compiled,
+        needs,
+        rules_version=rules_version,
+        lists_version=lists_version,
+        lists="; ".join(bound[v] for v in sorted(bound)) or None,
+        _prepared=prepared,
+    )
+
+
+def _checks(condition: Condition) -> list[CheckSpec]:
+    """The checks of a condition, in the order ``compile_condition`` takes their resources."""
+    if isinstance(condition, CheckSpec):
+        return [condition]
+    if isinstance(condition, NotOf):
+        return _checks(condition.negated)
+    parts = condition.all if isinstance(condition, AllOf) else condition.any
+    return [spec for part in parts for spec in _checks(part)]
+
+
+def prepare_condition(condition: Condition, folder: Path, digest: Any) -> list[Any]:
+    """What each check of a condition needs (a watchlist, a format table), loaded once."""
+    prepared = []
+    for spec in _checks(condition):
+        kind = kind_of(spec.kind)
+        params = spec.typed_params()
+        prepared.append(kind.preparer(params, folder, digest) if kind.preparer else None)
+    return prepared
 
 
 def compile_condition(
-    condition: Condition, folder: Path, digest: Any
+    condition: Condition, resources: Iterator[Any]
 ) -> tuple[Compiled, frozenset[str]]:
+    """One callable for a condition; ``resources`` gives each check's prepared resource in
+    the order of ``prepare_condition``."""
     if isinstance(condition, CheckSpec):
         kind = kind_of(condition.kind)
         params = condition.typed_params()
-        resource = kind.preparer(params, folder, digest) if kind.preparer else None
+        resource = next(resources)
         fn = kind.fn
 
         def run_check(fields: Fields, ctx: Context) -> Verdict:
@@ -95,7 +171,7 @@ def compile_condition(
 
         return run_check, kind.needs
     if isinstance(condition, NotOf):
-        inner, needs = compile_condition(condition.negated, folder, digest)
+        inner, needs = compile_condition(condition.negated, resources)
 
         def run_not(fields: Fields, ctx: Context) -> Verdict:
             verdict = inner(fields, ctx)  # its sentence states the fact either way
@@ -103,7 +179,7 @@ def compile_condition(
 
         return run_not, needs
     parts = [
-        compile_condition(c, folder, digest)
+        compile_condition(c, resources)
         for c in (condition.all if isinstance(condition, AllOf) else condition.any)
     ]
     runs = [run for run, _ in parts]

@@ -1,9 +1,11 @@
-"""Keeps a running screener on the list version in force, with no downtime.
+"""Keeps a running screener (or anything holding lists) on the list version in force, with
+no downtime.
 
 A ``ListWatcher`` polls the list store (one small query); when a newer version is stored
-it reads the files, builds the index off to the side and swaps it into the screener
-(``Screener.load``), while ``screen`` calls go on against the old index until the swap. A
-failure (database down, a file that no longer loads) is logged and the screener keeps the
+it reads the files and hands them to ``apply`` with the version's id and name: for a
+``Screener``, ``screener.load`` (the index is built off to the side and swapped in while
+``screen`` calls go on against the old one); for the checker, ``LiveSanctions.apply``. A
+failure (database down, a file that no longer loads) is logged and the holder keeps the
 lists it has; the next poll tries again.
 """
 
@@ -11,26 +13,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 from compliance.errors import ComplianceError
 from compliance.screening.list_store import ListStore
-from compliance.screening.screener import Screener
+from compliance.screening.model import SanctionsList
 
 log = logging.getLogger(__name__)
+
+# (version id, version, its lists) -> anything; raises when the lists cannot be taken in.
+Apply = Callable[[int, str, Sequence[SanctionsList]], object]
 
 
 class ListWatcher:
     def __init__(
         self,
-        screener: Screener,
+        apply: Apply,
         store: ListStore,
         *,
         interval_s: float = 30.0,
         version: str | None = None,
     ) -> None:
-        """``version``: the list version the screener holds already, if it came from the
-        store (None when it holds bundled lists or none)."""
-        self.screener = screener
+        """``version``: the list version held already, if it came from the store (None when
+        the bundled lists or none are held)."""
+        self.apply = apply
         self.store = store
         self.interval_s = interval_s
         self.version = version
@@ -39,13 +45,13 @@ class ListWatcher:
         self._thread: threading.Thread | None = None
 
     def poll_once(self) -> bool:
-        """Swap in the version in force if the screener does not hold it; True if swapped.
-        Raises what went wrong (the screener is unchanged then)."""
+        """Swap in the version in force if it is not held yet; True if swapped. Raises what
+        went wrong (what is held is unchanged then)."""
         marker = self.store.current_marker()
         if marker is None or marker[1] == self.version:
             return False
         version_id, version = marker
-        self.screener.load(self.store.lists(version_id))
+        self.apply(version_id, version, self.store.lists(version_id))
         self.version = version
         self.swaps += 1
         log.info("sanctions lists swapped to version %s (id %d)", version, version_id)

@@ -1,8 +1,18 @@
 """AML name screening through the screening library (``compliance.screening``).
 
-The watchlist a rule names is loaded and indexed once per ruleset (and reused by a reloaded
-ruleset while its bytes are unchanged); its content hash is part of the ruleset version.
-A hit is explained by the library: the matched entity, the score and its parts.
+``list: in_force`` (the default) screens against the sanctions lists in force in the
+process: the checker gives its ruleset a ``SanctionsSource`` (the latest list version loaded
+with ``compliance sanctions load``, else the bundled lists, and the officers' clearances).
+The ruleset is bound to one snapshot of those lists, whose version is part of the ruleset
+version (``Ruleset.with_lists``), so a document is decided by one (rules, lists) pair and a
+list change is a ruleset change. Where no process provides lists (``rules test``, offline
+backtests, the examples a reload runs), the rule screens against its ``offline`` folder or
+file in the rules folder, without clearances. ``list: <file or folder>`` pins a list of the
+rules folder instead (part of the rule files' own version).
+
+Each indexed list version keeps a bounded cache of raw hits per (name, birth date,
+country); clearances are applied after it, per hit, so a clearance counts from the next
+document on. A hit is explained by the library: the matched entity, the score and its parts.
 """
 
 from __future__ import annotations
@@ -11,33 +21,58 @@ import hashlib
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field
 
-from compliance.rules.checks import Context, Fields, Verdict, check, read_rules_file, text
+from compliance.rules.checks import Context, Fields, Inputs, Verdict, check, read_rules_file, text
 from compliance.rules.kinds.params import Params
-from compliance.screening import Hit, Screener, ScreeningConfig, load_ofac_sdn
+from compliance.screening import Hit, SanctionsList, Screener, ScreeningConfig, load_ofac_sdn
+from compliance.screening.customers import customer_version
+from compliance.screening.events import Clearance
+from compliance.screening.list_store import version_of
+from compliance.screening.live import ListsInForce, load_list_files, read_list_folder
 
-CACHE_SIZE = 50_000  # screened (name, birth date, country) results kept per watchlist
+CACHE_SIZE = 50_000  # screened (name, birth date, country) results kept per list version
+IN_FORCE = "in_force"
 
 
 class ScreeningParams(Params):
     field: str = "full_name"
-    list: str  # an OFAC SDN CSV file in the rules folder
+    # "in_force": the lists the process provides; else a list file (OFAC SDN CSV) or folder
+    # of list files in the rules folder, pinned.
+    list: str = IN_FORCE
+    offline: str = "watchlists"  # for "in_force" where no process provides lists
     threshold: float = Field(85.0, gt=0, le=100)
     dob_field: str | None = "date_of_birth"  # refines the score when present
     country_field: str | None = "nationality"
 
 
+class SanctionsSource(Protocol):
+    """What a process provides the sanctions rule (``compliance.screening.live``)."""
+
+    def lists_in_force(self) -> ListsInForce: ...
+
+    def clearance(
+        self, customer_id: str, entity_id: str, entity_version: str, customer_version: str | None
+    ) -> Clearance | None: ...
+
+
+class ClearanceLookup(Protocol):
+    def __call__(
+        self, customer_id: str, entity_id: str, entity_version: str, customer_version: str | None
+    ) -> Clearance | None: ...
+
+
 @dataclass
 class Watchlist:
-    """An indexed list and a bounded cache of results: the index is immutable, so a name
-    screened again against it gets the same hits."""
+    """An indexed list version and a bounded cache of its raw hits: the index is immutable,
+    so a name screened again against it gets the same hits."""
 
-    source: str  # file@sha256 prefix, written into each result's inputs
+    version: str  # the list-set version (``lists:...``), or a pinned file's sha256
     screener: Screener
     _cache: OrderedDict[tuple[str, str, str], tuple[Hit, ...]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,36 +94,128 @@ class Watchlist:
         return found
 
 
+@dataclass(frozen=True)
+class Screening:
+    """What one sanctions rule of one ruleset screens against."""
+
+    watchlist: Watchlist
+    source: str  # what is screened, for a reader: a file@hash, a folder, a stored version
+    clearance: ClearanceLookup | None = None  # None: clearances are not applied (offline)
+
+
 _LOADED: dict[tuple[str, float], Watchlist] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def _load(params: ScreeningParams, folder: Path, digest: Any) -> Watchlist:
-    raw = read_rules_file(folder, params.list, digest)
-    sha = hashlib.sha256(raw).hexdigest()
-    key = (sha, params.threshold)
+def watchlist(
+    version: str, lists: Callable[[], Sequence[SanctionsList]], threshold: float
+) -> Watchlist:
+    """The indexed lists of ``version`` (``lists()`` loads them), built once per version and
+    threshold and shared by the rulesets that use them (the one in force and the next)."""
+    key = (version, threshold)
     with _LOADED_LOCK:
         known = _LOADED.get(key)
         if known is None:
-            with tempfile.TemporaryDirectory() as tmp:  # index exactly the bytes hashed
-                copy = Path(tmp) / Path(params.list).name
-                copy.write_bytes(raw)
-                lists = [load_ofac_sdn(copy)]
-            config = ScreeningConfig(threshold=params.threshold)
-            known = Watchlist(f"{params.list}@sha256:{sha[:12]}", Screener(lists, config=config))
-            while len(_LOADED) >= 4:  # the lists in force and the next (a reload)
+            config = ScreeningConfig(threshold=threshold)
+            known = Watchlist(version, Screener(lists(), config=config))
+            while len(_LOADED) >= 4:  # offline, in force and the next (a reload)
                 del _LOADED[next(iter(_LOADED))]
             _LOADED[key] = known
     return known
 
 
+@dataclass(frozen=True)
+class InForce:
+    """A rule on the lists in force, prepared but not yet bound: ``bind`` gives what it
+    screens, the process's lists or the offline ones."""
+
+    threshold: float
+    offline: Screening
+
+    def bind(self, lists: ListsInForce | None, clearance: ClearanceLookup | None) -> Screening:
+        if lists is None:
+            return self.offline
+        wl = watchlist(lists.fingerprint, lambda: lists.lists, self.threshold)
+        return Screening(wl, lists.description, clearance)
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"{relative} is outside the rules folder")
+    if not path.exists():
+        raise FileNotFoundError(f"{relative} does not exist in the rules folder")
+    return path
+
+
+def _folder_screening(folder: Path, relative: str, threshold: float) -> Screening:
+    """The list files of a folder, indexed from exactly the bytes hashed."""
+    where = _inside(folder, relative)
+    files = read_list_folder(where)
+    wl = watchlist(version_of(files), lambda: load_list_files(files, where), threshold)
+    return Screening(wl, f"lists in {relative}")
+
+
+def _file_screening(relative: str, raw: bytes, threshold: float) -> Screening:
+    """An OFAC SDN CSV file, indexed from exactly the bytes hashed."""
+    sha = hashlib.sha256(raw).hexdigest()
+
+    def load() -> list[SanctionsList]:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / Path(relative).name
+            copy.write_bytes(raw)
+            return [load_ofac_sdn(copy)]
+
+    return Screening(watchlist(f"sha256:{sha}", load, threshold), f"{relative}@sha256:{sha[:12]}")
+
+
+def _load(params: ScreeningParams, folder: Path, digest: Any) -> Screening | InForce:
+    threshold = params.threshold
+    if params.list != IN_FORCE:  # pinned: the list is part of the rule files' version
+        if _inside(folder, params.list).is_dir():
+            pinned = _folder_screening(folder, params.list, threshold)
+            digest.update(f"{params.list}\0{pinned.watchlist.version}\n".encode())
+            return pinned
+        return _file_screening(params.list, read_rules_file(folder, params.list, digest), threshold)
+    # in force: the offline lists are not part of the rule files' version; the ruleset's
+    # version takes in the version of the lists it is bound to (these, or the process's)
+    offline = _inside(folder, params.offline)
+    if offline.is_dir():
+        return InForce(threshold, _folder_screening(folder, params.offline, threshold))
+    return InForce(threshold, _file_screening(params.offline, offline.read_bytes(), threshold))
+
+
+def _cleared(
+    screening: Screening, ctx: Context, hits: tuple[Hit, ...], name: str, dob: str, country: str
+) -> dict[str, Clearance]:
+    """Entity id -> the clearance that clears it for this customer, for the hits cleared."""
+    lookup = screening.clearance
+    if lookup is None or not ctx.customer_id or not hits:
+        return {}
+    details = customer_version(name, dob or None, [country] if country else [])
+    found = {}
+    for hit in hits:
+        clearance = lookup(ctx.customer_id, hit.entity_id, hit.entity_version, details)
+        if clearance is not None:
+            found[hit.entity_id] = clearance
+    return found
+
+
 @check("sanctions_name", params=ScreeningParams, preparer=_load)
-def sanctions_name(params: ScreeningParams, fields: Fields, wl: Watchlist, _: Context) -> Verdict:
+def sanctions_name(
+    params: ScreeningParams, fields: Fields, screening: Screening, ctx: Context
+) -> Verdict:
+    wl = screening.watchlist
     name = params.field
     value = text(fields, name)
     dob = text(fields, params.dob_field) if params.dob_field else ""
     country = text(fields, params.country_field) if params.country_field else ""
-    inputs: dict[str, str | None] = {name: fields.get(name), "list": wl.source}
+    inputs: Inputs = {
+        name: fields.get(name),
+        "list": screening.source,
+        "list_version": wl.version,
+    }
     if dob:
         inputs[params.dob_field or ""] = dob
     if country:
@@ -98,12 +225,31 @@ def sanctions_name(params: ScreeningParams, fields: Fields, wl: Watchlist, _: Co
     hits = wl.screen(value, dob, country)
     if not hits:
         return Verdict(True, f"no listed person scores {params.threshold:g} or more", inputs)
-    best = hits[0]
+    cleared = _cleared(screening, ctx, hits, value, dob, country)
+    if cleared:
+        inputs.update(
+            cleared_entities=", ".join(cleared),
+            clearances=", ".join(c.event_id for c in cleared.values()),
+        )
+    open_hits = [h for h in hits if h.entity_id not in cleared]
+    if not open_hits:
+        best = hits[0]
+        by = cleared[best.entity_id]
+        inputs.update(matched_name=best.matched_name, entity_id=best.entity_id)
+        return Verdict(
+            True,
+            f"name matches listed {best.entity_type.value} {best.entity_name!r} "
+            f"[{best.entity_id}], but officer {by.officer} cleared customer {ctx.customer_id} "
+            f"against it (clearance {by.event_id})"
+            + (f" and {len(cleared) - 1} more listed entity(ies)" if len(cleared) > 1 else ""),
+            inputs,
+        )
+    best = open_hits[0]
     inputs.update(
         matched_name=best.matched_name,
         entity_id=best.entity_id,
         score=f"{best.score:.1f}",
-        hits=str(len(hits)),
+        hits=str(len(open_hits)),
         why=best.explain(),
     )
     return Verdict(

@@ -3,8 +3,8 @@
 Creating a month partition needs ownership of ``audit_events``, which an append-only role
 must not have: ``audit_ensure_month`` creates it on the sink's behalf (SECURITY DEFINER, with
 the same append-only protection as the partitions made before). It keeps the search path of
-the migration that made it, so it finds the audit tables in whatever schema they were made. What such a role is granted
-is in ``compliance.audit.roles``; granting it is the owner's step
+the migration that made it, so it finds the audit tables in whatever schema they were made.
+What such a role is granted is in ``compliance.audit.roles``; granting it is the owner's step
 (``compliance db grant-writer <role>``).
 
 Revision ID: 0003
