@@ -9,7 +9,11 @@
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_VERSION (4.1.1),
 #              KAFKA_HEAP_OPTS ("-Xms512m -Xmx1g"), KAFKA_START_TIMEOUT (90 seconds),
-#              JAVA (java from JAVA_HOME or PATH).
+#              JAVA (java from JAVA_HOME or PATH),
+#              COMPLIANCE_KAFKA_DIR (<project>/.services/kafka: data, logs, config, pid file),
+#              COMPLIANCE_KAFKA_LIB_DIR ($COMPLIANCE_KAFKA_DIR/lib: the broker jars).
+# A private broker (the restart tests start one) is this script with its own
+# COMPLIANCE_KAFKA_DIR and ports, and COMPLIANCE_KAFKA_LIB_DIR at the jars already resolved.
 set -euo pipefail
 
 # shellcheck source=infra/common.sh
@@ -23,8 +27,8 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
 POM="$INFRA_DIR/kafka/pom.xml"
 LOG4J_CONF="$INFRA_DIR/kafka/log4j2.properties"
-KDIR="$SERVICES_DIR/kafka"
-LIB="$KDIR/lib"
+KDIR="${COMPLIANCE_KAFKA_DIR:-$SERVICES_DIR/kafka}"
+LIB="${COMPLIANCE_KAFKA_LIB_DIR:-$KDIR/lib}"
 MARKER="$LIB/.installed"
 DATA="$KDIR/data"
 LOGS="$KDIR/logs"
@@ -46,6 +50,13 @@ install_id() {
 }
 
 cmd_install() {
+    if [[ -n "${COMPLIANCE_KAFKA_LIB_DIR:-}" ]]; then
+        # Jars resolved before (e.g. the shared broker's, for a private test broker): used as
+        # they are, never re-resolved in place.
+        compgen -G "$LIB/kafka_2.13-*.jar" >/dev/null \
+            || die "no kafka_2.13 jar in $LIB (run \`make services\` first)"
+        return 0
+    fi
     ensure_services_dir
     mkdir -p "$KDIR"
     if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$(install_id)" ]] && compgen -G "$LIB/kafka_2.13-*.jar" >/dev/null; then
@@ -161,9 +172,11 @@ format_storage() {
     [[ -f "$DATA/meta.properties" ]] && return 0
     log "formatting kafka storage in $DATA (cluster id $(cluster_id)) ..."
     local out="$LOGS/storage-format.log"
+    # --cluster-id=ID, not -t ID: 1 id in 32 starts with "-", which the tool's argument
+    # parser would take for an option ("argument --cluster-id/-t: expected one argument").
     if ! "$JAVA" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOGS" \
             -cp "$LIB/*" kafka.tools.StorageTool format \
-            -t "$(cluster_id)" -c "$PROPS" --ignore-formatted >"$out" 2>&1; then
+            --cluster-id="$(cluster_id)" -c "$PROPS" --ignore-formatted >"$out" 2>&1; then
         tail -n 20 "$out" >&2
         die "formatting Kafka storage in $DATA failed (see $out)"
     fi

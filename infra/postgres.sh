@@ -8,20 +8,24 @@
 #   infra/postgres.sh status    exit 0 when running, 3 when stopped
 #
 # Environment: COMPLIANCE_PG_PORT (5432), PG_BINDIR (auto: /usr/lib/postgresql/15/bin,
-#              otherwise the newest installed version).
+#              otherwise the newest installed version),
+#              COMPLIANCE_PG_DIR (<project>/.services/postgres: data, socket, log; a private
+#              cluster, e.g. the restart tests' own, is this script with its own dir and port).
 set -euo pipefail
 
 # shellcheck source=infra/common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/common.sh"
 
 PG_PORT="${COMPLIANCE_PG_PORT:-5432}"
-PGDIR="$SERVICES_DIR/postgres"
+PGDIR="${COMPLIANCE_PG_DIR:-$SERVICES_DIR/postgres}"
 PGDATA_DIR="$PGDIR/data"
 SOCKDIR="$PGDIR/run"
 PGLOG="$PGDIR/postgres.log"
 APP_ROLE="compliance"
 APP_PASSWORD="compliance"
 APP_DB="compliance"
+SINK_ROLE="compliance_sink"
+SINK_PASSWORD="compliance_sink"
 
 # Everything below uses absolute paths; a neutral cwd avoids "could not change
 # directory" complaints when commands run as the postgres user from e.g. /root.
@@ -124,6 +128,11 @@ BEGIN
         CREATE ROLE $APP_ROLE LOGIN PASSWORD '$APP_PASSWORD';
     ELSE
         ALTER ROLE $APP_ROLE LOGIN PASSWORD '$APP_PASSWORD';
+    END IF;
+    -- The audit sink's own role: it is granted append-only rights on the audit tables by
+    -- their owner (\`compliance db grant-writer $SINK_ROLE\`), and owns nothing.
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SINK_ROLE') THEN
+        CREATE ROLE $SINK_ROLE LOGIN PASSWORD '$SINK_PASSWORD';
     END IF;
 END
 \$\$;

@@ -29,6 +29,15 @@ from compliance.audit.store import connect, create_schema
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.errors import ConfigurationError
 
+from .private_services import (
+    PrivateKafka,
+    PrivatePostgres,
+    ServiceFailed,
+    ServiceMissing,
+    private_kafka,
+    private_postgres,
+)
+
 pytestmark = pytest.mark.integration
 LOG_DIR = PROJECT_ROOT / ".services" / "test-logs"
 
@@ -193,3 +202,25 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test module's own, which its tests may restart and crash
+    (the shared one must never be); deleted afterwards."""
+    try:
+        with private_postgres() as server:
+            yield server
+    except (ServiceMissing, ServiceFailed) as exc:
+        pytest.fail(f"private PostgreSQL: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def own_kafka() -> Iterator[PrivateKafka]:
+    """A single-node Kafka broker of this test module's own, which its tests may restart and
+    kill (the shared one must never be); deleted afterwards."""
+    try:
+        with private_kafka() as broker:
+            yield broker
+    except (ServiceMissing, ServiceFailed) as exc:
+        pytest.fail(f"private Kafka: {exc}", pytrace=False)

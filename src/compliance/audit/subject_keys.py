@@ -83,6 +83,10 @@ class KeyCache:
 
     Entries expire after ``ttl_s``: a subject erased meanwhile stops getting the old key at the
     latest then (rows sealed with it in between are unreadable too: the key is gone).
+
+    A key is remembered only once the transaction that read or created it has committed: a
+    key created in a transaction that then fails (the server going down at COMMIT) never
+    reached the database, and a row sealed with it could never be opened again.
     """
 
     def __init__(self, ttl_s: float = 30.0, max_entries: int = 200_000) -> None:
@@ -90,7 +94,9 @@ class KeyCache:
         self.max_entries = max_entries
         self._keys: dict[str, tuple[float, bytes | None]] = {}
 
-    def keys_for(self, conn: Connection, subjects: Iterable[str]) -> dict[str, bytes | None]:
+    def keys_for(self, engine: Engine, subjects: Iterable[str]) -> dict[str, bytes | None]:
+        """The subjects' keys: cached ones, the others read or created in a transaction of
+        their own (none when every key is cached)."""
         now = time.monotonic()
         result: dict[str, bytes | None] = {}
         missing = []
@@ -101,7 +107,9 @@ class KeyCache:
             else:
                 missing.append(subject)
         if missing:
-            fetched = keys_for(conn, missing)
+            with engine.begin() as conn:
+                fetched = keys_for(conn, missing)
+            # Committed: only now may these keys seal rows of later batches too.
             if len(self._keys) + len(fetched) > self.max_entries:
                 self._keys.clear()
             for subject, key in fetched.items():

@@ -303,9 +303,8 @@ class AuditWriter:
             return []
         with _classified():
             self.partitions.ensure(self.engine, (r.occurred_at for r in unique))
-            with self.engine.begin() as conn:
-                subjects = {r.subject_id for r in unique if r.subject_id}
-                keys = ciphers(self.keys.keys_for(conn, subjects))
+            subjects = {r.subject_id for r in unique if r.subject_id}
+            keys = ciphers(self.keys.keys_for(self.engine, subjects))
         return [prepare(r, keys.get(r.subject_id) if r.subject_id else None) for r in unique]
 
     def append_batch(self, prepared: Sequence[Prepared]) -> int:
