@@ -4,18 +4,20 @@ For each batch, in this order:
 
 1. consume up to ``audit_batch_size`` records from all topics (committed transactions only;
    the client's fetch queue is bounded too, so a burst never grows memory);
-2. turn each into an audit row. A record that does not decode goes to ``<topic>.dlq``
-   (flushed before step 3) and is audited from there; garbage on a dead-letter topic itself is
-   recorded as an ``Undecodable`` row with its original bytes;
-3. write the rows in one database transaction, skipping events already recorded: personal
-   fields sealed with the subject's key, each row hash-chained to the previous row of its
-   (topic, partition), chain heads signed from time to time (``compliance.audit.writer``);
+2. turn each into an audit row, its personal fields sealed with the subject's key, serialized.
+   A record that does not decode goes to ``<topic>.dlq`` (flushed before step 3) and is
+   audited from there; garbage on a dead-letter topic itself is recorded as an
+   ``Undecodable`` row with its original bytes;
+3. write the rows, skipping events already recorded, each hash-chained to the previous row of
+   its (topic, partition), through ``audit_write_connections`` transactions over whole chains
+   at once; chain heads are signed from time to time (``compliance.audit.writer``);
 4. only then commit the consumed offsets to Kafka.
 
-Step 2 of batch N+1 runs in a preparing process (decoding, sealing and serializing are most of
-the sink's Python work, and a process of their own keeps them off the GIL of the writer) while
-a writer thread does step 3 of batch N, so at most two batches are in hand. Step 4 of batch N
-waits for its step 3, and batches are written and committed in the order consumed.
+The steps overlap: a writer thread does step 3 of batch N while batch N+1 waits its turn and
+step 2 of batch N+2 runs (in a thread, or in ``audit_prepare_processes`` processes of its own
+where cores are spare), so at most three batches are in hand. Batches are written in the
+order consumed (one whose predecessor failed is not written before it), and step 4 of each
+waits for its step 3.
 
 A crash between any two steps replays the batch, and step 3 records each event once. When
 PostgreSQL is down or failing, consumption pauses and the same batch is retried until it is
@@ -34,6 +36,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +64,9 @@ NAME = "audit-sink"
 FETCH_QUEUE_KBYTES = 32 * 1024
 # Allocations between two runs of the cycle collector's youngest generation (default 700).
 GC_THRESHOLD = 200_000
+# Batches handed to the writer thread and not yet committed: while it writes the oldest, the
+# next is ready to go, and the one after that is being prepared.
+WRITE_QUEUE = 2
 T = TypeVar("T")
 _LEAVING = threading.Event()
 _LEAVING.set()
@@ -203,6 +209,9 @@ class InFlight:
     prepared: list[Prepared]
     future: Future[int] | None
 
+    def written(self) -> bool:
+        return self.future is not None and self.future.done()
+
 
 def preparing_pool(settings: Settings) -> Executor:
     """Where step 2 runs: ``audit_prepare_processes`` processes of their own (started fresh,
@@ -242,7 +251,7 @@ class AuditSink:
         kafka_io.subscribe(consumer, self.topics)
         log.info("audit sink consuming %d topics", len(self.topics))
         writing = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
-        in_flight: InFlight | None = None
+        in_flight: deque[InFlight] = deque()
         try:
             while not stop.is_set():
                 batch = consumer.consume(
@@ -250,28 +259,41 @@ class AuditSink:
                 )
                 records = records_in(batch)
                 preparing_next = self._submit_prepare(preparing, records) if records else None
-                if in_flight is not None:
-                    done, in_flight = in_flight, None
-                    if not self._commit_when_written(consumer, writing, done, stop):
-                        break
+                # Commit what is written; wait for the oldest only when the queue is full.
+                while in_flight and (in_flight[0].written() or len(in_flight) >= WRITE_QUEUE):
+                    if not self._commit_when_written(consumer, writing, in_flight[0], stop):
+                        return
+                    in_flight.popleft()
                 if preparing_next is None:
                     continue
                 prepared = self._prepared(
                     consumer, producer, preparing, records, preparing_next, stop
                 )
                 if prepared is None:
-                    break
-                in_flight = InFlight(
-                    records, prepared, writing.submit(self.writer.append_batch, prepared)
+                    return
+                previous = in_flight[-1].future if in_flight else None
+                in_flight.append(
+                    InFlight(records, prepared, writing.submit(self._write, previous, prepared))
                 )
         finally:
-            if in_flight is not None:  # leaving: commit it if written, but retry no more
-                self._commit_when_written(consumer, writing, in_flight, _LEAVING)
+            # Leaving: commit the batches written, in order, up to the first that is not (its
+            # offsets and those after it stay uncommitted); retry no more.
+            for leftover in in_flight:
+                if not self._commit_when_written(consumer, writing, leftover, _LEAVING):
+                    break
             writing.shutdown(wait=True)
             preparing.shutdown(wait=True, cancel_futures=True)
             consumer.close()
             producer.flush(10)
             self._sign_heads()
+
+    def _write(self, previous: Future[int] | None, prepared: list[Prepared]) -> int:
+        """Step 3 on the writer thread, where batches run in the order handed over: a batch
+        whose predecessor failed is not written before it (chains follow the offsets), and
+        both are retried in order."""
+        if previous is not None and previous.exception() is not None:
+            raise RetryableError("the batch before this one is not written yet")
+        return self.writer.append_batch(prepared)
 
     def _sign_heads(self) -> None:
         try:

@@ -161,11 +161,12 @@ class Settings(BaseSettings):
         "append (see `compliance db grant-writer`); default: COMPLIANCE_DATABASE_URL.",
     )
     audit_prepare_processes: int = Field(
-        1,
+        0,
         ge=0,
         le=64,
-        description="Processes that decode, seal and serialize batches for the audit sink "
-        "(0: a thread of the sink itself).",
+        description="Processes that decode, seal and serialize batches for the audit sink; "
+        "0: a thread of the sink itself (best on 2 cores shared with Kafka and PostgreSQL; "
+        "1 or more moves that work off the writer's interpreter lock where cores are spare).",
     )
     audit_write_connections: int = Field(
         2,

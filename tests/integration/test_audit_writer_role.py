@@ -65,7 +65,11 @@ def test_the_sink_records_every_event_connected_as_the_append_only_role(
     writer: Callable[[], psycopg2.extensions.connection],
 ) -> None:
     ids = synthetic.produce(settings, settings.topic_prefix, documents=30)
-    processes.start("audit-sink", COMPLIANCE_AUDIT_DATABASE_URL=writer_url(settings))
+    processes.start(
+        "audit-sink",
+        COMPLIANCE_AUDIT_DATABASE_URL=writer_url(settings),
+        COMPLIANCE_AUDIT_PREPARE_PROCESSES="1",  # the preparing process connects as the role too
+    )
     wait_for(
         lambda: recorded(engine, settings.topic_prefix) >= len(ids), 60, "every event", processes
     )
