@@ -163,10 +163,10 @@ def _write_export(rows: Any, fmt: str, out: TextIO, columns: tuple[str, ...]) ->
 
 
 def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
-    from compliance.audit.subject_keys import erase
+    from compliance.gdpr import erase_subject
 
-    destroyed = erase(_engine(settings), args.subject)
-    if destroyed:
+    done = erase_subject(_engine(settings), args.subject, settings.topic_prefix)
+    if done.key_destroyed:
         print(
             f"key of {args.subject!r} destroyed: its personal data in the audit trail is now "
             "unreadable; the rows and their hashes stay"
@@ -176,6 +176,10 @@ def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
             f"{args.subject!r} had no key (nothing recorded, or already erased); it is "
             "marked erased, so later events are recorded without its personal data"
         )
+    print(
+        f"checker's remembered documents deleted: {done.checker_documents_deleted}; "
+        f"cached Claude answers for its documents deleted: {done.cached_answers_deleted}"
+    )
     return 0
 
 
