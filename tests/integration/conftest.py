@@ -192,6 +192,20 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         consumer.close()
 
 
+def compliance_cli(
+    settings: Settings, *args: str | Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``compliance <args>`` in a process of its own, on this test's topics, as an operator
+    or officer would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "compliance", *map(str, args)],
+        env=processor_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def wait_for(
     condition: Callable[[], bool], timeout_s: float, what: str, procs: Processes | None = None
 ) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +31,7 @@ from compliance.config import Settings
 from compliance.events import now
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
 
-from .conftest import Processes, processor_env, read_topic, wait_for
+from .conftest import Processes, compliance_cli, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +48,6 @@ def recorded_count(engine: Engine, settings: Settings) -> int:
     query = select(func.count()).where(audit_events.c.topic.startswith(settings.topic_prefix))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
-
-
-def compliance_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "compliance", *args],
-        env=processor_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_sink_killed_with_sigkill_at_random_points_records_every_event_exactly_once(

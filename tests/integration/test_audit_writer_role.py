@@ -3,8 +3,6 @@ it records every event, and as that role nothing recorded can be changed or remo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 
 import psycopg2
@@ -18,7 +16,8 @@ from compliance.audit.checkpoints import signing_key
 from compliance.audit.tables import audit_events
 from compliance.audit.verify import verify
 from compliance.config import Settings
-from tests.integration.conftest import Processes, processor_env, wait_for
+
+from .conftest import Processes, compliance_cli, wait_for
 
 pytestmark = pytest.mark.integration
 WRITER_ROLE = "compliance_sink"  # created by `make services` (infra/postgres.sh)
@@ -34,13 +33,7 @@ def writer_url(settings: Settings) -> str:
 
 @pytest.fixture
 def writer(settings: Settings) -> Callable[[], psycopg2.extensions.connection]:
-    granted = subprocess.run(
-        [sys.executable, "-m", "compliance", "db", "grant-writer", WRITER_ROLE],
-        env=processor_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    granted = compliance_cli(settings, "db", "grant-writer", WRITER_ROLE)
     assert granted.returncode == 0, (
         f"{granted.stderr.strip()} (the role is created by `make services`)"
     )

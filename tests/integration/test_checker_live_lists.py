@@ -6,7 +6,6 @@ that customer only, from the next document on."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from sqlalchemy import Engine
 
 from compliance.codec import registry
 from compliance.config import Settings
-from compliance.events import envelope, subject_key
+from compliance.events import subject_key
 from compliance.rules import load_ruleset
 from compliance.screening.clearance_store import ClearanceStore
 from compliance.screening.list_store import ListStore
@@ -26,7 +25,7 @@ from compliance.topics import DOCUMENTS_CLASSIFIED
 
 from .conftest import Processes, wait_for
 from .test_rules_checker import audited, exceptions_for, results_for
-from .test_screening_support import cli, write_sdn
+from .test_screening_support import classified_passport, cli, write_sdn
 
 RULE = "aml.sanctions-name-screen"
 BLIX = ("Zarathustra Blixquent", "1971-03-12", "IS")
@@ -34,28 +33,8 @@ BLIX = ("Zarathustra Blixquent", "1971-03-12", "IS")
 
 def publish_classified(settings: Settings, customer_id: str, person: tuple[str, str, str]) -> str:
     """A DocumentClassified passport of ``person`` (name, birth date, nationality); its id."""
-    name, dob, nationality = person
-    document_id = f"doc-{uuid.uuid4().hex[:16]}"
-    digest = hashlib.sha256(document_id.encode()).hexdigest()
-    fields = {"full_name": name, "date_of_birth": dob, "nationality": nationality}
-    record: dict[str, Any] = {
-        "envelope": envelope(
-            event_type="DocumentClassified",
-            stage="test-classifier",
-            cause=document_id,
-            correlation_id=document_id,
-            subject_id=customer_id,
-            causation_id=None,
-        ),
-        "document_id": document_id,
-        "customer_id": customer_id,
-        "document_type": "passport",
-        "confidence": 0.98,
-        "fields": [{"name": k, "value": v, "confidence": 0.97} for k, v in fields.items()],
-        "extraction_method": "text",
-        "text_sha256": digest,
-        "document_sha256": digest,
-    }
+    record = classified_passport(customer_id, *person)
+    document_id = str(record["document_id"])
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     producer.produce(
         settings.topic(DOCUMENTS_CLASSIFIED),

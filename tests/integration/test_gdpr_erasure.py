@@ -5,8 +5,6 @@ answers for the customer's documents; another customer is untouched."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import uuid
 
 from sqlalchemy import Engine, func, insert, select
@@ -16,7 +14,7 @@ from compliance.classification.cache import metadata as cache_metadata
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.rules.store import customer_documents
 
-from .conftest import Processes, processor_env, wait_for
+from .conftest import Processes, compliance_cli, wait_for
 from .test_pipeline import publish
 from .test_rules_checker import audited
 
@@ -72,13 +70,7 @@ def test_erasure_reaches_the_audit_trail_the_checker_state_and_the_llm_cache(
                     )
                 )
 
-    result = subprocess.run(
-        [sys.executable, "-m", "compliance", "gdpr", "erase", erased],
-        env=processor_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = compliance_cli(settings, "gdpr", "erase", erased)
     assert result.returncode == 0, result.stderr
     assert "checker's remembered documents deleted: 1" in result.stdout
 
@@ -92,12 +84,6 @@ def test_erasure_reaches_the_audit_trail_the_checker_state_and_the_llm_cache(
     assert cached(engine, hashes[kept_doc]) == 1
     assert isinstance(by_customer[kept]["fields"], list) and by_customer[kept]["fields"]
 
-    again = subprocess.run(
-        [sys.executable, "-m", "compliance", "gdpr", "erase", erased],
-        env=processor_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = compliance_cli(settings, "gdpr", "erase", erased)
     assert again.returncode == 0, again.stderr
     assert "deleted: 0; cached Claude answers for its documents deleted: 0" in again.stdout

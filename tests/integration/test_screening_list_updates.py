@@ -4,7 +4,6 @@ and new hits become audited exceptions, once; a truncated file changes nothing."
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
 from pathlib import Path
@@ -13,7 +12,6 @@ from sqlalchemy import Engine
 
 from compliance.codec import registry
 from compliance.config import Settings
-from compliance.events import envelope
 from compliance.screening.events import rescreen_event_id
 from compliance.screening.list_store import ListStore, prepare_version
 from compliance.screening.live import start_screener
@@ -22,31 +20,13 @@ from compliance.screening.tables import create_screening_schema
 from compliance.topics import COMPLIANCE_EXCEPTIONS, DOCUMENTS_CLASSIFIED
 
 from .conftest import Processes, read_topic, wait_for
-from .test_screening_support import audited, cli, rows_with_event_id, write_sdn
-
-
-def _classified(customer_id: str, name: str, dob: str, nationality: str) -> dict[str, object]:
-    document_id = f"doc-{uuid.uuid4().hex[:16]}"
-    digest = hashlib.sha256(document_id.encode()).hexdigest()
-    fields = {"full_name": name, "date_of_birth": dob, "nationality": nationality}
-    return {
-        "envelope": envelope(
-            event_type="DocumentClassified",
-            stage="test-classifier",
-            cause=document_id,
-            correlation_id=document_id,
-            subject_id=customer_id,
-            causation_id=None,
-        ),
-        "document_id": document_id,
-        "customer_id": customer_id,
-        "document_type": "passport",
-        "confidence": 0.98,
-        "fields": [{"name": k, "value": v, "confidence": 0.97} for k, v in fields.items()],
-        "extraction_method": "text",
-        "text_sha256": digest,
-        "document_sha256": digest,
-    }
+from .test_screening_support import (
+    audited,
+    classified_passport,
+    cli,
+    rows_with_event_id,
+    write_sdn,
+)
 
 
 def test_load_rescreens_customers_into_audited_exceptions_once(
@@ -61,7 +41,9 @@ def test_load_rescreens_customers_into_audited_exceptions_once(
         (listed, "Aiman Zawahiri", "1951-06-19", "EG"),  # on the bundled lists already
     ):
         sender.send(
-            DOCUMENTS_CLASSIFIED, "DocumentClassified", _classified(customer, name, dob, country)
+            DOCUMENTS_CLASSIFIED,
+            "DocumentClassified",
+            classified_passport(customer, name, dob, country),
         )
     sender.flush()
     processes.start("audit-sink")

@@ -3,27 +3,45 @@ officer would, and reading what the shared audit trail recorded on this test's t
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import hashlib
+import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from compliance.audit.store import audit_events
 from compliance.config import Settings
+from compliance.events import envelope
 
-from .conftest import processor_env
+from .conftest import compliance_cli as cli
+
+__all__ = ["classified_passport", "cli"]
 
 
-def cli(settings: Settings, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """``compliance <args>`` in a process of its own, on this test's topics."""
-    return subprocess.run(
-        [sys.executable, "-m", "compliance", *map(str, args)],
-        env=processor_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def classified_passport(customer_id: str, name: str, dob: str, nationality: str) -> dict[str, Any]:
+    """A DocumentClassified passport of a person, as the classifier would publish it."""
+    document_id = f"doc-{uuid.uuid4().hex[:16]}"
+    digest = hashlib.sha256(document_id.encode()).hexdigest()
+    fields = {"full_name": name, "date_of_birth": dob, "nationality": nationality}
+    return {
+        "envelope": envelope(
+            event_type="DocumentClassified",
+            stage="test-classifier",
+            cause=document_id,
+            correlation_id=document_id,
+            subject_id=customer_id,
+            causation_id=None,
+        ),
+        "document_id": document_id,
+        "customer_id": customer_id,
+        "document_type": "passport",
+        "confidence": 0.98,
+        "fields": [{"name": k, "value": v, "confidence": 0.97} for k, v in fields.items()],
+        "extraction_method": "text",
+        "text_sha256": digest,
+        "document_sha256": digest,
+    }
 
 
 def audited(engine: Engine, settings: Settings, event_type: str) -> dict[str, dict[str, object]]:
