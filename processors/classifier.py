@@ -13,7 +13,8 @@ Because documents finish out of order, the runner dates each decision (``occurre
 batch is dispatched, in input order, strictly increasing within a partition: two documents of
 one customer are dated in the order they arrived, which the checker's "as of" reads rely on.
 With Claude a batch holds at most ``COMPLIANCE_LLM_BATCH_MULTIPLE`` x the concurrency records
-(``Settings.llm_batch_size``), so a batch of slow calls ends within max.poll.interval.ms.
+(``Settings.llm_batch_size``), so a batch of slow calls ends within max.poll.interval.ms;
+without it at most ``COMPLIANCE_LOCAL_BATCH_SIZE`` records, so a batch of scans to OCR does too.
 """
 
 from __future__ import annotations
@@ -115,9 +116,18 @@ def unreadable(arrival: Record, error: DocumentUnreadable) -> Outgoing:
     )
 
 
+def batch_size(settings: Settings) -> int:
+    """Records per classifier batch: with Claude a few rounds of calls, else a few dozen
+    documents for the local classifier, whose OCR takes about a second a scan per core
+    (a plain batch of 500 scans would outlast max.poll.interval.ms)."""
+    if settings.anthropic_api_key is not None:
+        return settings.llm_batch_size
+    return min(settings.batch_size, settings.local_batch_size)
+
+
 def runner_for(settings: Settings, classifier: Classifier) -> TransactionalRunner:
     """The classifier's runner: documents in flight at once, decisions dated in input order,
-    and with Claude a batch of a few rounds of calls."""
+    and a batch that ends within max.poll.interval.ms (``batch_size``)."""
     with_llm = settings.anthropic_api_key is not None
     # Claude calls wait on the network; local OCR runs in subprocesses, one per core.
     in_flight = settings.llm_concurrency if with_llm else os.cpu_count() or 1
@@ -127,7 +137,7 @@ def runner_for(settings: Settings, classifier: Classifier) -> TransactionalRunne
         [settings.topic(DOCUMENTS_ARRIVED)],
         lambda event_type, record: classify_arrival(settings, event_type, record, classifier),
         concurrency=in_flight,
-        batch_size=settings.llm_batch_size if with_llm else settings.batch_size,
+        batch_size=batch_size(settings),
         stamp_in_input_order=True,
     )
 

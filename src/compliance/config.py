@@ -21,6 +21,9 @@ DEV_AUDIT_SIGNING_KEY = "dev-only-audit-signing-key-change-me"
 # librdkafka's max.poll.interval.ms (not overridden in kafka_io): a consumer that does not poll
 # for this long leaves its group, and the transaction of the batch it was working on fails.
 KAFKA_MAX_POLL_INTERVAL_S = 300.0
+# Largest local-classifier batch: at about one OCR'd scan a second on a single core, a batch
+# this size takes half of max.poll.interval.ms, leaving the rest for slower scans.
+LOCAL_BATCH_MAX = 150
 
 
 class Settings(BaseSettings):
@@ -110,6 +113,15 @@ class Settings(BaseSettings):
         "COMPLIANCE_LLM_CONCURRENCY records per batch (and at most COMPLIANCE_BATCH_SIZE), "
         "so one batch finishes well within Kafka's max.poll.interval.ms; times "
         "COMPLIANCE_LLM_TIMEOUT_S it must stay under 300 s.",
+    )
+    local_batch_size: int = Field(
+        32,
+        ge=1,
+        le=LOCAL_BATCH_MAX,
+        description="Without Claude, the classifier consumes at most this many records per "
+        "batch (and at most COMPLIANCE_BATCH_SIZE): local OCR takes about a second a scan per "
+        "core, so a batch ends well within Kafka's max.poll.interval.ms (300 s); at most 150 "
+        "(half of it at one scan a second on one core).",
     )
     llm_max_retries: int = Field(
         3, ge=0, le=10, description="SDK retries on 429, 5xx and timeouts (honours retry-after)."

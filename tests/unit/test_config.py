@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from compliance.cli import main
-from compliance.config import PROJECT_ROOT, Settings, load_settings
+from compliance.config import (
+    KAFKA_MAX_POLL_INTERVAL_S,
+    LOCAL_BATCH_MAX,
+    PROJECT_ROOT,
+    Settings,
+    load_settings,
+)
 from compliance.errors import ConfigurationError
 from compliance.topics import DOCUMENTS_ARRIVED
 
@@ -56,6 +62,9 @@ def test_settings_are_read_from_compliance_variables(clean_env: pytest.MonkeyPat
         ("COMPLIANCE_METRICS_PORT", "70000"),
         ("COMPLIANCE_LLM_BATCH_MULTIPLE", "0"),
         ("COMPLIANCE_LLM_BATCH_MULTIPLE", "6"),  # 6 x 60 s calls: over max.poll.interval.ms
+        ("COMPLIANCE_LOCAL_BATCH_SIZE", "0"),
+        ("COMPLIANCE_LOCAL_BATCH_SIZE", "151"),  # 151 scans at ~1 s: over half the interval
+        ("COMPLIANCE_LOCAL_BATCH_SIZE", "some"),
     ],
 )
 def test_a_bad_setting_raises_configuration_error_naming_the_variable(
@@ -82,6 +91,19 @@ def test_the_llm_batch_is_a_few_rounds_of_calls_in_flight_and_fits_the_poll_inte
     clean_env.setenv("COMPLIANCE_LLM_TIMEOUT_S", "30")  # 10 rounds x 30 s = 300 s: too long
     with pytest.raises(ConfigurationError, match=r"COMPLIANCE_LLM_BATCH_MULTIPLE.*max\.poll"):
         load_settings()
+
+
+def test_the_local_classifier_batch_is_a_few_dozen_scans_and_can_be_set(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert settings.local_batch_size == 32  # not the 500 of a plain batch
+    assert settings.local_batch_size < settings.batch_size
+    assert LOCAL_BATCH_MAX <= KAFKA_MAX_POLL_INTERVAL_S / 2  # at ~1 s a scan on one core
+    clean_env.setenv("COMPLIANCE_LOCAL_BATCH_SIZE", str(LOCAL_BATCH_MAX))
+    assert load_settings().local_batch_size == LOCAL_BATCH_MAX
+    clean_env.setenv("COMPLIANCE_LOCAL_BATCH_SIZE", "8")
+    assert load_settings().local_batch_size == 8
 
 
 def test_several_bad_settings_are_all_named_in_one_sentence(

@@ -96,3 +96,20 @@ def test_with_claude_a_batch_is_a_few_rounds_of_calls_in_flight(clean_env: Any) 
     assert runner_for(settings, LocalClassifier()).batch_size == 24
     small = _claude_settings(clean_env, batch_size=10)
     assert runner_for(small, LocalClassifier()).batch_size == 10  # never above batch_size
+
+
+def test_without_claude_a_batch_is_a_few_dozen_documents_not_a_plain_batch(
+    clean_env: Any,
+) -> None:
+    """Local OCR takes about a second a scan per core: 500 scans in one batch would outlast
+    max.poll.interval.ms, so the local path is capped too (COMPLIANCE_LOCAL_BATCH_SIZE)."""
+    local = Settings(document_roots=[SAMPLES], batch_size=500)
+    assert local.anthropic_api_key is None
+    assert runner_for(local, LocalClassifier()).batch_size == local.local_batch_size == 32
+    chosen = Settings(document_roots=[SAMPLES], batch_size=500, local_batch_size=8)
+    assert runner_for(chosen, LocalClassifier()).batch_size == 8
+    small = Settings(document_roots=[SAMPLES], batch_size=10)
+    assert runner_for(small, LocalClassifier()).batch_size == 10  # never above batch_size
+    # with an API key the Claude bound applies, not the local one
+    claude = _claude_settings(clean_env, batch_size=500, local_batch_size=8)
+    assert runner_for(claude, LocalClassifier()).batch_size == claude.llm_batch_size == 4 * 8

@@ -17,7 +17,7 @@ from compliance.config import Settings
 from compliance.rules import RuleResult, Ruleset, evaluate, load_ruleset
 from compliance.rules.examples import run_examples
 from compliance.rules.kinds.screening import watchlist
-from compliance.screening import entity_version
+from compliance.screening import Hit, ScreeningConfig, entity_version
 from compliance.screening.customers import customer_version
 from compliance.screening.events import Clearance
 from compliance.screening.list_store import version_of
@@ -238,6 +238,56 @@ def test_only_the_cleared_entity_is_left_out(ruleset: Ruleset, tmp_path: Path) -
     assert left.inputs["entity_id"] != first.inputs["entity_id"]
     assert left.inputs["cleared_entities"] == first.inputs["entity_id"]
     assert left.inputs["hits"] == "1"
+
+
+def clear_against(source: FakeSanctions, customer_id: str, entity_ids: set[str]) -> None:
+    """Clear ``customer_id``, as screened with BLIX's details, against ``entity_ids``."""
+    details = customer_version(BLIX["full_name"], BLIX["date_of_birth"], [])
+    for lst in source.in_force.lists:
+        for entity in lst.entities:
+            if entity.entity_id in entity_ids:
+                version = entity_version(entity)
+                source.cleared[(customer_id, entity.entity_id, version, details)] = Clearance(
+                    event_id=str(uuid.uuid4()), action="clear", customer_id=customer_id,
+                    entity_id=entity.entity_id, entity_version=version,
+                    customer_version=details, officer="officer.jane", reason="not this one",
+                )  # fmt: skip
+
+
+def test_hits_cleared_beyond_max_hits_do_not_hide_an_uncleared_one(
+    ruleset: Ruleset, tmp_path: Path
+) -> None:
+    """The customer is cleared against more same-name entities than the screener returns
+    (max_hits); the one more listed entity that also matches, and is not cleared, sorts
+    after all of them: it must still be found."""
+    max_hits = ScreeningConfig().max_hits
+    people = [(1000 + n, "BLIXQUENT, Zarathustra") for n in range(max_hits + 2)]
+    many = write_version(tmp_path / "many", people)
+    source = FakeSanctions(many)
+    live = ruleset.with_lists(source)
+    ranked = [h.entity_id for h in screened_hits(many)]
+    assert len(ranked) == max_hits  # the screener's cut: two entities are not returned
+    every = [f"OFAC-SDN:{num}" for num, _ in people]
+    uncleared = every[-1]
+    assert uncleared not in ranked
+    clear_against(source, "C-1", set(every) - {uncleared})  # max_hits + 1 clearances
+    result = screened(live, BLIX, "C-1")
+    assert (result.outcome, result.inputs["entity_id"]) == ("review", uncleared)
+    assert result.inputs["hits"] == "1"
+    assert set((result.inputs["cleared_entities"] or "").split(", ")) == set(every) - {uncleared}
+    assert len(source.asked) == len(every)  # each hit asked about once
+    other = screened(live, BLIX, "C-2")  # nothing cleared: the first screen is enough
+    assert other.outcome == "review" and other.inputs["hits"] == str(max_hits)
+    clear_against(source, "C-3", set(every))  # cleared against them all: a pass
+    passed = screened(live, BLIX, "C-3")
+    assert passed.outcome == "pass"
+    assert f"and {len(every) - 1} more listed entity(ies)" in passed.explanation
+
+
+def screened_hits(lists: ListsInForce) -> tuple[Hit, ...]:
+    """What the rule's screener returns for BLIX on ``lists``, before any clearance."""
+    wl = watchlist(lists.fingerprint, lambda: lists.lists, 85.0)
+    return wl.screen(BLIX["full_name"], BLIX["date_of_birth"], "")
 
 
 # --- offline ----------------------------------------------------------------------------------

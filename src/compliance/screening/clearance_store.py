@@ -72,6 +72,23 @@ class ClearanceStore:
             row = conn.execute(query).first()
         return None if row is None else _row_to_clearance(row)
 
+    def in_force(
+        self,
+        customer_id: str,
+        entity_id: str,
+        entity_version: str,
+        customer_version: str | None = None,
+    ) -> Clearance | None:
+        """The clearance that clears this customer against this entity now, if one does: the
+        latest action is a clearance given against ``entity_version`` and, when the caller
+        knows it, against ``customer_version``."""
+        latest = self.latest(customer_id, entity_id)
+        if latest is None or latest.action != "clear" or latest.entity_version != entity_version:
+            return None
+        if customer_version is not None and latest.customer_version != customer_version:
+            return None
+        return latest
+
     def is_cleared(
         self,
         customer_id: str,
@@ -79,10 +96,8 @@ class ClearanceStore:
         entity_version: str,
         customer_version: str | None = None,
     ) -> bool:
-        latest = self.latest(customer_id, entity_id)
-        if latest is None or latest.action != "clear" or latest.entity_version != entity_version:
-            return False
-        return customer_version is None or latest.customer_version == customer_version
+        """Is a clearance in force (``in_force``)? The screener's ``is_cleared`` hook."""
+        return self.in_force(customer_id, entity_id, entity_version, customer_version) is not None
 
     def clear(
         self,

@@ -131,23 +131,6 @@ def lists_in_force(settings: Settings, engine: Engine) -> ListsInForce:
     )
 
 
-def clearance_in_force(
-    store: ClearanceStore,
-    customer_id: str,
-    entity_id: str,
-    entity_version: str,
-    customer_version: str | None,
-) -> Clearance | None:
-    """The clearance that makes this hit cleared, if one does: the same condition as
-    ``ClearanceStore.is_cleared``, returning the clearance itself so a result can name it."""
-    latest = store.latest(customer_id, entity_id)
-    if latest is None or latest.action != "clear" or latest.entity_version != entity_version:
-        return None
-    if customer_version is not None and latest.customer_version != customer_version:
-        return None
-    return latest
-
-
 class LiveSanctions:
     """The lists in force and the clearances, for a long-running processor.
 
@@ -171,8 +154,8 @@ class LiveSanctions:
         self, customer_id: str, entity_id: str, entity_version: str, customer_version: str | None
     ) -> Clearance | None:
         with retryable_db_errors("looking up a sanctions clearance"):
-            return clearance_in_force(
-                self.clearances, customer_id, entity_id, entity_version, customer_version
+            return self.clearances.in_force(
+                customer_id, entity_id, entity_version, customer_version
             )
 
     def add_listener(self, listener: Callable[[], None]) -> None:

@@ -90,11 +90,15 @@ class Screener:
         countries: Sequence[str] = (),
         entity_type: EntityType | None = None,
         customer_id: str | None = None,
+        max_hits: int | None = None,
     ) -> list[Hit]:
         """Hits for ``name``, best first. ``dob`` (a date or '1960', '1960-01-12', ...),
         ``countries`` (nationality/residence names or ISO codes) and ``entity_type`` refine
         the score when given. With ``customer_id`` and an ``is_cleared`` hook, hits an
-        officer already cleared for that customer (same entity version) are left out."""
+        officer already cleared for that customer (same entity version) are left out.
+        At most ``max_hits`` hits are returned (default: the config's ``max_hits``); a
+        caller that applies clearances itself can ask for more, up to every candidate
+        scored (the config's ``max_candidates``)."""
         index = self._index  # one read: this call uses this index throughout
         config = self.config
         surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
@@ -184,7 +188,7 @@ class Screener:
         hits = sorted(best.values(), key=lambda h: (-h.score, h.entity_id))
         if hits and customer_id is not None and self.is_cleared is not None:
             hits = self._not_cleared(hits, customer_id, name, query_dob, countries)
-        return hits[: config.max_hits]
+        return hits[: config.max_hits if max_hits is None else max_hits]
 
     def _not_cleared(
         self,

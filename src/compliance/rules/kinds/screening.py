@@ -12,7 +12,10 @@ rules folder instead (part of the rule files' own version).
 
 Each indexed list version keeps a bounded cache of raw hits per (name, birth date,
 country); clearances are applied after it, per hit, so a clearance counts from the next
-document on. A hit is explained by the library: the matched entity, the score and its parts.
+document on. The screener returns at most ``max_hits`` hits: when it returns that many and
+the customer is cleared against every one, the name is screened again keeping every hit
+scored, so hits cleared for the customer never hide one that is not. A hit is explained by
+the library: the matched entity, the score and its parts.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from compliance.screening.events import Clearance
 from compliance.screening.list_store import version_of
 from compliance.screening.live import ListsInForce, load_list_files, read_list_folder
 
-CACHE_SIZE = 50_000  # screened (name, birth date, country) results kept per list version
+CACHE_SIZE = 50_000  # screened (name, birth date, country, hit limit) results per list version
 IN_FORCE = "in_force"
 
 
@@ -74,18 +77,28 @@ class Watchlist:
 
     version: str  # the list-set version (``lists:...``), or a pinned file's sha256
     screener: Screener
-    _cache: OrderedDict[tuple[str, str, str], tuple[Hit, ...]] = field(default_factory=OrderedDict)
+    _cache: OrderedDict[tuple[str, str, str, int], tuple[Hit, ...]] = field(
+        default_factory=OrderedDict
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def screen(self, name: str, dob: str, country: str) -> tuple[Hit, ...]:
-        key = (name, dob, country)
+    def screen(
+        self, name: str, dob: str, country: str, *, every_hit: bool = False
+    ) -> tuple[Hit, ...]:
+        """The hits for a name, best first: at most the config's ``max_hits``, or with
+        ``every_hit`` every hit scored (up to ``max_candidates``)."""
+        config = self.screener.config
+        limit = config.max_candidates if every_hit else config.max_hits
+        key = (name, dob, country, limit)
         with self._lock:
             hits = self._cache.get(key)
             if hits is not None:
                 self._cache.move_to_end(key)
                 return hits
         found = tuple(
-            self.screener.screen(name, dob=dob or None, countries=[country] if country else [])
+            self.screener.screen(
+                name, dob=dob or None, countries=[country] if country else [], max_hits=limit
+            )
         )
         with self._lock:
             self._cache[key] = found
@@ -226,6 +239,12 @@ def sanctions_name(
     if not hits:
         return Verdict(True, f"no listed person scores {params.threshold:g} or more", inputs)
     cleared = _cleared(screening, ctx, hits, value, dob, country)
+    if len(cleared) == len(hits) >= wl.screener.config.max_hits:
+        # every hit returned is cleared, but the screener cut the hits at max_hits: one it
+        # cut may not be, so screen again keeping every hit scored
+        hits = wl.screen(value, dob, country, every_hit=True)
+        more = tuple(h for h in hits if h.entity_id not in cleared)
+        cleared |= _cleared(screening, ctx, more, value, dob, country)
     if cleared:
         inputs.update(
             cleared_entities=", ".join(cleared),
