@@ -121,6 +121,8 @@ def test_checker_screens_the_lists_in_force_follows_a_load_and_applies_clearance
     new_version = change["version"]
     assert new_version != offline.version
     assert change["rules"] == {r.id: r.full_version for r in offline.rules}  # same rules
+    assert change["lists_version"] == current.version  # stated, not only in the reason
+    assert change["rules_version"] == offline.rules_version
 
     blix = publish_classified(settings, cleared, BLIX)
     caught = decided(engine, settings, processes, blix)

@@ -442,3 +442,40 @@ def test_a_record_written_with_an_older_schema_in_history_decodes_into_the_curre
     assert event_type == "DocumentArrived"
     assert decoded["metadata"] == {}  # filled from the current schema's default
     assert decoded["document_id"] == record["document_id"]
+
+
+def test_ruleset_changes_audited_before_the_lists_version_field_still_decode() -> None:
+    """RulesetChanged gained rules_version, lists_version and lists; checkers wrote the
+    earlier shape (kept in schemas/history) to compliance.rulesets, and it stays readable."""
+    current = bundled_schema_sources()
+    earlier = bundled_schema_sources("history")["ruleset_changed.v1.avsc"]
+    old_writer = SchemaRegistry(current | {"ruleset_changed.avsc": earlier})
+    record = {
+        "envelope": envelope(
+            event_type="RulesetChanged",
+            stage="checker",
+            cause="ruleset:a->b",
+            correlation_id="b",
+            subject_id="ruleset",
+            causation_id=None,
+            ruleset_version="b",
+        ),
+        "previous_version": "a",
+        "version": "b",
+        "accepted": True,
+        "error": None,
+        "reason": "files changed",
+        "rules": {"identity.not-expired": "1#abc"},
+        "added": [],
+        "removed": [],
+        "changed": ["identity.not-expired"],
+        "instance_id": "checker-1",
+    }
+    event_type, decoded = registry().decode(old_writer.encode("RulesetChanged", record))
+    assert event_type == "RulesetChanged"
+    assert decoded["version"] == "b" and decoded["changed"] == ["identity.not-expired"]
+    assert (decoded["rules_version"], decoded["lists_version"], decoded["lists"]) == (
+        None,
+        None,
+        None,
+    )

@@ -93,5 +93,8 @@ def ruleset_changed(
         "removed": sorted(set(before) - set(after)),
         "changed": sorted(r for r in set(after) & set(before) if after[r] != before[r]),
         "instance_id": instance_id,
+        "rules_version": current.rules_version or None,
+        "lists_version": current.lists_version,
+        "lists": current.lists,
     }
     return Outgoing(COMPLIANCE_RULESETS.name, "RulesetChanged", record)
