@@ -35,7 +35,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -282,12 +282,27 @@ class TransactionalRunner:
         if self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:
-            per_record = list(self._pool.map(self._outputs_for, batch))
+            per_record = self._concurrently(batch)
         if stamps is not None:
             for outputs, stamp in zip(per_record, stamps, strict=True):
                 for out in outputs:
                     out.record["envelope"]["occurred_at"] = stamp
         return [out for outputs in per_record for out in outputs]
+
+    def _concurrently(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
+        """The stage on every record, ``concurrency`` at a time. When one fails the batch,
+        the records not started are cancelled and those running are waited for before the
+        error goes up: nothing of a failed batch is still calling out (Claude, storage) while
+        the batch is retried, so a retry never runs beside its own leftovers."""
+        assert self._pool is not None
+        futures = [self._pool.submit(self._outputs_for, msg) for msg in batch]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            raise
 
     def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
         started = time.perf_counter()

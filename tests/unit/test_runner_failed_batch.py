@@ -1,0 +1,66 @@
+"""A concurrent batch that fails leaves nothing running: records not started are cancelled,
+and the ones running finish before the error reaches the retry loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from compliance.codec import Record, registry
+from compliance.config import Settings
+from compliance.errors import RetryableError
+from compliance.publisher import arrival_event
+from compliance.runner import Outgoing, TransactionalRunner
+
+from .conftest import SAMPLES
+from .runner_fakes import FakeMessage
+
+
+class OutageOnThird:
+    """Every call takes a moment; the third record finds the service down."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.running = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, event_type: str, record: Record) -> list[Outgoing]:
+        index = int(record["customer_id"].removeprefix("C-"))
+        with self.lock:
+            self.started.append(index)
+            self.running += 1
+        try:
+            if index == 2:
+                raise RetryableError("service unavailable")
+            time.sleep(0.2)
+            return []
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_the_rest(
+    clean_env: Any,
+) -> None:
+    stage = OutageOnThird()
+    runner = TransactionalRunner(
+        "test", Settings(document_roots=[SAMPLES]), ["documents.arrived"], stage, concurrency=4
+    )
+    batch = []
+    for offset in range(40):
+        arrival = arrival_event(
+            SAMPLES / "passport_halvorsen.txt", source_system="t", customer_id=f"C-{offset}"
+        )
+        value = registry().encode("DocumentArrived", arrival)
+        batch.append(FakeMessage("documents.arrived", 0, offset, value, b"k"))
+
+    with pytest.raises(RetryableError):
+        runner._outputs_of_batch(batch)  # type: ignore[arg-type]
+    assert stage.running == 0  # nothing of the failed batch is still calling out
+    started = len(stage.started)
+    time.sleep(0.5)
+    assert len(stage.started) == started  # and nothing starts afterwards
+    assert started < len(batch)  # the records queued behind the failure never ran
