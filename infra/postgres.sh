@@ -101,6 +101,9 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$SOCKDIR'
 max_connections = 100
+# The audit trail's indexes (event ids, correlation and subject ids, chains) are written at
+# random places; the default 128MB of shared buffers makes the sink evict and re-read them.
+shared_buffers = 512MB
 # Durability stays on: the audit-trail tests rely on committed rows surviving restarts.
 fsync = on
 synchronous_commit = on

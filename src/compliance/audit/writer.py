@@ -172,8 +172,30 @@ def lock_heads(cur: Cursor, chains: Sequence[tuple[str, int]]) -> dict[tuple[str
 
 
 def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> set[str]:
-    """Insert the ids not recorded yet; return those (the others are skipped)."""
+    """Insert the ids not recorded yet; return those (the others are skipped).
+
+    Usually none of them was recorded before, and they are COPYed in at once. When one was (a
+    batch replayed after a crash, an event delivered twice), the unique index refuses the
+    COPY; it is rolled back to a savepoint and the ids are inserted by a statement that skips
+    the ones already there. Ids go in sorted, so two writers never wait on each other in a
+    cycle."""
     ordered = sorted(rows, key=lambda p: p.event_id)
+    copied = io.BytesIO("".join(f"{p.event_id}\t{p.occurred_text}\n" for p in ordered).encode())
+    cur.execute("SAVEPOINT claim")
+    try:
+        cur.copy_expert(
+            "COPY audit_event_ids (event_id, occurred_at) FROM STDIN",
+            copied,
+            size=max(copied.getbuffer().nbytes, 8192),
+        )
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT claim")
+        return _claim_skipping_recorded(cur, ordered)
+    cur.execute("RELEASE SAVEPOINT claim")
+    return {p.event_id for p in ordered}
+
+
+def _claim_skipping_recorded(cur: Cursor, ordered: Sequence[Prepared]) -> set[str]:
     # Two array literals as plain text: adapting thousands of values one by one is slow.
     cur.execute(
         "INSERT INTO audit_event_ids (event_id, occurred_at) "
