@@ -276,16 +276,18 @@ class AuditSink:
                     InFlight(records, prepared, writing.submit(self._write, previous, prepared))
                 )
         finally:
-            # Leaving: commit the batches written, in order, up to the first that is not (its
-            # offsets and those after it stay uncommitted); retry no more.
-            for leftover in in_flight:
-                if not self._commit_when_written(consumer, writing, leftover, _LEAVING):
-                    break
-            writing.shutdown(wait=True)
-            preparing.shutdown(wait=True, cancel_futures=True)
-            consumer.close()
-            producer.flush(10)
-            self._sign_heads()
+            try:
+                # Leaving: commit the batches written, in order, up to the first that is not
+                # (its offsets and those after it stay uncommitted); retry no more.
+                for leftover in in_flight:
+                    if not self._commit_when_written(consumer, writing, leftover, _LEAVING):
+                        break
+            finally:
+                writing.shutdown(wait=True)
+                preparing.shutdown(wait=True, cancel_futures=True)
+                consumer.close()
+                producer.flush(10)
+                self._sign_heads()
 
     def _write(self, previous: Future[int] | None, prepared: list[Prepared]) -> int:
         """Step 3 on the writer thread, where batches run in the order handed over: a batch
@@ -427,7 +429,8 @@ def quiet_cycle_collector() -> None:
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
-    engine = connect(settings.audit_database_dsn)
+    # A connection for each parallel write and one for checkpoints, none waited for.
+    engine = connect(settings.audit_database_dsn, pool_size=settings.audit_write_connections + 1)
     require_database(engine)
     kafka_io.require_broker(settings)
     require_schema(engine)

@@ -96,3 +96,18 @@ def test_a_batch_half_committed_when_a_connection_fails_is_completed_by_the_retr
     report = verify(engine, KEY, prefix)
     assert report.intact, report.findings
     assert report.rows == len(rows)
+
+
+def test_an_event_twice_in_one_prepared_batch_is_recorded_once(engine: Engine) -> None:
+    """Slices prepared apart (several preparing processes) can each hold one copy of an event
+    delivered twice; the writer records it once and chains it once."""
+    prefix = f"w{uuid.uuid4().hex[:10]}."
+    rows = rows_on_chains(prefix, documents=20, partitions=1)
+    audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
+    prepared = audit.prepare_batch(rows)
+    twice = [*prepared, prepared[3]._replace(offset=prepared[-1].offset + 1)]
+
+    assert audit.append_batch(twice) == len(rows)
+    assert recorded(engine, prefix) == len(rows)
+    report = verify(engine, KEY, prefix)
+    assert report.intact, report.findings

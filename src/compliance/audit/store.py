@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 
-def connect(database_url: str) -> Engine:
-    return create_engine(database_url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+def connect(database_url: str, pool_size: int = 2) -> Engine:
+    """An engine with ``pool_size`` connections kept (plus two more when busy)."""
+    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
 
 
 def require_database(engine: Engine) -> None:

@@ -237,6 +237,7 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
     for prepared in rows:
         if prepared.event_id not in new_ids:
             continue
+        new_ids.discard(prepared.event_id)  # a repeat later in the batch is not new
         head = heads[prepared.chain]
         seq = head.chain_seq + 1
         own_hash = link(head.row_hash, content_digest(prepared.fixed, seq, recorded_at))
@@ -345,8 +346,9 @@ class AuditWriter:
         if len(groups) > 1:
             futures = [self._pool().submit(self._append, group) for group in groups]
             wait(futures)  # every transaction has ended, committed or not, before we go on
-            results = [f.result() for f in futures if f.exception() is None]
-            failed = [f.exception() for f in futures if f.exception() is not None]
+            errors = [f.exception() for f in futures]
+            results = [f.result() for f, e in zip(futures, errors, strict=True) if e is None]
+            failed = [e for e in errors if e is not None]
         else:
             results, failed = [self._append(groups[0])], []
         # Heads a committed transaction moved are to be signed even when another one failed.
