@@ -58,16 +58,23 @@ def sqlstate(exc: DBAPIError) -> str | None:
 
 
 def is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+    """The server's SQLSTATE decides when there is one: the driver files some content errors
+    under OperationalError too (54000 "index row size exceeds maximum" for a too-long value),
+    and retrying those would stall the partition for good. Without a code (the connection
+    broke before the server said anything), the error's class decides."""
+    if isinstance(exc, PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
         return True
-    if type(exc.orig).__name__ in _TRANSIENT_NAMES:
-        return True
     code = sqlstate(exc)
-    return code is not None and (code in _TRANSIENT_CODES or code.startswith(_TRANSIENT_CLASSES))
+    if code is not None:
+        return code in _TRANSIENT_CODES or code.startswith(_TRANSIENT_CLASSES)
+    return (
+        isinstance(exc, OperationalError | InterfaceError)
+        or type(exc.orig).__name__ in _TRANSIENT_NAMES
+    )
 
 
 @contextmanager

@@ -94,3 +94,22 @@ def test_an_exhausted_connection_pool_pauses_the_llm_cache(one_connection: Engin
     cache = ResultCache(one_connection)
     with one_connection.connect(), pytest.raises(RetryableError, match="TimeoutError"):
         cache.get(uuid.uuid4().hex, "m", "p")
+
+
+def test_a_value_too_long_for_its_index_is_an_error_about_the_data_not_an_outage(
+    dsn: str,
+) -> None:
+    """PostgreSQL answers 54000 (program_limit_exceeded), which the driver files under
+    OperationalError; retrying it would stall the partition for good, so it goes up unchanged
+    (and the runner dead-letters the record)."""
+    engine = create_engine(dsn)
+    store = StateStore(engine, _scope())
+    document = _classified(f"C-{uuid.uuid4().hex[:8]}")
+    document["customer_id"] = "".join(uuid.uuid4().hex for _ in range(400))  # ~12.8 kB, random
+    try:
+        with pytest.raises(Exception) as raised:
+            store.remember_document(document)
+        assert not isinstance(raised.value, RetryableError), raised.value
+        assert "index row" in str(raised.value)
+    finally:
+        engine.dispose()
