@@ -35,7 +35,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -296,13 +296,14 @@ class TransactionalRunner:
         the batch is retried, so a retry never runs beside its own leftovers."""
         assert self._pool is not None
         futures = [self._pool.submit(self._outputs_for, msg) for msg in batch]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
+        wait(futures, return_when=FIRST_EXCEPTION)  # a failure anywhere stops the batch now
+        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+        if failed:
             for future in futures:
                 future.cancel()
             wait(futures)
-            raise
+            raise failed[0].exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
 
     def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
         started = time.perf_counter()

@@ -1,5 +1,6 @@
-"""A concurrent batch that fails leaves nothing running: records not started are cancelled,
-and the ones running finish before the error reaches the retry loop."""
+"""A concurrent batch that fails leaves nothing running: records not started are cancelled as
+soon as one fails (even behind a slow call), and the ones running finish before the error
+reaches the retry loop."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from .conftest import SAMPLES
 from .runner_fakes import FakeMessage
 
 
-class OutageOnThird:
-    """Every call takes a moment; the third record finds the service down."""
+class OutageBehindASlowCall:
+    """The first record is a slow call; the eleventh finds the service down at once; the
+    rest are quick. A failure must stop the batch without waiting for the slow call first."""
 
     def __init__(self) -> None:
         self.started: list[int] = []
@@ -33,19 +35,22 @@ class OutageOnThird:
             self.started.append(index)
             self.running += 1
         try:
-            if index == 2:
+            if index == FAILING:
                 raise RetryableError("service unavailable")
-            time.sleep(0.2)
+            time.sleep(1.5 if index == 0 else 0.05)
             return []
         finally:
             with self.lock:
                 self.running -= 1
 
 
+FAILING = 10
+
+
 def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_the_rest(
     clean_env: Any,
 ) -> None:
-    stage = OutageOnThird()
+    stage = OutageBehindASlowCall()
     runner = TransactionalRunner(
         "test", Settings(document_roots=[SAMPLES]), ["documents.arrived"], stage, concurrency=4
     )
@@ -63,4 +68,6 @@ def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_th
     started = len(stage.started)
     time.sleep(0.5)
     assert len(stage.started) == started  # and nothing starts afterwards
-    assert started < len(batch)  # the records queued behind the failure never ran
+    # Cancelled as soon as the eleventh failed, not once the slow first call was done (by
+    # then the three other threads would have run the whole batch, 40 records).
+    assert started < 20, started
