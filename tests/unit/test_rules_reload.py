@@ -233,3 +233,35 @@ def test_the_watcher_thread_follows_a_list_change_when_told(
         holder.wake()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_list_change_that_could_not_be_announced_is_retried_without_another_signal(
+    folder: Path, versions: tuple[ListsInForce, ListsInForce], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule files on SIGHUP only (interval 0), and the list watcher tells once: when that one
+    announcement fails (broker down), the holder tries again by itself."""
+    monkeypatch.setattr("compliance.rules.reload.LIST_RETRY_S", 0.05)
+    v1, v2 = versions
+    announced: Announced = []
+    fail = [False]
+    source = FakeSanctions(v1)
+    holder = holder_for(folder, announced, fail, source)
+    stop = threading.Event()
+    thread = holder.watch(stop, interval_s=0)
+    try:
+        source.in_force = v2
+        fail[0] = True
+        holder.lists_changed()
+        time.sleep(0.3)  # a few failed attempts
+        assert holder.current.lists_version == v1.fingerprint
+        fail[0] = False  # the broker is back; nobody signals
+        deadline = time.monotonic() + 10
+        while holder.current.lists_version != v2.fingerprint and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert holder.current.lists_version == v2.fingerprint
+        assert announced[-1][2] == f"sanctions lists changed: {v2.fingerprint}"
+    finally:
+        stop.set()
+        holder.wake()
+        thread.join(5)
+    assert not thread.is_alive()

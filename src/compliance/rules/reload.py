@@ -30,6 +30,7 @@ from compliance.rules.model import RulesetError
 from compliance.rules.ruleset import Ruleset, load_ruleset
 
 log = logging.getLogger(__name__)
+LIST_RETRY_S = 5.0  # after a list change could not be announced
 
 # (previous, current, reason, error, rejected folder digest) -> delivered; raises if not.
 Announce = Callable[[Ruleset | None, Ruleset, str, str | None, str | None], None]
@@ -99,8 +100,10 @@ class RulesetHolder:
         return thread
 
     def _loop(self, stop: threading.Event, interval_s: float) -> None:
+        retry_s: float | None = None  # set while a list change waits to be announced
         while not stop.is_set():
-            self._wake.wait(interval_s if interval_s > 0 else None)
+            waits = [w for w in (interval_s if interval_s > 0 else None, retry_s) if w]
+            self._wake.wait(min(waits) if waits else None)
             self._wake.clear()
             if stop.is_set():
                 return
@@ -112,9 +115,14 @@ class RulesetHolder:
                 log.exception("rules reload failed; version %s stays", self.current.version)
             try:
                 self.follow_lists()
-            except Exception:  # retried on the next round; the old lists stay meanwhile
+                retry_s = None
+            except Exception:  # the old lists stay meanwhile; retried soon, even when rule
+                # files are only reloaded on SIGHUP (the list watcher will not ask again)
+                retry_s = LIST_RETRY_S
                 log.exception(
-                    "sanctions lists not followed; version %s stays", self.current.version
+                    "sanctions lists not followed; version %s stays, retry in %.0f s",
+                    self.current.version,
+                    retry_s,
                 )
 
     def reload(self, reason: str, force: bool = False) -> bool:
