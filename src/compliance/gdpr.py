@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from compliance.audit.subject_keys import erase as destroy_key
 
@@ -40,9 +40,8 @@ class Erasure:
     cached_answers_deleted: int
 
 
-def _exists(engine: Engine, table: str) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None
+def _exists(conn: Connection, table: str) -> bool:
+    return conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None
 
 
 def erase_subject(engine: Engine, subject_id: str, scope: str) -> Erasure:
@@ -53,14 +52,14 @@ def erase_subject(engine: Engine, subject_id: str, scope: str) -> Erasure:
     key_destroyed = destroy_key(engine, subject_id)
     documents = cached = 0
     with engine.begin() as conn:
-        if _exists(engine, "rules_customer_documents"):
+        if _exists(conn, "rules_customer_documents"):
             documents = conn.execute(
                 text(
                     "DELETE FROM rules_customer_documents WHERE scope = :scope AND customer_id = :s"
                 ),
                 {"scope": scope, "s": subject_id},
             ).rowcount
-        if hashes and _exists(engine, "llm_classification_cache"):
+        if hashes and _exists(conn, "llm_classification_cache"):
             cached = conn.execute(
                 text("DELETE FROM llm_classification_cache WHERE content_sha256 = ANY(:h)"),
                 {"h": hashes},

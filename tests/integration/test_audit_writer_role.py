@@ -8,7 +8,7 @@ from collections.abc import Callable
 import psycopg2
 import psycopg2.errors
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from compliance.audit import synthetic
@@ -114,7 +114,7 @@ def test_the_append_only_role_cannot_grant_itself_more(
 
 
 def test_the_append_only_role_gets_new_month_partitions_protected_like_the_others(
-    writer: Callable[[], psycopg2.extensions.connection],
+    writer: Callable[[], psycopg2.extensions.connection], engine: Engine
 ) -> None:
     with writer() as conn, conn.cursor() as cur:
         cur.execute("SELECT audit_ensure_month('2099-01-17T12:00:00Z')")
@@ -127,5 +127,21 @@ def test_the_append_only_role_gets_new_month_partitions_protected_like_the_other
             "FOR VALUES FROM ('2099-01-01 00:00:00+00') TO ('2099-02-01 00:00:00+00')",
         )
         conn.commit()
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            cur.execute("DELETE FROM audit_events_2099_01")
+    # Protected like the partitions the owner makes: not even the owner may change its rows.
+    with engine.connect() as conn:
+        privileges = conn.execute(
+            text(
+                "SELECT has_table_privilege('audit_events_2099_01', 'UPDATE'), "
+                "has_table_privilege('audit_events_2099_01', 'DELETE'), "
+                "has_table_privilege('audit_events_2099_01', 'TRUNCATE')"
+            )
+        ).one()
+        assert tuple(privileges) == (False, False, False)
+        triggers = set(
+            conn.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events_2099_01'::regclass"
+                )
+            ).scalars()
+        )
+        assert "audit_events_2099_01_no_truncate" in triggers
