@@ -93,7 +93,8 @@ def ruleset_changed(
         "removed": sorted(set(before) - set(after)),
         "changed": sorted(r for r in set(after) & set(before) if after[r] != before[r]),
         "instance_id": instance_id,
-        "rules_version": current.rules_version or None,
+        # Spelled like ruleset versions: "sha256:" and 16 hex digits.
+        "rules_version": f"sha256:{current.rules_version[:16]}" if current.rules_version else None,
         "lists_version": current.lists_version,
         "lists": current.lists,
     }
