@@ -26,7 +26,6 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from compliance.config import Settings
-from compliance.db_errors import retryable_db_errors
 from compliance.errors import ConfigurationError
 from compliance.screening.clearance_store import ClearanceStore
 from compliance.screening.config import ScreeningConfig
@@ -153,10 +152,8 @@ class LiveSanctions:
     def clearance(
         self, customer_id: str, entity_id: str, entity_version: str, customer_version: str | None
     ) -> Clearance | None:
-        with retryable_db_errors("looking up a sanctions clearance"):
-            return self.clearances.in_force(
-                customer_id, entity_id, entity_version, customer_version
-            )
+        # An outage raises RetryableError (the store's connections map it): the batch waits.
+        return self.clearances.in_force(customer_id, entity_id, entity_version, customer_version)
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """``listener()`` is called (on the watcher's thread) after a new version is in."""

@@ -30,9 +30,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from compliance.errors import RetryableError
+from compliance.db_errors import retryable_db_errors
 
 metadata = MetaData()
 
@@ -124,30 +123,18 @@ _SCHEMA_LOCK = 0x5A_4E_C7_10
 def create_screening_schema(engine: Engine) -> None:
     """Create the tables (and their append-only triggers) when missing; safe to call from
     several processes at once."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            metadata.create_all(conn, checkfirst=True)
-    except OperationalError as exc:
-        raise RetryableError(f"database unavailable: {exc.orig}") from exc
-
-
-def database_call_failed(exc: DBAPIError) -> RetryableError | None:
-    """The RetryableError for an infrastructure failure, None for a real SQL error."""
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return RetryableError(f"database unavailable: {exc.orig}")
-    return None
+    with retryable_db_errors("the screening database"), engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn, checkfirst=True)
 
 
 @contextmanager
 def database(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """A connection (a transaction when ``write``); an unavailable database raises
-    RetryableError, so callers pause and retry instead of losing anything."""
-    try:
-        with engine.begin() if write else engine.connect() as conn:
-            yield conn
-    except DBAPIError as exc:
-        retryable = database_call_failed(exc)
-        if retryable is not None:
-            raise retryable from exc
-        raise
+    RetryableError (``compliance.db_errors``), so callers pause and retry instead of losing
+    anything; an error about the data itself is raised unchanged."""
+    with (
+        retryable_db_errors("the screening database"),
+        engine.begin() if write else engine.connect() as conn,
+    ):
+        yield conn
