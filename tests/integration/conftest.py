@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 
 from compliance import kafka_io
-from compliance.audit.store import connect, create_schema
+from compliance.audit.store import audit_events, connect, create_schema
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.errors import ConfigurationError
 
@@ -190,6 +190,13 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         raise AssertionError(f"reading {name}: {exc}") from exc
     finally:
         consumer.close()
+
+
+def recorded(engine: Engine, prefix: str) -> int:
+    """Rows in the shared audit table from the topics under ``prefix`` (a test's own)."""
+    query = select(func.count()).where(audit_events.c.topic.startswith(prefix))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def compliance_cli(

@@ -6,15 +6,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from compliance.audit import synthetic, writer
 from compliance.audit.rows import AuditRow
-from compliance.audit.tables import audit_events
 from compliance.audit.verify import verify
 from compliance.audit.writer import AuditWriter
 from compliance.codec import registry
 from compliance.errors import RetryableError
+
+from .conftest import recorded
 
 pytestmark = pytest.mark.integration
 KEY = b"k" * 32
@@ -45,12 +46,6 @@ def rows_on_chains(prefix: str, documents: int, partitions: int) -> list[AuditRo
             )
         )
     return rows
-
-
-def recorded(engine: Engine, prefix: str) -> int:
-    query = select(func.count()).where(audit_events.c.topic.startswith(prefix))
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 def test_a_batch_written_through_several_connections_is_recorded_once_and_chained(

@@ -8,16 +8,15 @@ from collections.abc import Callable
 import psycopg2
 import psycopg2.errors
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
-from compliance.audit.tables import audit_events
 from compliance.audit.verify import verify
 from compliance.config import Settings
 
-from .conftest import Processes, compliance_cli, wait_for
+from .conftest import Processes, compliance_cli, recorded, wait_for
 
 pytestmark = pytest.mark.integration
 WRITER_ROLE = "compliance_sink"  # created by `make services` (infra/postgres.sh)
@@ -43,12 +42,6 @@ def writer(settings: Settings) -> Callable[[], psycopg2.extensions.connection]:
         return psycopg2.connect(dsn.render_as_string(hide_password=False))
 
     return connect
-
-
-def recorded(engine: Engine, prefix: str) -> int:
-    query = select(func.count()).where(audit_events.c.topic.startswith(prefix))
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 def test_the_sink_records_every_event_connected_as_the_append_only_role(
