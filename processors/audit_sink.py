@@ -284,6 +284,7 @@ class AuditSink:
                         break
             finally:
                 writing.shutdown(wait=True)
+                self.writer.close()
                 preparing.shutdown(wait=True, cancel_futures=True)
                 consumer.close()
                 producer.flush(10)

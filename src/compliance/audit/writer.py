@@ -359,6 +359,12 @@ class AuditWriter:
         self._checkpoint_if_due()
         return sum(written for written, _ in results)
 
+    def close(self) -> None:
+        """Let the threads of the parallel connections go (the engine stays the caller's)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+
     def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self.connections, "audit-append")
