@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, func, select, text
 
@@ -167,8 +167,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
         ends = {}
         for p in partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            ends[p] = high
+            ends[p] = _high_watermark(consumer, TopicPartition(name, p), timeout_s)
         consumer.assign([TopicPartition(name, p, 0) for p in partitions])
         values: list[bytes | None] = []
         positions = {p: 0 for p in partitions}
@@ -190,6 +189,31 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         raise AssertionError(f"reading {name}: {exc}") from exc
     finally:
         consumer.close()
+
+
+_LEADERSHIP_MOVING = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
+def _high_watermark(consumer: Consumer, tp: TopicPartition, timeout_s: float) -> int:
+    """The partition's end offset. Just after a topic is created, or while a loaded broker
+    moves leadership, the broker may answer "not leader" for a moment: that retriable answer
+    is asked again until ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            code = err.code() if isinstance(err, KafkaError) else None
+            if code not in _LEADERSHIP_MOVING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def recorded(engine: Engine, prefix: str) -> int:
