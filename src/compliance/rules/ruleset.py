@@ -46,6 +46,8 @@ class Ruleset:
     rules_version: str = ""  # the rule files (and the data files they name) alone
     lists_version: str | None = None  # the sanctions lists in force it screens, if any
     lists: str | None = None  # those lists, for a reader
+    # the document types some rule names in its applies_to ("*" alone covers no type)
+    covered_types: frozenset[str] = frozenset()
     _prepared: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_type: dict[str, list[Rule]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -131,6 +133,7 @@ def _assemble(
         rules_version=rules_version,
         lists_version=lists_version,
         lists="; ".join(bound[v] for v in sorted(bound)) or None,
+        covered_types=frozenset(t for r in rules for t in r.applies_to if t != "*"),
         _prepared=prepared,
     )
 
