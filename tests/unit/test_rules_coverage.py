@@ -222,6 +222,7 @@ def test_claude_answering_unknown_for_an_injected_passport_with_a_valid_mrz_rais
     assert stub.count() == 1
     assert classified["document_type"] == "passport"  # the zone decided, the model said unknown
     assert {f["name"]: f["value"] for f in classified["fields"]}["text_type"] == "unknown"
+    assert outcomes["identity.mrz-check-digits"] == "pass"  # computed check digits hold
     assert raised == {"classification.mrz-corroborated": "needs_review"}
 
 
@@ -294,6 +295,7 @@ def test_an_invoice_from_a_sanctioned_company_goes_to_review(
     _, outcomes, raised = checked(
         settings, ruleset, DOCUMENTS / "invoice_sanctioned_issuer.txt", "invoice"
     )
+    assert not_passed(outcomes) == {"aml.invoice-parties-screen": "review"}
     assert raised == {"aml.invoice-parties-screen": "needs_review"}
 
 
