@@ -12,6 +12,7 @@ Each test has its own topic prefix (the ``settings`` fixture) and its own custom
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from compliance.classification.messages_stub import (
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.publisher import Published, Publisher
 from compliance.rules import load_ruleset
+from compliance.rules.backtest import backtest
+from compliance.topics import DOCUMENTS_CLASSIFIED
 
 from .conftest import Processes, wait_for
 from .test_classifier_llm import claude_env, unique_copy
@@ -51,6 +54,7 @@ def publish_declared(
 def test_sanctioned_invoice_invalid_w9_and_passport_classified_unknown_raise_exceptions(
     settings: Settings, processes: Processes, engine: Engine
 ) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=1)
     ruleset = load_ruleset(settings.rules_dir)
     sanctioned = publish_declared(settings, "invoice_sanctioned_issuer.txt", "invoice")
     bad_tin = publish_declared(settings, "w9_invalid_tin.pdf", "W-9")
@@ -110,6 +114,17 @@ def test_sanctioned_invoice_invalid_w9_and_passport_classified_unknown_raise_exc
     assert set(results_for(engine, settings, clean.document_id)) == {
         r.id for r in ruleset.for_type("invoice")
     }
+
+    # A replay decides as the checker did: the declared type is part of the audited event.
+    report = backtest(
+        engine,
+        ruleset,
+        topic=settings.topic(DOCUMENTS_CLASSIFIED),
+        scope=settings.topic_prefix,
+        since=started,
+    )
+    assert report.documents == 4
+    assert report.changes == []
 
 
 def obedient_model(request: dict[str, Any]) -> Reply:
