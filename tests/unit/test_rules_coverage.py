@@ -7,6 +7,7 @@ local Messages-API server whose "model" obeys the document."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,8 @@ from compliance.config import Settings
 from compliance.processors.checker import check_document
 from compliance.processors.classifier import classify_arrival
 from compliance.publisher import arrival_event
-from compliance.rules import Ruleset, evaluate
+from compliance.rules import Ruleset, evaluate, load_ruleset
+from compliance.rules.model import RulesetError
 from compliance.runner import Outgoing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +90,16 @@ def test_every_type_the_classifier_emits_has_rules_written_for_it(ruleset: Rules
     for document_type in decidable:
         own = [r for r in ruleset.for_type(document_type) if document_type in r.applies_to]
         assert own, f"no rule names {document_type}"
+
+
+def test_a_ruleset_without_the_rule_that_catches_undecided_types_is_refused(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(PROJECT_ROOT / "rules", folder)
+    (folder / "classification.yaml").unlink()
+    with pytest.raises(RulesetError, match="type_has_rules"):
+        load_ruleset(folder)
 
 
 def test_a_document_classified_unknown_is_a_review_never_a_silent_pass(ruleset: Ruleset) -> None:
