@@ -15,6 +15,7 @@ checks keep such a document from escaping the rules:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -34,8 +35,15 @@ class DeclaredTypeParams(Params):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
-@check("declared_type_agrees", params=DeclaredTypeParams)
-def declared_type_agrees(params: DeclaredTypeParams, _: Fields, __: Any, ctx: Context) -> Verdict:
+def _aliases(params: DeclaredTypeParams, _: Path, __: Any) -> dict[str, str]:
+    """The alias table spelled as ``type_name`` spells what a publisher declares, once."""
+    return {type_name(k): type_name(v) for k, v in params.aliases.items()}
+
+
+@check("declared_type_agrees", params=DeclaredTypeParams, preparer=_aliases)
+def declared_type_agrees(
+    _: DeclaredTypeParams, __: Fields, aliases: dict[str, str], ctx: Context
+) -> Verdict:
     classified = ctx.document_type
     raw = (ctx.declared_type or "").strip()
     inputs: dict[str, str | None] = {
@@ -44,7 +52,6 @@ def declared_type_agrees(params: DeclaredTypeParams, _: Fields, __: Any, ctx: Co
     }
     if not raw:
         return Verdict(True, "the publisher declared no document type to compare", inputs)
-    aliases = {type_name(k): type_name(v) for k, v in params.aliases.items()}
     declared = aliases.get(type_name(raw), type_name(raw))
     if declared != classified:
         return Verdict(
