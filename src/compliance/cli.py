@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 import threading
 from collections.abc import Callable
 
-from compliance import kafka_io, metrics
+from compliance import kafka_io, log_setup, metrics
 from compliance.commands import AREAS
 from compliance.config import Settings, load_settings
 from compliance.errors import ComplianceError
@@ -99,12 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        # Alembic narrates each start-up at INFO; a real migration problem still shows.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        log_setup.configure(settings.log_level)
         result: int = args.func(settings, args)
         return result
     except ComplianceError as exc:
