@@ -157,10 +157,13 @@ psql_admin() {
         -d postgres "$@"
 }
 
-# True when the running server has loaded the rules write_hba wrote (no `trust` left).
+# True when the running server works with the rules write_hba wrote: a login over TCP as the
+# superuser (who has no password) is refused; under `trust` it would be let in.
 hba_in_force() {
-    [[ "$(psql_admin -tAc "SELECT count(*) FROM pg_hba_file_rules
-                           WHERE auth_method = 'trust' OR error IS NOT NULL")" == 0 ]]
+    local wrong
+    wrong="wrong-$RANDOM$RANDOM"
+    ! PGPASSWORD="$wrong" PGCONNECT_TIMEOUT=5 "$BIN/psql" -X -q -w -h 127.0.0.1 -p "$PG_PORT" \
+        -U postgres -d postgres -tAc "SELECT 1" >/dev/null 2>&1
 }
 
 # A reload is asynchronous: wait (bounded) until the server works with the new rules.
