@@ -70,7 +70,7 @@ def grant_processors(engine: Engine, role: str) -> None:
     quoted = _quoted(engine, role)
     with engine.begin() as conn:
         _require_role(conn, role, quoted)
-        for name, kind in conn.execute(_OWNED).tuples():
+        for name, kind in conn.execute(_OWNED).all():
             table = _quoted(engine, name)
             if name.startswith(AUDIT_PREFIX) or name == VERSION_TABLE:
                 if kind != "S":
