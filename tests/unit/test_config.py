@@ -175,12 +175,19 @@ def test_the_cli_config_command_masks_secrets(
         "COMPLIANCE_DATABASE_URL", "postgresql+psycopg2://compliance:s3cr3t-pw@db:5432/compliance"
     )
     clean_env.setenv("COMPLIANCE_AUDIT_SIGNING_KEY", "k3y-of-the-bank")
+    clean_env.setenv(
+        "COMPLIANCE_AUDIT_DATABASE_URL", "postgresql+psycopg2://sink:s1nk-pw@db:5432/compliance"
+    )
+    clean_env.setenv(
+        "COMPLIANCE_ADMIN_DATABASE_URL", "postgresql+psycopg2://owner:0wner-pw@db:5432/compliance"
+    )
     assert main(["config"]) == 0
     out = capsys.readouterr().out
-    assert "COMPLIANCE_DATABASE_URL" in out
-    assert "sk-ant-unit-test-key" not in out
-    assert "s3cr3t-pw" not in out
-    assert "k3y-of-the-bank" not in out
+    for variable in ("DATABASE_URL", "AUDIT_DATABASE_URL", "ADMIN_DATABASE_URL"):
+        assert f"COMPLIANCE_{variable} " in out
+    assert "COMPLIANCE_DEVELOPMENT_MODE" in out
+    for secret in ("sk-ant-unit-test-key", "s3cr3t-pw", "k3y-of-the-bank", "s1nk-pw", "0wner-pw"):
+        assert secret not in out
 
 
 REAL_URL = "postgresql+psycopg2://{user}:Zq8-{user}-pw@db.bank.internal:5432/compliance"
