@@ -247,6 +247,12 @@ def test_grant_writer_creates_the_role_with_a_password_it_never_shows(
     again = cli(settings, initialised, "db", "grant-writer", sink)  # exists: granted again
     assert again.returncode == 0, again.stderr
     assert "created" not in again.stdout
+    other = cli(
+        settings, initialised, "db", "grant-writer", sink, "--password-env", "NEW_ROLE_PW",
+        NEW_ROLE_PW="another-password",
+    )  # fmt: skip
+    assert other.returncode == 0 and "password is left as it was" in other.stdout
+    psycopg2.connect(libpq(role_url(initialised, sink, password))).close()  # unchanged
 
     everything = made.stdout + made.stderr + made_app.stdout + made_app.stderr
     assert password not in everything

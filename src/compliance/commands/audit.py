@@ -52,6 +52,8 @@ def cmd_db_grant_writer(settings: Settings, args: argparse.Namespace) -> int:
     purpose: Purpose = "processors" if args.processors else "audit-sink"
     ready = grant(engine, args.role, purpose, _role_password(settings, args))
     print(_granted(ready.role, ready.purpose, ready.created))
+    if not ready.created and (args.password_file or args.password_env):
+        print(f"role {args.role} existed: its password is left as it was (ALTER ROLE changes it)")
     return 0
 
 
