@@ -8,6 +8,9 @@ import sys
 import threading
 from collections.abc import Callable
 
+import psycopg2.errors
+from sqlalchemy.exc import DBAPIError
+
 from compliance import kafka_io, log_setup, metrics
 from compliance.commands import AREAS
 from compliance.config import Settings, load_settings
@@ -104,5 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     except ComplianceError as exc:
         print(f"compliance: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, psycopg2.errors.InsufficientPrivilege):
+            raise
+        print(f"compliance: {_refused(exc.orig)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _refused(error: psycopg2.errors.InsufficientPrivilege) -> str:
+    """The processors and the sink connect as roles that own nothing: a table they may not
+    use (or make) means the owner's step was not run for this version."""
+    return (
+        f"PostgreSQL refused this role: {error.diag.message_primary}; run `compliance db init` "
+        "with the owner's COMPLIANCE_ADMIN_DATABASE_URL (it makes every table and grants the "
+        "roles of COMPLIANCE_DATABASE_URL and COMPLIANCE_AUDIT_DATABASE_URL)"
+    )

@@ -296,3 +296,30 @@ def test_the_pipeline_runs_with_the_processors_and_the_sink_owning_nothing(
         assert {"compliance_app", "compliance_sink"} <= users
     finally:
         owner.dispose()
+
+
+def test_a_processor_started_before_db_init_stops_with_what_to_run(
+    settings: Settings, initialised: PrivatePostgres
+) -> None:
+    """A schema nobody ran `compliance db init` on (usable, as PostgreSQL 15's public schema
+    is, but not writable): the checker, as the processors' role, may not make its tables, and
+    says so in one line instead of a traceback."""
+    fresh = f"fresh_{secrets.token_hex(4)}"
+    owner = psycopg2.connect(libpq(make_url(initialised.url)))
+    owner.autocommit = True
+    try:
+        with owner.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA {fresh}")
+            cur.execute(f"GRANT USAGE ON SCHEMA {fresh} TO compliance_app")
+        app = role_url(initialised, "compliance_app", "compliance_app").update_query_dict(
+            {"options": f"-csearch_path={fresh}"}
+        )
+        done = cli(settings, initialised, "run", "checker", COMPLIANCE_DATABASE_URL=dsn(app))
+        assert done.returncode == 2, done.stderr[-2000:]
+        [line] = done.stderr.strip().splitlines()[-1:]
+        assert line.startswith("compliance: PostgreSQL refused this role: permission denied")
+        assert "compliance db init" in line and "Traceback" not in done.stderr
+    finally:
+        with owner.cursor() as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {fresh} CASCADE")
+        owner.close()
