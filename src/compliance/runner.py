@@ -307,6 +307,14 @@ class TransactionalRunner:
         group has committed: the batch counts once, whether or not its commit went through.
         While the broker stays away, tried again; after ``MAX_PRODUCER_RESETS`` in a row
         without a commit, ``TransactionsUnrecoverable`` stops the process."""
+        log.error(
+            "%s: the transaction of the batch at %s..%s is in doubt (%s): replacing the "
+            "producer and resuming from the committed offsets",
+            self.name,
+            coordinates(batch[0]),
+            coordinates(batch[-1]),
+            cause,
+        )
         self._discard(producer)
         while True:
             self._resets += 1
@@ -318,16 +326,7 @@ class TransactionalRunner:
                 )
                 log.critical("%s", message)
                 raise TransactionsUnrecoverable(message) from cause
-            log.error(
-                "%s: the transaction of the batch at %s..%s is in doubt (%s): replacing the "
-                "producer (%d of %d) and resuming from the committed offsets",
-                self.name,
-                coordinates(batch[0]),
-                coordinates(batch[-1]),
-                cause,
-                self._resets,
-                MAX_PRODUCER_RESETS,
-            )
+            log.info("%s: new producer (%d of %d)", self.name, self._resets, MAX_PRODUCER_RESETS)
             fresh: Producer | None = None
             try:
                 fresh = self.new_producer()
@@ -340,10 +339,12 @@ class TransactionalRunner:
                 time.sleep(self.backoff_s * 2**self._resets)
 
     def _discard(self, producer: Producer) -> None:
-        """Close a producer whose state is unknown (aborting what it may still have open)."""
+        """Close a producer whose state is unknown. What it still holds is purged first: a
+        plain close would flush it, and with the broker away that waits without end."""
 
         def close() -> None:
             try:
+                producer.purge(in_queue=True, in_flight=True, blocking=False)
                 producer.close()
             except (KafkaException, RuntimeError) as exc:  # fenced, or closed already
                 log.info("%s: closing the old producer: %s", self.name, exc)

@@ -95,6 +95,9 @@ class FakeProducer:
     def init_transactions(self, _timeout: float) -> None:
         self._call("init")
 
+    def purge(self, **_flags: bool) -> None:
+        self.calls.append("purge")
+
     def close(self) -> bool:
         self._call("close")
         return True

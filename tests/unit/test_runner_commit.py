@@ -95,7 +95,7 @@ def test_a_commit_still_failing_after_its_retries_is_neither_taken_as_done_nor_a
 
     assert producer.calls.count("commit") == COMMIT_ATTEMPTS
     assert "abort" not in producer.calls
-    assert producer.calls[-1] == "close"
+    assert producer.calls[-2:] == ["purge", "close"]
     assert next_producer is replacements.made[0]
     assert next_producer.calls == ["init"]
     assert consumer.seeks == [("documents.arrived", 0, 9)]  # after the batch: not redone
@@ -130,7 +130,13 @@ def test_a_fenced_producer_is_replaced_and_the_batch_resumes_from_the_committed_
     next_producer = _runner(settings, replacements)._process_or_rewind(
         consumer, producer, _batch(), STOPPED
     )
-    assert producer.calls == ["begin", "send_offsets", "commit", "close"]  # no retry, no abort
+    assert producer.calls == [
+        "begin",
+        "send_offsets",
+        "commit",
+        "purge",
+        "close",
+    ]  # no retry, no abort
     assert next_producer is replacements.made[0]
     assert consumer.seeks == [("documents.arrived", 0, 7)]
 
