@@ -56,13 +56,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -113,15 +114,34 @@ COMMIT_ATTEMPTS = 5
 MAX_PRODUCER_RESETS = 3
 # Closing the clients on the way out may take this long before the watchdog ends the process.
 CLOSE_DEADLINE_S = 30.0
+# Once asked to stop, a Kafka call still blocked this long after the signal ends the process.
+STOP_GRACE_S = 20.0
 
 
 def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``: the runner finishes its batch and leaves. Python runs
+    a signal handler only when the main thread runs Python code, and a main thread stuck in a
+    native call never would; so the signal also reaches a thread through the wakeup fd, which
+    sets ``stop`` at once, and the runner's watchdog then bounds how long a stuck call may
+    still hold the process (``STOP_GRACE_S``)."""
+
     def _stop(signum: int, _frame: Any) -> None:
         log.info("signal %s received: finishing the current batch, then stopping", signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    stopping = {signal.SIGTERM.value, signal.SIGINT.value}
+
+    def _hear(keep_open: socket.socket) -> None:  # the writer must outlive this function
+        while not stop.is_set():
+            if stopping.intersection(reader.recv(64)):
+                stop.set()
+
+    threading.Thread(target=_hear, args=(writer,), name="stop-signals", daemon=True).start()
 
 
 class _InDoubt(Exception):
@@ -173,6 +193,7 @@ class TransactionalRunner:
         consumer = kafka_io.consumer(self.settings, self.settings.group(self.name))
         producer = self.new_producer()
         kafka_io.subscribe(consumer, self.input_topics, on_revoke=self._revoked)
+        self.watchdog.stop_within(stop, STOP_GRACE_S)
         log.info("%s consuming %s", self.name, ",".join(self.input_topics))
         try:
             while not stop.is_set():
@@ -284,7 +305,7 @@ class TransactionalRunner:
             )
             raise
 
-    def _abort_or_doubt(self, producer: Producer, exc: KafkaException) -> None:
+    def _abort_or_doubt(self, producer: Producer, exc: KafkaException) -> NoReturn:
         """After a failed send or commit: abort, and retry the batch from its start
         (``RetryableError``); or, when the producer is unusable or its state unclear (a fatal
         error, an unexpected one, a failed abort), ``_InDoubt``."""

@@ -8,6 +8,9 @@ deadline kept by one daemon thread; when a call overruns it, the thread logs one
 the call and ends the process with ``EXIT_STUCK`` (``os._exit``: no clean-up can run behind a
 stuck native call). The supervisor restarts the process; what it had not committed is read
 again, nothing is lost.
+
+Once the process is asked to stop (``stop_within``), every watched call, running or to come,
+must end within a short grace instead: SIGTERM ends a stuck process within that bound.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ class Watchdog:
         self.name = name
         self._exit = exit_process
         self._monotonic = monotonic
-        self._armed: dict[int, tuple[str, float, float]] = {}  # token -> (what, limit, due)
+        self._armed: dict[int, tuple[str, float, float]] = {}  # token -> (what, started, due)
+        self._stop_due = float("inf")  # once asked to stop: when every watched call must end
         self._tokens = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -57,7 +61,8 @@ class Watchdog:
         with self._changed:
             self._start()
             token = next(self._tokens)
-            self._armed[token] = (what, deadline_s, self._monotonic() + deadline_s)
+            started = self._monotonic()
+            self._armed[token] = (what, started, started + deadline_s)
             self._changed.notify()
             return token
 
@@ -65,6 +70,17 @@ class Watchdog:
         with self._changed:
             self._armed.pop(token, None)
             self._changed.notify()
+
+    def stop_within(self, stop: threading.Event, grace_s: float) -> None:
+        """Once ``stop`` is set, end the process if a watched call runs ``grace_s`` past it."""
+
+        def shorten() -> None:
+            stop.wait()
+            with self._changed:
+                self._stop_due = self._monotonic() + grace_s
+                self._changed.notify()
+
+        threading.Thread(target=shorten, name=f"{self.name}-stopping", daemon=True).start()
 
     def _start(self) -> None:
         if self._thread is None:
@@ -79,22 +95,23 @@ class Watchdog:
                 if not self._armed:
                     self._changed.wait()
                     continue
-                what, limit, due = min(self._armed.values(), key=lambda armed: armed[2])
-                left = due - self._monotonic()
+                what, started, due = min(self._armed.values(), key=lambda armed: armed[2])
+                now = self._monotonic()
+                left = min(due, self._stop_due) - now
                 if left > 0:
                     self._changed.wait(left)
                     continue
-                self._expire(what, limit)
+                stopping = " (the process was asked to stop)" if self._stop_due < due else ""
+                self._expire(f"{what} still blocked after {now - started:.0f} s{stopping}")
                 return
 
-    def _expire(self, what: str, limit: float) -> None:
+    def _expire(self, blocked: str) -> None:
         log.critical(
-            "%s: %s still blocked after %.0f s: the Kafka client is stuck and the call cannot "
-            "be interrupted; exiting with status %d for the supervisor to restart this "
-            "process (nothing uncommitted is lost: it is read again)",
+            "%s: %s: the Kafka client is stuck and the call cannot be interrupted; exiting "
+            "with status %d for the supervisor to restart this process (nothing uncommitted "
+            "is lost: it is read again)",
             self.name,
-            what,
-            limit,
+            blocked,
             EXIT_STUCK,
         )
         for handler in logging.getLogger().handlers:

@@ -8,6 +8,7 @@ exactly once on the output topic (counted by event id, read_committed)."""
 from __future__ import annotations
 
 import random
+import signal
 import time
 import uuid
 from collections import Counter
@@ -119,6 +120,9 @@ def test_classifier_survives_a_broker_crash_or_exits_clearly_and_drains_after_a_
             assert wait_lag_zero_or_exit(settings, processes, "classifier", 240) is None
         else:
             print("the classifier recovered by itself")
+        classifier = processes.running["classifier"]
+        classifier.send_signal(signal.SIGTERM)
+        assert classifier.wait(30) == 0, "SIGTERM did not stop the classifier cleanly"
     finally:
         processes.stop_all()
 
