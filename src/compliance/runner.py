@@ -43,7 +43,9 @@ Every transaction call runs under a watchdog (``compliance.watchdog``): the Kafk
 been seen blocking forever in ``send_offsets_to_transaction`` after a broker restart, despite
 its timeout. A call still blocked past its deadline ends the process with status 3, so it
 never hangs; its uncommitted batch is read again by its successor. On SIGTERM the runner
-finishes the current batch and stops; closing the clients is watched too.
+finishes the current batch and stops; a Kafka call still blocked ``STOP_GRACE_S`` after the
+signal ends the process (status 3) rather than let it ignore the signal, and closing the
+clients is watched too.
 
 A stage run with ``stamp_in_input_order`` gets its outputs' ``occurred_at`` from the runner,
 not from the moment each record happened to finish: times are taken when the batch is
