@@ -28,8 +28,10 @@ The commit order, for every batch, is:
 If a step fails with a retryable error, the transaction is aborted, the consumer is rewound
 to the start of the batch and, after a back-off, polls the same records again: nothing is
 skipped, nothing is produced twice, and nothing is dead-lettered for an infrastructure
-failure. A send or commit that fails with a retriable Kafka error (a coordinator moving, a
-request timing out) is itself retried a few times first.
+failure. A commit that fails with a retriable Kafka error (a coordinator moving, a request
+timing out) is itself retried a few times first. Sending the offsets is not: after a broker
+restart, confluent-kafka 2.16.1 was seen to block without end in a retried
+``send_offsets_to_transaction``, while aborting and replacing the producer recovers.
 
 When the transaction's outcome is unknown (the commit still failing after its retries), or
 the producer is unusable (a fatal error: fenced after a long outage), the runner never goes
@@ -254,9 +256,9 @@ class TransactionalRunner:
                 producer.poll(0)
             offsets = next_offsets(batch, self.clock)
             group = consumer.consumer_group_metadata()
-            self._retrying(
+            self._watched(
                 "send_offsets_to_transaction",
-                lambda t: producer.send_offsets_to_transaction(offsets, group, t),
+                lambda: producer.send_offsets_to_transaction(offsets, group, self.call_timeout_s),
             )
         except KafkaException as exc:
             self._abort_or_doubt(producer, exc)
@@ -406,10 +408,10 @@ class TransactionalRunner:
         self.watchdog.run(what, call, kafka_io.transaction_deadline_s(self.settings))
 
     def _retrying(self, what: str, call: Callable[[float], object]) -> None:
-        """``call(timeout)`` (a transaction step), again after a back-off while it fails with
-        an error Kafka calls retriable and that does not require an abort; librdkafka allows
-        retrying ``send_offsets_to_transaction`` and ``commit_transaction`` then, and the
-        transaction stays open meanwhile. The last failure, or any other, is raised."""
+        """``call(timeout)`` (the commit), again after a back-off while it fails with an error
+        Kafka calls retriable and that does not require an abort; librdkafka allows retrying
+        ``commit_transaction`` then, and the transaction stays open meanwhile. The last
+        failure, or any other, is raised."""
         delay = self.commit_backoff_s
         for attempt in range(1, self.commit_attempts + 1):
             try:
