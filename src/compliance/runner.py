@@ -79,6 +79,7 @@ from compliance.dead_letters import dead_letter
 from compliance.errors import (
     Action,
     ConfigurationError,
+    DeadLetterRateExceeded,
     RetryableError,
     StageFailed,
     TransactionsUnrecoverable,
@@ -111,7 +112,7 @@ def coordinates(msg: Message) -> str:
     return f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
 
 
-# Attempts of one transaction step (send offsets, commit) failing with retriable errors.
+# Attempts of a commit failing with retriable errors, in the same transaction.
 COMMIT_ATTEMPTS = 5
 # Producer recoveries (a new producer, the consumer rewound to the committed offsets) in a row
 # without a commit before the process gives up and stops for its supervisor.
@@ -296,7 +297,7 @@ class TransactionalRunner:
     def _check_dead_letter_rate(self, batch: list[Message], dead: int) -> None:
         try:
             self.breaker.check(len(batch), dead)
-        except Exception as exc:
+        except DeadLetterRateExceeded as exc:
             log.critical(
                 "%s: stopping without committing the batch at %s..%s: %s; a bad deploy or a "
                 "schema mismatch is likelier than that many bad records: read %s and the log "
@@ -384,6 +385,8 @@ class TransactionalRunner:
         asked = [TopicPartition(topic, partition) for topic, partition in lowest]
         committed = consumer.committed(asked, timeout=self.call_timeout_s)
         for tp in committed:
+            if tp.error is not None:  # unknown is not "nothing committed": try again
+                raise KafkaException(tp.error)
             offset = tp.offset if tp.offset >= 0 else lowest[(tp.topic, tp.partition)]
             _seek(consumer, tp.topic, tp.partition, offset)
         if self.clock is not None:
