@@ -2,7 +2,8 @@
 
 Each message is ``0xC3 0x01`` + the 8-byte CRC-64-AVRO fingerprint of the writer's schema +
 the Avro body, so a consumer can tell which schema wrote it without a side channel. Anything
-else fails to decode with ``PoisonMessage`` and a reason.
+else fails to decode with ``PoisonMessage`` and a reason; so does a record whose identifiers
+are longer than their bounds (``compliance.bounds``), for every consumer that decodes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
+from compliance.bounds import check_bounds
 from compliance.errors import PoisonMessage
 
 MAGIC = b"\xc3\x01"
@@ -120,6 +122,7 @@ class SchemaRegistry:
             raise PoisonMessage(f"{len(data) - buffer.tell()} trailing bytes after the body")
         if not isinstance(record, dict):
             raise PoisonMessage(f"{schema.event_type} body is not a record")
+        check_bounds(schema.event_type, record)
         return schema.event_type, record
 
 
