@@ -22,14 +22,6 @@ class AuditRow:
     schema_fingerprint: str | None
     payload: dict[str, Any]
     raw_value: bytes | None = None
-
-
-def first_of_each_event(rows: list[AuditRow]) -> list[AuditRow]:
-    """First occurrence of each event id (a batch may hold a redelivered event twice)."""
-    seen: set[str] = set()
-    result = []
-    for row in rows:
-        if row.event_id not in seen:
-            seen.add(row.event_id)
-            result.append(row)
-    return result
+    # SHA-256 of the record's bytes as consumed; the same event id with other bytes is a
+    # conflict. None: computed from the type and payload (``writer.content_hash_of``).
+    content_hash: bytes | None = None
