@@ -33,6 +33,7 @@ the unit of parallelism: each copy of the sink extends the chains of the partiti
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -58,7 +59,7 @@ from sqlalchemy.exc import ProgrammingError
 from compliance import kafka_io, metrics
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.store import AuditRow, AuditWriter, connect, create_schema, require_database
-from compliance.audit.writer import Outcome, Prepared, Preparer
+from compliance.audit.writer import Outcome, Prepared, Preparer, Refused
 from compliance.codec import HEADER_LEN, registry
 from compliance.config import Settings
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
@@ -149,8 +150,11 @@ def undecodable_row(record: Consumed, error: Exception | str) -> AuditRow:
     )
 
 
+# Step 2's result for a slice of a batch: its rows ready to chain, and the records refused a
+# subject key by the database for their content (dead-lettered like rows refused later).
+PreparedSlice = tuple[list[Prepared], list[Refused]]
 # Step 2 of a batch under way: its slices' results to come, in order.
-Preparing = list[Future[list[Prepared]]]
+Preparing = list[Future[PreparedSlice]]
 
 # The preparing process's own database connection and key cache (it seals with the subjects'
 # keys and makes sure the month partitions exist). Set by ``start_preparing``.
@@ -185,7 +189,7 @@ def _leave_with_the_sink(sink_pid: int) -> None:
     threading.Thread(target=watch, name="sink-watch", daemon=True).start()
 
 
-def prepare_records(records: list[Consumed]) -> list[Prepared]:
+def prepare_records(records: list[Consumed]) -> PreparedSlice:
     """Step 2 for a batch, in the preparing process: decode each record (one that does not
     decode is kept verbatim, with why), then seal and serialize the rows. Raises
     RetryableError when the database is unavailable."""
@@ -204,7 +208,8 @@ def prepare_records(records: list[Consumed]) -> list[Prepared]:
             )
             metrics.audit_undecodable.inc()
             rows.append(undecodable_row(record, exc))
-    return _PREPARER.prepare_batch(rows)
+    prepared = _PREPARER.prepare_batch(rows)
+    return prepared, _PREPARER.refused
 
 
 @dataclass
@@ -215,6 +220,7 @@ class InFlight:
     records: list[Message]
     prepared: list[Prepared]
     future: Future[Outcome] | None
+    refused: list[Refused] = dataclasses.field(default_factory=list)
 
     def written(self) -> bool:
         return self.future is not None and self.future.done()
@@ -280,11 +286,11 @@ class AuditSink:
                     if not in_flight:  # idle: the writer thread is free, sign what is due
                         writing.submit(self.writer.checkpoint_if_due).result()
                     continue
-                prepared = self._prepared(consumer, preparing, records, preparing_next, stop)
-                if prepared is None:
+                done = self._prepared(consumer, preparing, records, preparing_next, stop)
+                if done is None:
                     return
                 previous = in_flight[-1].future if in_flight else None
-                flight = InFlight(records, prepared, None)
+                flight = InFlight(records, done[0], None, done[1])
                 flight.future = writing.submit(self._write, previous, flight)
                 in_flight.append(flight)
         finally:
@@ -311,24 +317,23 @@ class AuditSink:
         place, verbatim (a dead letter of a dead letter would go nowhere)."""
         if previous is not None and previous.exception() is not None:
             raise RetryableError("the batch before this one is not written yet")
-        outcome = self.writer.append_batch(batch.prepared)
-        in_place = [(p, why) for p, why in outcome.rejected if is_dead_letter(p.topic)]
+        outcome = self.writer.append_batch(batch.prepared) + Outcome(rejected=batch.refused)
+        in_place = [r for r in outcome.rejected if is_dead_letter(r.topic)]
         if not in_place:
             return outcome
         records = {(m.topic(), m.partition(), m.offset()): m for m in batch.records}
-        rows = [undecodable_row(Consumed.of(records[p.coordinates]), why) for p, why in in_place]
+        rows = [undecodable_row(Consumed.of(records[r[:3]]), r.why) for r in in_place]
         verbatim = self.writer.append_batch(self.fallback.prepare_batch(rows))
-        if verbatim.rejected:
+        if verbatim.rejected or self.fallback.refused:
             raise RuntimeError(
-                f"the database refused even the verbatim record of {len(verbatim.rejected)} "
-                f"dead letter(s): {verbatim.rejected[0][1]}"
+                "the database refused even the verbatim record of a dead letter: "
+                + (verbatim.rejected or self.fallback.refused)[0].why
             )
-        kept = [(p, why) for p, why in outcome.rejected if not is_dead_letter(p.topic)]
         return Outcome(
             outcome.written + verbatim.written,
             outcome.duplicates + verbatim.duplicates,
             outcome.conflicts + verbatim.conflicts,
-            kept,
+            [r for r in outcome.rejected if not is_dead_letter(r.topic)],
         )
 
     def _sign_heads(self) -> None:
@@ -364,17 +369,23 @@ class AuditSink:
         batch: list[Message],
         preparing: Preparing,
         stop: threading.Event,
-    ) -> list[Prepared] | None:
+    ) -> PreparedSlice | None:
         """Step 2's result for ``batch`` (retried, paused, while the database fails); None
         when stopping first."""
         pending: Preparing | None = preparing
 
-        def attempt() -> list[Prepared]:
+        def attempt() -> PreparedSlice:
             nonlocal pending
             if pending is None:  # a retry: prepare the whole batch again
                 pending = self._submit_prepare(pool, batch)
             slices, pending = pending, None
-            return [row for future in slices for row in future.result()]
+            prepared: list[Prepared] = []
+            refused: list[Refused] = []
+            for future in slices:
+                rows, refusals = future.result()
+                prepared += rows
+                refused += refusals
+            return prepared, refused
 
         return self._until_done(consumer, stop, attempt)
 
@@ -417,16 +428,16 @@ class AuditSink:
         return True
 
     def _dead_letter(
-        self, producer: Producer, records: list[Message], refused: list[tuple[Prepared, str]]
+        self, producer: Producer, records: list[Message], refused: list[Refused]
     ) -> None:
         """Send each record the database refused to ``<topic>.dlq`` with why (the sink audits
         it from there). Its time is the record's own, so a replay after a crash produces the
         same bytes (a duplicate in the trail, not a conflict)."""
         by_place = {(m.topic(), m.partition(), m.offset()): m for m in records}
-        for prepared, why in refused:
-            msg = by_place[prepared.coordinates]
-            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), why)
-            record = dead_letter(msg, PoisonMessage(why), NAME)
+        for where in refused:
+            msg = by_place[where[:3]]
+            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
+            record = dead_letter(msg, PoisonMessage(where.why), NAME)
             _, stamp = msg.timestamp()
             if stamp > 0:
                 record["envelope"]["occurred_at"] = datetime.fromtimestamp(stamp / 1000, UTC)
@@ -438,11 +449,12 @@ class AuditSink:
             metrics.dead_letters.labels(NAME, msg.topic()).inc()
 
     @staticmethod
-    def _delivered(producer: Producer) -> None:
+    def _delivered(producer: Producer) -> bool:
         """Wait for the dead letters produced; only this is retried when it times out (they
         stay queued in the producer), never the batch's preparation or write."""
         if producer.flush(30) > 0:
             raise RetryableError("dead letters not delivered within 30 s")
+        return True
 
     def _until_done(
         self, consumer: Consumer, stop: threading.Event, attempt: Callable[[], T]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -253,6 +254,54 @@ def test_an_undecodable_record_is_dead_lettered_once_and_recorded_verbatim_once(
     ]
     verbatim = [r for r in rows_on(DOCUMENTS_ARRIVED) if r["event_type"] == "Undecodable"]
     assert sorted(bytes(r["raw_value"]) for r in verbatim) == sorted(garbage)
+    processes.assert_alive()
+
+
+def test_an_event_too_long_for_an_index_is_dead_lettered_and_every_other_event_recorded(
+    settings: Settings, processes: Processes, engine: Engine
+) -> None:
+    """PostgreSQL refuses a correlation id of kilobytes (54000, filed under OperationalError):
+    that one record goes to the dead-letter topic with the reason; nothing stalls. Its dead
+    letter carries the same long key, so the database refuses it too: being on a dead-letter
+    topic already, it is recorded verbatim."""
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    huge = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(3500))
+    event = synthetic.document_events(settings.topic_prefix + "huge", 0)[0]
+    record = {**event.record, "envelope": {**event.record["envelope"], "correlation_id": huge}}
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(
+        settings.topic(DOCUMENTS_ARRIVED),
+        key=huge.encode(),
+        value=registry().encode(event.event_type, record),
+    )
+    assert producer.flush(10) == 0
+    ids = synthetic.produce(settings, settings.topic_prefix, documents=40)
+    processes.start("audit-sink")
+
+    wait_for(lambda: set(ids) <= set(recorded_ids(engine, settings)), 90, "the rest", processes)
+    dlq = DOCUMENTS_ARRIVED.dead_letter
+    wait_for(lambda: len(read_topic(settings, dlq, 5)) >= 1, 60, "the dead letter", processes)
+    on_dlq = read_topic(settings, dlq)
+    assert len(on_dlq) == 1
+    dead = registry().decode(on_dlq[0])[1]
+    assert "SQLSTATE 54000" in dead["error"]
+    assert dead["failed_in"] == "audit-sink"
+
+    def recorded_from_dlq() -> list[str]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(audit_events.c.event_type).where(
+                        audit_events.c.topic == settings.topic(dlq)
+                    )
+                ).scalars()
+            )
+
+    wait_for(lambda: len(recorded_from_dlq()) == 1, 60, "the dead letter recorded", processes)
+    assert recorded_from_dlq() == ["Undecodable"]
+    assert event.record["envelope"]["event_id"] not in recorded_ids(engine, settings)
     processes.assert_alive()
 
 

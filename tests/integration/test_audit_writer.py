@@ -136,8 +136,8 @@ def test_a_row_too_long_for_an_index_is_refused_alone_and_the_rest_is_written(
 
     outcome = audit.append_batch(Preparer(engine).prepare_batch(rows))
 
-    assert [(p.event_id, p.offset) for p, _ in outcome.rejected] == [(huge.event_id, huge.offset)]
-    assert "SQLSTATE 54000" in outcome.rejected[0][1]
+    assert [(r.topic, r.offset) for r in outcome.rejected] == [(huge.topic, huge.offset)]
+    assert "SQLSTATE 54000" in outcome.rejected[0].why
     assert outcome.written == len(rows) - 1
     assert recorded(engine, prefix) == len(rows) - 1
     report = verify(engine, KEY, prefix)

@@ -33,8 +33,16 @@ __all__ = [
 
 
 def connect(database_url: str, pool_size: int = 2) -> Engine:
-    """An engine with ``pool_size`` connections kept (plus two more when busy)."""
-    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
+    """An engine with ``pool_size`` connections kept (plus two more when busy). Statement
+    parameters are left out of its errors: they carry subject ids and other personal data,
+    and errors end up in logs."""
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=2,
+        hide_parameters=True,
+    )
 
 
 def require_database(engine: Engine) -> None:

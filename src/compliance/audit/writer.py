@@ -386,6 +386,15 @@ def ciphers(keys: dict[str, bytes | None]) -> dict[str, AESGCM | None]:
     return {s: AESGCM(k) if k is not None else None for s, k in keys.items()}
 
 
+class Refused(NamedTuple):
+    """A record the database refused for its content, where it sat, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    why: str
+
+
 @dataclass
 class Outcome:
     """What became of a batch: rows written (a conflicting version of an event included),
@@ -395,7 +404,7 @@ class Outcome:
     written: int = 0
     duplicates: int = 0
     conflicts: int = 0
-    rejected: list[tuple[Prepared, str]] = field(default_factory=list)
+    rejected: list[Refused] = field(default_factory=list)
 
     def __add__(self, other: Outcome) -> Outcome:
         return Outcome(
@@ -414,18 +423,50 @@ class Preparer:
         self.engine = engine
         self.keys = KeyCache()
         self.partitions = Partitions()
+        self.refused: list[Refused] = []
 
     def prepare_batch(self, rows: Sequence[AuditRow]) -> list[Prepared]:
-        """Raises RetryableError when the database is unavailable."""
+        """The rows sealed and serialized. A row whose subject the database refuses a key
+        for (its content, e.g. a subject id too long for the index) is left out and listed
+        in ``refused`` (until the next call). Raises RetryableError when the database is
+        unavailable."""
+        self.refused = []
         if not rows:
             return []
         with retryable_db_errors(DATABASE):
             self.partitions.ensure(self.engine, (r.occurred_at for r in rows))
             subjects = {r.subject_id for r in rows if r.subject_id}
-            keys = ciphers(self.keys.keys_for(self.engine, subjects))
+            keys, refused = self._keys_isolating(subjects)
+        if refused:
+            self.refused = [
+                Refused(r.topic, r.partition, r.offset, refused[r.subject_id])
+                for r in rows
+                if r.subject_id in refused
+            ]
+            rows = [r for r in rows if r.subject_id not in refused]
         return first_of_each_version(
             [prepare(r, keys.get(r.subject_id) if r.subject_id else None) for r in rows]
         )
+
+    def _keys_isolating(
+        self, subjects: set[str]
+    ) -> tuple[dict[str, AESGCM | None], dict[str, str]]:
+        """The subjects' ciphers; when the database refuses a key for its content, each
+        subject is tried alone: (ciphers, refused subject -> why)."""
+        try:
+            return ciphers(self.keys.keys_for(self.engine, subjects)), {}
+        except Exception as exc:
+            if not is_content_error(exc) or len(subjects) <= 1:
+                if len(subjects) == 1 and is_content_error(exc):
+                    return {}, {next(iter(subjects)): refusal(exc)}
+                raise
+        keys: dict[str, AESGCM | None] = {}
+        refused: dict[str, str] = {}
+        for subject in sorted(subjects):
+            found, why = self._keys_isolating({subject})
+            keys |= found
+            refused |= why
+        return keys, refused
 
 
 def first_of_each_version(prepared: list[Prepared]) -> list[Prepared]:
@@ -463,7 +504,9 @@ class AuditWriter:
     def write(self, rows: Sequence[AuditRow]) -> Outcome:
         """Prepare and record the batch. Raises RetryableError when the database is
         unavailable: nothing is then written and the caller retries the batch."""
-        return self.append_batch(Preparer(self.engine).prepare_batch(rows))
+        preparer = Preparer(self.engine)
+        outcome = self.append_batch(preparer.prepare_batch(rows))
+        return outcome + Outcome(rejected=preparer.refused)
 
     def append_batch(self, prepared: Sequence[Prepared]) -> Outcome:
         """Step 3 for a prepared batch: chain, copy and commit it. Raises RetryableError when
@@ -513,10 +556,9 @@ class AuditWriter:
             if not is_content_error(exc):
                 raise
             if len(prepared) == 1:
-                row = prepared[0]
-                why = refusal(exc)
-                log.warning("audit row %s/%d/%d refused: %s", *row.coordinates, why)
-                return Outcome(rejected=[(row, why)])
+                refused = Refused(*prepared[0].coordinates, refusal(exc))
+                log.warning("audit row %s/%d/%d refused: %s", *refused)
+                return Outcome(rejected=[refused])
             half = len(prepared) // 2
             outcome = self._append_isolating(prepared[:half])
             outcome += self._append_isolating(prepared[half:])
