@@ -38,15 +38,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # the synthetic traffic lives with the tests that use it too
 
 from sqlalchemy import Engine, text  # noqa: E402
 
 from compliance import kafka_io  # noqa: E402
-from compliance.audit import synthetic  # noqa: E402
 from compliance.audit.partitions import month_of, next_month  # noqa: E402
 from compliance.audit.store import connect, create_schema, require_database  # noqa: E402
 from compliance.audit.writer import COLUMNS  # noqa: E402
 from compliance.config import Settings  # noqa: E402
+from tests import audit_synthetic as synthetic  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "audit.json"
 TARGET_EVENTS_PER_S = 20_000.0

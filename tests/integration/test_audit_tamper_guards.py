@@ -12,7 +12,6 @@ import psycopg2.errors
 import pytest
 from sqlalchemy import Engine, exc, select, text
 
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.partitions import month_of, partition_name
 from compliance.audit.tables import audit_chain_heads, audit_checkpoints
@@ -20,6 +19,7 @@ from compliance.audit.verify import verify
 from compliance.audit.writer import AuditWriter, Preparer
 from compliance.config import Settings
 from compliance.events import now
+from tests import audit_synthetic as synthetic
 
 from .conftest import Processes, recorded, wait_for
 from .test_audit_writer import rows_on_chains

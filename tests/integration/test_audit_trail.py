@@ -1,7 +1,7 @@
 """The audit trail against the real broker and PostgreSQL: exactly once across SIGKILLs,
 tamper evidence, crypto-shredding, dead letters, global uniqueness of event ids.
 
-Each test produces synthetic pipeline traffic (``compliance.audit.synthetic``) with its own
+Each test produces synthetic pipeline traffic (``tests.audit_synthetic``) with its own
 topic prefix as source, so its event ids, subjects and chains are its own in the shared
 table, and runs the real ``compliance run audit-sink`` process.
 """
@@ -19,7 +19,6 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Engine, exc, func, select, text
 
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.partitions import month_of, partition_name
 from compliance.audit.personal_data import ERASED
@@ -31,6 +30,7 @@ from compliance.codec import registry
 from compliance.config import Settings
 from compliance.events import now
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
+from tests import audit_synthetic as synthetic
 
 from .conftest import Processes, compliance_cli, read_topic, recorded, wait_for
 

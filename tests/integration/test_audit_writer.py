@@ -12,12 +12,13 @@ import psycopg2.errors
 import pytest
 from sqlalchemy import Engine
 
-from compliance.audit import synthetic, writer
+from compliance.audit import writer
 from compliance.audit.rows import AuditRow
 from compliance.audit.verify import verify
 from compliance.audit.writer import AuditWriter, Preparer
 from compliance.codec import registry
 from compliance.errors import RetryableError
+from tests import audit_synthetic as synthetic
 
 from .conftest import recorded
 
