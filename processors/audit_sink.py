@@ -5,12 +5,13 @@ For each batch, in this order:
 1. consume up to ``audit_batch_size`` records from all topics (committed transactions only;
    the client's fetch queue is bounded too, so a burst never grows memory);
 2. turn each into an audit row, its personal fields sealed with the subject's key, serialized,
-   with the SHA-256 of the record's bytes. A record that does not decode is recorded as an
-   ``Undecodable`` row with its original bytes and why; it is not dead-lettered here: the
-   processor that consumes its topic dead-letters it, once (the sink is a recorder, not a
-   stage; two dead letters per bad input is what readers of ``.dlq`` topics saw before);
-3. write the rows, skipping events already recorded with the same bytes (an id seen again
-   with other bytes is a conflict: written as a row of its own and listed in
+   with a hash of its content (``compliance.audit.writer.content_hash_of``). A record that
+   does not decode is recorded as an ``Undecodable`` row with its original bytes and why; it
+   is not dead-lettered here: the processor that consumes its topic dead-letters it, once
+   (the sink is a recorder, not a stage; two dead letters per bad input is what readers of
+   ``.dlq`` topics saw before);
+3. write the rows, skipping events already recorded with the same content (an id seen again
+   with other content is a conflict: written as a row of its own and listed in
    ``audit_event_conflicts``), each hash-chained to the previous row of its (topic,
    partition), through ``audit_write_connections`` transactions over whole chains at once. A
    row the database refuses for its content (``compliance.db_errors``, e.g. a key too long
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -48,7 +48,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar
 
 import psycopg2.errors
@@ -124,7 +123,6 @@ def audit_row(record: Consumed) -> AuditRow:
         occurred_at=env["occurred_at"],
         schema_fingerprint=(record.value or b"")[2:HEADER_LEN].hex(),
         payload=event,
-        content_hash=hashlib.sha256(record.value or b"").digest(),
     )
 
 
@@ -146,7 +144,6 @@ def undecodable_row(record: Consumed, error: Exception | str) -> AuditRow:
         schema_fingerprint=None,
         payload={"error": str(error)},
         raw_value=record.value,
-        content_hash=hashlib.sha256(record.value or b"").digest(),
     )
 
 
@@ -431,16 +428,12 @@ class AuditSink:
         self, producer: Producer, records: list[Message], refused: list[Refused]
     ) -> None:
         """Send each record the database refused to ``<topic>.dlq`` with why (the sink audits
-        it from there). Its time is the record's own, so a replay after a crash produces the
-        same bytes (a duplicate in the trail, not a conflict)."""
+        it from there; one sent again after a crash is a duplicate there, not a conflict)."""
         by_place = {(m.topic(), m.partition(), m.offset()): m for m in records}
         for where in refused:
             msg = by_place[where[:3]]
             log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
             record = dead_letter(msg, PoisonMessage(where.why), NAME)
-            _, stamp = msg.timestamp()
-            if stamp > 0:
-                record["envelope"]["occurred_at"] = datetime.fromtimestamp(stamp / 1000, UTC)
             producer.produce(
                 msg.topic() + DLQ_SUFFIX,
                 key=record["envelope"]["subject_id"].encode(),

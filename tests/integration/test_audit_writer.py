@@ -7,6 +7,7 @@ import dataclasses
 import random
 import string
 import uuid
+from datetime import timedelta
 
 import psycopg2.errors
 import pytest
@@ -178,11 +179,18 @@ def test_the_same_id_with_other_content_is_written_once_as_a_conflict_and_then_s
         offset=len(rows),
         payload={**original.payload, "corrected": True},
     )
-    resent = dataclasses.replace(original, offset=len(rows) + 1)
+    envelope = original.payload["envelope"]
+    later = envelope["occurred_at"] + timedelta(days=3)
+    republished = dataclasses.replace(  # the same event produced again, later: a duplicate
+        original,
+        offset=len(rows) + 1,
+        occurred_at=later,
+        payload={**original.payload, "envelope": {**envelope, "occurred_at": later}},
+    )
 
-    outcome = audit.append_batch(preparer.prepare_batch([corrected, resent]))
+    outcome = audit.append_batch(preparer.prepare_batch([corrected, republished]))
     assert (outcome.written, outcome.conflicts, outcome.duplicates) == (1, 1, 1)
-    replay = audit.append_batch(preparer.prepare_batch([corrected, resent]))
+    replay = audit.append_batch(preparer.prepare_batch([corrected, republished]))
     assert (replay.written, replay.conflicts, replay.duplicates) == (0, 0, 2)
 
     assert recorded(engine, prefix) == len(rows) + 1

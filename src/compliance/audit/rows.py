@@ -22,6 +22,3 @@ class AuditRow:
     schema_fingerprint: str | None
     payload: dict[str, Any]
     raw_value: bytes | None = None
-    # SHA-256 of the record's bytes as consumed; the same event id with other bytes is a
-    # conflict. None: computed from the type and payload (``writer.content_hash_of``).
-    content_hash: bytes | None = None

@@ -3,10 +3,10 @@
 
 - ``audit_events``: one row per event, partitioned by month of ``occurred_at``, each row
   hash-chained to the previous row of its (topic, partition) chain. Append-only.
-- ``audit_event_ids``: every recorded event id, once, with the SHA-256 of the bytes it was
-  first recorded with. A unique index on a partitioned table must contain the partition key,
-  so global uniqueness of ``event_id`` lives here and is written in the same transaction as
-  the row. Append-only.
+- ``audit_event_ids``: every recorded event id, once, with the SHA-256 of the content it
+  was first recorded with (all but the time it was produced). A unique index on a
+  partitioned table must contain the partition key, so global uniqueness of ``event_id``
+  lives here and is written in the same transaction as the row. Append-only.
 - ``audit_event_conflicts``: each other version (content hash) of an id recorded before,
   once; the version itself is a row of its own in ``audit_events``. Append-only.
 - ``audit_chain_heads``: the last link of each chain, locked by the writer of a batch so two

@@ -126,7 +126,7 @@ def _copy_text(c: EventColumns, occurred_text: str) -> bytes:
 
 def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
     """Seal ``row``'s personal fields and serialize it, ready to be chained."""
-    content_hash = row.content_hash or content_hash_of(row)
+    content_hash = content_hash_of(row)
     payload = dict(row.payload)
     seal(row.event_type, row.event_id, payload, cipher)
     columns = EventColumns(
@@ -158,10 +158,19 @@ def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
 
 
 def content_hash_of(row: AuditRow) -> bytes:
-    """The content hash of a row built without its record's bytes (the sink hashes those):
-    its type and its payload before sealing, as JSON."""
+    """What makes two events with one id the same event: their type, their payload before
+    sealing (as JSON) and the bytes of an undecodable record, but not the envelope's
+    ``occurred_at``, the time it was produced. A document published twice, or an input
+    processed again with the same result, is the same event at another time (a duplicate);
+    a corrected document or a different decision under the same id is a conflict."""
+    payload = row.payload
+    envelope = payload.get("envelope")
+    if isinstance(envelope, dict) and "occurred_at" in envelope:
+        payload = {**payload, "envelope": {**envelope, "occurred_at": None}}
     digest = hashlib.sha256(row.event_type.encode() + b"\n")
-    digest.update(dumps(row.payload))
+    digest.update(dumps(payload))
+    if row.raw_value is not None:
+        digest.update(b"\n" + row.raw_value)
     return digest.digest()
 
 

@@ -1,7 +1,8 @@
 """Content hashes with claimed ids, a table of conflicts, guards on heads and checkpoints.
 
-- ``audit_event_ids.content_hash``: SHA-256 of the bytes an event id was first recorded with
-  (NULL for ids claimed before this revision). The same id with other bytes is a conflict.
+- ``audit_event_ids.content_hash``: SHA-256 of the content an event id was first recorded
+  with (``writer.content_hash_of``: all but the time it was produced; NULL for ids claimed
+  before this revision). The same id with other content is a conflict.
 - ``audit_event_conflicts``: one row per (event id, content hash) seen after the id was
   recorded with other content; the conflicting version is written to ``audit_events`` as a
   row of its own. Append-only.
