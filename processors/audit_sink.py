@@ -102,7 +102,14 @@ class Consumed(NamedTuple):
 
     @classmethod
     def of(cls, msg: Message) -> Consumed:
-        return cls(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
+        return cls(*place(msg), msg.key(), msg.value())
+
+
+def place(msg: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed record (never None for one without error)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    assert topic is not None and partition is not None and offset is not None, "a record"
+    return topic, partition, offset
 
 
 def audit_row(record: Consumed) -> AuditRow:
@@ -318,7 +325,7 @@ class AuditSink:
         in_place = [r for r in outcome.rejected if is_dead_letter(r.topic)]
         if not in_place:
             return outcome
-        records = {(m.topic(), m.partition(), m.offset()): m for m in batch.records}
+        records = {place(m): m for m in batch.records}
         rows = [undecodable_row(Consumed.of(records[r[:3]]), r.why) for r in in_place]
         verbatim = self.writer.append_batch(self.fallback.prepare_batch(rows))
         if verbatim.rejected or self.fallback.refused:
@@ -429,17 +436,17 @@ class AuditSink:
     ) -> None:
         """Send each record the database refused to ``<topic>.dlq`` with why (the sink audits
         it from there; one sent again after a crash is a duplicate there, not a conflict)."""
-        by_place = {(m.topic(), m.partition(), m.offset()): m for m in records}
+        by_place = {place(m): m for m in records}
         for where in refused:
             msg = by_place[where[:3]]
             log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
             record = dead_letter(msg, PoisonMessage(where.why), NAME)
             producer.produce(
-                msg.topic() + DLQ_SUFFIX,
+                where.topic + DLQ_SUFFIX,
                 key=record["envelope"]["subject_id"].encode(),
                 value=self.codec.encode("DeadLetter", record),
             )
-            metrics.dead_letters.labels(NAME, msg.topic()).inc()
+            metrics.dead_letters.labels(NAME, where.topic).inc()
 
     @staticmethod
     def _delivered(producer: Producer) -> bool:
@@ -469,11 +476,7 @@ class AuditSink:
                     paused = True
                     kept_alive = consumer.poll(0)
                     if kept_alive is not None and kept_alive.error() is None:
-                        consumer.seek(
-                            TopicPartition(
-                                kept_alive.topic(), kept_alive.partition(), kept_alive.offset()
-                            )
-                        )
+                        consumer.seek(TopicPartition(*place(kept_alive)))
                     if stop.wait(delay):
                         return None
                     delay = min(delay * 2, 10.0)
