@@ -51,7 +51,14 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 import psycopg2.errors
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from sqlalchemy import Engine
 from sqlalchemy.exc import ProgrammingError
 
@@ -88,6 +95,14 @@ def _event_id(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise PoisonMessage(f"event_id {value[:60]!r} is not a UUID") from None
+
+
+class Outgoing(NamedTuple):
+    """A dead letter on its way: sent again when the client reports it undelivered."""
+
+    topic: str
+    key: bytes
+    value: bytes
 
 
 class Consumed(NamedTuple):
@@ -258,6 +273,7 @@ class AuditSink:
         self.parts = max(1, settings.audit_prepare_processes)
         # Rows recorded in place of records the database refused from a dead-letter topic.
         self.fallback = Preparer(engine)
+        self._undelivered: list[Outgoing] = []
 
     def run(self, stop: threading.Event) -> None:
         preparing = preparing_pool(self.settings)  # starts while the consumer joins its group
@@ -441,19 +457,33 @@ class AuditSink:
             msg = by_place[where[:3]]
             log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
             record = dead_letter(msg, PoisonMessage(where.why), NAME)
-            producer.produce(
-                where.topic + DLQ_SUFFIX,
-                key=record["envelope"]["subject_id"].encode(),
-                value=self.codec.encode("DeadLetter", record),
+            self._send(
+                producer,
+                Outgoing(
+                    where.topic + DLQ_SUFFIX,
+                    record["envelope"]["subject_id"].encode(),
+                    self.codec.encode("DeadLetter", record),
+                ),
             )
             metrics.dead_letters.labels(NAME, where.topic).inc()
 
-    @staticmethod
-    def _delivered(producer: Producer) -> bool:
-        """Wait for the dead letters produced; only this is retried when it times out (they
-        stay queued in the producer), never the batch's preparation or write."""
-        if producer.flush(30) > 0:
-            raise RetryableError("dead letters not delivered within 30 s")
+    def _send(self, producer: Producer, letter: Outgoing) -> None:
+        def reported(err: KafkaError | None, _: Message) -> None:
+            if err is not None:  # given up on by the client: sent again by the next try
+                self._undelivered.append(letter)
+
+        producer.produce(letter.topic, key=letter.key, value=letter.value, on_delivery=reported)
+
+    def _delivered(self, producer: Producer) -> bool:
+        """Wait for the dead letters produced; only this is retried while the broker fails
+        (never the batch's preparation or write): those still queued are waited for again,
+        those the client gave up on are sent again."""
+        queued = producer.flush(30)
+        failed, self._undelivered = self._undelivered, []
+        for letter in failed:
+            self._send(producer, letter)
+        if queued > 0 or failed:
+            raise RetryableError(f"{queued + len(failed)} dead letter(s) not delivered yet")
         return True
 
     def _until_done(

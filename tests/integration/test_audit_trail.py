@@ -28,6 +28,7 @@ from compliance.audit.verify import verify
 from compliance.audit.writer import COLUMNS
 from compliance.codec import registry
 from compliance.config import Settings
+from compliance.errors import RetryableError
 from compliance.events import now
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
 from tests import audit_synthetic as synthetic
@@ -365,3 +366,27 @@ def test_an_event_seen_on_several_partitions_and_topics_is_recorded_once(
         claimed = conn.execute(select(func.count()).where(audit_event_ids.c.event_id == event_id))
         assert claimed.scalar_one() == 1
     assert verify(engine, signing_key(settings), settings.topic_prefix).intact
+
+
+def test_a_dead_letter_the_client_gave_up_on_is_sent_again_not_taken_for_delivered(
+    settings: Settings,
+) -> None:
+    """flush() counts only what is still queued: a dead letter whose delivery failed (here no
+    broker answers within its timeout) has left the queue too. The sink must not commit
+    offsets past it."""
+    from compliance.processors.audit_sink import AuditSink, Outgoing
+
+    sink = AuditSink.__new__(AuditSink)  # only the dead-letter delivery is exercised
+    sink._undelivered = []
+    letter = Outgoing(settings.topic(DOCUMENTS_ARRIVED.dead_letter), b"k", b"a dead letter")
+    hopeless = Producer({"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 300})
+    sink._send(hopeless, letter)
+    for _ in range(2):  # failed, sent again, failed again: never reported delivered
+        with pytest.raises(RetryableError, match="not delivered"):
+            sink._delivered(hopeless)
+    working = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    sink._undelivered = [letter]
+    with pytest.raises(RetryableError):  # the letter given up on is sent again ...
+        sink._delivered(working)
+    assert sink._delivered(working)  # ... and delivered
+    assert read_topic(settings, DOCUMENTS_ARRIVED.dead_letter) == [b"a dead letter"]
