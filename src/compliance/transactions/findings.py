@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from typing import Protocol
 
@@ -15,6 +16,7 @@ _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
+@lru_cache(maxsize=256)
 def duration_ms(text: str) -> int:
     """``"90s"``, ``"30m"``, ``"24h"``, ``"7d"`` in milliseconds."""
     found = _DURATION.fullmatch(text.strip())

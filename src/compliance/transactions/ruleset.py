@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class Rule:
     evaluate: Evaluate
     examples: tuple[ExampleSpec, ...] = ()
 
-    @property
+    @cached_property
     def window_ms(self) -> int | None:
         return self.params.window_ms if isinstance(self.params, windowed.WindowParams) else None
 
@@ -101,12 +102,12 @@ class TransactionRules:
     rates: RateTable
     folder: Path
 
-    @property
+    @cached_property
     def keep_ms(self) -> int:
         """How much history the windowed rules need: the longest window."""
         return max((r.window_ms or 0 for r in self.rules), default=0)
 
-    @property
+    @cached_property
     def keep_days(self) -> int:
         days = [r.params.baseline_days for r in self.rules if r.kind == "velocity"]
         return max(days, default=0) + 2
