@@ -43,13 +43,17 @@ class Screeners:
         self.tmp_path = tmp_path
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, copy: str, state: str | None = None) -> None:
+    def start(self, copy: str, state: str | None = None, **extra_env: str) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = (LOG_DIR / f"{self.settings.topic_prefix}{NAME}-{copy}.log").open("ab")
-        env = processor_env(self.settings) | {
-            "COMPLIANCE_INSTANCE_ID": f"{self.settings.instance_id}-{copy}",
-            "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(self.tmp_path / (state or copy)),
-        }
+        env = (
+            processor_env(self.settings)
+            | {
+                "COMPLIANCE_INSTANCE_ID": f"{self.settings.instance_id}-{copy}",
+                "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(self.tmp_path / (state or copy)),
+            }
+            | extra_env
+        )
         self.running[copy] = subprocess.Popen(
             [sys.executable, "-m", "compliance", "run", NAME],
             stdout=log,
@@ -238,3 +242,34 @@ def test_two_screener_copies_share_the_partitions_and_screen_each_payment_once(
     producers = {r["envelope"]["producer"]["name"] for r in checks(settings)}
     assert producers == {NAME}
     assert both_have_partitions()  # neither copy left the group meanwhile
+
+
+def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipping(
+    settings: Settings, screeners: Screeners, tmp_path: Path
+) -> None:
+    # A rate so large that converting an amount overflows the decimal context: an error in
+    # our own computation, not in the payment, so nothing may be dead-lettered or skipped.
+    shipped = (settings.transactions_rules_dir / "rates.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "rates-broken.yaml"
+    broken.write_text(shipped + '  XAU: "1E+30"\n', encoding="utf-8")
+    screeners.start("a", COMPLIANCE_TRANSACTIONS_RATES_FILE=str(broken))
+    gold = Transaction(
+        transaction_id="gold-1",
+        booked_at=MONDAY + timedelta(hours=1),
+        amount=Decimal("12.50"),
+        currency="XAU",
+        direction="in",
+        account_id="DE89370400440532013000",
+        channel="wire",
+    )
+    publish(settings, deposit("before", 0), gold, deposit("after", 2))
+    proc = screeners.running["a"]
+    wait_for(lambda: proc.poll() is not None, 120, "the screener to stop on the failure")
+    assert proc.returncode != 0
+    assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
+    assert "after" not in {r["document_id"] for r in checks(settings)}
+    screeners.running.pop("a")
+    screeners.start("b", state="a")  # the fix deployed: the shipped rates (no XAU rate)
+    wait_for_checks(settings, screeners, {"before", "gold-1", "after"}, "the stopped records")
+    assert [r["rule_id"] for r in alerts(settings)] == ["tx.rate-missing"]
+    assert Counter(r["document_id"] for r in checks(settings))["before"] == 1
