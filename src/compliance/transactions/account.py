@@ -4,7 +4,7 @@ screener's state store (RocksDB, changelogged to Kafka) as plain JSON-able lists
 - ``entries``: the account's transactions within the longest rule window, oldest first, each
   ``[booked_ms, transaction_id, reporting_amount, direction, channel, counterparty, amount]``
   (at most ``MAX_ENTRIES``: an account busier than that within a window keeps the newest);
-- ``days``: per booking day (``YYYYMMDD``) the count and reporting sum, for the velocity
+- ``days``: per booking day (days since 1970, as text) the count and reporting sum, for the velocity
   rule's baseline of the account's own history;
 - ``alerted``: per rule, the booking time of the transaction that last raised an alert, so
   one pattern raises one alert, not one more with every transaction that follows it.
@@ -13,7 +13,6 @@ screener's state store (RocksDB, changelogged to Kafka) as plain JSON-able lists
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 MAX_ENTRIES = 1000
@@ -43,7 +42,9 @@ class Entry:
 
 
 def day_of(booked_ms: int) -> str:
-    return datetime.fromtimestamp(booked_ms / 1000, UTC).strftime("%Y%m%d")
+    """The booking day, as the number of days since 1970-01-01 (UTC), zero-padded text: the
+    days of a state sort as text the way they sort as days."""
+    return f"{booked_ms // DAY_MS:06d}"
 
 
 @dataclass

@@ -27,7 +27,6 @@ def _worst(alerts: tuple[Alert, ...]) -> str:
 
 
 def check_result(rules: TransactionRules, record: Record, tx: Transaction, s: Screened) -> Outgoing:
-    fired = {a.rule.id for a in s.alerts}
     inputs: dict[str, str | None] = {
         "transaction_id": tx.transaction_id,
         "account_id": tx.account_id,
@@ -36,9 +35,8 @@ def check_result(rules: TransactionRules, record: Record, tx: Transaction, s: Sc
         "reporting_currency": rules.rates.reporting_currency,
         "rates_as_of": rules.rates.as_of,
     }
-    inputs.update(
-        {f"rule:{r.full_version}": "alert" if r.id in fired else "pass" for r in rules.rules}
-    )
+    inputs["rules_evaluated"] = str(len(rules.rules))
+    inputs["rules_alerting"] = ",".join(a.rule.full_version for a in s.alerts) or None
     if s.alerts:
         explanation = f"{len(s.alerts)} alert(s): " + "; ".join(
             f"{a.rule.id}: {a.finding.reason}" for a in s.alerts

@@ -46,6 +46,17 @@ class Seen:
     account: AccountState
     reporting_currency: str
     sanctions: CounterpartyScreen | None = None
+    _windows: dict[int, list[Entry]] = field(default_factory=dict, compare=False, repr=False)
+
+    def window(self, length_ms: int) -> list[Entry]:
+        """The account's entries in the window of this length ending at its latest booking
+        (for a payment that arrives late, the window it falls in with those booked after
+        it); computed once per length and transaction."""
+        found = self._windows.get(length_ms)
+        if found is None:
+            latest = max(self.entry.booked_ms, self.account.entries[-1].booked_ms)
+            found = self._windows[length_ms] = self.account.window(latest, length_ms)
+        return found
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ jurisdictions, large single amounts per channel and currency."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +75,7 @@ class LargeAmountParams(Params):
     thresholds: tuple[Threshold, ...] = Field(min_length=1)
 
 
+@lru_cache(maxsize=1024)
 def _threshold_for(params: LargeAmountParams, channel: str, currency: str) -> Threshold | None:
     """The most specific threshold: channel and currency, then channel, then any."""
     ranked = sorted(

@@ -30,10 +30,7 @@ class WindowParams(Params):
         return duration_ms(self.window)
 
     def entries(self, seen: Seen) -> list[Entry]:
-        """The window ending at the account's latest booking: for a payment that arrives
-        late, the window it falls in with the payments booked after it."""
-        latest = max(seen.entry.booked_ms, seen.account.entries[-1].booked_ms)
-        return seen.account.window(latest, self.window_ms)
+        return seen.window(self.window_ms)
 
 
 class StructuringParams(WindowParams):
