@@ -273,3 +273,37 @@ def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipp
     wait_for_checks(settings, screeners, {"before", "gold-1", "after"}, "the stopped records")
     assert [r["rule_id"] for r in alerts(settings)] == ["tx.rate-missing"]
     assert Counter(r["document_id"] for r in checks(settings))["before"] == 1
+
+
+def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(
+    settings: Settings,
+) -> None:
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, TopicPartition
+    from confluent_kafka.admin import ConfigResource
+
+    topic = settings.topic(TRANSACTIONS_SUBMITTED)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    admin = kafka_io.admin(settings)  # kept alive until the answer is in
+    configs = admin.describe_configs([resource])[resource].result(timeout=30)
+    assert configs["message.timestamp.type"].value == "LogAppendTime"
+    assert int(configs["retention.ms"].value) == 90 * 86_400_000
+    booked_2017 = int(datetime(2017, 1, 2, tzinfo=UTC).timestamp() * 1000)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    record = transaction_record(deposit("old-1", 0), source_system="replay")
+    value = registry().encode("TransactionSubmitted", record)
+    producer.produce(topic, key=b"DE89370400440532013000", value=value, timestamp=booked_2017)
+    assert producer.flush(10) == 0
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": topic})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        msg = None
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while msg is None and datetime.now(UTC) < deadline:
+            msg = consumer.poll(0.5)
+        assert msg is not None and msg.error() is None
+        kind, stamp = msg.timestamp()
+        assert kind == TIMESTAMP_LOG_APPEND_TIME
+        assert stamp > booked_2017 + 365 * 86_400_000  # the broker's time, not the booking's
+    finally:
+        consumer.close()
