@@ -148,7 +148,7 @@ class ScreenerApp:
         return self.outputs[out.topic]
 
     def _screen(
-        self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State
+        self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State[str, Any]
     ) -> Sequence[Outgoing]:
         account = AccountState.from_json(state.get(STATE_KEY))
         outputs = self.stage(value, key, account)
@@ -163,7 +163,7 @@ class ScreenerApp:
             log.error("%s: stopping on %s at %s: %r", self.name, type(exc).__name__, where, exc)
             return False
         message = _RowMessage(row)
-        record = dead_letter(message, exc, self.name)  # type: ignore[arg-type]
+        record = dead_letter(message, exc, self.name)
         log.warning(
             "%s: %s[%s]@%s -> dead letter: %s",
             self.name,
