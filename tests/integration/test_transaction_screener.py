@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -307,3 +308,23 @@ def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(
         assert stamp > booked_2017 + 365 * 86_400_000  # the broker's time, not the booking's
     finally:
         consumer.close()
+
+
+def test_an_ibm_aml_file_replayed_at_a_rate_is_screened_payment_by_payment(
+    settings: Settings, screeners: Screeners
+) -> None:
+    from compliance.config import PROJECT_ROOT
+
+    from .conftest import compliance_cli
+
+    screeners.start("a")
+    sample = PROJECT_ROOT / "samples" / "transactions" / "ibm_aml_sample.csv"
+    started = time.monotonic()
+    done = compliance_cli(settings, "transactions", "replay", sample, "--rate", "8")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started >= 15 / 8  # 16 payments at 8 a second
+    assert "published 16 transaction(s)" in done.stdout
+    ids = {f"ibm-{line}:{leg}" for line in range(2, 10) for leg in ("in", "out")}
+    wait_for_checks(settings, screeners, ids, "every replayed payment screened")
+    labelled = [r for r in checks(settings) if r["document_id"].startswith("ibm-9:")]
+    assert {r["inputs"]["amount"] for r in labelled} == {"10363.80 USD", "8974.25 EUR"}
