@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from compliance import kafka_io
 from compliance.codec import Record, registry
@@ -285,7 +285,16 @@ def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(
     topic = settings.topic(TRANSACTIONS_SUBMITTED)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     admin = kafka_io.admin(settings)  # kept alive until the answer is in
-    configs = admin.describe_configs([resource])[resource].result(timeout=30)
+    configs: dict[str, Any] = {}
+
+    def described() -> bool:
+        try:  # a topic just created may not be known to the broker answering yet
+            configs.update(admin.describe_configs([resource])[resource].result(timeout=10))
+        except KafkaException:
+            return False
+        return True
+
+    wait_for(described, 30, f"the configuration of {topic}")
     assert configs["message.timestamp.type"].value == "LogAppendTime"
     assert int(configs["retention.ms"].value) == 90 * 86_400_000
     booked_2017 = int(datetime(2017, 1, 2, tzinfo=UTC).timestamp() * 1000)
