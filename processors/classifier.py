@@ -38,6 +38,7 @@ from compliance.events import caused_by
 from compliance.exceptions import exception_event
 from compliance.runner import Outgoing, TransactionalRunner
 from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
+from compliance.transactions.statements import statement_transactions
 
 log = logging.getLogger(__name__)
 NAME = "classifier"
@@ -58,6 +59,8 @@ def classify_arrival(
     except DocumentUnreadable as exc:
         return [unreadable(arrival, exc)]
     outputs = [classified(arrival, text, result)]
+    if result.document_type == "bank_statement":  # an MT940 statement's lines are payments
+        outputs += statement_transactions(arrival, text.text)
     review = doubts(result, settings)
     if review:
         outputs.append(low_confidence(arrival, result, review))
