@@ -30,7 +30,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classifier.json"
-SHARED = ROOT.parent / "shared" / "data" / "documents"
+DOCUMENTS = ROOT / "tests" / "data" / "documents"  # real samples: tests/data/SOURCES.md
 LLM_DELAY_S = 1.0
 CONCURRENCY = (1, 16, 64, 256)
 SECONDS_PER_LEVEL = 8  # documents per level = concurrency x this (one-at-a-time: 5)
@@ -83,13 +83,13 @@ def child(kind: str, concurrency: int, base_url: str, workdir: str) -> dict[str,
     else:
         classifier = LocalClassifier()
         if kind == "local-pdf":
-            pdfs = sorted((SHARED / "invoices").glob("*.pdf")) + sorted(
-                (SHARED / "tax_forms_w9").glob("*.pdf")
+            pdfs = sorted((DOCUMENTS / "invoices").glob("*.pdf")) + sorted(
+                (DOCUMENTS / "tax_forms_w9").glob("*.pdf")
             )
             arrivals = _arrivals(pdfs, 4)
         else:
-            scans = sorted((SHARED / "id_specimens").glob("*"))
-            images = [*scans, SHARED / "tax_forms_w9" / "fw9_scanned.jpg"]
+            scans = sorted((DOCUMENTS / "id_specimens").glob("*"))
+            images = [*scans, DOCUMENTS / "tax_forms_w9" / "fw9_scanned.jpg"]
             arrivals = _arrivals(images, 2)
 
     def stage(arrival: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@
 Run from the project root:  .venv/bin/python benchmarks/screening_bench.py
 Writes benchmarks/results/screening.json. Pinned to one CPU core; reproducible (fixed seed).
 
-1. All bundled lists (../shared/data/sanctions): load time, index build time, index memory,
+1. All list samples in tests/data/sanctions: load time, index build time, index memory,
    median and p99 latency of one ``screen()`` call.
 2. The same lists plus synthetic names up to 1,000,000 indexed names, made by recombining
    the real names' tokens with their real frequencies and name lengths: build time, memory,
@@ -46,7 +46,7 @@ from compliance.screening import (  # noqa: E402
     normalise_name,
 )
 
-DATA = ROOT.parent / "shared" / "data" / "sanctions"
+DATA = ROOT / "tests" / "data" / "sanctions"  # tests/data/sanctions/SOURCES.md
 RESULTS = ROOT / "benchmarks" / "results" / "screening.json"
 SEED = 20260227
 TARGET_NAMES = 1_000_000

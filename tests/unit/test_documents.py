@@ -19,12 +19,12 @@ from compliance.documents.reference import INLINE_URI, describe, fetch, guess_me
 from compliance.documents.text import extract_text
 from compliance.errors import ConfigurationError, DocumentUnreadable, RetryableError
 from compliance.publisher import arrival_event
-from tests.shared_data import SHARED_DATA, shared
+from tests.data_files import DOCUMENTS, data_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT_ROOT / "samples" / "documents"
-INVOICES = SHARED_DATA / "documents" / "invoices"
-ID_SPECIMENS = SHARED_DATA / "documents" / "id_specimens"
+INVOICES = DOCUMENTS / "invoices"
+ID_SPECIMENS = DOCUMENTS / "id_specimens"
 MAX = 1024 * 1024
 CONTENT = b"UTOPIA - PASSPORT\nSurname: HALVORSEN\n"
 
@@ -169,7 +169,7 @@ def _squash(text: str) -> str:
 
 @pytest.mark.parametrize("stem", INVOICE_PDFS or ["<no invoices found>"])
 def test_extract_text_reads_the_text_layer_of_a_real_invoice_pdf(stem: str) -> None:
-    pdf = shared(INVOICES / f"{stem}.pdf")
+    pdf = data_file(INVOICES / f"{stem}.pdf")
     expected = json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8"))[0]
     extracted = extract_text(pdf.read_bytes(), "application/pdf")
     assert extracted.method == "pdf-text"
@@ -193,7 +193,7 @@ def test_extract_text_turns_empty_bytes_into_document_unreadable(media_type: str
 @pytest.mark.parametrize("image", ["100_pass-uto.jpg", "passport-td3.png"])
 def test_extract_text_refuses_binary_content_announced_as_text(image: str) -> None:
     with pytest.raises(DocumentUnreadable, match="binary content") as info:
-        extract_text(shared(ID_SPECIMENS / image).read_bytes(), "text/plain")
+        extract_text(data_file(ID_SPECIMENS / image).read_bytes(), "text/plain")
     assert info.value.code == "not_text"
 
 
@@ -246,7 +246,7 @@ def test_extract_text_of_an_image_without_tesseract_stops_the_process_not_the_do
 ) -> None:
     monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
     with pytest.raises(ConfigurationError, match="tesseract"):
-        extract_text(shared(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
+        extract_text(data_file(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
 
 
 def test_the_classifier_refuses_to_start_without_tesseract_in_one_sentence(
