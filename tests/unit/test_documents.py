@@ -8,6 +8,7 @@ import io
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +314,36 @@ def test_nul_characters_past_the_binary_sniff_are_removed_from_the_text() -> Non
     data = b"Utility bill\n" + b" " * 5000 + b"Address: Storgata\x00 12\n"
     extracted = extract_text(data, "text/plain")
     assert "\x00" not in extracted.text and "Storgata 12" in extracted.text
+
+
+def test_extract_text_refuses_a_pdf_encrypted_with_an_owner_password_only() -> None:
+    # Opens without a password (only copying and printing are restricted), yet encrypted.
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(DocumentUnreadable, match="PDF is encrypted") as info:
+        extract_text(buffer.getvalue(), "application/pdf")
+    assert info.value.code == "encrypted"
+
+
+def test_extract_text_reads_filled_form_fields_after_the_text_layer() -> None:
+    pdf = data_file(DOCUMENTS / "tax_forms_w9" / "fw9_1.pdf")
+    extracted = extract_text(pdf.read_bytes(), "application/pdf")
+    lines = extracted.text.splitlines()
+    assert "Form field f1_1: John Doe" in lines  # a text field, by its own name
+    assert "Form field c1_1: 6" in lines  # the ticked box, by its export value
+    assert not any(line.startswith("Form field c1_1: Off") for line in lines)
+    form = [i for i, line in enumerate(lines) if line.startswith("Form field ")]
+    assert form == list(range(form[0], len(lines)))  # after the whole text layer
+
+
+def test_pdfs_read_from_many_threads_at_once_give_each_its_own_text() -> None:
+    # The classifier reads a batch's documents on a thread pool; PDFium itself is not
+    # thread-safe, so this must neither crash nor mix documents up.
+    pdfs = [data_file(INVOICES / f"{stem}.pdf").read_bytes() for stem in INVOICE_PDFS]
+    alone = [extract_text(data, "application/pdf").text for data in pdfs]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda d: extract_text(d, "application/pdf").text, pdfs * 4))
+    assert together == alone * 4

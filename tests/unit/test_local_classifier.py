@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compliance.classification.local import MODEL, classify
+from compliance.classification.local import MODEL, classify, invoice_fields
 from compliance.classification.model import DOCUMENT_TYPES, Classification
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import TEXT_TYPES, extract_text
@@ -285,3 +285,17 @@ def test_instructions_in_a_document_do_not_change_its_classification(filename: s
     assert _values(injected) == _values(honest)
     names = {f.name for f in injected.fields}
     assert not names & {"verified", "status", "document_type", "sanctions"}
+
+
+# --- invoice dates printed beside another label ---------------------------------------------
+
+
+def test_an_invoice_date_label_after_another_labels_value_on_the_same_line_is_read() -> None:
+    # PDF text layers keep a row of labels on one line ("Guest Name: Sanjay Date: ...").
+    fields = invoice_fields("PAYMENT RECEIPT\nGuest Name: Sanjay Date: 31/12/2017\n")
+    assert {f.name: f.value for f in fields} == {"document_date": "2017-12-31"}
+
+
+def test_a_due_date_is_not_taken_for_the_invoice_date() -> None:
+    fields = invoice_fields("Invoice\nAccount: 42 Due Date: 31/01/2018\nDue Date: 31/01/2018\n")
+    assert "document_date" not in {f.name for f in fields}
