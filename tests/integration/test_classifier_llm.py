@@ -19,7 +19,11 @@ from sqlalchemy import Engine, select
 from compliance.audit.store import audit_events
 from compliance.classification.cache import ResultCache
 from compliance.classification.llm import ClaudeClassifier, client_for
-from compliance.classification.messages_stub import (
+from compliance.codec import registry
+from compliance.config import PROJECT_ROOT, Settings
+from compliance.publisher import Published, Publisher
+from compliance.topics import COMPLIANCE_EXCEPTIONS, DOCUMENTS_CLASSIFIED
+from tests.support.messages_stub import (
     MessagesStub,
     Reply,
     answer_like_claude,
@@ -27,10 +31,6 @@ from compliance.classification.messages_stub import (
     error_reply,
     tool_reply,
 )
-from compliance.codec import registry
-from compliance.config import PROJECT_ROOT, Settings
-from compliance.publisher import Published, Publisher
-from compliance.topics import COMPLIANCE_EXCEPTIONS, DOCUMENTS_CLASSIFIED
 
 from .conftest import Processes, read_topic, wait_for
 

@@ -27,3 +27,13 @@ def test_schema_files_are_package_data() -> None:
     patterns = data["package-data"]["compliance.schemas"]
     assert "*.avsc" in patterns and "history/*.avsc" in patterns
     assert list((ROOT / "schemas" / "history").glob("*.avsc")), "schemas/history is empty"
+
+
+def test_the_installed_package_carries_no_test_doubles() -> None:
+    # Stand-ins for outside services live in tests/support, never in what users install.
+    doubles = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "src" / "compliance").rglob("*.py")
+        if any(word in path.stem for word in ("stub", "fake", "mock"))
+    )
+    assert doubles == [], f"move to tests/support: {doubles}"
