@@ -19,8 +19,7 @@ from compliance.classification.local import classify
 from compliance.classification.model import Classification
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import extract_text
-from compliance.mrz import find_mrz
-from compliance.mrz_ocr import find_ocr_mrz
+from compliance.mrz import find_mrz, find_ocr_mrz
 from tests.data_files import DOCUMENTS, data_file
 
 SPECIMENS = DOCUMENTS / "id_specimens"
