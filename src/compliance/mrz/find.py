@@ -9,12 +9,17 @@ from compliance.mrz.ocr import find_ocr_mrz
 from compliance.mrz.zone import MRZ, parse_lines
 
 _LINE = re.compile(r"^[A-Z0-9<]{30,44}$")
+# Every zone line holds the filler "<" (OCR may read it as the guillemets kept here): a text
+# without any has no zone, whatever else it holds (most documents: checked in one pass).
+_FILLERS = ("<", "\u00ab", "\u2039")
 
 
 def find_mrz(text: str) -> MRZ | None:
     """The first MRZ in ``text``. Spaces inside lines are tolerated; when the zone as printed
     does not parse with valid check digits, it is read again as OCR output (see
     ``compliance.mrz.ocr``) and that reading is taken if it does."""
+    if not any(filler in text for filler in _FILLERS):
+        return None
     exact = find_exact_mrz(text)
     if exact is not None and exact.valid:
         return exact
