@@ -97,7 +97,7 @@ def child(kind: str, concurrency: int, base_url: str, workdir: str) -> dict[str,
 
     def stage(arrival: dict[str, Any]) -> str:
         [out, *_] = classify_arrival(settings, "DocumentArrived", arrival, classifier)
-        return out.event_type
+        return str(out.event_type)
 
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     with ThreadPoolExecutor(concurrency) as pool:

@@ -145,7 +145,7 @@ class MessagesStub:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def count(self, predicate: Callable[[dict[str, Any]], bool] = lambda _r: True) -> int:
         with self._lock:
