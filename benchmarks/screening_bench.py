@@ -94,7 +94,8 @@ def machine() -> str:
     u = platform.uname()
     return (
         f"{u.system} {u.release} {u.machine}; {model or 'unknown CPU'}; "
-        f"{os.cpu_count()} CPUs (benchmark pinned to 1); Python {platform.python_version()}"
+        f"{os.cpu_count()} CPUs (benchmark pinned to 1); Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end of the run"
     )
 
 
