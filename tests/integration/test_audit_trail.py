@@ -47,10 +47,9 @@ def recorded_ids(engine: Engine, settings: Settings) -> list[str]:
 
 
 def test_sink_killed_with_sigkill_at_random_points_records_every_event_exactly_once(
-    settings: Settings, processes: Processes, engine: Engine
+    settings: Settings, processes: Processes, engine: Engine, rng: random.Random
 ) -> None:
     ids = synthetic.produce(settings, settings.topic_prefix, documents=6000)  # 36,000 events
-    rng = random.Random()
     for kill in range(1, 4):
         processes.start("audit-sink", COMPLIANCE_AUDIT_BATCH_SIZE=str(rng.choice([300, 700, 1500])))
         target = min(len(ids) - 1, kill * len(ids) // 5 + rng.randint(0, 3000))
