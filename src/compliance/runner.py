@@ -66,7 +66,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -86,23 +85,18 @@ from compliance.errors import (
     action_for,
 )
 from compliance.events import subject_key
+from compliance.exceptions import exception_event
 from compliance.input_order_clock import (
     InputOrderClock,
     Partition,
     clock_metadata,
     clock_of_metadata,
 )
+from compliance.outgoing import Outgoing
 from compliance.topics import DLQ_SUFFIX
 from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    event_type: str
-    record: Record
 
 
 Stage = Callable[[str, Record], Sequence[Outgoing]]
@@ -526,9 +520,6 @@ class TransactionalRunner:
     def _not_processed(
         self, msg: Message, exc: BaseException, document: Record, dead_letter_topic: str
     ) -> Outgoing:
-        # Imported here: compliance.exceptions builds on this module's Outgoing.
-        from compliance.exceptions import exception_event
-
         return exception_event(
             document,
             stage=self.name,
