@@ -61,7 +61,8 @@ def _read(document: pdfium.PdfDocument) -> str:
         try:
             textpage = page.get_textpage()
             try:
-                texts.append(textpage.get_text_bounded())
+                # PDFium ends lines with CR LF; the classifiers read lines ending in LF.
+                texts.append(textpage.get_text_bounded().replace("\r\n", "\n"))
             finally:
                 textpage.close()
             if has_forms and document.formenv is not None:
