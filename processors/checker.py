@@ -48,6 +48,7 @@ from compliance.exceptions import exception_event
 from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
 from compliance.rules.consent_feed import ConsentFeed, ConsentsRead, consent_partitions
 from compliance.rules.events import ruleset_changed
+from compliance.rules.model import Rule
 from compliance.rules.reload import RulesetHolder
 from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
@@ -96,13 +97,25 @@ def check_result(ruleset: Ruleset, document: Record, result: RuleResult) -> Outg
         "customer_id": document["customer_id"],
         "document_type": document["document_type"],
         "rule_id": result.rule.id,
-        "rule_version": result.rule.full_version,
+        "rule_version": rule_version(result.rule),
         "outcome": result.outcome,
         "severity": result.rule.severity,
         "inputs": result.inputs,
         "explanation": result.explanation,
     }
     return Outgoing(COMPLIANCE_CHECKS.name, "CheckResult", record)
+
+
+# Rule -> its full version. Computing it hashes the rule's definition (about 0.1 ms), and every
+# check result names it; rules are immutable, so once per rule object is enough.
+_VERSIONS: dict[int, tuple[Rule, str]] = {}
+
+
+def rule_version(rule: Rule) -> str:
+    known = _VERSIONS.get(id(rule))
+    if known is None or known[0] is not rule:
+        known = _VERSIONS[id(rule)] = (rule, rule.full_version)
+    return known[1]
 
 
 def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Outgoing:
@@ -114,7 +127,7 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
         reason=result.explanation,
         discriminator=result.rule.id,
         rule_id=result.rule.id,
-        rule_version=result.rule.full_version,
+        rule_version=rule_version(result.rule),
         ruleset_version=ruleset.version,
         details=result.inputs,
     )

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -147,9 +148,8 @@ class StateStore:
         rows = [self._document_row(d) for d in documents if d.get("customer_id")]
         if not rows:
             return
-        statement = insert(customer_documents).values(rows)
         with _retryable(), self.engine.begin() as conn:
-            conn.execute(statement.on_conflict_do_nothing(index_elements=["event_id"]))
+            _insert_new(conn, customer_documents, rows)
 
     def _document_row(self, document: Record) -> dict[str, Any]:
         fields = {f["name"]: f["value"] for f in document["fields"]}
@@ -184,11 +184,7 @@ class StateStore:
                 if item.statement is not None:
                     rows.append(self._consent_row(item.statement) | {"stream_time": stream_time})
             if rows:
-                conn.execute(
-                    insert(consents)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["event_id"])
-                )
+                _insert_new(conn, consents, rows)
             progress = insert(consent_progress).values(
                 [
                     {"scope": self.scope, "partition": n, "stream_time": t}
@@ -372,6 +368,22 @@ class StateStore:
         )
         for row in execute(query).mappings():
             yield _consent_statement(row)
+
+
+def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` whose event id is not there yet, in one statement and one round trip:
+    each column travels as one array (``unnest``), so the statement's text is the same for
+    any number of rows and is prepared once."""
+    columns = list(table.columns)
+    arrays = ", ".join(
+        f"CAST(:{c.name} AS {'timestamptz' if isinstance(c.type, DateTime) else 'text'}[])"
+        for c in columns
+    )
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT (event_id) DO NOTHING"
+    )
+    conn.execute(statement, {c.name: [row.get(c.name) for row in rows] for c in columns})
 
 
 def _customer_document(row: Mapping[str, Any]) -> CustomerDocument:
