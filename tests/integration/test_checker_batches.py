@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 
 from compliance.config import Settings
+from compliance.errors import PoisonMessage
 from compliance.events import envelope
 from compliance.processors.checker import Checker, check_document
 from compliance.rules import load_ruleset
@@ -143,3 +144,24 @@ def test_a_batch_decides_every_document_as_one_at_a_time_did(
     assert got == expected
     outcomes = {o for _, _, o, _, _ in expected}
     assert {"pass", "review", "fail"} <= outcomes  # the state was read, not just passed over
+
+
+def test_a_record_of_another_type_in_a_batch_is_poison_and_the_others_are_decided(
+    settings: Settings, engine: Engine
+) -> None:
+    create_state_schema(engine)
+    rules: Any = InForce(settings)
+    store = StateStore(engine, settings.topic_prefix)
+    checker = Checker(rules, store, ConsentsRead(store, 1, wait_limit_s=0))
+    passport = document(1, "C-1", "passport", "Ingrid Marie Halvorsen", AT)
+    stray = consent_event(
+        consent_id="K-1", customer_id="C-1", purpose="marketing", source_system="t", given_at=AT
+    )
+    first, second = checker.check_batch(
+        [(stray.event_type, stray.record), ("DocumentClassified", passport)]
+    )
+    assert isinstance(first, PoisonMessage) and "ConsentRecorded does not belong" in str(first)
+    assert not isinstance(second, PoisonMessage)
+    assert {o.record["rule_id"] for o in second if o.event_type == "CheckResult"} == {
+        r.id for r in rules.current.for_type("passport")
+    }
