@@ -3,8 +3,9 @@ PostgreSQL, through the real broker and database, against the raw Kafka pass-thr
 measured in the same run (the ceiling no stage can pass).
 
 Run from the project root, with `make services` up:  .venv/bin/python benchmarks/pipeline_bench.py
-Options: --documents N (default 10,000), --customers C (default 2,000). Writes
-benchmarks/results/pipeline.json.
+Options: --documents N (default 10,000), --customers C (default 2,000), --database-url URL
+(default COMPLIANCE_DATABASE_URL: a database of the benchmark's own keeps other users' load
+and schema versions out of the figures). Writes benchmarks/results/pipeline.json.
 
 1. The ceiling: N records (the size of the arrival events below) are produced to a topic of
    their own, then a plain confluent-kafka loop consumes them and produces each again to a
@@ -38,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from confluent_kafka import Consumer, Producer  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 
@@ -149,6 +150,17 @@ def ceiling(settings: Settings, values: list[bytes], figures: Figures) -> None:
     figure(figures, "ceiling: Kafka pass-through events/s", forwarded / seconds, "events/s")
 
 
+def committed(consumer: Consumer, topic: str) -> int:
+    """Records on ``topic`` (transaction markers included: an upper bound that is exact once
+    every transaction's marker is counted, enough to time when a stage is done)."""
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    total = 0
+    for p in parts:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        total += high - low
+    return total
+
+
 def audited(engine: Engine, topic: str) -> int:
     with engine.connect() as conn:
         query = text("SELECT count(*) FROM audit_events WHERE topic = :t")
@@ -162,12 +174,14 @@ def pipeline(
     figures: Figures,
 ) -> None:
     env = os.environ | {
+        "COMPLIANCE_DATABASE_URL": settings.database_dsn,
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
         "COMPLIANCE_LOG_LEVEL": "WARNING",
         "COMPLIANCE_DOCUMENT_ROOTS": json.dumps([str(ROOT)]),
     }
     env.pop("COMPLIANCE_ANTHROPIC_API_KEY", None)  # the local classifier
+    env.pop("COMPLIANCE_AUDIT_DATABASE_URL", None)  # the sink writes where the others do
     log_dir = ROOT / ".services" / "bench-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = []
@@ -183,6 +197,9 @@ def pipeline(
         )
     checks_topic = settings.topic(COMPLIANCE_CHECKS)
     classified_topic = settings.topic(DOCUMENTS_CLASSIFIED)
+    watermarks = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.group("bench")}
+    )
     expected = sum(results for _, results in docs)
     try:
         time.sleep(5)  # the processes' start-up (imports, group joins) is not the pipeline's
@@ -201,12 +218,14 @@ def pipeline(
         published = time.monotonic()
         deadline = started + 1800
         done = 0
-        classified_at = None
+        classified_at = checked_at = None
         while time.monotonic() < deadline:
             for proc in processes:
                 assert proc.poll() is None, f"a processor exited with {proc.returncode}"
             if classified_at is None and audited(engine, classified_topic) >= len(docs):
                 classified_at = time.monotonic()
+            if checked_at is None and committed(watermarks, checks_topic) >= expected:
+                checked_at = time.monotonic()
             done = audited(engine, checks_topic)
             if done >= expected:
                 break
@@ -230,6 +249,13 @@ def pipeline(
     figure(figures, "end to end: documents", len(docs), "documents")
     figure(figures, "end to end: seconds, first publication to last decision audited", seconds, "s")
     figure(figures, "publishing: documents/s", len(docs) / (published - started), "documents/s")
+    if checked_at is not None:
+        figure(
+            figures,
+            "checked on Kafka: documents/s (first publication to last check result committed)",
+            len(docs) / (checked_at - started),
+            "documents/s",
+        )
     if classified_at is not None:
         figure(
             figures,
@@ -248,9 +274,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=2_000)
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     prefix = f"pbench{uuid.uuid4().hex[:8]}."
-    settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}", **overrides)
     kafka_io.require_broker(settings)
     engine = connect(settings.database_dsn)
     require_database(engine)
@@ -276,7 +304,8 @@ def main() -> None:
     figure(figures, "benchmark wall time", time.monotonic() - started, "s")
     result = {
         "command": ".venv/bin/python benchmarks/pipeline_bench.py "
-        f"--documents {args.documents} --customers {args.customers}",
+        f"--documents {args.documents} --customers {args.customers}"
+        + (" --database-url <a PostgreSQL 15 cluster of its own>" if args.database_url else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "figures": figures,

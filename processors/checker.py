@@ -36,6 +36,7 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from compliance import kafka_io
@@ -137,11 +138,16 @@ class Checker:
     """The checker's stage: the rules in force and the customers' state."""
 
     def __init__(
-        self, rules: RulesetHolder, state: StateStore, consents: ConsentsRead | None = None
+        self,
+        rules: RulesetHolder,
+        state: StateStore,
+        consents: ConsentsRead | None = None,
+        sanctions: LiveSanctions | None = None,
     ) -> None:
         self.rules = rules
         self.state = state
         self.consents = consents  # None: consents are taken as stored (tests, backtests)
+        self.sanctions = sanctions  # clearances read once per batch when given
 
     def __call__(self, event_type: str, record: Record) -> list[Outgoing]:
         [result] = self.check_batch([(event_type, record)])
@@ -167,18 +173,24 @@ class Checker:
         self._wait_for_consents(documents)
         states = iter(self.state.states_for_documents(documents))
         decided = []
-        for i, (event_type, record) in enumerate(inputs):
-            if event_type != "DocumentClassified":
-                continue
-            state = next(states)
-            try:
-                results[i] = check_document(ruleset, event_type, record, state)
-            except PoisonMessage as exc:
-                results[i] = exc
-                continue
-            decided.append(record)
+        with self._clearances_of(documents):
+            for i, (event_type, record) in enumerate(inputs):
+                if event_type != "DocumentClassified":
+                    continue
+                state = next(states)
+                try:
+                    results[i] = check_document(ruleset, event_type, record, state)
+                except PoisonMessage as exc:
+                    results[i] = exc
+                    continue
+                decided.append(record)
         self.state.remember_documents(decided)
         return results
+
+    def _clearances_of(self, documents: list[tuple[Record, frozenset[str]]]) -> Any:
+        if self.sanctions is None:
+            return nullcontext()
+        return self.sanctions.batch(d["customer_id"] for d, _ in documents)
 
     def _wait_for_consents(self, documents: list[tuple[Record, frozenset[str]]]) -> None:
         needing = [
@@ -240,7 +252,7 @@ def main(settings: Settings, stop: threading.Event) -> None:
     rules.watch(stop, settings.rules_reload_interval_s)
     state = StateStore(engine, settings.topic_prefix)
     feed = ConsentFeed(settings, state)
-    checker = Checker(rules, state, ConsentsRead(state, consent_partitions(settings)))
+    checker = Checker(rules, state, ConsentsRead(state, consent_partitions(settings)), sanctions)
     runner = TransactionalRunner(
         NAME,
         settings,
