@@ -24,7 +24,12 @@ from compliance.codec import registry
 from compliance.config import Settings
 from compliance.events import envelope
 from compliance.rules.events import consent_event
-from compliance.rules.store import consent_progress, consents, customer_documents
+from compliance.rules.store import (
+    consent_progress,
+    consents,
+    create_state_schema,
+    customer_documents,
+)
 from compliance.topics import (
     COMPLIANCE_CHECKS,
     COMPLIANCE_EXCEPTIONS,
@@ -143,6 +148,7 @@ def forget_everything(engine: Engine, settings: Settings) -> None:
 def test_a_replay_with_the_consents_read_late_decides_as_the_live_run(
     settings: Settings, processes: Processes, engine: Engine
 ) -> None:
+    create_state_schema(engine)  # polled below, maybe before the checker has made it
     who = f"C-{uuid.uuid4().hex[:8]}"
     inputs = Inputs(settings)
     for i in range(FILLER):  # other customers' statements, ahead in the same partition
