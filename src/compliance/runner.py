@@ -49,6 +49,12 @@ finishes the current batch and stops; a Kafka call still blocked ``STOP_GRACE_S`
 signal ends the process (status 3) rather than let it ignore the signal, and closing the
 clients is watched too.
 
+A stage may instead take the whole batch (``batch_stage``): the runner decodes every record
+(an undecodable one gets its dead letter as above), calls the batch stage once with the
+decoded ``(event_type, record)`` pairs in batch order, and gets one entry back per pair:
+its outputs, or the ``PoisonMessage`` saying why that record goes to the dead-letter topic.
+Such a stage can read and write what the whole batch needs in one round trip each.
+
 A stage run with ``stamp_in_input_order`` gets its outputs' ``occurred_at`` from the runner,
 not from the moment each record happened to finish: times are taken when the batch is
 dispatched, in record order, and strictly increase within a partition, across batches and
@@ -100,6 +106,8 @@ log = logging.getLogger(__name__)
 
 
 Stage = Callable[[str, Record], Sequence[Outgoing]]
+# Per decoded record, in order: its outputs, or why it is poison (it goes to dead letters).
+BatchStage = Callable[[Sequence[tuple[str, Record]]], Sequence[Sequence[Outgoing] | PoisonMessage]]
 
 
 def coordinates(msg: Message) -> str:
@@ -160,11 +168,13 @@ class TransactionalRunner:
         *,
         batch_size: int | None = None,
         stamp_in_input_order: bool = False,
+        batch_stage: BatchStage | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.input_topics = list(input_topics)
         self.stage = stage
+        self.batch_stage = batch_stage  # when given, used instead of ``stage``
         self.codec = registry()
         self.backoff_s = 0.5
         self._delay = self.backoff_s
@@ -442,7 +452,9 @@ class TransactionalRunner:
         batch (the records that did finish are redone on the retry, which is why a costly
         stage caches its results)."""
         stamps = self.clock.stamps(batch) if self.clock is not None else None
-        if self._pool is None:
+        if self.batch_stage is not None:
+            per_record = self._outputs_of_batch_stage(batch)
+        elif self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:
             per_record = self._concurrently(batch)
@@ -451,6 +463,36 @@ class TransactionalRunner:
                 for out in outputs:
                     out.record["envelope"]["occurred_at"] = stamp
         return [out for outputs in per_record for out in outputs]
+
+    def _outputs_of_batch_stage(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
+        """Decode every record, then give the decoded ones to the batch stage at once."""
+        assert self.batch_stage is not None
+        per_record: list[Sequence[Outgoing]] = [[] for _ in batch]
+        decoded: list[tuple[str, Record]] = []
+        at: list[int] = []  # the batch position of each decoded record
+        for i, msg in enumerate(batch):
+            try:
+                decoded.append(self.codec.decode(msg.value()))
+                at.append(i)
+            except PoisonMessage as exc:
+                per_record[i] = self._dead_letter(msg, exc)
+        if not decoded:
+            return per_record
+        started = time.perf_counter()
+        results = self.batch_stage(decoded)
+        per_record_s = (time.perf_counter() - started) / len(decoded)
+        for _ in decoded:
+            metrics.stage_seconds.labels(self.name).observe(per_record_s)
+        if len(results) != len(decoded):
+            raise RuntimeError(
+                f"{self.name}: the batch stage answered {len(results)} of {len(decoded)} records"
+            )
+        for i, result in zip(at, results, strict=True):
+            if isinstance(result, PoisonMessage):
+                per_record[i] = self._dead_letter(batch[i], result)
+            else:
+                per_record[i] = result
+        return per_record
 
     def _concurrently(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
         """The stage on every record, ``concurrency`` at a time. When one fails the batch,
