@@ -46,6 +46,7 @@ from compliance.config import Settings
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
+from compliance.outgoing import Outgoing
 from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
 from compliance.rules.consent_feed import ConsentFeed, ConsentsRead, consent_partitions
 from compliance.rules.events import ruleset_changed
@@ -53,7 +54,7 @@ from compliance.rules.model import Rule
 from compliance.rules.reload import RulesetHolder
 from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
-from compliance.runner import Outgoing, TransactionalRunner
+from compliance.runner import TransactionalRunner
 from compliance.screening.live import LiveSanctions
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED
 

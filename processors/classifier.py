@@ -36,7 +36,8 @@ from compliance.documents.text import ExtractedText, extract_text, require_ocr
 from compliance.errors import DocumentUnreadable, PoisonMessage
 from compliance.events import caused_by
 from compliance.exceptions import exception_event
-from compliance.runner import Outgoing, TransactionalRunner
+from compliance.outgoing import Outgoing
+from compliance.runner import TransactionalRunner
 from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
 from compliance.transactions.statements import statement_transactions
 
