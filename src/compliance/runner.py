@@ -376,7 +376,11 @@ class TransactionalRunner:
         def close() -> None:
             try:
                 producer.purge(in_queue=True, in_flight=True, blocking=False)
-                producer.close()
+                # confluent-kafka < 2.13 has no close(): the client goes when it is collected,
+                # with nothing left in it to wait for.
+                closing = getattr(producer, "close", None)
+                if closing is not None:
+                    closing()
             except (KafkaException, RuntimeError) as exc:  # fenced, or closed already
                 log.info("%s: closing the old producer: %s", self.name, exc)
 
