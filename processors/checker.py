@@ -33,6 +33,7 @@ from compliance import kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
+from compliance.erased_subjects import refusing_erased_subjects
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
@@ -43,6 +44,7 @@ from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
 from compliance.runner import Outgoing, TransactionalRunner
 from compliance.screening.live import LiveSanctions
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, CONSENTS_RECORDED, DOCUMENTS_CLASSIFIED
 
 log = logging.getLogger(__name__)
@@ -188,11 +190,16 @@ def main(settings: Settings, stop: threading.Event) -> None:
     lists = sanctions.watch()
     signal.signal(signal.SIGHUP, lambda _signum, _frame: rules.wake())
     rules.watch(stop, settings.rules_reload_interval_s)
+    codec = sealing_codec(engine)  # classified fields opened, check inputs sealed
+    assert codec.keyring is not None
     runner = TransactionalRunner(
         NAME,
         settings,
         [settings.topic(DOCUMENTS_CLASSIFIED), settings.topic(CONSENTS_RECORDED)],
-        Checker(rules, StateStore(engine, settings.topic_prefix)),
+        refusing_erased_subjects(
+            Checker(rules, StateStore(engine, settings.topic_prefix)), codec.keyring, NAME
+        ),
+        codec=codec,
     )
     try:
         runner.run(stop)

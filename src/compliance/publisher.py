@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaError, Message, Producer
+from sqlalchemy import Engine
 
 from compliance import kafka_io
-from compliance.codec import Record, registry
+from compliance.audit.store import connect
+from compliance.codec import Record, SchemaRegistry
 from compliance.config import Settings
 from compliance.documents.reference import DocumentFile, describe, guess_media_type
 from compliance.documents.s3 import S3_SCHEME
 from compliance.errors import ComplianceError, RetryableError
 from compliance.events import envelope, subject_key
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED
 
 STAGE = "publisher"
@@ -161,19 +164,33 @@ def _arrival(
 
 
 class Publisher:
-    """Publishes arrival events; ``close`` (or leaving the ``with`` block) waits for delivery."""
+    """Publishes arrival events; ``close`` (or leaving the ``with`` block) waits for delivery.
 
-    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+    The reference, file name, inline content and metadata are personal data: they are sealed
+    with the subject's key (``compliance.sealing``), kept in PostgreSQL
+    (``COMPLIANCE_DATABASE_URL``) unless a ``codec`` is given."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer | None = None,
+        codec: SchemaRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.producer = producer or kafka_io.idempotent_producer(settings)
         self.topic = settings.topic(DOCUMENTS_ARRIVED)
         self._errors: list[str] = []
+        self._engine: Engine | None = None
+        if codec is None:
+            self._engine = connect(settings.database_dsn, pool_size=1)
+            codec = sealing_codec(self._engine)
+        self.codec = codec
 
     def publish(self, record: Record) -> None:
         self.producer.produce(
             self.topic,
             key=subject_key(record),
-            value=registry().encode("DocumentArrived", record),
+            value=self.codec.encode("DocumentArrived", record),
             on_delivery=self._delivered,
         )
         self.producer.poll(0)
@@ -233,6 +250,8 @@ class Publisher:
         return PublishedReference(record["document_id"], record["envelope"]["event_id"], uri)
 
     def close(self, timeout_s: float = 30.0) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
         if self.producer.flush(timeout_s) > 0:
             raise RetryableError(f"arrival events not delivered within {timeout_s:g} s")
         if self._errors:

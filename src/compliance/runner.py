@@ -43,7 +43,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from compliance import kafka_io, metrics
-from compliance.codec import Record, registry
+from compliance.codec import Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import envelope, now, subject_key
@@ -161,12 +161,13 @@ class TransactionalRunner:
         *,
         batch_size: int | None = None,
         stamp_in_input_order: bool = False,
+        codec: SchemaRegistry | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.input_topics = list(input_topics)
         self.stage = stage
-        self.codec = registry()
+        self.codec = codec or registry()  # with a keyring: personal fields sealed (sealing.py)
         self.backoff_s = 0.5
         self._delay = self.backoff_s
         self.concurrency = concurrency
@@ -279,6 +280,7 @@ class TransactionalRunner:
         batch (the records that did finish are redone on the retry, which is why a costly
         stage caches its results)."""
         stamps = self.clock.stamps(batch) if self.clock is not None else None
+        self.codec.prefetch_keys(msg.key().decode("utf-8", "replace") for msg in batch if msg.key())
         if self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:
