@@ -280,7 +280,8 @@ class TransactionalRunner:
         batch (the records that did finish are redone on the retry, which is why a costly
         stage caches its results)."""
         stamps = self.clock.stamps(batch) if self.clock is not None else None
-        self.codec.prefetch_keys(msg.key().decode("utf-8", "replace") for msg in batch if msg.key())
+        keys = (msg.key() for msg in batch)  # the subjects' keys, read in one query
+        self.codec.prefetch_keys(key.decode("utf-8", "replace") for key in keys if key)
         if self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:

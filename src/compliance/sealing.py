@@ -89,11 +89,11 @@ class SubjectErased(PoisonMessage):
 
 
 def _nonce(key: SubjectKey, plain: bytes) -> bytes:
-    """A synthetic nonce: a keyed hash of the value. Sealing is deterministic, so an event
-    re-produced on a replay is byte for byte what it was (the audit trail compares them);
-    all it shows is that two values of one subject are equal. Distinct values get distinct
-    nonces but with the odds of a 96-bit collision."""
-    return hmac.digest(key.nonce_key, plain, "sha256")[:NONCE_BYTES]
+    """A synthetic nonce: a keyed hash of the value (BLAKE2b, a MAC, under a key of its own).
+    Sealing is deterministic, so an event re-produced on a replay is byte for byte what it
+    was (the audit trail compares them); all it shows is that two values of one subject are
+    equal. Distinct values get distinct nonces but with the odds of a 96-bit collision."""
+    return hashlib.blake2b(plain, key=key.nonce_key, digest_size=NONCE_BYTES).digest()
 
 
 def seal_bytes(key: SubjectKey, plain: bytes) -> bytes:

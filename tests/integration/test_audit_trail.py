@@ -13,6 +13,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -21,14 +22,16 @@ from sqlalchemy import Engine, exc, func, select, text
 from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.partitions import month_of, partition_name
-from compliance.audit.personal_data import ERASED
+from compliance.audit.personal_data import ERASED, reveal
 from compliance.audit.queries import decision_trail
+from compliance.audit.subject_keys import existing_keys
 from compliance.audit.tables import audit_event_ids, audit_events
 from compliance.audit.verify import verify
 from compliance.audit.writer import COLUMNS
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.events import now
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
 
 from .conftest import Processes, compliance_cli, read_topic, recorded, wait_for
@@ -225,21 +228,31 @@ def test_poison_messages_are_dead_lettered_and_audited_while_the_rest_flows(
     ids = synthetic.produce(settings, settings.topic_prefix, documents=30)
     processes.start("audit-sink")
 
-    def dead_letters() -> list[dict[str, object]]:
+    def dead_letters() -> list[dict[str, Any]]:
+        """The audited rows of the dead-letter topic, personal fields opened."""
+        t = audit_events.c
         with engine.connect() as conn:
-            return [
-                dict(r._mapping)
-                for r in conn.execute(
-                    select(audit_events.c.event_type, audit_events.c.payload).where(
-                        audit_events.c.topic == settings.topic(DOCUMENTS_ARRIVED.dead_letter)
+            rows = list(
+                conn.execute(
+                    select(t.event_id, t.event_type, t.subject_id, t.payload).where(
+                        t.topic == settings.topic(DOCUMENTS_ARRIVED.dead_letter)
                     )
                 )
-            ]
+            )
+            keys = existing_keys(conn, {r.subject_id for r in rows if r.subject_id})
+        return [
+            {
+                "event_type": r.event_type,
+                "payload": reveal(str(r.event_id), r.payload, keys.get(r.subject_id)),
+            }
+            for r in rows
+        ]
 
     wait_for(lambda: len(dead_letters()) == 4, 60, "dead letters audited", processes)
     wait_for(lambda: set(ids) <= set(recorded_ids(engine, settings)), 60, "the rest", processes)
+    codec = sealing_codec(engine)  # dead letters' errors and bytes are sealed on the topic
     on_dlq = [
-        registry().decode(v)[1]
+        codec.decode(v)[1]
         for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)
         if v != b"garbage on a DLQ"
     ]
