@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from compliance.audit.subject_keys import existing_keys, keys_for
 from compliance.codec import SchemaRegistry, registry
 from compliance.db_errors import retryable_db_errors
+from compliance.errors import ConfigurationError
 from compliance.sealing import SubjectKey
 
 # How long a processor keeps a subject's key (or that it has none) before reading it again: a
@@ -100,5 +101,13 @@ class DatabaseKeyring:
 
 
 def sealing_codec(engine: Engine) -> SchemaRegistry:
-    """The bundled schemas, sealing personal fields with keys from ``engine`` (a processor's)."""
+    """The bundled schemas, sealing personal fields with keys from ``engine`` (a processor's).
+    Stops with one sentence when the key store does not exist yet."""
+    with retryable_db_errors("the subject key store"), engine.connect() as conn:
+        found = conn.execute(text("SELECT to_regclass('audit_subject_keys')")).scalar()
+    if found is None:
+        raise ConfigurationError(
+            "the subjects' keys (table audit_subject_keys) are not there: run "
+            "`compliance db init` first; personal data is never sent unsealed"
+        )
     return registry().with_keyring(DatabaseKeyring(engine))
