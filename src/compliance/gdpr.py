@@ -7,10 +7,11 @@
    their hashes stay, so the chain still verifies and the decisions remain on record) and in
    the Kafka topics, where producers seal personal fields (document references, extracted
    fields, check inputs and explanations, exception reasons and details, dead letters' errors
-   and original bytes, clearance reasons; ``compliance.sealing``), and in the clearances'
-   reasons. None of it can be read afterwards. A tombstone stays: the subject is never given
-   a new key, and a record of theirs that arrives later is refused by the processors with a
-   ``subject_erased`` exception naming only the ids (``compliance.erased_subjects``);
+   and original bytes, clearance reasons; ``compliance.sealing``), and in the officers'
+   reasons kept in ``sanctions_clearances``. None of it can be read afterwards. A tombstone
+   stays: the subject is never given a new key, and a record of theirs that arrives later is
+   refused by the processors with a ``subject_erased`` exception naming only the ids
+   (``compliance.erased_subjects``);
 2. waits until no processor can still hold the key in its cache (``settle_s``: the keyring's
    cache lifetime and a margin), so nothing is derived from the subject's data afterwards;
 3. the checker's memory of the customer (``rules_customer_documents``: names, birth dates and
