@@ -72,7 +72,8 @@ def machine() -> str:
         pass
     return (
         f"{platform.system()} {platform.release()} {platform.machine()}; {cpu}; "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}"
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} at the start (other work shares the CPUs)"
     )
 
 
@@ -196,6 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=5000)
     args = parser.parse_args()
+    host = machine()
     settings = Settings()
     engine = connect(settings.database_dsn)
     create_schema(engine)
@@ -231,7 +233,7 @@ def main() -> None:
     result = {
         "command": ".venv/bin/python benchmarks/sealing_bench.py",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": host,
         "figures": figures,
     }
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
