@@ -70,10 +70,6 @@ class DatabaseKeyring:
         if missing:
             self._load(missing, create=True)
 
-    def forget(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def _cached(self, subject: str) -> _Entry | None:
         found = self._entries.get(subject)
         if found is None or time.monotonic() - found[0] >= self.ttl_s:
