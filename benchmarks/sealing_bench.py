@@ -132,7 +132,13 @@ def documents(n: int, prefix: str, rng: random.Random) -> list[tuple[dict[str, A
                 "rule_version": "1#abc",
                 "outcome": "pass",
                 "severity": "high",
-                "inputs": {"full_name": f"NAME {rng.randrange(10**8)}", "date_of_birth": None},
+                # Rules read the document's own values: a name, a birth date, a number.
+                "inputs": {
+                    "full_name": classified["fields"][2]["value"],
+                    "date_of_birth": classified["fields"][3]["value"],
+                    "document_number": classified["fields"][5]["value"],
+                    "expected": None,
+                },
                 "explanation": f"{rule}: the document's values agree ({rng.randrange(10**6)})",
             }
             for rule in RULES

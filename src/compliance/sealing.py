@@ -32,7 +32,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -47,6 +47,7 @@ ERASED_BYTES = ERASED.encode("ascii")
 KEY_ID_BYTES = 4
 NONCE_BYTES = 12
 PERSONAL = "personal"
+MEMO_ENTRIES = 64  # per subject key
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class SubjectKey:
     cipher: AESGCM
     aad: bytes
     nonce_key: bytes
+    # Texts sealed lately: sealing is deterministic, and a document's values come back in
+    # several events (a name in the classification, then in the inputs of several checks).
+    # Lives as long as this object, which a keyring keeps only for its cache lifetime.
+    sealed: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, subject: str, key: bytes) -> SubjectKey:
@@ -102,10 +107,17 @@ def seal_bytes(key: SubjectKey, plain: bytes) -> bytes:
 
 
 def seal_text(key: SubjectKey, plain: str) -> str:
+    known = key.sealed.get(plain)
+    if known is not None:
+        return known
     data = plain.encode("utf-8")
     nonce = _nonce(key, data)
-    sealed = key.key_id + nonce + key.cipher.encrypt(nonce, data, key.aad)
-    return PREFIX + base64.b64encode(sealed).decode("ascii")
+    sealed = PREFIX + base64.b64encode(
+        key.key_id + nonce + key.cipher.encrypt(nonce, data, key.aad)
+    ).decode("ascii")
+    if len(key.sealed) < MEMO_ENTRIES:
+        key.sealed[plain] = sealed
+    return sealed
 
 
 def is_sealed(value: object) -> bool:

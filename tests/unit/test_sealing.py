@@ -15,6 +15,7 @@ from compliance.codec import SchemaRegistry, bundled_schema_sources, registry
 from compliance.errors import PoisonMessage
 from compliance.sealing import (
     ERASED,
+    MEMO_ENTRIES,
     PREFIX,
     PREFIX_BYTES,
     SubjectKey,
@@ -221,3 +222,12 @@ def test_prefetch_reaches_the_keyring_and_is_nothing_without_one() -> None:
     registry().with_keyring(keyring).prefetch_keys(["C-1", "C-2"])
     registry().prefetch_keys(["C-3"])
     assert keyring.prefetched == ["C-1", "C-2"]
+
+
+def test_values_sealed_again_come_from_a_bounded_memo_and_still_open() -> None:
+    key = SubjectKey.of("C-1", new_key())
+    values = [f"{NAME} {i}" for i in range(MEMO_ENTRIES * 2)]
+    first = [seal_text(key, v) for v in values]
+    assert [seal_text(key, v) for v in values] == first
+    assert len(key.sealed) == MEMO_ENTRIES
+    assert [open_text(key, s) for s in first] == values
