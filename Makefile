@@ -1,11 +1,15 @@
 # Two commands for a new engineer: `make run` (the demo) and `make test` (the whole suite).
 # Both install what is missing and start Kafka and PostgreSQL on this machine first.
+# They run in development mode: the built-in development secrets (audit signing key, the local
+# cluster's database passwords) are accepted; a deployment without it refuses them.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup services services-stop services-status topics run test test-unit test-integration lint bench clean
+.PHONY: setup services services-stop services-status topics db run test test-unit test-integration lint bench clean
+
+run test test-unit test-integration bench db: export COMPLIANCE_DEVELOPMENT_MODE := true
 
 setup:  ## install Java, Maven, PostgreSQL, Tesseract and the Python venv, where missing
 	@infra/setup.sh
@@ -21,6 +25,9 @@ services-status:
 
 topics: services
 	@$(BIN)/compliance topics create
+
+db: services  ## as the owner: every table, and the processors' and the sink's roles granted
+	@$(BIN)/compliance db init
 
 run: topics  ## the demo: processors, bundled samples, a summary read from PostgreSQL
 	@$(BIN)/compliance demo
@@ -38,7 +45,7 @@ test-unit: setup
 test-integration: services
 	@$(BIN)/pytest tests/integration
 
-bench: services  ## benchmarks; figures in benchmarks/results/*.json
+bench: topics db  ## benchmarks; figures in benchmarks/results/*.json
 	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:  ## remove local state (services data, venv, demo logs)

@@ -200,7 +200,7 @@ def main() -> None:
     documents = -(-args.events // synthetic.EVENTS_PER_DOCUMENT)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
-    engine = connect(settings.database_dsn)
+    engine = connect(settings.admin_database_dsn)  # the owner: COPY and scratch tables
     require_database(engine)
     kafka_io.require_broker(settings)
     create_schema(engine)

@@ -67,6 +67,7 @@ def check_document(
         decided_at,
         customer_id=document["customer_id"],
         customer=customer,
+        declared_type=document.get("declared_type"),
     )
     for result in results:
         outputs.append(check_result(ruleset, document, result))

@@ -88,6 +88,7 @@ def classified(arrival: Record, text: ExtractedText, result: Classification) -> 
         "output_tokens": usage.output_tokens if usage else None,
         "cost_usd": usage.cost_usd if usage else None,
         "from_cache": usage.from_cache if usage else None,
+        "declared_type": arrival.get("declared_type"),  # for the checker to compare
     }
     return Outgoing(DOCUMENTS_CLASSIFIED.name, "DocumentClassified", record)
 

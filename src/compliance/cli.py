@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 import threading
 from collections.abc import Callable
 
-from compliance import kafka_io, metrics
+import psycopg2.errors
+from sqlalchemy.exc import DBAPIError
+
+from compliance import kafka_io, log_setup, metrics
 from compliance.commands import AREAS
 from compliance.config import Settings, load_settings
 from compliance.errors import ComplianceError
@@ -99,16 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        # Alembic narrates each start-up at INFO; a real migration problem still shows.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        log_setup.configure(settings.log_level)
         result: int = args.func(settings, args)
         return result
     except ComplianceError as exc:
         print(f"compliance: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, psycopg2.errors.InsufficientPrivilege):
+            raise
+        print(f"compliance: {_refused(exc.orig)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _refused(error: psycopg2.errors.InsufficientPrivilege) -> str:
+    """The processors and the sink connect as roles that own nothing: a table they may not
+    use (or make) means the owner's step was not run for this version."""
+    return (
+        f"PostgreSQL refused this role: {error.diag.message_primary}; run `compliance db init` "
+        "with the owner's COMPLIANCE_ADMIN_DATABASE_URL (it makes every table and grants the "
+        "roles of COMPLIANCE_DATABASE_URL and COMPLIANCE_AUDIT_DATABASE_URL)"
+    )

@@ -1,23 +1,41 @@
 """One validated settings object, read from ``COMPLIANCE_*`` environment variables.
 
 Every field has a description and a local default that matches ``make services``; secrets are
-``SecretStr`` so they are masked when settings are printed or logged.
+``SecretStr`` so they are masked when settings are printed or logged. The defaults of the
+secrets (the audit signing key, the database passwords) are development ones: outside
+``COMPLIANCE_DEVELOPMENT_MODE`` reading one of them stops start-up with one sentence.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from compliance.errors import ConfigurationError
 from compliance.topics import TopicSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_AUDIT_SIGNING_KEY = "dev-only-audit-signing-key-change-me"
+# The roles of the local cluster (infra/postgres.sh): the owner runs the migrations, the
+# processors and the audit sink connect as roles that own nothing.
+DEV_DATABASE_URL = "postgresql+psycopg2://compliance_app:compliance_app@127.0.0.1:5432/compliance"
+DEV_AUDIT_DATABASE_URL = (
+    "postgresql+psycopg2://compliance_sink:compliance_sink@127.0.0.1:5432/compliance"
+)
+DEV_ADMIN_DATABASE_URL = "postgresql+psycopg2://compliance:compliance@127.0.0.1:5432/compliance"
+DEV_DATABASE_PASSWORDS = frozenset(
+    str(make_url(url).password)
+    for url in (DEV_DATABASE_URL, DEV_AUDIT_DATABASE_URL, DEV_ADMIN_DATABASE_URL)
+)
+DEVELOPMENT_MODE_VARIABLE = "COMPLIANCE_DEVELOPMENT_MODE"
+log = logging.getLogger(__name__)
 # librdkafka's max.poll.interval.ms (not overridden in kafka_io): a consumer that does not poll
 # for this long leaves its group, and the transaction of the batch it was working on fails.
 KAFKA_MAX_POLL_INTERVAL_S = 300.0
@@ -32,10 +50,22 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
     )
+    development_mode: bool = Field(
+        False,
+        description="A developer's machine: the built-in development secrets (audit signing "
+        "key, database passwords) are accepted; otherwise start-up refuses them. `make run`, "
+        "`make test` and `make bench` set it.",
+    )
     database_url: SecretStr = Field(
-        SecretStr("postgresql+psycopg2://compliance:compliance@127.0.0.1:5432/compliance"),
-        description="SQLAlchemy URL of the PostgreSQL database holding the audit trail "
-        "(secret: it carries the password).",
+        SecretStr(DEV_DATABASE_URL),
+        description="SQLAlchemy URL the classifier, the checker and the CLI connect with, as a "
+        "role that owns nothing (see `compliance db grant-writer --processors`; secret: it "
+        "carries the password).",
+    )
+    admin_database_url: SecretStr = Field(
+        SecretStr(DEV_ADMIN_DATABASE_URL),
+        description="SQLAlchemy URL of the role that owns the tables: used only by `compliance "
+        "db init`, `compliance db grant-writer` and `compliance gdpr erase` (secret).",
     )
     topic_prefix: str = Field(
         "", description="Prefix for every topic and consumer group (isolates tests, tenants)."
@@ -167,10 +197,10 @@ class Settings(BaseSettings):
         description="Records the audit sink writes per database transaction; with the "
         "client's bounded fetch queue it bounds the sink's memory under a burst.",
     )
-    audit_database_url: SecretStr | None = Field(
-        None,
+    audit_database_url: SecretStr = Field(
+        SecretStr(DEV_AUDIT_DATABASE_URL),
         description="SQLAlchemy URL the audit sink connects with, as a role that may only "
-        "append (see `compliance db grant-writer`); default: COMPLIANCE_DATABASE_URL.",
+        "append (see `compliance db grant-writer`; secret).",
     )
     audit_prepare_processes: int = Field(
         0,
@@ -205,11 +235,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port, got {server!r}")
         return value
 
-    @field_validator("database_url", "audit_database_url")
+    @field_validator("database_url", "audit_database_url", "admin_database_url")
     @classmethod
-    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("postgresql"):
+    def _postgres_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("postgresql"):
             raise ValueError("must be a postgresql:// or postgresql+psycopg2:// URL")
+        try:
+            make_url(value.get_secret_value())
+        except ArgumentError:
+            raise ValueError("is not a URL (postgresql+psycopg2://user:password@host/db)") from None
         return value
 
     @field_validator("llm_batch_multiple")
@@ -236,13 +270,45 @@ class Settings(BaseSettings):
 
     @property
     def database_dsn(self) -> str:
-        return self.database_url.get_secret_value()
+        """What the classifier, the checker and the CLI connect with."""
+        return self._database_secret("database_url")
 
     @property
     def audit_database_dsn(self) -> str:
-        """What the audit sink connects with: its own append-only role when configured."""
-        chosen = self.audit_database_url or self.database_url
-        return chosen.get_secret_value()
+        """What the audit sink connects with: its own append-only role."""
+        return self._database_secret("audit_database_url")
+
+    @property
+    def admin_database_dsn(self) -> str:
+        """What migrations and grants run as: the owner of the tables."""
+        return self._database_secret("admin_database_url")
+
+    @property
+    def audit_signing_secret(self) -> bytes:
+        """The key that signs audit checkpoints; the development key only in development."""
+        key = self.audit_signing_key.get_secret_value()
+        if key == DEV_AUDIT_SIGNING_KEY:
+            self._refuse_outside_development("COMPLIANCE_AUDIT_SIGNING_KEY is the built-in key")
+            log.warning(
+                "audit checkpoints are signed with the development key; "
+                "set COMPLIANCE_AUDIT_SIGNING_KEY in production"
+            )
+        return key.encode()
+
+    def _database_secret(self, field: str) -> str:
+        url: str = getattr(self, field).get_secret_value()
+        if make_url(url).password in DEV_DATABASE_PASSWORDS:
+            self._refuse_outside_development(
+                f"COMPLIANCE_{field.upper()} carries a development password"
+            )
+        return url
+
+    def _refuse_outside_development(self, what: str) -> None:
+        if not self.development_mode:
+            raise ConfigurationError(
+                f"{what}, which only a development machine may use: set a secret of your own, "
+                f"or {DEVELOPMENT_MODE_VARIABLE}=true on a developer's machine"
+            )
 
     def topic(self, spec: TopicSpec | str) -> str:
         name = spec if isinstance(spec, str) else spec.name

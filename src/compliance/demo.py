@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 
 from compliance import kafka_io
 from compliance.audit.queries import DocumentTrail, counts_by_type, trails
-from compliance.audit.store import connect, create_schema, require_database
+from compliance.audit.store import connect, require_database
 from compliance.config import PROJECT_ROOT, Settings
+from compliance.db_setup import initialise
 from compliance.processors.checker import EXCEPTION_KIND
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
@@ -111,10 +112,13 @@ def wait_until_audited(
 
 
 def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120) -> int:
+    admin = connect(settings.admin_database_dsn)
+    require_database(admin, "COMPLIANCE_ADMIN_DATABASE_URL")
+    initialise(admin, settings)  # as the owner; the processors run as their own roles
+    admin.dispose()
     engine = connect(settings.database_dsn)
     require_database(engine)
     kafka_io.require_broker(settings)
-    create_schema(engine)
     kafka_io.create_topics(settings)
     ruleset = load_ruleset(settings.rules_dir)
     started = time.monotonic()

@@ -6,6 +6,13 @@ prefix, hence its own topics and consumer groups, and filters the shared audit t
 prefix. Processors run as real OS processes (`python -m compliance run <name>`), so tests can
 SIGTERM or SIGKILL them like production would. If a service does not answer, the tests fail
 with the command that starts it; they are never skipped.
+
+Database roles: the session runs `compliance db init`'s work as the owner of the tables
+(COMPLIANCE_ADMIN_DATABASE_URL); processors and CLI commands started by a test connect as the
+roles that own nothing (COMPLIANCE_DATABASE_URL, COMPLIANCE_AUDIT_DATABASE_URL), as deployed.
+Test code itself reads and tampers with the database as the owner (``engine``, and the
+``database_dsn`` of the settings fixtures). The local clusters use development passwords, so
+the whole session runs in development mode.
 """
 
 from __future__ import annotations
@@ -16,17 +23,21 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from compliance import kafka_io
 from compliance.audit.store import audit_events, connect, create_schema
-from compliance.config import PROJECT_ROOT, Settings
+from compliance.config import DEVELOPMENT_MODE_VARIABLE, PROJECT_ROOT, Settings
+from compliance.db_setup import create_every_table, grant
 from compliance.errors import ConfigurationError
 
 from .private_services import (
@@ -40,11 +51,19 @@ from .private_services import (
 
 pytestmark = pytest.mark.integration
 LOG_DIR = PROJECT_ROOT / ".services" / "test-logs"
+# The local clusters' passwords are the development ones; processes started by tests inherit it.
+os.environ.setdefault(DEVELOPMENT_MODE_VARIABLE, "true")
+
+
+def as_owner(**fields: object) -> Settings:
+    """Settings whose ``database_dsn`` is the owner's (test code checks and tampers as it)."""
+    owner = SecretStr(Settings().admin_database_dsn)
+    return Settings(database_url=owner, **fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    return Settings()
+    return as_owner()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +75,26 @@ def engine(base_settings: Settings) -> Engine:
     except Exception as exc:
         pytest.fail(f"PostgreSQL is not answering ({exc.__class__.__name__}): run `make services`")
     create_schema(engine)
+    grant_the_processes_roles(engine)
     return engine
+
+
+def grant_the_processes_roles(engine: Engine) -> None:
+    """`compliance db init` as the owner: every table, and the processors' and the sink's
+    roles granted. A cluster made before the processors' role existed, whose owner may not
+    create roles, keeps the processors on the owner's role (with a warning)."""
+    create_every_table(engine)
+    configured = Settings()
+    for purpose, dsn, variable in (
+        ("processors", configured.database_dsn, "COMPLIANCE_DATABASE_URL"),
+        ("audit-sink", configured.audit_database_dsn, "COMPLIANCE_AUDIT_DATABASE_URL"),
+    ):
+        url = make_url(dsn)
+        try:
+            grant(engine, str(url.username), purpose, url.password)  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            warnings.warn(f"{exc}; processes use the owner's role instead", stacklevel=1)
+            os.environ[variable] = configured.admin_database_dsn
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +110,7 @@ def broker(base_settings: Settings) -> AdminClient:
 def settings(broker: AdminClient, engine: Engine, tmp_path: Path) -> Iterator[Settings]:
     """Settings with a topic prefix of this test's own, and its topics created."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    configured = Settings(
+    configured = as_owner(
         topic_prefix=prefix,
         document_roots=[PROJECT_ROOT, tmp_path],
         instance_id=f"test-{prefix}",
@@ -113,6 +151,12 @@ class Processes:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = (LOG_DIR / f"{self.settings.topic_prefix}{name}.log").open("ab")
         env = processor_env(self.settings) | extra_env
+        if "COMPLIANCE_DATABASE_URL" in extra_env:
+            # A test pointing a processor at a database of its own (a private cluster, a
+            # relay) means every role of that process: there it is the owner's URL.
+            for variable in ("COMPLIANCE_AUDIT_DATABASE_URL", "COMPLIANCE_ADMIN_DATABASE_URL"):
+                if variable not in extra_env:
+                    env[variable] = extra_env["COMPLIANCE_DATABASE_URL"]
         proc = subprocess.Popen(
             [sys.executable, "-m", "compliance", "run", name],
             stdout=log,
@@ -167,8 +211,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
         ends = {}
         for p in partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            ends[p] = high
+            ends[p] = _high_watermark(consumer, TopicPartition(name, p), timeout_s)
         consumer.assign([TopicPartition(name, p, 0) for p in partitions])
         values: list[bytes | None] = []
         positions = {p: 0 for p in partitions}
@@ -190,6 +233,31 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 10) -> list[by
         raise AssertionError(f"reading {name}: {exc}") from exc
     finally:
         consumer.close()
+
+
+_LEADERSHIP_MOVING = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
+def _high_watermark(consumer: Consumer, tp: TopicPartition, timeout_s: float) -> int:
+    """The partition's end offset. Just after a topic is created, or while a loaded broker
+    moves leadership, the broker may answer "not leader" for a moment: that retriable answer
+    is asked again until ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            code = err.code() if isinstance(err, KafkaError) else None
+            if code not in _LEADERSHIP_MOVING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def recorded(engine: Engine, prefix: str) -> int:

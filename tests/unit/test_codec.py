@@ -147,6 +147,7 @@ def _classified() -> dict[str, Any]:
         "output_tokens": 212,
         "cost_usd": 0.00868,
         "from_cache": False,
+        "declared_type": "passport",
     }
 
 

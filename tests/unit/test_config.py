@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from compliance.cli import main
 from compliance.config import (
+    DEV_AUDIT_SIGNING_KEY,
     KAFKA_MAX_POLL_INTERVAL_S,
     LOCAL_BATCH_MAX,
     PROJECT_ROOT,
@@ -21,9 +27,14 @@ EXPECTED_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_validate_and_match_make_services(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("COMPLIANCE_DEVELOPMENT_MODE", "true")
     settings = load_settings()
+    assert settings.development_mode
     assert settings.kafka_bootstrap == "127.0.0.1:9092"
-    assert settings.database_dsn.startswith("postgresql+psycopg2://")
+    # The roles infra/postgres.sh makes: the processors and the sink do not own the tables.
+    assert make_url(settings.database_dsn).username == "compliance_app"
+    assert make_url(settings.audit_database_dsn).username == "compliance_sink"
+    assert make_url(settings.admin_database_dsn).username == "compliance"
     assert settings.rules_dir == EXPECTED_ROOT / "rules" == PROJECT_ROOT / "rules"
     assert settings.document_roots == [EXPECTED_ROOT]
     assert settings.batch_size == 500
@@ -163,8 +174,110 @@ def test_the_cli_config_command_masks_secrets(
     clean_env.setenv(
         "COMPLIANCE_DATABASE_URL", "postgresql+psycopg2://compliance:s3cr3t-pw@db:5432/compliance"
     )
+    clean_env.setenv("COMPLIANCE_AUDIT_SIGNING_KEY", "k3y-of-the-bank")
+    clean_env.setenv(
+        "COMPLIANCE_AUDIT_DATABASE_URL", "postgresql+psycopg2://sink:s1nk-pw@db:5432/compliance"
+    )
+    clean_env.setenv(
+        "COMPLIANCE_ADMIN_DATABASE_URL", "postgresql+psycopg2://owner:0wner-pw@db:5432/compliance"
+    )
     assert main(["config"]) == 0
     out = capsys.readouterr().out
-    assert "COMPLIANCE_DATABASE_URL" in out
-    assert "sk-ant-unit-test-key" not in out
-    assert "s3cr3t-pw" not in out
+    for variable in ("DATABASE_URL", "AUDIT_DATABASE_URL", "ADMIN_DATABASE_URL"):
+        assert f"COMPLIANCE_{variable} " in out
+    assert "COMPLIANCE_DEVELOPMENT_MODE" in out
+    for secret in ("sk-ant-unit-test-key", "s3cr3t-pw", "k3y-of-the-bank", "s1nk-pw", "0wner-pw"):
+        assert secret not in out
+
+
+REAL_URL = "postgresql+psycopg2://{user}:Zq8-{user}-pw@db.bank.internal:5432/compliance"
+
+
+def production_env(env: pytest.MonkeyPatch) -> None:
+    """Secrets of a real deployment, no development mode."""
+    env.setenv("COMPLIANCE_DATABASE_URL", REAL_URL.format(user="app"))
+    env.setenv("COMPLIANCE_AUDIT_DATABASE_URL", REAL_URL.format(user="sink"))
+    env.setenv("COMPLIANCE_ADMIN_DATABASE_URL", REAL_URL.format(user="owner"))
+    env.setenv("COMPLIANCE_AUDIT_SIGNING_KEY", "a-key-of-the-bank-itself")
+
+
+def test_real_secrets_are_used_without_development_mode(clean_env: pytest.MonkeyPatch) -> None:
+    production_env(clean_env)
+    settings = load_settings()
+    assert not settings.development_mode
+    assert make_url(settings.database_dsn).username == "app"
+    assert make_url(settings.audit_database_dsn).username == "sink"
+    assert make_url(settings.admin_database_dsn).username == "owner"
+    assert settings.audit_signing_secret == b"a-key-of-the-bank-itself"
+
+
+DEVELOPMENT_SECRETS = [
+    ("COMPLIANCE_AUDIT_SIGNING_KEY", DEV_AUDIT_SIGNING_KEY, "audit_signing_secret"),
+    ("COMPLIANCE_DATABASE_URL", None, "database_dsn"),
+    ("COMPLIANCE_AUDIT_DATABASE_URL", None, "audit_database_dsn"),
+    ("COMPLIANCE_ADMIN_DATABASE_URL", None, "admin_database_dsn"),
+    # A development password on a production host is still a development password.
+    (
+        "COMPLIANCE_DATABASE_URL",
+        "postgresql+psycopg2://compliance:compliance@db.bank.internal/compliance",
+        "database_dsn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "reader"), DEVELOPMENT_SECRETS)
+def test_a_development_secret_is_refused_outside_development_mode_in_one_sentence(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str | None, reader: str
+) -> None:
+    production_env(clean_env)
+    if value is None:
+        clean_env.delenv(variable)  # left at its built-in default
+    else:
+        clean_env.setenv(variable, value)
+    settings = load_settings()
+    with pytest.raises(ConfigurationError) as refused:
+        getattr(settings, reader)
+    message = str(refused.value)
+    assert message.startswith(variable + " ")
+    assert "COMPLIANCE_DEVELOPMENT_MODE=true" in message
+    assert "\n" not in message and message.count(". ") == 0
+    assert ":compliance@" not in message and DEV_AUDIT_SIGNING_KEY not in message
+
+    clean_env.setenv("COMPLIANCE_DEVELOPMENT_MODE", "true")
+    assert getattr(load_settings(), reader)
+
+
+def test_the_development_key_is_accepted_in_development_mode_with_a_warning(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(development_mode=True)
+    with caplog.at_level(logging.WARNING):
+        assert settings.audit_signing_secret == DEV_AUDIT_SIGNING_KEY.encode()
+    assert "development key" in caplog.text
+    assert (
+        Settings(development_mode=False, audit_signing_key=SecretStr("own")).audit_signing_secret
+        == b"own"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "audit-sink"], ["run", "checker"], ["db", "init"], ["audit", "verify"]],
+)
+def test_a_deployment_without_development_mode_refuses_to_start_with_the_defaults(
+    clean_env: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """As a user who deploys without setting secrets: the process exits 2 with one line,
+    before it connects to anything."""
+    clean_env.setenv("COMPLIANCE_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing is reached
+    done = subprocess.run(
+        [sys.executable, "-m", "compliance", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("compliance: COMPLIANCE_")
+    assert "development password" in line or "built-in key" in line
+    assert "COMPLIANCE_DEVELOPMENT_MODE=true" in line

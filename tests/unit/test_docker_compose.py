@@ -1,11 +1,13 @@
 """docker-compose.yml describes the same stack as `make services` (no Docker engine runs
-here, so it is checked as configuration): every processor's settings validate, and the audit
-sink writes as the append-only role that the database init creates and db-init grants."""
+here, so it is checked as configuration): every secret comes from the environment, every
+processor's settings validate and pass the production checks (no development secret, no
+development mode), the processors run as a role that owns nothing and the audit sink as the
+append-only role, both created and granted by db-init as the owner."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import secrets
 from typing import Any
 
 import pytest
@@ -13,45 +15,140 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from compliance.config import PROJECT_ROOT, Settings
+from compliance.errors import ConfigurationError
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+SECRETS = (
+    "COMPLIANCE_OWNER_DB_PASSWORD",
+    "COMPLIANCE_APP_DB_PASSWORD",
+    "COMPLIANCE_SINK_DB_PASSWORD",
+    "COMPLIANCE_AUDIT_SIGNING_KEY",
+)
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
+REFERENCE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
-def services() -> dict[str, Any]:
+class MissingVariable(Exception):
+    pass
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's variable substitution, enough for this file."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        if env.get(name):
+            return env[name]
+        if operator and operator.endswith("?"):
+            raise MissingVariable(f"{name}: {argument}")
+        return argument if operator else ""
+
+    return REFERENCE.sub(one, value)
+
+
+def raw_services() -> dict[str, Any]:
     return dict(yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"])
 
 
-def built_from_the_project() -> dict[str, Any]:
-    return {n: s for n, s in services().items() if s.get("image") == "compliance-stream:local"}
+def services(env: dict[str, str]) -> dict[str, Any]:
+    return dict(interpolate(raw_services(), env))
 
 
-@pytest.mark.parametrize("name", sorted(built_from_the_project()))
-def test_every_processor_environment_is_valid_settings(
+def real_secrets() -> dict[str, str]:
+    return {name: secrets.token_hex(16) for name in SECRETS}
+
+
+def built_from_the_project() -> list[str]:
+    return sorted(
+        n for n, s in raw_services().items() if s.get("image") == "compliance-stream:local"
+    )
+
+
+def settings_of(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for key, value in service["environment"].items():
+        if value is not None:
+            monkeypatch.setenv(key, str(value))
+    return Settings()
+
+
+@pytest.mark.parametrize("name", built_from_the_project())
+def test_every_processor_environment_is_valid_production_settings(
     name: str, clean_env: pytest.MonkeyPatch
 ) -> None:
-    env = built_from_the_project()[name]["environment"]
-    for key, value in env.items():
-        if value is not None:
-            clean_env.setenv(key, str(value))
-    settings = Settings()
+    settings = settings_of(services(real_secrets())[name], clean_env)
+    assert not settings.development_mode
     assert settings.kafka_bootstrap == "kafka:9092"
+    # Reading the secrets a service uses does not meet the development-secret refusal.
     assert make_url(settings.database_dsn).host == "postgres"
+    if name == "audit-sink":
+        assert make_url(settings.audit_database_dsn).username == "compliance_sink"
+        assert settings.audit_signing_secret
+    if name == "db-init":
+        assert make_url(settings.admin_database_dsn).username == "compliance"
 
 
-def test_the_audit_sink_writes_as_the_role_the_init_creates_and_db_init_grants() -> None:
-    all_services = services()
-    sink_url = make_url(all_services["audit-sink"]["environment"]["COMPLIANCE_AUDIT_DATABASE_URL"])
-    owner_url = make_url(all_services["audit-sink"]["environment"]["COMPLIANCE_DATABASE_URL"])
-    assert sink_url.username != owner_url.username
-    assert all_services["db-init"]["command"] == ["db", "grant-writer", sink_url.username]
-    assert all_services["audit-sink"]["depends_on"]["db-init"] == {
-        "condition": "service_completed_successfully"
-    }
+@pytest.mark.parametrize("missing", SECRETS)
+def test_the_stack_does_not_start_without_each_secret(missing: str) -> None:
+    env = {k: v for k, v in real_secrets().items() if k != missing}
+    with pytest.raises(MissingVariable, match=missing):
+        services(env)
 
-    [mount] = [v for v in all_services["postgres"]["volumes"] if "initdb.d" in v]
-    host_path, container_path = mount.split(":")[:2]
-    assert container_path.startswith("/docker-entrypoint-initdb.d/")
-    init_sql = (PROJECT_ROOT / Path(host_path)).read_text(encoding="utf-8")
-    created = re.search(r"CREATE ROLE (\w+) LOGIN PASSWORD '([^']*)'", init_sql)
-    assert created is not None
-    assert (created.group(1), created.group(2)) == (sink_url.username, sink_url.password)
+
+def test_no_secret_is_written_in_the_file() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert "dev-only" not in text
+    for service in raw_services().values():
+        for key, value in (service.get("environment") or {}).items():
+            if "URL" in key or "PASSWORD" in key or "SIGNING_KEY" in key:
+                assert REFERENCE.search(str(value)), f"{key} is written in the file"
+    passwords = re.findall(r"postgresql\+psycopg2://\w+:([^@]*)@", text)
+    assert passwords
+    for password in passwords:
+        assert REFERENCE.fullmatch(password), f"a password is written in the file: {password}"
+
+
+def test_a_service_left_with_the_development_defaults_is_refused(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """What a deployment that forgot to pass its secrets would run into."""
+    settings = Settings()
+    with pytest.raises(ConfigurationError, match="COMPLIANCE_AUDIT_SIGNING_KEY"):
+        _ = settings.audit_signing_secret
+
+
+def test_the_processors_and_the_sink_run_as_roles_that_db_init_creates_as_the_owner() -> None:
+    env = real_secrets()
+    all_services = services(env)
+    processors_url = make_url(all_services["checker"]["environment"]["COMPLIANCE_DATABASE_URL"])
+    sink_env = all_services["audit-sink"]["environment"]
+    sink_url = make_url(sink_env["COMPLIANCE_AUDIT_DATABASE_URL"])
+    init_env = all_services["db-init"]["environment"]
+    owner_url = make_url(init_env["COMPLIANCE_ADMIN_DATABASE_URL"])
+
+    assert len({owner_url.username, processors_url.username, sink_url.username}) == 3
+    # The image's superuser is the owner, with the owner's password.
+    database = all_services["postgres"]["environment"]
+    assert database["POSTGRES_USER"] == owner_url.username
+    assert database["POSTGRES_PASSWORD"] == owner_url.password == env[SECRETS[0]]
+    assert database["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    # db-init creates both roles with the passwords the processors and the sink log in with.
+    assert all_services["db-init"]["command"] == ["db", "init"]
+    assert make_url(init_env["COMPLIANCE_DATABASE_URL"]) == processors_url
+    assert make_url(init_env["COMPLIANCE_AUDIT_DATABASE_URL"]) == sink_url
+    assert processors_url.password == env["COMPLIANCE_APP_DB_PASSWORD"]
+    assert sink_url.password == env["COMPLIANCE_SINK_DB_PASSWORD"]
+    # No processor holds the owner's password, and only the sink the signing key.
+    for name in ("classifier", "checker", "audit-sink"):
+        environment = all_services[name]["environment"]
+        assert "COMPLIANCE_ADMIN_DATABASE_URL" not in environment
+        assert env["COMPLIANCE_OWNER_DB_PASSWORD"] not in str(environment)
+        assert ("COMPLIANCE_AUDIT_SIGNING_KEY" in environment) == (name == "audit-sink")
+        assert all_services[name]["depends_on"]["db-init"] == {
+            "condition": "service_completed_successfully"
+        }

@@ -82,7 +82,17 @@ def test_the_bundled_ruleset_loads_with_its_rules(ruleset: Ruleset) -> None:
         "gdpr.consent-form-complete",
         "identifiers.account-iban",
         "identifiers.bank-bic",
-        "identifiers.entity-lei",
+        "identifiers.statement-account",
+        "classification.declared-type-agrees",
+        "classification.type-has-rules",
+        "classification.mrz-corroborated",
+        "tax.taxpayer-id-present",
+        "tax.taxpayer-id-valid",
+        "aml.tax-form-business-screen",
+        "aml.invoice-parties-screen",
+        "invoice.issuer-identified",
+        "identifiers.invoice-vat",
+        "identifiers.invoice-iban",
     }
     assert ruleset.version.startswith("sha256:")
     assert len(ruleset.version) == len("sha256:") + 16
@@ -278,9 +288,8 @@ def test_a_missing_pinned_watchlist_is_an_error_naming_the_rule(rules_copy: Path
 def test_every_rule_for_the_type_gives_one_result(ruleset: Ruleset) -> None:
     results = evaluate(ruleset, "passport", PASSPORT, AS_OF)
     assert [r.rule.id for r in results] == [r.id for r in ruleset.for_type("passport")]
-    assert len(results) == 8
+    assert len(results) == 11
     assert {r.outcome for r in results} == {"pass"}
-    assert evaluate(ruleset, "no_such_type", {}, AS_OF) == []
 
 
 def test_expired_passport_fails_and_valid_passport_passes(ruleset: Ruleset) -> None:
@@ -364,7 +373,7 @@ def test_a_check_that_raises_is_an_error_outcome_and_other_rules_still_run(
     assert results["test.broken-check"].outcome == "error"
     assert "ZeroDivisionError" in results["test.broken-check"].explanation
     others = {rid: r.outcome for rid, r in results.items() if rid != "test.broken-check"}
-    assert len(others) == 8
+    assert len(others) == 11
     assert set(others.values()) == {"pass"}
 
 
@@ -408,6 +417,8 @@ def test_proof_of_address_without_an_address_fails(ruleset: Ruleset) -> None:
     fields = {"full_name": "Daniel Okafor", "address": "   ", "document_date": "2026-10-01"}
     results = _by_rule(evaluate(ruleset, "proof_of_address", fields, AS_OF))
     assert set(results) == {
+        "classification.declared-type-agrees",
+        "classification.type-has-rules",
         "aml.sanctions-name-screen",
         "address.address-present",
         "address.recent-document",
@@ -422,7 +433,7 @@ def test_a_rule_for_every_type_applies_to_any_type(rules_copy: Path) -> None:
     everywhere = GOOD_RULE.replace("applies_to: [passport]", 'applies_to: ["*"]')
     _write_rules(rules_copy, "extra.yaml", "rules:\n" + everywhere)
     ruleset = load_ruleset(rules_copy)
-    assert [r.id for r in ruleset.for_type("no_such_type")] == ["test.sample-rule"]
+    assert "test.sample-rule" in [r.id for r in ruleset.for_type("no_such_type")]
 
 
 # --- examples declared beside each rule ------------------------------------------------------

@@ -151,11 +151,11 @@ def test_a_ruleset_keeps_its_lists_when_the_provider_moves_on(
 
 
 def test_pinned_lists_ignore_the_provider(rules_copy: Path, v2: ListsInForce) -> None:
-    kyc = rules_copy / "kyc.yaml"
-    kyc.write_text(
-        kyc.read_text(encoding="utf-8").replace("list: in_force", "list: watchlists/ofac_sdn.csv"),
-        encoding="utf-8",
-    )
+    for file in rules_copy.glob("*.yaml"):  # every sanctions rule pinned
+        pinned_text = file.read_text(encoding="utf-8").replace(
+            "list: in_force", "list: watchlists/ofac_sdn.csv"
+        )
+        file.write_text(pinned_text, encoding="utf-8")
     pinned = load_ruleset(rules_copy)
     assert pinned.lists_version is None
     bound = pinned.with_lists(FakeSanctions(v2))

@@ -41,7 +41,6 @@ EXPECTED_EXCEPTIONS: dict[str, set[tuple[str, str]]] = {
     "exception: MRZ check digit": {("identity.mrz-check-digits", "rule_failed")},
     "exception: possible sanctions match": {("aml.sanctions-name-screen", "needs_review")},
     "exception: no address": {("address.address-present", "rule_failed")},
-    "classified as a bank statement (no rule applies yet)": set(),
 }
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from psycopg2.extensions import cursor as Cursor
 
 from compliance.audit.chain import timestamp_text
-from compliance.config import DEV_AUDIT_SIGNING_KEY, Settings
+from compliance.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,8 @@ class Head:
 
 
 def signing_key(settings: Settings) -> bytes:
-    key = settings.audit_signing_key.get_secret_value()
-    if key == DEV_AUDIT_SIGNING_KEY:
-        log.warning(
-            "audit checkpoints are signed with the development key; "
-            "set COMPLIANCE_AUDIT_SIGNING_KEY in production"
-        )
-    return key.encode()
+    """The signing key; the development key is refused outside development mode."""
+    return settings.audit_signing_secret
 
 
 def signature(key: bytes, head: Head, signed_at: datetime) -> bytes:

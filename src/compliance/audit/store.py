@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import psycopg2.errors
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.exc import DBAPIError
 
@@ -35,16 +36,28 @@ def connect(database_url: str, pool_size: int = 2) -> Engine:
     return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
 
 
-def require_database(engine: Engine) -> None:
-    """Stop start-up with one clear sentence when PostgreSQL does not answer."""
+def require_database(engine: Engine, setting: str = "COMPLIANCE_DATABASE_URL") -> None:
+    """Stop start-up with one clear sentence when PostgreSQL does not answer or refuses the
+    login; ``setting`` names the variable the URL came from."""
     try:
         with engine.connect() as conn:
             conn.execute(select(1))
-    except DBAPIError:
+    except DBAPIError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        if isinstance(exc.orig, psycopg2.errors.InvalidPassword) or _refused_login(exc):
+            raise ConfigurationError(
+                f"PostgreSQL at {where} refuses the login of role {engine.url.username!r} "
+                f"(wrong password, or no such role: check {setting}, and run `compliance db "
+                "init` as the owner to create the roles)"
+            ) from None
         raise ConfigurationError(
-            f"cannot reach PostgreSQL at {engine.url.render_as_string(hide_password=True)} "
-            "(start it with `make services`, or set COMPLIANCE_DATABASE_URL)"
+            f"cannot reach PostgreSQL at {where} (start it with `make services`, or set {setting})"
         ) from None
+
+
+def _refused_login(exc: DBAPIError) -> bool:
+    """libpq reports a failed password check as an OperationalError with this text."""
+    return "password authentication failed" in str(exc.orig)
 
 
 def create_schema(engine: Engine) -> None:

@@ -54,6 +54,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "tax_classification": "Federal tax classification ticked on the form.",
         "address": "Street address, then city, state and ZIP code.",
         "taxpayer_id": "SSN or EIN as printed (digits only).",
+        "ssn": "Social security number from Part I as printed (digits only), if filled in.",
+        "ein": "Employer identification number from Part I as printed (digits only), if filled.",
         "document_date": "Date signed, YYYY-MM-DD.",
     },
     "invoice": {
@@ -64,6 +66,12 @@ FIELDS: dict[str, dict[str, str]] = {
         "currency": "ISO 4217 currency code.",
         "full_name": "Name of the customer invoiced.",
         "address": "Customer's address.",
+        "vat_id": "Issuer's VAT identification number, with its country prefix.",
+        "customer_vat_id": "Customer's VAT identification number, with its country prefix.",
+        "iban": "IBAN the invoice asks to be paid to, as printed.",
     },
     "unknown": {},
 }
+# Not asked of Claude: set by the classifier when a machine-readable zone decided the type,
+# to the type the text (or the model) gave, so the checker can hold the two against each other.
+TEXT_TYPE = "text_type"

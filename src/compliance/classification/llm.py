@@ -33,7 +33,7 @@ from compliance.classification import llm_metrics
 from compliance.classification.api_errors import Refusal, classify_refusal, operator_action
 from compliance.classification.cache import ResultCache, without_nul
 from compliance.classification.circuit import CircuitBreaker
-from compliance.classification.local import mrz_fields, type_from_mrz
+from compliance.classification.local import mrz_fields, text_type, type_from_mrz
 from compliance.classification.model import Classification, ExtractedField, Usage
 from compliance.classification.prompt import (
     PROMPT_VERSION,
@@ -242,6 +242,8 @@ class ClaudeClassifier:
         document_type, confidence = type_from_mrz(mrz, result.document_type, result.confidence)
         fields = {f.name: f for f in result.fields}
         fields.update({f.name: f for f in mrz_fields(mrz)})
+        read_as = text_type(result.document_type)  # Claude's type, for the checker
+        fields[read_as.name] = read_as
         return Classification(
             document_type,
             confidence,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from compliance.classification.dates import parse_printed_date
+from compliance.classification.fieldsets import TEXT_TYPE
 from compliance.classification.model import Classification, ExtractedField
 from compliance.mrz import MRZ, find_mrz, mrz_date
 
@@ -65,14 +66,17 @@ def classify(text: str) -> Classification:
     fields = {f.name: f for f in _labelled_fields(text)}
     mrz = find_mrz(text)
     if mrz is not None:
+        read_as = text_type(document_type)
         document_type, confidence = type_from_mrz(mrz, document_type, confidence)
         fields.update({f.name: f for f in mrz_fields(mrz)})
+        fields[read_as.name] = read_as
     if document_type == "bank_statement":
         fields.update({f.name: f for f in _mt940_fields(text)})
     elif document_type == "tax_form":
         fields.update({f.name: f for f in w9_fields(text)})
     elif document_type == "invoice":
-        fields.update({f.name: f for f in invoice_fields(text)})
+        found = invoice_fields(text)  # a labelled "Issuer:" line beats a guessed one
+        fields.update({f.name: f for f in found if f.name != "issuer" or "issuer" not in fields})
     if "full_name" not in fields and {"surname", "given_names"} <= fields.keys():
         full = f"{fields['given_names'].value} {fields['surname'].value}"
         fields["full_name"] = ExtractedField("full_name", full, 0.9)
@@ -93,6 +97,12 @@ def _document_type(text: str) -> tuple[str, float]:
     runner_up = max(score for t, score in scores.items() if t != best)
     margin = (scores[best] - runner_up) / scores[best]
     return best, round(min(0.99, 0.5 + 0.5 * margin), 3)
+
+
+def text_type(guessed: str) -> ExtractedField:
+    """What the text (or the model) made of the document before its MRZ decided the type:
+    the checker holds the two against each other, as a computed MRZ is easy to add."""
+    return ExtractedField(TEXT_TYPE, guessed, 1.0)
 
 
 def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
@@ -190,6 +200,8 @@ def w9_fields(text: str) -> list[ExtractedField]:
         ein = "".join(form.get(k, "") for k in ("f1_14", "f1_15"))
         if ssn or ein:
             fields.append(ExtractedField("taxpayer_id", ssn or ein, 0.95))
+        fields += [ExtractedField(name, tin, 0.95) for name, tin in (("ssn", ssn), ("ein", ein))
+                   if tin]  # fmt: skip
         return fields
     lines = text.splitlines()
     for i, line in enumerate(lines[:-1]):
@@ -216,8 +228,55 @@ _INVOICE_DATE = (
 )
 
 
-def invoice_fields(text: str) -> list[ExtractedField]:
+_IBAN = r"([A-Z]{2}\d{2}(?:[A-Z0-9]|[ ](?=[A-Z0-9])){10,38})"
+_INVOICE_IBAN = (
+    re.compile(rf"\bIBAN\b\s*:?\s*{_IBAN}"),  # "IBAN : FR76 10107 ..."
+    re.compile(r"([A-Z]{2}\d{2}[A-Z0-9]{10,30})\s*IBAN\b"),  # "NL50INGB0683251309IBAN"
+)
+_VAT_WORD = (
+    r"(?:VAT(?:\s*(?:no\.?|number|reg(?:istration)?\.?(?:\s*no\.?)?|id))?"
+    r"|BTW(?:[\s-]*(?:nummer|nr\.?|id))?|USt-?Id(?:Nr)?\.?|TVA(?:\s*intracom\w*)?|IVA|MwSt-?Nr\.?)"
+)
+_VAT_ID = r"([A-Z]{2}\s?[0-9A-Z](?:[0-9A-Z]|[ .]\d){7,13})"
+_INVOICE_VAT = (
+    re.compile(
+        rf"(?i:(your|uw|customer|client|votre|ihre)\s+)?\b(?i:{_VAT_WORD})\s*[:.]?\s*{_VAT_ID}\b"
+    ),
+    re.compile(r"()\b([A-Z]{2}\d[0-9A-Z]{7,12})\s*(?:BTW|VAT)\b"),  # "NL810433941B01BTW"
+)
+# A line naming a company by its legal form: "Coolblue B.V.", "Amazon Web Services, Inc."
+_COMPANY_LINE = re.compile(
+    r"^[ \t]*([A-Z0-9][\w&'.,()\- ]{1,70}?[ ](?:B\.V\.|N\.V\.|GmbH|AG|KG|Ltd\.?|Limited|Inc\.?"
+    r"|LLC|L\.L\.C\.|S\.A\.|SA|SAS|SARL|S\.à r\.l\.|S\.r\.l\.|S\.p\.A\.|plc|PLC|Corp\.?"
+    r"|Corporation|Oy|AB|A/S|ApS|Pvt\.? Ltd\.?))[ \t]*[:,]?[ \t]*$",
+    re.M,
+)
+
+
+def invoice_parties(text: str) -> list[ExtractedField]:
+    """The issuer (the company whose name recurs most: letterhead, footer, terms), the VAT
+    identification numbers printed (the customer's when the label says "your") and the IBAN
+    to pay to. Values are as printed; the rules validate them."""
     fields = []
+    companies = [m.group(1).strip() for m in _COMPANY_LINE.finditer(text)]
+    if companies:
+        issuer = max(dict.fromkeys(companies), key=text.count)  # first seen wins a tie
+        fields.append(ExtractedField("issuer", issuer, 0.7))
+    for pattern in _INVOICE_VAT:
+        for match in pattern.finditer(text):
+            name = "customer_vat_id" if match.group(1) else "vat_id"
+            if all(f.name != name for f in fields):
+                fields.append(ExtractedField(name, match.group(2).strip(), 0.85))
+    for pattern in _INVOICE_IBAN:
+        found = pattern.search(text)
+        if found:
+            fields.append(ExtractedField("iban", found.group(1).strip(), 0.85))
+            break
+    return fields
+
+
+def invoice_fields(text: str) -> list[ExtractedField]:
+    fields = invoice_parties(text)
     for pattern in _INVOICE_NUMBER:
         number = pattern.search(text)
         if number:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-PROMPT_VERSION = "kyc-extract/1"
+PROMPT_VERSION = "kyc-extract/2"
 
 SYSTEM = """You read documents that customers gave a bank (passports, identity cards, proofs \
 of address, bank statements, consent forms, tax forms, invoices) and record what they are \

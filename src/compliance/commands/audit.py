@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
@@ -24,26 +26,69 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
-    from compliance.audit.store import create_schema
+def _admin_engine(settings: Settings) -> Engine:
+    """The owner of the tables: for migrations, grants and erasure only."""
+    from compliance.audit.store import connect, require_database
 
-    create_schema(_engine(settings))
-    print("audit schema ready")
+    engine = connect(settings.admin_database_dsn)
+    require_database(engine, "COMPLIANCE_ADMIN_DATABASE_URL")
+    return engine
+
+
+def cmd_db_init(settings: Settings, _: argparse.Namespace) -> int:
+    from compliance.db_setup import initialise
+
+    for ready in initialise(_admin_engine(settings), settings):
+        print(_granted(ready.role, ready.purpose, ready.created))
+    print("database ready")
     return 0
 
 
 def cmd_db_grant_writer(settings: Settings, args: argparse.Namespace) -> int:
-    from compliance.audit.roles import grant_writer
-    from compliance.audit.store import create_schema
+    from compliance.db_setup import Purpose, create_every_table, grant
 
-    engine = _engine(settings)
-    create_schema(engine)
-    grant_writer(engine, args.role)
-    print(
-        f"role {args.role} may now append to the audit trail, and nothing else; run the audit "
-        f"sink with COMPLIANCE_AUDIT_DATABASE_URL naming that role"
-    )
+    engine = _admin_engine(settings)
+    create_every_table(engine)
+    purpose: Purpose = "processors" if args.processors else "audit-sink"
+    ready = grant(engine, args.role, purpose, _role_password(settings, args))
+    print(_granted(ready.role, ready.purpose, ready.created))
+    if not ready.created and (args.password_file or args.password_env):
+        print(f"role {args.role} existed: its password is left as it was (ALTER ROLE changes it)")
     return 0
+
+
+def _granted(role: str, purpose: str, created: bool) -> str:
+    made = "created; " if created else ""
+    if purpose == "processors":
+        return (
+            f"role {role}: {made}may use the processors' tables and read the audit trail; run "
+            "the classifier and checker with COMPLIANCE_DATABASE_URL naming that role"
+        )
+    return (
+        f"role {role}: {made}may append to the audit trail, and nothing else; run the audit "
+        "sink with COMPLIANCE_AUDIT_DATABASE_URL naming that role"
+    )
+
+
+def _role_password(settings: Settings, args: argparse.Namespace) -> str | None:
+    """The password a missing role is created with: from --password-file, the variable named
+    by --password-env, or the configured URL that names the role; never from the command
+    line itself (other users see it) and never printed."""
+    from sqlalchemy.engine import make_url
+
+    if args.password_file:
+        try:
+            return Path(args.password_file).read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise ComplianceError(f"cannot read --password-file: {exc.strerror}") from None
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise ComplianceError(f"--password-env: {args.password_env} is not set")
+        return value
+    dsn = settings.database_dsn if args.processors else settings.audit_database_dsn
+    url = make_url(dsn)
+    return url.password if url.username == args.role and url.password else None
 
 
 def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
@@ -165,7 +210,7 @@ def _write_export(rows: Any, fmt: str, out: TextIO, columns: tuple[str, ...]) ->
 def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.gdpr import erase_subject
 
-    done = erase_subject(_engine(settings), args.subject, settings.topic_prefix)
+    done = erase_subject(_admin_engine(settings), args.subject, settings.topic_prefix)
     if done.key_destroyed:
         print(
             f"key of {args.subject!r} destroyed: its personal data in the audit trail is now "
@@ -187,11 +232,32 @@ def register(sub: Any) -> None:
     db = sub.add_parser("db", help="database administration").add_subparsers(
         dest="action", required=True
     )
-    db.add_parser("init", help="create or upgrade the audit schema").set_defaults(func=cmd_db_init)
+    db.add_parser(
+        "init",
+        help="as the owner (COMPLIANCE_ADMIN_DATABASE_URL): create or upgrade every table, then "
+        "create and grant the roles of COMPLIANCE_DATABASE_URL and COMPLIANCE_AUDIT_DATABASE_URL",
+    ).set_defaults(func=cmd_db_init)
     writer = db.add_parser(
-        "grant-writer", help="let an existing database role append to the audit trail, only"
+        "grant-writer",
+        help="create a database role if missing and let it append to the audit trail, only "
+        "(or, with --processors, use the processors' tables)",
     )
-    writer.add_argument("role", help="the role the audit sink connects as")
+    writer.add_argument("role", help="the role the audit sink (or the processors) connects as")
+    writer.add_argument(
+        "--processors",
+        action="store_true",
+        help="grant what the classifier, checker and CLI need instead of the sink's rights",
+    )
+    source = writer.add_mutually_exclusive_group()
+    source.add_argument(
+        "--password-file", help="file holding the password a missing role is created with"
+    )
+    source.add_argument(
+        "--password-env",
+        metavar="VARIABLE",
+        help="environment variable holding the password a missing role is created with "
+        "(default: the password of the configured URL naming the role)",
+    )
     writer.set_defaults(func=cmd_db_grant_writer)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(

@@ -143,6 +143,7 @@ def backtest(
             env["occurred_at"],
             customer_id=customer_id,
             customer=state,
+            declared_type=document.get("declared_type"),
         )
         now = {r.rule.id: r for r in results}
         report.decisions += len(now)

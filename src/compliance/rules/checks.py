@@ -43,6 +43,8 @@ class Context:
     document_type: str = ""
     customer_id: str | None = None
     customer: CustomerState = NO_STATE  # earlier documents and consents of the customer
+    declared_type: str | None = None  # what the publisher said the document is
+    covered_types: frozenset[str] = frozenset()  # types some rule of the ruleset names
 
     @property
     def instant(self) -> datetime:
@@ -55,11 +57,16 @@ class Context:
         document_type: str = "",
         customer_id: str | None = None,
         customer: CustomerState = NO_STATE,
+        *,
+        declared_type: str | None = None,
+        covered_types: frozenset[str] = frozenset(),
     ) -> Context:
         if isinstance(as_of, datetime):
             at = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-            return cls(at.astimezone(UTC).date(), at, document_type, customer_id, customer)
-        return cls(as_of, None, document_type, customer_id, customer)
+            day = at.astimezone(UTC).date()
+        else:
+            at, day = None, as_of
+        return cls(day, at, document_type, customer_id, customer, declared_type, covered_types)
 
 
 CheckFn = Callable[[Any, Fields, Any, Context], Verdict]

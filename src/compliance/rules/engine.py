@@ -35,10 +35,19 @@ def evaluate(
     *,
     customer_id: str | None = None,
     customer: CustomerState = NO_STATE,
+    declared_type: str | None = None,
 ) -> list[RuleResult]:
     """One result per rule that applies to ``document_type``, decided as of ``as_of`` (a
-    date, or the instant of the input event) against the customer's earlier state."""
-    ctx = Context.for_decision(as_of, document_type, customer_id, customer)
+    date, or the instant of the input event) against the customer's earlier state and the
+    type the publisher declared."""
+    ctx = Context.for_decision(
+        as_of,
+        document_type,
+        customer_id,
+        customer,
+        declared_type=declared_type,
+        covered_types=ruleset.covered_types,
+    )
     return [run_rule(ruleset, rule, fields, ctx) for rule in ruleset.for_type(document_type)]
 
 

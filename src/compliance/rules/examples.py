@@ -76,7 +76,14 @@ def run_example(ruleset: Ruleset, rule: Rule, example: Example) -> ExampleRun:
         as_of = _utc(as_of) or as_of
     elif isinstance(as_of, date):
         as_of = datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
-    ctx = Context.for_decision(as_of, document_type, example.customer_id, example_state(example))
+    ctx = Context.for_decision(
+        as_of,
+        document_type,
+        example.customer_id,
+        example_state(example),
+        declared_type=example.declared_type,
+        covered_types=ruleset.covered_types,
+    )
     result = run_rule(ruleset, rule, example.fields, ctx)
     return ExampleRun(rule, example, result.outcome, result.explanation)
 

@@ -167,6 +167,7 @@ class Example(BaseModel):
     expect: Literal["pass", "fail", "review"]
     as_of: datetime | date
     document_type: str | None = None  # default: the first type the rule applies to
+    declared_type: str | None = None  # what the publisher declared the document to be
     customer_id: str | None = "C-EXAMPLE"
     fields: dict[str, Text] = Field(default_factory=dict)
     earlier_documents: tuple[EarlierDocument, ...] = ()

@@ -46,6 +46,8 @@ class Ruleset:
     rules_version: str = ""  # the rule files (and the data files they name) alone
     lists_version: str | None = None  # the sanctions lists in force it screens, if any
     lists: str | None = None  # those lists, for a reader
+    # the document types some rule names in its applies_to ("*" alone covers no type)
+    covered_types: frozenset[str] = frozenset()
     _prepared: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_type: dict[str, list[Rule]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -86,6 +88,7 @@ def load_ruleset(folder: Path, *, sanctions: SanctionsSource | None = None) -> R
                 )
             defined_in[rule.id] = file.name
             rules.append(rule)
+    _require_a_decision_for_every_type(rules)
     prepared: dict[str, tuple[Any, ...]] = {}
     for rule in rules:
         try:
@@ -95,6 +98,24 @@ def load_ruleset(folder: Path, *, sanctions: SanctionsSource | None = None) -> R
                 f"{defined_in[rule.id]}: rule {rule.id}, field check: {exc}"
             ) from None
     return _assemble(tuple(rules), prepared, digest.hexdigest(), sanctions)
+
+
+COVERAGE_KIND = "type_has_rules"
+
+
+def _require_a_decision_for_every_type(rules: list[Rule]) -> None:
+    """A ruleset must decide every document: without a rule for every type ("*") whose check
+    is ``type_has_rules``, a document classified as ``unknown``, or as a type no rule names,
+    would get no check at all and pass silently. Such a ruleset is refused (at start-up, and
+    by a reload, which keeps the rules in force)."""
+    if not any(
+        "*" in r.applies_to and isinstance(r.check, CheckSpec) and r.check.kind == COVERAGE_KIND
+        for r in rules
+    ):
+        raise RulesetError(
+            f'no rule for every document type ("*") checks {COVERAGE_KIND}: a document '
+            "classified as unknown, or as a type no rule names, would pass with no check"
+        )
 
 
 def _assemble(
@@ -131,6 +152,7 @@ def _assemble(
         rules_version=rules_version,
         lists_version=lists_version,
         lists="; ".join(bound[v] for v in sorted(bound)) or None,
+        covered_types=frozenset(t for r in rules for t in r.applies_to if t != "*"),
         _prepared=prepared,
     )
 

@@ -1,15 +1,19 @@
 """Identifiers with check digits, validated by python-stdnum: IBAN (ISO 13616, mod 97 and the
-country's length and layout), BIC (ISO 9362), LEI (ISO 17442, mod 97) and national personal
-identity numbers (each country's own check-digit scheme)."""
+country's length and layout), BIC (ISO 9362), LEI (ISO 17442, mod 97), VAT identification
+numbers (each country's own scheme, chosen by the country prefix), US taxpayer identification
+numbers (SSN, ITIN, EIN: the numbers a Form W-9 takes) and national personal identity numbers
+(each country's own check-digit scheme)."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Literal
 
-from stdnum import bic, iban, lei
-from stdnum.exceptions import ValidationError
+from stdnum import bic, iban, lei, vatin
+from stdnum.exceptions import InvalidComponent, ValidationError
+from stdnum.us import ein, itin, ssn
 
 from compliance.rules.checks import Context, Fields, Verdict, check, label, text
 from compliance.rules.kinds.params import Params
@@ -51,16 +55,38 @@ NATIONAL_IDS: dict[str, str] = {
     "USA": "us.ssn",
     "ZAF": "za.idnr",
 }
-SCHEMES: dict[str, tuple[ModuleType, str]] = {
-    "iban": (iban, "IBAN"),
-    "bic": (bic, "BIC"),
-    "lei": (lei, "LEI"),
+
+
+def us_tin(number: str) -> str:
+    """A US taxpayer identification number as a Form W-9 takes it: a valid SSN, ITIN or EIN.
+    (``stdnum.us.tin`` also accepts any nine digits as an ATIN, which a W-9 never carries.)"""
+    for module in (ssn, itin, ein):
+        try:
+            return str(module.validate(number))
+        except ValidationError:
+            continue
+    raise InvalidComponent("it is neither a valid SSN, nor an ITIN, nor an EIN")
+
+
+Validate = Callable[[str], str]
+SCHEMES: dict[str, tuple[Validate, str]] = {
+    "iban": (iban.validate, "IBAN"),
+    "bic": (bic.validate, "BIC"),
+    "lei": (lei.validate, "LEI"),
+    "vat": (vatin.validate, "VAT identification number"),
+    "us_ssn": (ssn.validate, "US social security number"),
+    "us_itin": (itin.validate, "US individual taxpayer identification number"),
+    "us_ein": (ein.validate, "US employer identification number"),
+    "us_tin": (us_tin, "US taxpayer identification number"),
 }
+Scheme = Literal[
+    "iban", "bic", "lei", "vat", "us_ssn", "us_itin", "us_ein", "us_tin", "national_id"
+]
 
 
 class IdentifierParams(Params):
     field: str
-    scheme: Literal["iban", "bic", "lei", "national_id"]
+    scheme: Scheme
     country_field: str = "nationality"  # national_id: whose scheme applies
     optional: bool = False  # pass when the document carries no such identifier
 
@@ -94,10 +120,11 @@ def identifier(params: IdentifierParams, fields: Fields, _: Any, __: Context) ->
                 inputs,
             )
         module, title = found
+        validate: Validate = module.validate
     else:
-        module, title = SCHEMES[params.scheme]
+        validate, title = SCHEMES[params.scheme]
     try:
-        compact = module.validate(value)
+        compact = validate(value)
     except ValidationError as exc:
         reason = str(exc).rstrip(".").lower()
         return Verdict(False, f"{value!r} is not a valid {title}: {reason}", inputs)
