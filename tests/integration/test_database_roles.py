@@ -171,6 +171,10 @@ def test_the_processors_role_owns_nothing_and_uses_its_own_tables(
         )
         cur.execute("SELECT count(*) FROM audit_events")  # it reads the audit trail
         cur.fetchone()
+        cur.execute(  # and makes keys for new subjects, to seal their data on Kafka
+            "INSERT INTO audit_subject_keys (subject_id, key, created_at) "
+            "VALUES ('roles-test', decode(repeat('00', 32), 'hex'), now()) ON CONFLICT DO NOTHING"
+        )
 
 
 PROCESSORS_REFUSED = [
