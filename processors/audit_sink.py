@@ -4,13 +4,20 @@ For each batch, in this order:
 
 1. consume up to ``audit_batch_size`` records from all topics (committed transactions only;
    the client's fetch queue is bounded too, so a burst never grows memory);
-2. turn each into an audit row, its personal fields sealed with the subject's key, serialized.
-   A record that does not decode goes to ``<topic>.dlq`` (flushed before step 3) and is
-   audited from there; garbage on a dead-letter topic itself is recorded as an
-   ``Undecodable`` row with its original bytes;
-3. write the rows, skipping events already recorded, each hash-chained to the previous row of
-   its (topic, partition), through ``audit_write_connections`` transactions over whole chains
-   at once; chain heads are signed from time to time (``compliance.audit.writer``);
+2. turn each into an audit row, its personal fields sealed with the subject's key, serialized,
+   with a hash of its content (``compliance.audit.writer.content_hash_of``). A record that
+   does not decode is recorded as an ``Undecodable`` row with its original bytes and why; it
+   is not dead-lettered here: the processor that consumes its topic dead-letters it, once
+   (the sink is a recorder, not a stage; two dead letters per bad input is what readers of
+   ``.dlq`` topics saw before);
+3. write the rows, skipping events already recorded with the same content (an id seen again
+   with other content is a conflict: written as a row of its own and listed in
+   ``audit_event_conflicts``), each hash-chained to the previous row of its (topic,
+   partition), through ``audit_write_connections`` transactions over whole chains at once. A
+   row the database refuses for its content (``compliance.db_errors``, e.g. a key too long
+   for an index) is narrowed down by replaying the batch in parts and goes to
+   ``<topic>.dlq`` with the reason; the rest is written. Chain heads are signed every
+   ``audit_checkpoint_interval_s``, idle or not, and at start-up (``compliance.audit.writer``);
 4. only then commit the consumed offsets to Kafka.
 
 The steps overlap: a writer thread does step 3 of batch N while batch N+1 waits its turn and
@@ -27,6 +34,7 @@ the unit of parallelism: each copy of the sink extends the chains of the partiti
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -43,14 +51,21 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 import psycopg2.errors
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from sqlalchemy import Engine
 from sqlalchemy.exc import ProgrammingError
 
 from compliance import kafka_io, metrics
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.store import AuditRow, AuditWriter, connect, create_schema, require_database
-from compliance.audit.writer import Prepared
+from compliance.audit.writer import Outcome, Prepared, Preparer, Refused
 from compliance.codec import HEADER_LEN, registry
 from compliance.config import Settings
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
@@ -83,6 +98,14 @@ def _event_id(value: str) -> str:
         raise PoisonMessage(f"event_id {value[:60]!r} is not a UUID") from None
 
 
+class Outgoing(NamedTuple):
+    """A dead letter on its way: sent again when the client reports it undelivered."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
 class Consumed(NamedTuple):
     """What the sink needs of a consumed record, as plain values that cross to the preparing
     process cheaply."""
@@ -95,7 +118,14 @@ class Consumed(NamedTuple):
 
     @classmethod
     def of(cls, msg: Message) -> Consumed:
-        return cls(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
+        return cls(*place(msg), msg.key(), msg.value())
+
+
+def place(msg: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed record (never None for one without error)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    assert topic is not None and partition is not None and offset is not None, "a record"
+    return topic, partition, offset
 
 
 def audit_row(record: Consumed) -> AuditRow:
@@ -119,8 +149,9 @@ def audit_row(record: Consumed) -> AuditRow:
     )
 
 
-def undecodable_row(record: Consumed, error: PoisonMessage) -> AuditRow:
-    """Garbage found on a dead-letter topic: kept verbatim, identified by where it sat."""
+def undecodable_row(record: Consumed, error: Exception | str) -> AuditRow:
+    """A record that cannot be read (or recorded as read): kept verbatim, identified by
+    where it sat."""
     source = f"{record.topic}/{record.partition}/{record.offset}"
     return AuditRow(
         event_id=derive_event_id("undecodable", source),
@@ -139,21 +170,15 @@ def undecodable_row(record: Consumed, error: PoisonMessage) -> AuditRow:
     )
 
 
-@dataclass
-class PreparedBatch:
-    """Step 2's result for a batch: its rows ready to chain, and the records that cannot be
-    read (index in the batch, why), which go to the dead-letter topic."""
-
-    prepared: list[Prepared]
-    unreadable: list[tuple[int, str]]
-
-
-# Step 2 of a batch under way: (where each slice starts in the batch, its result to come).
-Preparing = list[tuple[int, Future[PreparedBatch]]]
+# Step 2's result for a slice of a batch: its rows ready to chain, and the records refused a
+# subject key by the database for their content (dead-lettered like rows refused later).
+PreparedSlice = tuple[list[Prepared], list[Refused]]
+# Step 2 of a batch under way: its slices' results to come, in order.
+Preparing = list[Future[PreparedSlice]]
 
 # The preparing process's own database connection and key cache (it seals with the subjects'
 # keys and makes sure the month partitions exist). Set by ``start_preparing``.
-_PREPARER: AuditWriter | None = None
+_PREPARER: Preparer | None = None
 
 
 def start_preparing(dsn: str, log_level: str) -> None:
@@ -169,7 +194,7 @@ def start_preparing(dsn: str, log_level: str) -> None:
             level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
         quiet_cycle_collector()
-    _PREPARER = AuditWriter(connect(dsn), signing_key=None)
+    _PREPARER = Preparer(connect(dsn))
 
 
 def _leave_with_the_sink(sink_pid: int) -> None:
@@ -184,31 +209,38 @@ def _leave_with_the_sink(sink_pid: int) -> None:
     threading.Thread(target=watch, name="sink-watch", daemon=True).start()
 
 
-def prepare_records(records: list[Consumed]) -> PreparedBatch:
-    """Step 2 for a batch, in the preparing process: decode each record (a record that does not
-    decode is reported back, or kept verbatim when it sits on a dead-letter topic already),
-    then seal and serialize the rows. Raises RetryableError when the database is unavailable."""
+def prepare_records(records: list[Consumed]) -> PreparedSlice:
+    """Step 2 for a batch, in the preparing process: decode each record (one that does not
+    decode is kept verbatim, with why), then seal and serialize the rows. Raises
+    RetryableError when the database is unavailable."""
     assert _PREPARER is not None, "start_preparing() runs first"
     rows: list[AuditRow] = []
-    unreadable: list[tuple[int, str]] = []
-    for index, record in enumerate(records):
+    for record in records:
         try:
             rows.append(audit_row(record))
         except PoisonMessage as exc:
-            if is_dead_letter(record.topic):
-                rows.append(undecodable_row(record, exc))
-            else:
-                unreadable.append((index, str(exc)))
-    return PreparedBatch(_PREPARER.prepare_batch(rows), unreadable)
+            log.warning(
+                "audit sink: %s/%d/%d does not decode; recorded verbatim: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            metrics.audit_undecodable.inc()
+            rows.append(undecodable_row(record, exc))
+    prepared = _PREPARER.prepare_batch(rows)
+    return prepared, _PREPARER.refused
 
 
 @dataclass
 class InFlight:
-    """A batch handed to the writer thread: its records (for the offsets) and its rows."""
+    """A batch handed to the writer thread: its records (for the offsets), its rows, and the
+    rows the database refused, once written (dead-lettered before the offsets commit)."""
 
     records: list[Message]
     prepared: list[Prepared]
-    future: Future[int] | None
+    future: Future[Outcome] | None
+    refused: list[Refused] = dataclasses.field(default_factory=list)
 
     def written(self) -> bool:
         return self.future is not None and self.future.done()
@@ -240,6 +272,9 @@ class AuditSink:
             connections=settings.audit_write_connections,
         )
         self.parts = max(1, settings.audit_prepare_processes)
+        # Rows recorded in place of records the database refused from a dead-letter topic.
+        self.fallback = Preparer(engine)
+        self._undelivered: list[Outgoing] = []
 
     def run(self, stop: threading.Event) -> None:
         preparing = preparing_pool(self.settings)  # starts while the consumer joins its group
@@ -251,6 +286,7 @@ class AuditSink:
         producer = kafka_io.idempotent_producer(self.settings)
         kafka_io.subscribe(consumer, self.topics)
         log.info("audit sink consuming %d topics", len(self.topics))
+        self._sign_heads_behind()
         writing = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
         in_flight: deque[InFlight] = deque()
         try:
@@ -262,26 +298,30 @@ class AuditSink:
                 preparing_next = self._submit_prepare(preparing, records) if records else None
                 # Commit what is written; wait for the oldest only when the queue is full.
                 while in_flight and (in_flight[0].written() or len(in_flight) >= WRITE_QUEUE):
-                    if not self._commit_when_written(consumer, writing, in_flight[0], stop):
+                    if not self._commit_when_written(
+                        consumer, producer, writing, in_flight[0], stop
+                    ):
                         return
                     in_flight.popleft()
                 if preparing_next is None:
+                    if not in_flight:  # idle: the writer thread is free, sign what is due
+                        writing.submit(self.writer.checkpoint_if_due).result()
                     continue
-                prepared = self._prepared(
-                    consumer, producer, preparing, records, preparing_next, stop
-                )
-                if prepared is None:
+                done = self._prepared(consumer, preparing, records, preparing_next, stop)
+                if done is None:
                     return
                 previous = in_flight[-1].future if in_flight else None
-                in_flight.append(
-                    InFlight(records, prepared, writing.submit(self._write, previous, prepared))
-                )
+                flight = InFlight(records, done[0], None, done[1])
+                flight.future = writing.submit(self._write, previous, flight)
+                in_flight.append(flight)
         finally:
             try:
                 # Leaving: commit the batches written, in order, up to the first that is not
                 # (its offsets and those after it stay uncommitted); retry no more.
                 for leftover in in_flight:
-                    if not self._commit_when_written(consumer, writing, leftover, _LEAVING):
+                    if not self._commit_when_written(
+                        consumer, producer, writing, leftover, _LEAVING
+                    ):
                         break
             finally:
                 writing.shutdown(wait=True)
@@ -291,13 +331,31 @@ class AuditSink:
                 producer.flush(10)
                 self._sign_heads()
 
-    def _write(self, previous: Future[int] | None, prepared: list[Prepared]) -> int:
+    def _write(self, previous: Future[Outcome] | None, batch: InFlight) -> Outcome:
         """Step 3 on the writer thread, where batches run in the order handed over: a batch
         whose predecessor failed is not written before it (chains follow the offsets), and
-        both are retried in order."""
+        both are retried in order. A row refused from a dead-letter topic is recorded in
+        place, verbatim (a dead letter of a dead letter would go nowhere)."""
         if previous is not None and previous.exception() is not None:
             raise RetryableError("the batch before this one is not written yet")
-        return self.writer.append_batch(prepared)
+        outcome = self.writer.append_batch(batch.prepared) + Outcome(rejected=batch.refused)
+        in_place = [r for r in outcome.rejected if is_dead_letter(r.topic)]
+        if not in_place:
+            return outcome
+        records = {place(m): m for m in batch.records}
+        rows = [undecodable_row(Consumed.of(records[r[:3]]), r.why) for r in in_place]
+        verbatim = self.writer.append_batch(self.fallback.prepare_batch(rows))
+        if verbatim.rejected or self.fallback.refused:
+            raise RuntimeError(
+                "the database refused even the verbatim record of a dead letter: "
+                + (verbatim.rejected or self.fallback.refused)[0].why
+            )
+        return Outcome(
+            outcome.written + verbatim.written,
+            outcome.duplicates + verbatim.duplicates,
+            outcome.conflicts + verbatim.conflicts,
+            [r for r in outcome.rejected if not is_dead_letter(r.topic)],
+        )
 
     def _sign_heads(self) -> None:
         try:
@@ -305,63 +363,82 @@ class AuditSink:
         except RetryableError as exc:
             log.warning("final checkpoint not written (%s); the next one covers it", exc)
 
+    def _sign_heads_behind(self) -> None:
+        """Rows written just before a crash are signed now, not when their chain next grows."""
+        try:
+            signed = self.writer.sign_heads_behind(self.topics)
+        except RetryableError as exc:
+            log.warning("unsigned chain heads not signed at start (%s)", exc)
+            return
+        if signed:
+            log.info("signed %d chain head(s) no checkpoint covered yet", signed)
+
     def _submit_prepare(self, pool: Executor, batch: list[Message]) -> Preparing:
         """Hand step 2 of ``batch`` to the preparing pool, in as many slices as it has
         processes: (where each slice starts in the batch, its result to come)."""
         records = [Consumed.of(msg) for msg in batch]
         size = -(-len(records) // self.parts)
         return [
-            (start, pool.submit(prepare_records, records[start : start + size]))
+            pool.submit(prepare_records, records[start : start + size])
             for start in range(0, len(records), size)
         ]
 
     def _prepared(
         self,
         consumer: Consumer,
-        producer: Producer,
         pool: Executor,
         batch: list[Message],
         preparing: Preparing,
         stop: threading.Event,
-    ) -> list[Prepared] | None:
-        """Step 2's result for ``batch``, its unreadable records dead-lettered (retried, paused,
-        while the database or the broker fails); None when stopping first."""
+    ) -> PreparedSlice | None:
+        """Step 2's result for ``batch`` (retried, paused, while the database fails); None
+        when stopping first."""
         pending: Preparing | None = preparing
 
-        def attempt() -> list[Prepared]:
+        def attempt() -> PreparedSlice:
             nonlocal pending
             if pending is None:  # a retry: prepare the whole batch again
                 pending = self._submit_prepare(pool, batch)
             slices, pending = pending, None
             prepared: list[Prepared] = []
-            unreadable: list[tuple[Message, str]] = []
-            for start, future in slices:
-                part = future.result()
-                prepared.extend(part.prepared)
-                unreadable.extend((batch[start + index], why) for index, why in part.unreadable)
-            self._dead_letter(producer, unreadable)
-            return prepared
+            refused: list[Refused] = []
+            for future in slices:
+                rows, refusals = future.result()
+                prepared += rows
+                refused += refusals
+            return prepared, refused
 
         return self._until_done(consumer, stop, attempt)
 
     def _commit_when_written(
-        self, consumer: Consumer, pool: ThreadPoolExecutor, batch: InFlight, stop: threading.Event
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        pool: ThreadPoolExecutor,
+        batch: InFlight,
+        stop: threading.Event,
     ) -> bool:
         """Step 4 once the writer thread has done step 3 for ``batch`` (retried, paused, while
-        the database fails); False when stopping with the batch unwritten."""
+        the database fails) and the rows it refused are dead-lettered (only the delivery is
+        retried while the broker fails); False when stopping first."""
 
-        def written() -> int:
+        def written() -> Outcome:
             if batch.future is None:  # a retry: hand the same rows to the writer again
-                batch.future = pool.submit(self.writer.append_batch, batch.prepared)
+                batch.future = pool.submit(self._write, None, batch)
             future, batch.future = batch.future, None
             return future.result()
 
-        inserted = self._until_done(consumer, stop, written)
-        if inserted is None:
+        outcome = self._until_done(consumer, stop, written)
+        if outcome is None:
             return False  # offsets stay uncommitted: the batch is read again
-        log.debug("recorded %d new of %d events", inserted, len(batch.prepared))
-        metrics.audit_rows.inc(inserted)
-        metrics.audit_duplicates.inc(len(batch.prepared) - inserted)
+        if outcome.rejected:
+            self._dead_letter(producer, batch.records, outcome.rejected)
+            if self._until_done(consumer, stop, lambda: self._delivered(producer)) is None:
+                return False  # read again: refused again, dead-lettered again, same bytes
+        log.debug("recorded %d new of %d events", outcome.written, len(batch.prepared))
+        metrics.audit_rows.inc(outcome.written)
+        metrics.audit_duplicates.inc(outcome.duplicates)
+        metrics.audit_conflicts.inc(outcome.conflicts)
         try:
             consumer.commit(asynchronous=False, offsets=next_offsets(batch.records))
         except KafkaException as exc:
@@ -371,20 +448,44 @@ class AuditSink:
         metrics.processed.labels(NAME).inc(len(batch.records))
         return True
 
-    def _dead_letter(self, producer: Producer, unreadable: list[tuple[Message, str]]) -> None:
-        """Send each unreadable record to ``<topic>.dlq`` with why, delivered before the batch's
-        offsets can be committed (the sink audits it from there)."""
-        for msg, why in unreadable:
-            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), why)
-            record = dead_letter(msg, PoisonMessage(why), NAME)
-            producer.produce(
-                msg.topic() + DLQ_SUFFIX,
-                key=record["envelope"]["subject_id"].encode(),
-                value=self.codec.encode("DeadLetter", record),
+    def _dead_letter(
+        self, producer: Producer, records: list[Message], refused: list[Refused]
+    ) -> None:
+        """Send each record the database refused to ``<topic>.dlq`` with why (the sink audits
+        it from there; one sent again after a crash is a duplicate there, not a conflict)."""
+        by_place = {place(m): m for m in records}
+        for where in refused:
+            msg = by_place[where[:3]]
+            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
+            record = dead_letter(msg, PoisonMessage(where.why), NAME)
+            self._send(
+                producer,
+                Outgoing(
+                    where.topic + DLQ_SUFFIX,
+                    record["envelope"]["subject_id"].encode(),
+                    self.codec.encode("DeadLetter", record),
+                ),
             )
-            metrics.dead_letters.labels(NAME, msg.topic()).inc()
-        if unreadable and producer.flush(30) > 0:
-            raise RetryableError("dead letters not delivered within 30 s")
+            metrics.dead_letters.labels(NAME, where.topic).inc()
+
+    def _send(self, producer: Producer, letter: Outgoing) -> None:
+        def reported(err: KafkaError | None, _: Message) -> None:
+            if err is not None:  # given up on by the client: sent again by the next try
+                self._undelivered.append(letter)
+
+        producer.produce(letter.topic, key=letter.key, value=letter.value, on_delivery=reported)
+
+    def _delivered(self, producer: Producer) -> bool:
+        """Wait for the dead letters produced; only this is retried while the broker fails
+        (never the batch's preparation or write): those still queued are waited for again,
+        those the client gave up on are sent again."""
+        queued = producer.flush(30)
+        failed, self._undelivered = self._undelivered, []
+        for letter in failed:
+            self._send(producer, letter)
+        if queued > 0 or failed:
+            raise RetryableError(f"{queued + len(failed)} dead letter(s) not delivered yet")
+        return True
 
     def _until_done(
         self, consumer: Consumer, stop: threading.Event, attempt: Callable[[], T]
@@ -406,11 +507,7 @@ class AuditSink:
                     paused = True
                     kept_alive = consumer.poll(0)
                     if kept_alive is not None and kept_alive.error() is None:
-                        consumer.seek(
-                            TopicPartition(
-                                kept_alive.topic(), kept_alive.partition(), kept_alive.offset()
-                            )
-                        )
+                        consumer.seek(TopicPartition(*place(kept_alive)))
                     if stop.wait(delay):
                         return None
                     delay = min(delay * 2, 10.0)

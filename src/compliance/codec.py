@@ -2,7 +2,8 @@
 
 Each message is ``0xC3 0x01`` + the 8-byte CRC-64-AVRO fingerprint of the writer's schema +
 the Avro body, so a consumer can tell which schema wrote it without a side channel. Anything
-else fails to decode with ``PoisonMessage`` and a reason.
+else fails to decode with ``PoisonMessage`` and a reason; so does a record whose identifiers
+are longer than their bounds (``compliance.bounds``), for every consumer that decodes.
 
 Fields marked ``"personal": true`` in a schema are sealed with their subject's key on encode
 and opened on decode when the codec has a keyring (``with_keyring``; ``compliance.sealing``);
@@ -23,6 +24,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
+from compliance.bounds import check_bounds
 from compliance.errors import PoisonMessage
 from compliance.sealing import Keyring, SubjectErased, Transform, opener, personal_plan, sealer
 
@@ -142,6 +144,7 @@ class SchemaRegistry:
             raise PoisonMessage(f"{len(data) - buffer.tell()} trailing bytes after the body")
         if not isinstance(record, dict):
             raise PoisonMessage(f"{schema.event_type} body is not a record")
+        check_bounds(schema.event_type, record)
         return schema.event_type, self._opened(schema, record)
 
     # The sealing step: personal fields on their way in and out (``compliance.sealing``).

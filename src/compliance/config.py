@@ -122,6 +122,29 @@ class Settings(BaseSettings):
         "transaction can hold back read_committed consumers.",
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 disables.")
+    transaction_call_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=120,
+        description="Timeout passed to each Kafka transaction call (begin, send offsets, "
+        "commit, abort, init). A call still blocked after twice this plus 10 s means the "
+        "client is stuck: the processor logs it and exits with status 3 for its supervisor.",
+    )
+    dead_letter_limit: int = Field(
+        100,
+        ge=0,
+        description="More dead letters than this within COMPLIANCE_DEAD_LETTER_WINDOW_S stop "
+        "the processor without committing (a bad deploy, not bad records); 0: no limit.",
+    )
+    dead_letter_window_s: float = Field(
+        60.0, gt=0, description="The window COMPLIANCE_DEAD_LETTER_LIMIT counts over."
+    )
+    dead_letter_batch_limit: int = Field(
+        20,
+        ge=0,
+        description="A batch of more than this many records that all become dead letters "
+        "stops the processor without committing; 0: no limit.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         None, description="Claude API key; without it the local classifier is used."
     )

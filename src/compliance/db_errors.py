@@ -7,6 +7,13 @@ connections, a full disk, a serialization failure or deadlock, and the connectio
 no free connection in time. ``retryable_db_errors`` turns these into ``RetryableError``, so the
 runner pauses and retries the batch; nothing is dead-lettered for them. Any other database
 error (bad data, a constraint, a bug) is raised unchanged, for the caller to decide.
+
+A content error is the values a statement carried, not the database or our SQL: a data
+exception (class 22), an integrity constraint (23) or a program limit (54, e.g. 54000 "index row
+size exceeds maximum" for a too-long key). ``is_content_error`` names them, so a writer can set
+the offending record aside (dead-letter it) and write the rest; anything else that is neither
+(a syntax error, a missing privilege, an internal error) is a bug or a misconfiguration and
+stops the caller.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg2
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -30,6 +38,10 @@ _TRANSIENT_CODES = frozenset(
         "57014",  # query_canceled (statement timeout, pg_cancel_backend)
     }
 )
+
+# SQLSTATE classes of errors caused by the values written: data exception, integrity
+# constraint violation, program limit exceeded.
+_CONTENT_CLASSES = ("22", "23", "54")
 
 # The same errors by class name, as psycopg2.errors and psycopg.errors both name them (for an
 # error raised without its SQLSTATE, e.g. by a connection pooler or a test).
@@ -50,9 +62,16 @@ _TRANSIENT_NAMES = frozenset(
 )
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own error: wrapped by SQLAlchemy, or raised by a raw cursor (COPY)."""
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    return exc if isinstance(exc, psycopg2.Error) else None
+
+
+def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE of the driver's error (psycopg2 ``pgcode``, psycopg 3 ``sqlstate``)."""
-    orig = exc.orig
+    orig = _driver_error(exc)
     code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
     return code if isinstance(code, str) else None
 
@@ -64,17 +83,37 @@ def is_outage(exc: BaseException) -> bool:
     broke before the server said anything), the error's class decides."""
     if isinstance(exc, PoolTimeout):
         return True
-    if not isinstance(exc, DBAPIError):
+    orig = _driver_error(exc)
+    if orig is None:
         return False
-    if exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     code = sqlstate(exc)
     if code is not None:
         return code in _TRANSIENT_CODES or code.startswith(_TRANSIENT_CLASSES)
     return (
         isinstance(exc, OperationalError | InterfaceError)
-        or type(exc.orig).__name__ in _TRANSIENT_NAMES
+        or isinstance(orig, psycopg2.OperationalError | psycopg2.InterfaceError)
+        or type(orig).__name__ in _TRANSIENT_NAMES
     )
+
+
+def is_content_error(exc: BaseException) -> bool:
+    """The values of the statement were refused (the same statement fails again on any day);
+    decided by the server's SQLSTATE only, never by the driver's class."""
+    if _driver_error(exc) is None or is_outage(exc):
+        return False
+    code = sqlstate(exc)
+    return code is not None and code.startswith(_CONTENT_CLASSES)
+
+
+def refusal(exc: BaseException) -> str:
+    """Why the server refused a statement, fit for a dead letter and a log line: the SQLSTATE
+    and the primary message only (the detail may quote the values, personal data included)."""
+    orig = _driver_error(exc) or exc
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or (str(orig).splitlines() or [""])[0]
+    return f"database refused the record (SQLSTATE {sqlstate(exc)}): {primary[:300]}"
 
 
 @contextmanager
@@ -82,8 +121,8 @@ def retryable_db_errors(what: str) -> Iterator[None]:
     """Run the block; a database outage in it becomes ``RetryableError`` naming ``what``."""
     try:
         yield
-    except (DBAPIError, PoolTimeout) as exc:
+    except (DBAPIError, PoolTimeout, psycopg2.Error) as exc:
         if not is_outage(exc):
             raise
-        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        detail = _driver_error(exc) or exc
         raise RetryableError(f"{what} unavailable: {type(detail).__name__}: {detail}") from exc

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from compliance.config import Settings
 from compliance.errors import ConfigurationError
 from compliance.topics import TopicSpec, every_topic
+from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +55,18 @@ def consumer(settings: Settings, group: str, **overrides: Any) -> Consumer:
     return Consumer(config)
 
 
-def subscribe(consumer: Consumer, topics: list[str], timeout_s: float = 30.0) -> None:
+def subscribe(
+    consumer: Consumer,
+    topics: list[str],
+    timeout_s: float = 30.0,
+    on_revoke: Callable[[list[TopicPartition]], None] | None = None,
+) -> None:
     """Subscribe once the client's metadata knows every topic.
 
     Missing topics stop start-up with a clear sentence. Waiting for the metadata also avoids a
     start-up race of KIP-848 groups, where partitions of a topic the client has no metadata for
-    yet are assigned and then silently not fetched.
+    yet are assigned and then silently not fetched. ``on_revoke`` hears of partitions taken
+    away, whether handed over cleanly or lost.
     """
     deadline = time.monotonic() + timeout_s
     missing = list(topics)
@@ -72,10 +80,27 @@ def subscribe(consumer: Consumer, topics: list[str], timeout_s: float = 30.0) ->
             )
         if missing:
             time.sleep(0.5)
-    consumer.subscribe(topics)
+    if on_revoke is None:
+        consumer.subscribe(topics)
+        return
+
+    def revoked(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        on_revoke(partitions)
+
+    consumer.subscribe(topics, on_revoke=revoked, on_lost=revoked)
 
 
-def transactional_producer(settings: Settings, transactional_id: str) -> Producer:
+def transaction_deadline_s(settings: Settings) -> float:
+    """How long a transaction call may block before its watchdog ends the process: twice the
+    timeout the call is given, plus 10 s."""
+    return 2 * settings.transaction_call_timeout_s + 10
+
+
+def transactional_producer(
+    settings: Settings, transactional_id: str, watchdog: Watchdog | None = None
+) -> Producer:
+    """A transactional producer, its transactions initialised: a previous producer with the
+    same id is fenced, and a transaction it left open is finished or aborted first."""
     producer = Producer(
         {
             **_base(settings),
@@ -86,7 +111,15 @@ def transactional_producer(settings: Settings, transactional_id: str) -> Produce
             "compression.type": "lz4",
         }
     )
-    producer.init_transactions(30)
+    timeout_s = settings.transaction_call_timeout_s
+    if watchdog is None:
+        producer.init_transactions(timeout_s)
+    else:
+        watchdog.run(
+            "init_transactions",
+            lambda: producer.init_transactions(timeout_s),
+            transaction_deadline_s(settings),
+        )
     return producer
 
 

@@ -19,6 +19,16 @@ audit_rows = Counter(
 audit_duplicates = Counter(
     "compliance_audit_duplicates_total", "Events the audit sink had already recorded", []
 )
+audit_conflicts = Counter(
+    "compliance_audit_conflicts_total",
+    "Event ids the audit sink saw again with other content (each version recorded)",
+    [],
+)
+audit_undecodable = Counter(
+    "compliance_audit_undecodable_total",
+    "Records the audit sink could not decode and recorded verbatim",
+    [],
+)
 retries = Counter(
     "compliance_retries_total", "Batches retried after an infrastructure failure", ["processor"]
 )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, text
 
 from compliance.audit.subject_keys import existing_keys, keys_for
+from compliance.bounds import MAX_ID_BYTES, utf8_length
 from compliance.codec import SchemaRegistry, registry
 from compliance.db_errors import retryable_db_errors
 from compliance.errors import ConfigurationError
@@ -66,7 +67,12 @@ class DatabaseKeyring:
 
     def prefetch(self, subjects: Iterable[str]) -> None:
         """Keys of ``subjects`` read, or created for new ones, in one transaction."""
-        missing = [s for s in set(subjects) if self._cached(s) in (None, _NO_KEY)]
+        missing = [
+            s
+            for s in set(subjects)
+            if utf8_length(s) <= MAX_ID_BYTES  # a longer one is dead-lettered, never keyed
+            and self._cached(s) in (None, _NO_KEY)
+        ]
         if missing:
             self._load(missing, create=True)
 

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import Engine, func, select
 
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.tables import audit_events
 from compliance.audit.verify import verify
 from compliance.config import Settings
+from tests import audit_synthetic as synthetic
 
 from .conftest import LOG_DIR, Processes, wait_for
 

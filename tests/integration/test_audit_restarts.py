@@ -5,7 +5,7 @@ instances of its own (``private_services``): a PostgreSQL cluster and a single-n
 broker started by the same scripts as the shared ones, in a temporary folder, on free ports.
 
 While a producer keeps producing tens of thousands of synthetic pipeline events (see
-``compliance.audit.synthetic``), the real ``compliance run audit-sink`` process writes them to
+``tests.audit_synthetic``), the real ``compliance run audit-sink`` process writes them to
 the private PostgreSQL; mid-run the test restarts the database (clean, then a crash-style
 ``-m immediate`` stop with some downtime), or the broker (SIGTERM, then SIGKILL). The sink must
 pause and resume by itself and keep running; afterwards the table holds every acknowledged
@@ -35,7 +35,6 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from compliance import kafka_io
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.personal_data import ERASED, PERSONAL_FIELDS, reveal
 from compliance.audit.store import connect, create_schema
@@ -45,6 +44,7 @@ from compliance.audit.verify import verify
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.events import subject_key
+from tests import audit_synthetic as synthetic
 
 from .conftest import LOG_DIR, Processes, processor_env, wait_for
 from .private_services import PrivateKafka, PrivatePostgres

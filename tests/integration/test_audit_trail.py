@@ -1,7 +1,7 @@
 """The audit trail against the real broker and PostgreSQL: exactly once across SIGKILLs,
 tamper evidence, crypto-shredding, dead letters, global uniqueness of event ids.
 
-Each test produces synthetic pipeline traffic (``compliance.audit.synthetic``) with its own
+Each test produces synthetic pipeline traffic (``tests.audit_synthetic``) with its own
 topic prefix as source, so its event ids, subjects and chains are its own in the shared
 table, and runs the real ``compliance run audit-sink`` process.
 """
@@ -10,29 +10,29 @@ from __future__ import annotations
 
 import json
 import random
+import string
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Engine, exc, func, select, text
 
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.partitions import month_of, partition_name
-from compliance.audit.personal_data import ERASED, reveal
+from compliance.audit.personal_data import ERASED
 from compliance.audit.queries import decision_trail
-from compliance.audit.subject_keys import existing_keys
 from compliance.audit.tables import audit_event_ids, audit_events
 from compliance.audit.verify import verify
 from compliance.audit.writer import COLUMNS
 from compliance.codec import registry
 from compliance.config import Settings
+from compliance.errors import RetryableError
 from compliance.events import now
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
+from tests import audit_synthetic as synthetic
 
 from .conftest import Processes, compliance_cli, read_topic, recorded, wait_for
 
@@ -216,54 +216,132 @@ def test_erasing_a_subject_makes_its_data_unreadable_keeps_the_chain_and_others(
     )
 
 
-def test_poison_messages_are_dead_lettered_and_audited_while_the_rest_flows(
+def test_an_undecodable_record_is_dead_lettered_once_and_recorded_verbatim_once(
     settings: Settings, processes: Processes, engine: Engine
 ) -> None:
+    """The classifier consumes documents.arrived and dead-letters what it cannot decode; the
+    sink records each bad record verbatim where it sat and produces no second dead letter.
+    Garbage on a dead-letter topic is recorded verbatim too."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     garbage = [b"\x00 not avro " + str(i).encode() for i in range(3)]
     for value in garbage:
         producer.produce(settings.topic(DOCUMENTS_ARRIVED), key=b"C-poison", value=value)
     producer.produce(settings.topic(DOCUMENTS_ARRIVED.dead_letter), value=b"garbage on a DLQ")
     assert producer.flush(10) == 0
-    ids = synthetic.produce(settings, settings.topic_prefix, documents=30)
+    processes.start("audit-sink")
+    processes.start("classifier")
+
+    def rows_on(topic: str) -> list[dict[str, object]]:
+        with engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(
+                        audit_events.c.event_type, audit_events.c.payload, audit_events.c.raw_value
+                    ).where(audit_events.c.topic == settings.topic(topic))
+                )
+            ]
+
+    dlq = DOCUMENTS_ARRIVED.dead_letter
+    wait_for(lambda: len(rows_on(dlq)) == 4, 90, "dead letters audited", processes)
+    codec = sealing_codec(engine)  # dead letters' errors and bytes are sealed on the topic
+    on_dlq = [codec.decode(v)[1] for v in read_topic(settings, dlq) if v != b"garbage on a DLQ"]
+    assert sorted(d["original_value"] for d in on_dlq) == sorted(garbage)  # once each
+    assert {d["failed_in"] for d in on_dlq} == {"classifier"}
+    dead = rows_on(dlq)
+    assert sum(1 for r in dead if r["event_type"] == "DeadLetter") == 3
+    assert [bytes(r["raw_value"]) for r in dead if r["event_type"] == "Undecodable"] == [
+        b"garbage on a DLQ"
+    ]
+    verbatim = [r for r in rows_on(DOCUMENTS_ARRIVED) if r["event_type"] == "Undecodable"]
+    assert sorted(bytes(r["raw_value"]) for r in verbatim) == sorted(garbage)
+    processes.assert_alive()
+
+
+def test_an_event_too_long_for_an_index_is_dead_lettered_and_every_other_event_recorded(
+    settings: Settings, processes: Processes, engine: Engine
+) -> None:
+    """PostgreSQL refuses a correlation id of kilobytes (54000, filed under OperationalError):
+    that one record goes to the dead-letter topic with the reason; nothing stalls. Its dead
+    letter carries the same long key, so the database refuses it too: being on a dead-letter
+    topic already, it is recorded verbatim."""
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    huge = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(3500))
+    event = synthetic.document_events(settings.topic_prefix + "huge", 0)[0]
+    record = {**event.record, "envelope": {**event.record["envelope"], "correlation_id": huge}}
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(
+        settings.topic(DOCUMENTS_ARRIVED),
+        key=huge.encode(),
+        value=registry().encode(event.event_type, record),
+    )
+    assert producer.flush(10) == 0
+    ids = synthetic.produce(settings, settings.topic_prefix, documents=40)
     processes.start("audit-sink")
 
-    def dead_letters() -> list[dict[str, Any]]:
-        """The audited rows of the dead-letter topic, personal fields opened."""
-        t = audit_events.c
-        with engine.connect() as conn:
-            rows = list(
-                conn.execute(
-                    select(t.event_id, t.event_type, t.subject_id, t.payload).where(
-                        t.topic == settings.topic(DOCUMENTS_ARRIVED.dead_letter)
-                    )
-                )
-            )
-            keys = existing_keys(conn, {r.subject_id for r in rows if r.subject_id})
-        return [
-            {
-                "event_type": r.event_type,
-                "payload": reveal(str(r.event_id), r.payload, keys.get(r.subject_id)),
-            }
-            for r in rows
-        ]
+    wait_for(lambda: set(ids) <= set(recorded_ids(engine, settings)), 90, "the rest", processes)
+    dlq = DOCUMENTS_ARRIVED.dead_letter
+    wait_for(lambda: len(read_topic(settings, dlq, 5)) >= 1, 60, "the dead letter", processes)
+    on_dlq = read_topic(settings, dlq)
+    assert len(on_dlq) == 1
+    dead = sealing_codec(engine).decode(on_dlq[0])[1]  # its error is sealed on the topic
+    assert "SQLSTATE 54000" in dead["error"]
+    assert dead["failed_in"] == "audit-sink"
 
-    wait_for(lambda: len(dead_letters()) == 4, 60, "dead letters audited", processes)
-    wait_for(lambda: set(ids) <= set(recorded_ids(engine, settings)), 60, "the rest", processes)
-    codec = sealing_codec(engine)  # dead letters' errors and bytes are sealed on the topic
-    on_dlq = [
-        codec.decode(v)[1]
-        for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)
-        if v != b"garbage on a DLQ"
-    ]
-    assert sorted(d["original_value"] for d in on_dlq) == sorted(garbage)
-    rows = dead_letters()
-    assert sum(1 for r in rows if r["event_type"] == "DeadLetter") == 3
-    assert all(
-        "single-object" in r["payload"]["error"] for r in rows if r["event_type"] == "DeadLetter"
-    )
-    assert [r["event_type"] for r in rows].count("Undecodable") == 1
+    def recorded_from_dlq() -> list[str]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(audit_events.c.event_type).where(
+                        audit_events.c.topic == settings.topic(dlq)
+                    )
+                ).scalars()
+            )
+
+    wait_for(lambda: len(recorded_from_dlq()) == 1, 60, "the dead letter recorded", processes)
+    assert recorded_from_dlq() == ["Undecodable"]
+    assert event.record["envelope"]["event_id"] not in recorded_ids(engine, settings)
     processes.assert_alive()
+
+
+def test_an_id_sent_again_with_other_content_is_recorded_as_a_conflict_not_dropped(
+    settings: Settings, processes: Processes, engine: Engine
+) -> None:
+    """A corrected document re-sent under the same id (same event id, other bytes) reaches
+    the trail as a row of its own and a conflict that verify and summary show; the same
+    bytes again are a duplicate."""
+    event = synthetic.document_events(settings.topic_prefix, 0)[0]
+    codec = registry()
+    first = codec.encode(event.event_type, event.record)
+    corrected_record = {**event.record, "filename": "passport-0-corrected.txt"}
+    corrected = codec.encode(event.event_type, corrected_record)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in (first, first, corrected, corrected, first):
+        producer.produce(settings.topic(DOCUMENTS_ARRIVED), key=b"k", value=value, partition=0)
+        assert producer.flush(10) == 0
+    processes.start("audit-sink")
+    event_id = event.record["envelope"]["event_id"]
+    wait_for(lambda: len(recorded_ids(engine, settings)) == 2, 60, "both versions", processes)
+    with engine.connect() as conn:
+        offsets = conn.execute(
+            select(audit_events.c.offset)
+            .where(audit_events.c.topic.startswith(settings.topic_prefix))
+            .order_by(audit_events.c.offset)
+        ).scalars()
+        assert list(offsets) == [0, 2]
+    assert recorded_ids(engine, settings) == [event_id, event_id]
+    report = verify(engine, signing_key(settings), settings.topic_prefix)
+    assert report.intact, report.findings
+    assert [(c.event_id, c.offset) for c in report.conflicts] == [(event_id, 2)]
+    processes.stop_all()
+    verified = compliance_cli(settings, "audit", "verify", "--topic-prefix", settings.topic_prefix)
+    assert verified.returncode == 0
+    assert f"CONFLICT  event {event_id}" in verified.stdout
+    summary = compliance_cli(settings, "audit", "summary")
+    assert f"conflicting versions on {settings.topic(DOCUMENTS_ARRIVED)}: 1" in summary.stdout
+    assert recorded_ids(engine, settings) == [event_id, event_id]
 
 
 def test_an_event_seen_on_several_partitions_and_topics_is_recorded_once(
@@ -288,3 +366,27 @@ def test_an_event_seen_on_several_partitions_and_topics_is_recorded_once(
         claimed = conn.execute(select(func.count()).where(audit_event_ids.c.event_id == event_id))
         assert claimed.scalar_one() == 1
     assert verify(engine, signing_key(settings), settings.topic_prefix).intact
+
+
+def test_a_dead_letter_the_client_gave_up_on_is_sent_again_not_taken_for_delivered(
+    settings: Settings,
+) -> None:
+    """flush() counts only what is still queued: a dead letter whose delivery failed (here no
+    broker answers within its timeout) has left the queue too. The sink must not commit
+    offsets past it."""
+    from compliance.processors.audit_sink import AuditSink, Outgoing
+
+    sink = AuditSink.__new__(AuditSink)  # only the dead-letter delivery is exercised
+    sink._undelivered = []
+    letter = Outgoing(settings.topic(DOCUMENTS_ARRIVED.dead_letter), b"k", b"a dead letter")
+    hopeless = Producer({"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 300})
+    sink._send(hopeless, letter)
+    for _ in range(2):  # failed, sent again, failed again: never reported delivered
+        with pytest.raises(RetryableError, match="not delivered"):
+            sink._delivered(hopeless)
+    working = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    sink._undelivered = [letter]
+    with pytest.raises(RetryableError):  # the letter given up on is sent again ...
+        sink._delivered(working)
+    assert sink._delivered(working)  # ... and delivered
+    assert read_topic(settings, DOCUMENTS_ARRIVED.dead_letter) == [b"a dead letter"]

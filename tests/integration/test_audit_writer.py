@@ -3,17 +3,23 @@ at once, and a batch whose transactions half commit before a failure, then retri
 
 from __future__ import annotations
 
+import dataclasses
+import random
+import string
 import uuid
+from datetime import timedelta
 
+import psycopg2.errors
 import pytest
 from sqlalchemy import Engine
 
-from compliance.audit import synthetic, writer
+from compliance.audit import writer
 from compliance.audit.rows import AuditRow
 from compliance.audit.verify import verify
-from compliance.audit.writer import AuditWriter
+from compliance.audit.writer import AuditWriter, Preparer
 from compliance.codec import registry
 from compliance.errors import RetryableError
+from tests import audit_synthetic as synthetic
 
 from .conftest import recorded
 
@@ -54,10 +60,11 @@ def test_a_batch_written_through_several_connections_is_recorded_once_and_chaine
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=200, partitions=3)
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=3)
-    prepared = audit.prepare_batch(rows)
+    prepared = Preparer(engine).prepare_batch(rows)
 
-    assert audit.append_batch(prepared) == len(rows)
-    assert audit.append_batch(prepared) == 0  # the same batch again: nothing new
+    assert audit.append_batch(prepared).written == len(rows)
+    again = audit.append_batch(prepared)  # the same batch again: nothing new
+    assert (again.written, again.duplicates) == (0, len(rows))
     assert recorded(engine, prefix) == len(rows)
     report = verify(engine, KEY, prefix)
     assert report.intact, report.findings
@@ -70,7 +77,7 @@ def test_a_batch_half_committed_when_a_connection_fails_is_completed_by_the_retr
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=200, partitions=2)
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=2)
-    prepared = audit.prepare_batch(rows)
+    prepared = Preparer(engine).prepare_batch(rows)
     doomed_chain = (prefix + "compliance.checks", 1)
     real_append = writer.append
 
@@ -86,7 +93,8 @@ def test_a_batch_half_committed_when_a_connection_fails_is_completed_by_the_retr
     assert 0 < half < len(rows)  # the other connection's transaction committed
 
     monkeypatch.setattr(writer, "append", real_append)
-    assert audit.append_batch(prepared) == len(rows) - half  # the retry writes only the rest
+    retried = audit.append_batch(prepared)
+    assert retried.written == len(rows) - half  # the retry writes only the rest
     assert recorded(engine, prefix) == len(rows)
     report = verify(engine, KEY, prefix)
     assert report.intact, report.findings
@@ -99,10 +107,95 @@ def test_an_event_twice_in_one_prepared_batch_is_recorded_once(engine: Engine) -
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=20, partitions=1)
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
-    prepared = audit.prepare_batch(rows)
+    prepared = Preparer(engine).prepare_batch(rows)
     twice = [*prepared, prepared[3]._replace(offset=prepared[-1].offset + 1)]
 
-    assert audit.append_batch(twice) == len(rows)
+    assert audit.append_batch(twice).written == len(rows)
     assert recorded(engine, prefix) == len(rows)
     report = verify(engine, KEY, prefix)
     assert report.intact, report.findings
+
+
+def _incompressible(length: int, seed: int) -> str:
+    """Text that stays longer than a btree index row allows even once compressed."""
+    rng = random.Random(seed)
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+def test_a_row_too_long_for_an_index_is_refused_alone_and_the_rest_is_written(
+    engine: Engine,
+) -> None:
+    """PostgreSQL files 54000 (index row too large) under OperationalError; it is the
+    record's content, not an outage: the writer narrows the batch down to that row, writes
+    the rest, and hands the row back with the reason (the sink dead-letters it)."""
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}")
+    prefix = f"w{uuid.uuid4().hex[:10]}."
+    rows = rows_on_chains(prefix, documents=40, partitions=2)
+    huge = dataclasses.replace(rows[77], correlation_id=_incompressible(6000, seed))
+    rows[77] = huge
+    audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=2)
+
+    outcome = audit.append_batch(Preparer(engine).prepare_batch(rows))
+
+    assert [(r.topic, r.offset) for r in outcome.rejected] == [(huge.topic, huge.offset)]
+    assert "SQLSTATE 54000" in outcome.rejected[0].why
+    assert outcome.written == len(rows) - 1
+    assert recorded(engine, prefix) == len(rows) - 1
+    report = verify(engine, KEY, prefix)
+    assert report.intact, report.findings
+    again = audit.append_batch(Preparer(engine).prepare_batch(rows))  # a replay
+    assert (again.written, again.duplicates, len(again.rejected)) == (0, len(rows) - 1, 1)
+
+
+def test_an_error_of_ours_refused_for_every_row_stops_the_writer_instead_of_rejecting_all(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A content-class SQLSTATE on every single row is a bug of ours (here: COPY columns out
+    of order, a type name written into the uuid column): the batch is not drained into dead
+    letters, the error goes up."""
+    prefix = f"w{uuid.uuid4().hex[:10]}."
+    rows = rows_on_chains(prefix, documents=10, partitions=1)
+    audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
+    prepared = Preparer(engine).prepare_batch(rows)
+    swapped = writer.COLUMNS.replace("event_id, event_type", "event_type, event_id", 1)
+    monkeypatch.setattr(writer, "COLUMNS", swapped)
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation):
+        audit.append_batch(prepared)
+    assert recorded(engine, prefix) == 0
+
+
+def test_the_same_id_with_other_content_is_written_once_as_a_conflict_and_then_skipped(
+    engine: Engine,
+) -> None:
+    prefix = f"w{uuid.uuid4().hex[:10]}."
+    rows = rows_on_chains(prefix, documents=10, partitions=1)
+    audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
+    preparer = Preparer(engine)
+    assert audit.append_batch(preparer.prepare_batch(rows)).written == len(rows)
+    original = rows[5]
+    corrected = dataclasses.replace(
+        original,
+        offset=len(rows),
+        payload={**original.payload, "corrected": True},
+    )
+    envelope = original.payload["envelope"]
+    later = envelope["occurred_at"] + timedelta(days=3)
+    republished = dataclasses.replace(  # the same event produced again, later: a duplicate
+        original,
+        offset=len(rows) + 1,
+        occurred_at=later,
+        payload={**original.payload, "envelope": {**envelope, "occurred_at": later}},
+    )
+
+    outcome = audit.append_batch(preparer.prepare_batch([corrected, republished]))
+    assert (outcome.written, outcome.conflicts, outcome.duplicates) == (1, 1, 1)
+    replay = audit.append_batch(preparer.prepare_batch([corrected, republished]))
+    assert (replay.written, replay.conflicts, replay.duplicates) == (0, 0, 2)
+
+    assert recorded(engine, prefix) == len(rows) + 1
+    report = verify(engine, KEY, prefix)
+    assert report.intact, report.findings
+    assert [(c.event_id, c.offset) for c in report.conflicts] == [
+        (original.event_id, corrected.offset)
+    ]

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from compliance.audit import synthetic
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.verify import verify
 from compliance.config import Settings
+from tests import audit_synthetic as synthetic
 
 from .conftest import Processes, compliance_cli, recorded, wait_for
 

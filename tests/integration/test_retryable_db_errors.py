@@ -113,3 +113,17 @@ def test_a_value_too_long_for_its_index_is_an_error_about_the_data_not_an_outage
         assert "index row" in str(raised.value)
     finally:
         engine.dispose()
+
+
+def test_a_cache_key_too_long_for_its_index_is_not_cached_and_the_classification_goes_on(
+    dsn: str,
+) -> None:
+    """54000 is about the values, whatever class the driver files it under: the LLM cache
+    leaves such a result uncached instead of pausing the classifier for good."""
+    engine = create_engine(dsn)
+    try:
+        result = {"document_type": "passport", "fields": []}
+        model = "".join(uuid.uuid4().hex for _ in range(400))  # ~12.8 kB, random
+        assert ResultCache(engine).put(uuid.uuid4().hex, model, "p", result) == result
+    finally:
+        engine.dispose()

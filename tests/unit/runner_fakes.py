@@ -1,13 +1,14 @@
 """Stand-ins for the Kafka client objects the runner touches, so its transaction logic can be
-driven without a broker: consumed records, a consumer that records seeks, a producer that
-records calls and fails the ones a test scripts."""
+driven without a broker: consumed records, a consumer that records seeks and answers with the
+offsets a test says were committed, a producer that records calls and fails the ones a test
+scripts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 
 class FakeMessage:
@@ -35,14 +36,26 @@ class FakeMessage:
 
 
 class FakeConsumer:
-    def __init__(self) -> None:
+    """``committed_offsets[(topic, partition)]`` is (offset, metadata) as the group has it."""
+
+    def __init__(self, committed: dict[tuple[str, int], tuple[int, str | None]] | None = None):
         self.seeks: list[tuple[str, int, int]] = []
+        self.committed_offsets = committed or {}
+        self.committed_asked: list[tuple[str, int]] = []
 
     def consumer_group_metadata(self) -> object:
         return object()
 
     def seek(self, tp: Any) -> None:
         self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        answer = []
+        for tp in partitions:
+            self.committed_asked.append((tp.topic, tp.partition))
+            offset, metadata = self.committed_offsets.get((tp.topic, tp.partition), (-1001, None))
+            answer.append(TopicPartition(tp.topic, tp.partition, offset, *[metadata or ""]))
+        return answer
 
 
 class FakeProducer:
@@ -51,6 +64,7 @@ class FakeProducer:
     def __init__(self, failures: dict[str, list[KafkaError]] | None = None) -> None:
         self.calls: list[str] = []
         self.produced: list[bytes] = []
+        self.offsets: list[TopicPartition] = []
         self.failures = failures or {}
 
     def _call(self, name: str) -> None:
@@ -68,14 +82,25 @@ class FakeProducer:
     def poll(self, _timeout: float) -> int:
         return 0
 
-    def send_offsets_to_transaction(self, *_args: Any) -> None:
+    def send_offsets_to_transaction(self, offsets: list[TopicPartition], *_args: Any) -> None:
         self._call("send_offsets")
+        self.offsets = list(offsets)
 
     def commit_transaction(self, _timeout: float) -> None:
         self._call("commit")
 
     def abort_transaction(self, _timeout: float) -> None:
         self._call("abort")
+
+    def init_transactions(self, _timeout: float) -> None:
+        self._call("init")
+
+    def purge(self, **_flags: bool) -> None:
+        self.calls.append("purge")
+
+    def close(self) -> bool:
+        self._call("close")
+        return True
 
 
 def error(code: int, **flags: bool) -> KafkaError:

@@ -124,6 +124,18 @@ def test_a_chain_rewritten_end_to_end_is_caught_by_its_signed_checkpoint() -> No
     assert [(f.kind, f.chain_seq) for f in findings] == [("rewritten", 4)]
 
 
+def test_rows_deleted_at_the_end_with_the_head_moved_back_are_named_by_their_checkpoint() -> None:
+    """The newest rows deleted and the recorded head moved back to the last row left: the
+    links and the head agree, but a signed checkpoint names a row that is gone."""
+    rows = chain(6)
+    signed_head = head_of(rows)
+    point = Checkpoint(signed_head, T0, signature(KEY, signed_head, T0))
+    kept = rows[:4]
+    _, findings = walk(kept, head_of(kept), [point])
+    assert [(f.kind, f.chain_seq) for f in findings] == [("deleted", 6)]
+    assert "signed by the checkpoint" in findings[0].detail
+
+
 def test_a_forged_checkpoint_is_named() -> None:
     rows = chain(3)
     head = head_of(rows)

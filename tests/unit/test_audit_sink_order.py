@@ -7,18 +7,18 @@ from concurrent.futures import Future
 
 import pytest
 
-from compliance.audit.writer import Prepared
+from compliance.audit.writer import Outcome, Prepared
 from compliance.errors import RetryableError
-from compliance.processors.audit_sink import AuditSink
+from compliance.processors.audit_sink import AuditSink, InFlight
 
 
 class RecordingWriter:
     def __init__(self) -> None:
         self.batches: list[list[Prepared]] = []
 
-    def append_batch(self, prepared: list[Prepared]) -> int:
+    def append_batch(self, prepared: list[Prepared]) -> Outcome:
         self.batches.append(prepared)
-        return len(prepared)
+        return Outcome(written=len(prepared))
 
 
 def sink_with(writer: RecordingWriter) -> AuditSink:
@@ -27,12 +27,13 @@ def sink_with(writer: RecordingWriter) -> AuditSink:
     return sink
 
 
-BATCH = [Prepared("id-1", "t", 0, 7, "", b"", b"")]
+ROWS = [Prepared("id-1", "t", 0, 7, "", b"", b"")]
+BATCH = InFlight([], ROWS, None)
 
 
 def test_a_batch_after_a_failed_one_is_not_written() -> None:
     writer = RecordingWriter()
-    failed: Future[int] = Future()
+    failed: Future[Outcome] = Future()
     failed.set_exception(RetryableError("database unavailable"))
     with pytest.raises(RetryableError, match="before this one"):
         sink_with(writer)._write(failed, BATCH)
@@ -41,8 +42,8 @@ def test_a_batch_after_a_failed_one_is_not_written() -> None:
 
 def test_a_batch_after_a_written_one_or_first_is_written() -> None:
     writer = RecordingWriter()
-    written: Future[int] = Future()
-    written.set_result(5)
-    assert sink_with(writer)._write(written, BATCH) == 1
-    assert sink_with(writer)._write(None, BATCH) == 1
-    assert writer.batches == [BATCH, BATCH]
+    written: Future[Outcome] = Future()
+    written.set_result(Outcome(written=5))
+    assert sink_with(writer)._write(written, BATCH).written == 1
+    assert sink_with(writer)._write(None, BATCH).written == 1
+    assert writer.batches == [ROWS, ROWS]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 import fastavro
 import pytest
 
+from compliance.bounds import MAX_ID_BYTES, MAX_NAME_BYTES
 from compliance.codec import HEADER_LEN, SchemaRegistry, bundled_schema_sources, registry
-from compliance.errors import PoisonMessage
+from compliance.errors import FieldOutOfBounds, PoisonMessage
 from compliance.events import caused_by, envelope
 from compliance.publisher import arrival_event
 
@@ -480,3 +482,69 @@ def test_ruleset_changes_audited_before_the_lists_version_field_still_decode() -
         None,
         None,
     )
+
+
+# --- identifier bounds: checked on decode, for every consumer ----------------------------------
+
+
+def _with(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``record`` with the field at ``path`` (dotted: envelope.producer.name) set."""
+    copy = deepcopy(record)
+    target = copy
+    *parents, leaf = path.split(".")
+    for name in parents:
+        target = target[name]
+    target[leaf] = value
+    return copy
+
+
+BOUNDED = [
+    ("envelope.event_id", MAX_ID_BYTES),
+    ("envelope.correlation_id", MAX_ID_BYTES),
+    ("envelope.causation_id", MAX_ID_BYTES),
+    ("envelope.subject_id", MAX_ID_BYTES),
+    ("envelope.event_type", MAX_NAME_BYTES),
+    ("envelope.producer.name", MAX_NAME_BYTES),
+    ("envelope.producer.version", MAX_NAME_BYTES),
+    ("envelope.ruleset_version", MAX_NAME_BYTES),
+    ("envelope.model", MAX_NAME_BYTES),
+    ("document_id", MAX_ID_BYTES),
+    ("customer_id", MAX_ID_BYTES),
+]
+
+
+@pytest.mark.parametrize(("path", "bound"), BOUNDED, ids=[p for p, _ in BOUNDED])
+def test_a_field_past_its_bound_fails_to_decode_naming_the_field_never_its_value(
+    path: str, bound: int
+) -> None:
+    at_bound = _with(_arrival(), path, "a" * bound)
+    registry().decode(registry().encode("DocumentArrived", at_bound))  # accepted
+    over = _with(_arrival(), path, "Q" * (bound + 1))
+    with pytest.raises(FieldOutOfBounds) as info:
+        registry().decode(registry().encode("DocumentArrived", over))
+    assert str(info.value) == (
+        f"DocumentArrived: {path} is {bound + 1} bytes, over its bound of {bound}"
+    )
+    assert isinstance(info.value, PoisonMessage)  # a content error: dead-lettered
+
+
+def test_bounds_count_utf8_bytes_not_characters() -> None:
+    wide = "é" * (MAX_ID_BYTES // 2)  # at the bound in bytes, half of it in characters
+    registry().decode(
+        registry().encode("DocumentArrived", _with(_arrival(), "envelope.subject_id", wide))
+    )
+    wider = _with(_arrival(), "envelope.subject_id", wide + "é")
+    with pytest.raises(FieldOutOfBounds, match=f"is {MAX_ID_BYTES + 2} bytes"):
+        registry().decode(registry().encode("DocumentArrived", wider))
+
+
+def test_a_correlation_id_past_the_postgresql_index_limit_is_refused_at_decode() -> None:
+    """The case that stopped the audit trail: a 3 kB correlation id (over the ~2.7 kB a
+    btree index entry may hold) is a dead letter, not a database outage retried forever."""
+    record = _with(_check_result(), "envelope.correlation_id", "D" * 3000)
+    with pytest.raises(FieldOutOfBounds, match=r"envelope\.correlation_id is 3000 bytes"):
+        registry().decode(registry().encode("CheckResult", record))
+
+
+def test_the_bounds_sit_well_under_postgresql_index_entry_limit() -> None:
+    assert MAX_ID_BYTES <= 2704 // 4 and MAX_NAME_BYTES <= MAX_ID_BYTES

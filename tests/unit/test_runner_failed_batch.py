@@ -66,8 +66,11 @@ def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_th
         runner._outputs_of_batch(batch)  # type: ignore[arg-type]
     assert stage.running == 0  # nothing of the failed batch is still calling out
     started = len(stage.started)
-    time.sleep(0.5)
-    assert len(stage.started) == started  # and nothing starts afterwards
+    # The pool's queue is first in, first out: once tasks queued after the batch have run,
+    # every record of the batch has been started or cancelled; none may start afterwards.
+    for marker in [runner._pool.submit(lambda: None) for _ in range(4)]:  # type: ignore[union-attr]
+        marker.result(timeout=30)
+    assert len(stage.started) == started
     # Cancelled as soon as the eleventh failed, not once the slow first call was done (by
     # then the three other threads would have run the whole batch, 40 records).
     assert started < 20, started

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,3 +70,16 @@ def write_checkpoints(cur: Cursor, key: bytes, heads: Iterable[Head], signed_at:
             rows,
         )
     return len(rows)
+
+
+def heads_behind(cur: Cursor, topics: Sequence[str]) -> list[Head]:
+    """The heads of the chains of ``topics`` past their newest signed checkpoint."""
+    cur.execute(
+        'SELECT h.topic, h."partition", h.chain_seq, h."offset", h.row_hash '
+        "FROM audit_chain_heads h WHERE h.topic = ANY(%s) AND h.chain_seq > 0 AND "
+        "h.chain_seq > COALESCE((SELECT max(c.chain_seq) FROM audit_checkpoints c "
+        'WHERE c.topic = h.topic AND c."partition" = h."partition"), 0) '
+        'ORDER BY h.topic, h."partition"',
+        (list(topics),),
+    )
+    return [Head(t, p, seq, off, bytes(h)) for t, p, seq, off, h in cur.fetchall()]

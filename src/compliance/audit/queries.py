@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, or_, select
 
 from compliance.audit.personal_data import reveal
 from compliance.audit.subject_keys import existing_keys
-from compliance.audit.tables import audit_event_ids, audit_events
+from compliance.audit.tables import audit_event_conflicts, audit_event_ids, audit_events
 
 
 @dataclass
@@ -186,17 +186,39 @@ def counts_by_type(engine: Engine, topics: Sequence[str]) -> dict[str, int]:
         return {event_type: count for event_type, count in conn.execute(query)}
 
 
+def conflicts_by_topic(engine: Engine, topics: Sequence[str]) -> dict[str, int]:
+    """Event ids seen again with other content, by topic of the later version (each version
+    is a row of its own; ``audit_event_conflicts``)."""
+    query = (
+        select(audit_event_conflicts.c.topic, func.count())
+        .where(audit_event_conflicts.c.topic.in_(list(topics)))
+        .group_by(audit_event_conflicts.c.topic)
+    )
+    with engine.connect() as conn:
+        return {topic: count for topic, count in conn.execute(query)}
+
+
 def duplicate_event_ids(engine: Engine) -> int:
-    """Events recorded more than once (``audit_event_ids`` makes this 0; verified, not
-    assumed)."""
-    sub = (
-        select(audit_events.c.event_id)
+    """Events recorded more than once, beyond the versions recorded as conflicts
+    (``audit_event_ids`` makes this 0; verified, not assumed)."""
+    rows = (
+        select(audit_events.c.event_id, func.count().label("n"))
         .group_by(audit_events.c.event_id)
         .having(func.count() > 1)
         .subquery()
     )
+    versions = (
+        select(audit_event_conflicts.c.event_id, func.count().label("n"))
+        .group_by(audit_event_conflicts.c.event_id)
+        .subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(rows.outerjoin(versions, rows.c.event_id == versions.c.event_id))
+        .where(rows.c.n > 1 + func.coalesce(versions.c.n, 0))
+    )
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
+        return int(conn.execute(query).scalar_one())
 
 
 def unindexed_event_ids(engine: Engine) -> int:

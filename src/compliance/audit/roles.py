@@ -30,7 +30,13 @@ from sqlalchemy.exc import ProgrammingError
 from compliance.audit.migrations import VERSION_TABLE
 from compliance.errors import ConfigurationError
 
-APPEND = ("audit_events", "audit_event_ids", "audit_checkpoints", "audit_subject_keys")
+APPEND = (
+    "audit_events",
+    "audit_event_ids",
+    "audit_event_conflicts",
+    "audit_checkpoints",
+    "audit_subject_keys",
+)
 WRITER_GRANTS = (
     f"GRANT SELECT, INSERT ON {', '.join(APPEND)} TO {{role}}",
     "GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role}",

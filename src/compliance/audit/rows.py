@@ -22,14 +22,3 @@ class AuditRow:
     schema_fingerprint: str | None
     payload: dict[str, Any]
     raw_value: bytes | None = None
-
-
-def first_of_each_event(rows: list[AuditRow]) -> list[AuditRow]:
-    """First occurrence of each event id (a batch may hold a redelivered event twice)."""
-    seen: set[str] = set()
-    result = []
-    for row in rows:
-        if row.event_id not in seen:
-            seen.add(row.event_id)
-            result.append(row)
-    return result

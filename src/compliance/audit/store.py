@@ -1,9 +1,11 @@
 """The audit trail's database: connecting, the schema (by migration), writing a batch.
 
-One row per event, once: ``audit_event_ids`` holds every recorded event id, claimed in the
-same transaction as the row, so writing the same event twice (a redelivery after a crash, a
-reprocessed input with its deterministic id) leaves one row. The caller commits Kafka offsets
-only after a batch is written. See ``compliance.audit.writer`` for the order of a write.
+One row per event, once: ``audit_event_ids`` holds every recorded event id with the hash of
+its content, claimed in the same transaction as the row, so writing the same event twice (a
+redelivery after a crash, a reprocessed input with its deterministic id and the same bytes)
+leaves one row; the same id with other content is a conflict, recorded as a row of its own.
+The caller commits Kafka offsets only after a batch is written. See ``compliance.audit.writer``
+for the order of a write.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from compliance.audit.rows import AuditRow
 from compliance.audit.tables import audit_events, metadata
-from compliance.audit.writer import AuditWriter
+from compliance.audit.writer import AuditWriter, Outcome
 from compliance.errors import ConfigurationError
 
 __all__ = [
@@ -32,8 +34,16 @@ __all__ = [
 
 
 def connect(database_url: str, pool_size: int = 2) -> Engine:
-    """An engine with ``pool_size`` connections kept (plus two more when busy)."""
-    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
+    """An engine with ``pool_size`` connections kept (plus two more when busy). Statement
+    parameters are left out of its errors: they carry subject ids and other personal data,
+    and errors end up in logs."""
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=2,
+        hide_parameters=True,
+    )
 
 
 def require_database(engine: Engine, setting: str = "COMPLIANCE_DATABASE_URL") -> None:
@@ -67,7 +77,8 @@ def create_schema(engine: Engine) -> None:
     migrations.upgrade(engine)
 
 
-def write_batch(engine: Engine, rows: Sequence[AuditRow]) -> int:
-    """Record the rows in one transaction, skipping events already recorded; return how many
-    were new. Without a signing key: the sink uses an ``AuditWriter`` that signs checkpoints."""
+def write_batch(engine: Engine, rows: Sequence[AuditRow]) -> Outcome:
+    """Record the rows, skipping events already recorded with the same content; return what
+    became of them. Without a signing key: the sink uses an ``AuditWriter`` that signs
+    checkpoints."""
     return AuditWriter(engine, signing_key=None).write(rows)

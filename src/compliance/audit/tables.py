@@ -3,12 +3,17 @@
 
 - ``audit_events``: one row per event, partitioned by month of ``occurred_at``, each row
   hash-chained to the previous row of its (topic, partition) chain. Append-only.
-- ``audit_event_ids``: every recorded event id, once. A unique index on a partitioned table
-  must contain the partition key, so global uniqueness of ``event_id`` lives here and is
-  written in the same transaction as the row. Append-only.
+- ``audit_event_ids``: every recorded event id, once, with the SHA-256 of the content it
+  was first recorded with (all but the time it was produced). A unique index on a
+  partitioned table must contain the partition key, so global uniqueness of ``event_id``
+  lives here and is written in the same transaction as the row. Append-only.
+- ``audit_event_conflicts``: each other version (content hash) of an id recorded before,
+  once; the version itself is a row of its own in ``audit_events``. Append-only.
 - ``audit_chain_heads``: the last link of each chain, locked by the writer of a batch so two
-  sinks never extend one chain at once.
-- ``audit_checkpoints``: chain heads signed with an HMAC key the database never sees.
+  sinks never extend one chain at once; a trigger lets a head move forward only, to a row
+  written with that hash.
+- ``audit_checkpoints``: chain heads signed with an HMAC key the database never sees; a
+  trigger accepts only checkpoints of rows written with the signed hash.
 - ``audit_subject_keys``: one AES key per data subject, apart from the rows it protects;
   erasing a subject destroys its key.
 """
@@ -56,6 +61,19 @@ audit_event_ids = Table(
     metadata,
     Column("event_id", UUID(as_uuid=False), primary_key=True),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("content_hash", LargeBinary, doc="NULL for ids claimed before hashes were kept."),
+)
+
+audit_event_conflicts = Table(
+    "audit_event_conflicts",
+    metadata,
+    Column("event_id", UUID(as_uuid=False), primary_key=True),
+    Column("content_hash", LargeBinary, primary_key=True),
+    Column("recorded_hash", LargeBinary, doc="The hash the id was first recorded with."),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
 )
 
 audit_chain_heads = Table(

@@ -9,13 +9,19 @@ two ways: its own hash (``row_hash`` = H(``prev_hash`` || its content)) and its 
 - a second row claiming a position, or a row past the chain's head: **inserted** out of band;
 - own hash right, link wrong: the row before was modified and its hash recomputed to hide it;
 - a signed checkpoint whose row no longer has the signed hash: the chain was **rewritten**
-  (hashes recomputed end to end), or the checkpoint itself was **forged** (bad signature).
+  (hashes recomputed end to end), or the checkpoint itself was **forged** (bad signature);
+- a signed checkpoint whose row is not there at all: rows were **deleted**, even when the
+  chain's recorded head was moved back to hide it (the database refuses that to the sink's
+  role; an owner can disable the trigger, not forge a signature).
+
+Event ids recorded with two contents (``audit_event_conflicts``) are not tampering: they are
+listed apart, as conflicts, each version a row of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -212,7 +218,20 @@ def _check_points(
                     f"checkpoint of {timestamp_text(cp.signed_at)} has a bad signature",
                 )
             )
-        elif seq in accepted and accepted[seq] != cp.head.row_hash:
+        elif seq not in accepted:
+            findings.append(
+                Finding(
+                    "deleted",
+                    topic,
+                    partition,
+                    seq,
+                    None,
+                    None,
+                    f"row {seq}, signed by the checkpoint of {timestamp_text(cp.signed_at)}, "
+                    "is missing",
+                )
+            )
+        elif accepted[seq] != cp.head.row_hash:
             findings.append(
                 Finding(
                     "rewritten",
@@ -229,11 +248,30 @@ def _check_points(
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """An event id seen again with other content; both versions are rows of the trail."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    detected_at: datetime
+
+    def __str__(self) -> str:
+        return (
+            f"CONFLICT  event {self.event_id}: {self.topic}[{self.partition}] offset "
+            f"{self.offset} carries other content than the version recorded first "
+            f"(detected {timestamp_text(self.detected_at)})"
+        )
+
+
+@dataclass(frozen=True)
 class Report:
     chains: int
     rows: int
     checkpoints: int
     findings: list[Finding]
+    conflicts: list[Conflict] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -313,6 +351,16 @@ def verify(engine: Engine, signing_key: bytes | None, topic_prefix: str = "") ->
             points.setdefault((t, p), []).append(
                 Checkpoint(Head(t, p, seq, -1, bytes(h)), at, bytes(sig))
             )
+        conflicts = [
+            Conflict(str(e), t, p, o, at)
+            for e, t, p, o, at in conn.execute(
+                text(
+                    'SELECT event_id, topic, "partition", "offset", detected_at '
+                    "FROM audit_event_conflicts WHERE topic LIKE :p ORDER BY detected_at"
+                ),
+                like,
+            )
+        ]
     total, findings = 0, []
     for topic, partition in sorted(chains):
         count, found = walk_chain(
@@ -325,4 +373,5 @@ def verify(engine: Engine, signing_key: bytes | None, topic_prefix: str = "") ->
         )
         total += count
         findings += found
-    return Report(len(chains), total, sum(len(v) for v in points.values()), findings)
+    checked = sum(len(v) for v in points.values())
+    return Report(len(chains), total, checked, findings, conflicts)

@@ -6,33 +6,37 @@ For each batch, in this order:
    their own: harmless if the batch then fails);
 2. seal personal fields with the subject's key and serialize each payload once (no lock held);
 3. in ONE transaction: lock the heads of the batch's chains (sorted, so two writers never
-   deadlock on them); claim the event ids in ``audit_event_ids`` (an id already there is an
-   event recorded before: skipped, not chained); chain the new rows from the locked heads;
-   ``COPY`` them into ``audit_events``; move the heads; sign a checkpoint when one is due;
-   commit.
+   deadlock on them); claim the event ids with their content hashes in ``audit_event_ids``
+   (an id already there with the same hash is an event recorded before: skipped, not
+   chained; with another hash it is a conflict, listed in ``audit_event_conflicts`` once and
+   written as a row of its own); chain the rows to write from the locked heads; ``COPY``
+   them into ``audit_events``; move the heads; commit. Then sign a checkpoint when due.
 
 A crash anywhere before the commit leaves nothing; a replay of the batch then finds no id
-claimed and writes it whole. A replay after the commit finds every id claimed and writes
-nothing. Two sinks racing on the same event id serialize on the id's unique index.
+claimed and writes it whole. A replay after the commit finds every id claimed with the same
+hash and writes nothing. Two sinks racing on the same event id serialize on the id's unique
+index. A transaction refused for the content of a row (``compliance.db_errors``) is replayed
+in halves, each committed on its own, down to the single rows that are refused alone: those
+are returned to the caller (who dead-letters them), the rest is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import psycopg2
 import psycopg2.errors
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg2.extensions import cursor as Cursor
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from compliance.audit.chain import (
     GENESIS,
@@ -42,12 +46,13 @@ from compliance.audit.chain import (
     link,
     timestamp_text,
 )
-from compliance.audit.checkpoints import Head, write_checkpoints
+from compliance.audit.checkpoints import Head, heads_behind, write_checkpoints
 from compliance.audit.jsontext import dumps
 from compliance.audit.partitions import Partitions
 from compliance.audit.personal_data import seal
-from compliance.audit.rows import AuditRow, first_of_each_event
+from compliance.audit.rows import AuditRow
 from compliance.audit.subject_keys import KeyCache
+from compliance.db_errors import is_content_error, refusal, retryable_db_errors
 from compliance.errors import RetryableError
 from compliance.events import now
 
@@ -59,12 +64,9 @@ COLUMNS = (
 log = logging.getLogger(__name__)
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_TRANSIENT = (
-    psycopg2.OperationalError,
-    psycopg2.InterfaceError,
-    psycopg2.errors.DeadlockDetected,
-    psycopg2.errors.SerializationFailure,
-)
+DATABASE = "the audit database"
+# A part of more rows than this refused row by row is a fault of ours, not of the records.
+REFUSED_ALL_BREAKER = 8
 
 
 class Prepared(NamedTuple):
@@ -80,10 +82,15 @@ class Prepared(NamedTuple):
     occurred_text: str
     fixed: bytes
     copy_text: bytes
+    content_hash: bytes = b""
 
     @property
     def chain(self) -> tuple[str, int]:
         return (self.topic, self.partition)
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        return (self.topic, self.partition, self.offset)
 
 
 def _text(value: str | None) -> str:
@@ -119,6 +126,7 @@ def _copy_text(c: EventColumns, occurred_text: str) -> bytes:
 
 def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
     """Seal ``row``'s personal fields and serialize it, ready to be chained."""
+    content_hash = content_hash_of(row)
     payload = dict(row.payload)
     seal(row.event_type, row.event_id, payload, cipher)
     columns = EventColumns(
@@ -145,7 +153,25 @@ def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
         occurred_text,
         fixed_content(columns, occurred_text),
         _copy_text(columns, occurred_text),
+        content_hash,
     )
+
+
+def content_hash_of(row: AuditRow) -> bytes:
+    """What makes two events with one id the same event: their type, their payload before
+    sealing (as JSON) and the bytes of an undecodable record, but not the envelope's
+    ``occurred_at``, the time it was produced. A document published twice, or an input
+    processed again with the same result, is the same event at another time (a duplicate);
+    a corrected document or a different decision under the same id is a conflict."""
+    payload = row.payload
+    envelope = payload.get("envelope")
+    if isinstance(envelope, dict) and "occurred_at" in envelope:
+        payload = {**payload, "envelope": {**envelope, "occurred_at": None}}
+    digest = hashlib.sha256(row.event_type.encode() + b"\n")
+    digest.update(dumps(payload))
+    if row.raw_value is not None:
+        digest.update(b"\n" + row.raw_value)
+    return digest.digest()
 
 
 def _clean(value: str | None) -> str | None:
@@ -171,42 +197,129 @@ def lock_heads(cur: Cursor, chains: Sequence[tuple[str, int]]) -> dict[tuple[str
     return {(t, p): Head(t, p, seq, off, bytes(h)) for t, p, seq, off, h in cur.fetchall()}
 
 
-def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> set[str]:
-    """Insert the ids not recorded yet; return those (the others are skipped).
+@dataclass
+class Claim:
+    """What the claim found for a batch: the rows to chain (in batch order: new events, and
+    the first sight of each conflicting version), and how many were duplicates or conflicts."""
 
-    Usually none of them was recorded before, and they are COPYed in at once. When one was (a
-    batch replayed after a crash, an event delivered twice), the unique index refuses the
-    COPY; it is rolled back to a savepoint and the ids are inserted by a statement that skips
-    the ones already there. Ids go in sorted, so two writers never wait on each other in a
-    cycle."""
-    ordered = sorted(rows, key=lambda p: p.event_id)
-    copied = io.BytesIO("".join(f"{p.event_id}\t{p.occurred_text}\n" for p in ordered).encode())
+    rows: list[Prepared]
+    duplicates: int
+    conflicts: int
+
+
+def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> Claim:
+    """Claim each event id of the batch with its content hash; sort out what to write.
+
+    Usually none of the ids was recorded before, and they are COPYed in at once. When one was
+    (a batch replayed after a crash, an event delivered twice, an id reused), the unique index
+    refuses the COPY; it is rolled back to a savepoint, the ids are inserted by a statement
+    that skips the ones already there, and the hashes recorded for those are read back. The
+    same id with the same content hash is a duplicate (skipped); with another hash it is a
+    conflict (``claim_conflicts``). Ids go in sorted, so two writers never wait on each other
+    in a cycle."""
+    first: dict[str, Prepared] = {}
+    for p in rows:
+        first.setdefault(p.event_id, p)
+    ordered = sorted(first.values(), key=lambda p: p.event_id)
+    copied = io.BytesIO(
+        "".join(
+            f"{p.event_id}\t{p.occurred_text}\t\\\\x{p.content_hash.hex()}\n" for p in ordered
+        ).encode()
+    )
     cur.execute("SAVEPOINT claim")
     try:
         cur.copy_expert(
-            "COPY audit_event_ids (event_id, occurred_at) FROM STDIN",
+            "COPY audit_event_ids (event_id, occurred_at, content_hash) FROM STDIN",
             copied,
             size=max(copied.getbuffer().nbytes, 8192),
         )
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT claim")
-        return _claim_skipping_recorded(cur, ordered)
-    cur.execute("RELEASE SAVEPOINT claim")
-    return {p.event_id for p in ordered}
+        recorded = _claim_skipping_recorded(cur, ordered)
+    else:
+        cur.execute("RELEASE SAVEPOINT claim")
+        if len(first) == len(rows):
+            return Claim(list(rows), 0, 0)
+        recorded = {}
+    return _sort_out(cur, rows, first, recorded)
 
 
-def _claim_skipping_recorded(cur: Cursor, ordered: Sequence[Prepared]) -> set[str]:
-    # Two array literals as plain text: adapting thousands of values one by one is slow.
+def _claim_skipping_recorded(cur: Cursor, ordered: Sequence[Prepared]) -> dict[str, bytes | None]:
+    """Insert the ids not recorded yet; return the content hash recorded before for each of
+    the others (None for ids claimed before content hashes were kept)."""
+    # Array literals as plain text: adapting thousands of values one by one is slow.
+    ids = "{" + ",".join(p.event_id for p in ordered) + "}"
     cur.execute(
-        "INSERT INTO audit_event_ids (event_id, occurred_at) "
-        "SELECT * FROM unnest(%s::uuid[], %s::timestamptz[]) ORDER BY 1 "
+        "INSERT INTO audit_event_ids (event_id, occurred_at, content_hash) "
+        "SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::bytea[]) ORDER BY 1 "
         "ON CONFLICT DO NOTHING RETURNING event_id::text",
         (
-            "{" + ",".join(p.event_id for p in ordered) + "}",
+            ids,
             "{" + ",".join(f'"{p.occurred_text}"' for p in ordered) + "}",
+            "{" + ",".join(f'"\\\\x{p.content_hash.hex()}"' for p in ordered) + "}",
         ),
     )
-    return {event_id for (event_id,) in cur.fetchall()}
+    new = {event_id for (event_id,) in cur.fetchall()}
+    old = "{" + ",".join(p.event_id for p in ordered if p.event_id not in new) + "}"
+    cur.execute(
+        "SELECT event_id::text, content_hash FROM audit_event_ids WHERE event_id = ANY(%s::uuid[])",
+        (old,),
+    )
+    return {event_id: bytes(h) if h is not None else None for event_id, h in cur.fetchall()}
+
+
+def _sort_out(
+    cur: Cursor,
+    rows: Sequence[Prepared],
+    first: dict[str, Prepared],
+    recorded: dict[str, bytes | None],
+) -> Claim:
+    """The rows to write, given the ids recorded before this batch (id -> content hash)."""
+    chosen: set[int] = set()
+    duplicates = 0
+    candidates: list[tuple[Prepared, bytes]] = []
+    versions: dict[str, set[bytes]] = {}
+    for p in rows:
+        if p.event_id not in recorded and first[p.event_id] is p:
+            chosen.add(id(p))  # new: claimed by this batch
+            continue
+        original = recorded.get(p.event_id, first[p.event_id].content_hash)
+        seen = versions.setdefault(p.event_id, set())
+        if original is None or p.content_hash == original or p.content_hash in seen:
+            duplicates += 1  # the same bytes again (or an id claimed before hashes were kept)
+            continue
+        seen.add(p.content_hash)
+        candidates.append((p, original))
+    conflicts = claim_conflicts(cur, candidates)
+    duplicates += len(candidates) - len(conflicts)
+    chosen |= conflicts
+    return Claim([p for p in rows if id(p) in chosen], duplicates, len(conflicts))
+
+
+def claim_conflicts(cur: Cursor, candidates: Sequence[tuple[Prepared, bytes]]) -> set[int]:
+    """Record each (event id, content hash) seen for the first time with an id already
+    recorded with other content; return the candidates (by ``id()``) that were new: those
+    are written as rows of their own. A version already recorded as a conflict (a replay) is
+    a duplicate. Sorted, like the claim, so writers never wait on each other in a cycle."""
+    if not candidates:
+        return set()
+    ordered = sorted(candidates, key=lambda c: (c[0].event_id, c[0].content_hash))
+    cur.execute(
+        "INSERT INTO audit_event_conflicts (event_id, content_hash, recorded_hash, topic, "
+        '"partition", "offset", detected_at) SELECT e, c, r, t, p, o, now() FROM '
+        "unnest(%s::uuid[], %s::bytea[], %s::bytea[], %s::text[], %s::int[], %s::bigint[]) "
+        "AS v(e, c, r, t, p, o) ON CONFLICT DO NOTHING RETURNING event_id::text, content_hash",
+        (
+            [p.event_id for p, _ in ordered],
+            [p.content_hash for p, _ in ordered],
+            [original for _, original in ordered],
+            [p.topic for p, _ in ordered],
+            [p.partition for p, _ in ordered],
+            [p.offset for p, _ in ordered],
+        ),
+    )
+    new = {(event_id, bytes(h)) for event_id, h in cur.fetchall()}
+    return {id(p) for p, _ in ordered if (p.event_id, p.content_hash) in new}
 
 
 def move_heads(cur: Cursor, heads: Sequence[Head]) -> None:
@@ -225,19 +338,25 @@ def move_heads(cur: Cursor, heads: Sequence[Head]) -> None:
     )
 
 
-def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
-    """Chain and copy the rows not recorded yet (inside the caller's transaction); return
-    how many were new and the chain heads moved."""
+@dataclass
+class Appended:
+    """One transaction's result: rows written (conflicting versions included), duplicates
+    skipped, conflicts recorded, and the chain heads moved."""
+
+    written: int
+    duplicates: int
+    conflicts: int
+    heads: list[Head]
+
+
+def append(cur: Cursor, rows: Sequence[Prepared]) -> Appended:
+    """Chain and copy the rows not recorded yet (inside the caller's transaction)."""
     heads = lock_heads(cur, sorted({p.chain for p in rows}))
-    new_ids = claim_event_ids(cur, rows)
+    claim = claim_event_ids(cur, rows)
     recorded_at = timestamp_text(now())
     buffer = io.BytesIO()
     moved: dict[tuple[str, int], Head] = {}
-    written = 0
-    for prepared in rows:
-        if prepared.event_id not in new_ids:
-            continue
-        new_ids.discard(prepared.event_id)  # a repeat later in the batch is not new
+    for prepared in claim.rows:
         head = heads[prepared.chain]
         seq = head.chain_seq + 1
         own_hash = link(head.row_hash, content_digest(prepared.fixed, seq, recorded_at))
@@ -247,7 +366,6 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
         )
         head = Head(head.topic, head.partition, seq, prepared.offset, own_hash)
         heads[prepared.chain] = moved[prepared.chain] = head
-        written += 1
     if moved:
         size = buffer.tell()
         buffer.seek(0)
@@ -256,7 +374,7 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> tuple[int, list[Head]]:
         # to let go of the GIL (a convoy that cost more than the COPY itself).
         cur.copy_expert(f"COPY audit_events ({COLUMNS}) FROM STDIN", buffer, size=max(size, 8192))
         move_heads(cur, list(moved.values()))
-    return written, list(moved.values())
+    return Appended(len(claim.rows), claim.duplicates, claim.conflicts, list(moved.values()))
 
 
 def chain_groups(rows: Sequence[Prepared], groups: int) -> list[list[Prepared]]:
@@ -277,23 +395,104 @@ def ciphers(keys: dict[str, bytes | None]) -> dict[str, AESGCM | None]:
     return {s: AESGCM(k) if k is not None else None for s, k in keys.items()}
 
 
-@contextmanager
-def _classified() -> Iterator[None]:
-    """Database failures that a retry may cure become RetryableError."""
-    try:
-        yield
-    except _TRANSIENT as exc:
-        raise RetryableError(f"database unavailable: {exc}".strip()) from exc
-    except OperationalError as exc:
-        raise RetryableError(f"database unavailable: {exc.orig}") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc.orig, _TRANSIENT):
-            raise RetryableError(f"database connection lost: {exc.orig}") from exc
-        raise
+class Refused(NamedTuple):
+    """A record the database refused for its content, where it sat, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    why: str
+
+
+@dataclass
+class Outcome:
+    """What became of a batch: rows written (a conflicting version of an event included),
+    duplicates skipped, conflicts recorded, and the rows the database refused as content
+    (with why), which the caller dead-letters."""
+
+    written: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: list[Refused] = field(default_factory=list)
+
+    def __add__(self, other: Outcome) -> Outcome:
+        return Outcome(
+            self.written + other.written,
+            self.duplicates + other.duplicates,
+            self.conflicts + other.conflicts,
+            self.rejected + other.rejected,
+        )
+
+
+class Preparer:
+    """Steps 1 and 2 of a batch (no lock held, nothing of the batch written yet), with the
+    subject keys and month partitions it has seen remembered."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.keys = KeyCache()
+        self.partitions = Partitions()
+        self.refused: list[Refused] = []
+
+    def prepare_batch(self, rows: Sequence[AuditRow]) -> list[Prepared]:
+        """The rows sealed and serialized. A row whose subject the database refuses a key
+        for (its content, e.g. a subject id too long for the index) is left out and listed
+        in ``refused`` (until the next call). Raises RetryableError when the database is
+        unavailable."""
+        self.refused = []
+        if not rows:
+            return []
+        with retryable_db_errors(DATABASE):
+            self.partitions.ensure(self.engine, (r.occurred_at for r in rows))
+            subjects = {r.subject_id for r in rows if r.subject_id}
+            keys, refused = self._keys_isolating(subjects)
+        if refused:
+            self.refused = [
+                Refused(r.topic, r.partition, r.offset, refused[r.subject_id])
+                for r in rows
+                if r.subject_id in refused
+            ]
+            rows = [r for r in rows if r.subject_id not in refused]
+        return first_of_each_version(
+            [prepare(r, keys.get(r.subject_id) if r.subject_id else None) for r in rows]
+        )
+
+    def _keys_isolating(
+        self, subjects: set[str]
+    ) -> tuple[dict[str, AESGCM | None], dict[str, str]]:
+        """The subjects' ciphers; when the database refuses a key for its content, each
+        subject is tried alone: (ciphers, refused subject -> why)."""
+        try:
+            return ciphers(self.keys.keys_for(self.engine, subjects)), {}
+        except Exception as exc:
+            if not is_content_error(exc) or len(subjects) <= 1:
+                if len(subjects) == 1 and is_content_error(exc):
+                    return {}, {next(iter(subjects)): refusal(exc)}
+                raise
+        keys: dict[str, AESGCM | None] = {}
+        refused: dict[str, str] = {}
+        for subject in sorted(subjects):
+            found, why = self._keys_isolating({subject})
+            keys |= found
+            refused |= why
+        return keys, refused
+
+
+def first_of_each_version(prepared: list[Prepared]) -> list[Prepared]:
+    """First occurrence of each (event id, content): a batch may hold a redelivered event
+    twice; two versions of one id are both kept (the claim sorts them out)."""
+    seen: set[tuple[str, bytes]] = set()
+    result = []
+    for p in prepared:
+        version = (p.event_id, p.content_hash)
+        if version not in seen:
+            seen.add(version)
+            result.append(p)
+    return result
 
 
 class AuditWriter:
-    """Writes batches for one sink process; remembers keys, partitions and unsigned heads."""
+    """Appends prepared batches for one sink process and signs the chain heads it moved."""
 
     def __init__(
         self,
@@ -307,57 +506,45 @@ class AuditWriter:
         self._threads: ThreadPoolExecutor | None = None
         self.signing_key = signing_key
         self.checkpoint_interval_s = checkpoint_interval_s
-        self.keys = KeyCache()
-        self.partitions = Partitions()
         self.unsigned: dict[tuple[str, int], Head] = {}
+        self._heads_lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
 
-    def write(self, rows: Sequence[AuditRow]) -> int:
-        """Record the batch; return how many rows were new. Raises RetryableError when the
-        database is unavailable: nothing is then written and the caller retries the batch."""
-        return self.append_batch(self.prepare_batch(rows))
+    def write(self, rows: Sequence[AuditRow]) -> Outcome:
+        """Prepare and record the batch. Raises RetryableError when the database is
+        unavailable: nothing is then written and the caller retries the batch."""
+        preparer = Preparer(self.engine)
+        outcome = self.append_batch(preparer.prepare_batch(rows))
+        return outcome + Outcome(rejected=preparer.refused)
 
-    def prepare_batch(self, rows: Sequence[AuditRow]) -> list[Prepared]:
-        """Steps 1 and 2 for a batch: no lock held, nothing of the batch written yet. A
-        sink prepares batch N+1 here while another thread appends batch N (``append_batch``).
-        Raises RetryableError when the database is unavailable."""
-        unique = first_of_each_event(list(rows))
-        if not unique:
-            return []
-        with _classified():
-            self.partitions.ensure(self.engine, (r.occurred_at for r in unique))
-            subjects = {r.subject_id for r in unique if r.subject_id}
-            keys = ciphers(self.keys.keys_for(self.engine, subjects))
-        return [prepare(r, keys.get(r.subject_id) if r.subject_id else None) for r in unique]
-
-    def append_batch(self, prepared: Sequence[Prepared]) -> int:
-        """Step 3 for a prepared batch: chain, copy and commit it; return how many rows were
-        new. Raises RetryableError when the database is unavailable; the caller then retries
-        with the same ``prepared`` batch. Calls must not overlap.
+    def append_batch(self, prepared: Sequence[Prepared]) -> Outcome:
+        """Step 3 for a prepared batch: chain, copy and commit it. Raises RetryableError when
+        the database is unavailable; the caller then retries with the same ``prepared``
+        batch. Calls must not overlap.
 
         With ``connections`` > 1 the batch's chains are shared out between that many
         connections, each appending its chains in a transaction of its own, in parallel
         (PostgreSQL does the work on as many cores). When one of them fails after another
         committed, the retry finds the committed rows' ids claimed and writes only the rest,
-        so every event is still recorded once; chains never span two transactions."""
+        so every event is still recorded once; chains never span two transactions.
+
+        A transaction the database refuses for its content (``compliance.db_errors``) is
+        replayed in halves, down to single rows, each part committed on its own: the rows
+        that still fail alone are returned as rejected, the rest is written."""
         if not prepared:
-            return 0
+            return Outcome()
         groups = chain_groups(prepared, self.connections)
         if len(groups) > 1:
-            futures = [self._pool().submit(self._append, group) for group in groups]
+            futures = [self._pool().submit(self._append_isolating, group) for group in groups]
             wait(futures)  # every transaction has ended, committed or not, before we go on
-            errors = [f.exception() for f in futures]
-            results = [f.result() for f, e in zip(futures, errors, strict=True) if e is None]
-            failed = [e for e in errors if e is not None]
+            failed = [e for e in (f.exception() for f in futures) if e is not None]
+            if failed:
+                raise failed[0]
+            outcome = sum((f.result() for f in futures), Outcome())
         else:
-            results, failed = [self._append(groups[0])], []
-        # Heads a committed transaction moved are to be signed even when another one failed.
-        for _, moved in results:
-            self.unsigned |= {(h.topic, h.partition): h for h in moved}
-        if failed:
-            raise failed[0]  # type: ignore[misc]
-        self._checkpoint_if_due()
-        return sum(written for written, _ in results)
+            outcome = self._append_isolating(groups[0])
+        self.checkpoint_if_due()
+        return outcome
 
     def close(self) -> None:
         """Let the threads of the parallel connections go (the engine stays the caller's)."""
@@ -370,30 +557,71 @@ class AuditWriter:
             self._threads = ThreadPoolExecutor(self.connections, "audit-append")
         return self._threads
 
-    def _append(self, prepared: Sequence[Prepared]) -> tuple[int, list[Head]]:
-        """One transaction: chain and copy ``prepared``; (rows new, heads moved)."""
-        with _classified(), self.engine.begin() as conn:
+    def _append_isolating(self, prepared: Sequence[Prepared]) -> Outcome:
+        """``_append``, with a content error narrowed down to the rows that cause it."""
+        try:
+            appended = self._append(prepared)
+        except Exception as exc:
+            if not is_content_error(exc):
+                raise
+            if len(prepared) == 1:
+                refused = Refused(*prepared[0].coordinates, refusal(exc))
+                log.warning("audit row %s/%d/%d refused: %s", *refused)
+                return Outcome(rejected=[refused])
+            half = len(prepared) // 2
+            outcome = self._append_isolating(prepared[:half])
+            outcome += self._append_isolating(prepared[half:])
+            if len(outcome.rejected) == len(prepared) > REFUSED_ALL_BREAKER:
+                # Every row refused alone: not the records, a fault of ours; stop visibly.
+                raise exc
+            return outcome
+        with self._heads_lock:
+            self.unsigned |= {(h.topic, h.partition): h for h in appended.heads}
+        return Outcome(appended.written, appended.duplicates, appended.conflicts)
+
+    def _append(self, prepared: Sequence[Prepared]) -> Appended:
+        """One transaction: chain and copy ``prepared``."""
+        with retryable_db_errors(DATABASE), self.engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             return append(cur, prepared)
 
-    def _checkpoint_if_due(self) -> None:
-        """Sign the heads moved since the last checkpoint, when one is due. Failing here
-        loses nothing: the heads stay unsigned until the next checkpoint."""
+    def checkpoint_due(self) -> bool:
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
-        if not due or not self.unsigned or self.signing_key is None:
+        return due and bool(self.unsigned) and self.signing_key is not None
+
+    def checkpoint_if_due(self) -> None:
+        """Sign the heads moved since the last checkpoint, when one is due (after a batch,
+        and from the sink's loop when idle). Failing here loses nothing: the heads stay
+        unsigned until the next checkpoint."""
+        if not self.checkpoint_due():
             return
         try:
             self.checkpoint()
         except RetryableError as exc:
-            log.warning("checkpoint not written (%s); retried with the next batch", exc)
+            log.warning("checkpoint not written (%s); retried later", exc)
 
     def checkpoint(self) -> int:
         """Sign the heads written since the last checkpoint (when due, and on a clean stop)."""
-        if not self.unsigned or self.signing_key is None:
+        with self._heads_lock:
+            unsigned = dict(self.unsigned)
+        if not unsigned or self.signing_key is None:
             return 0
-        with _classified(), self.engine.begin() as conn:
+        with retryable_db_errors(DATABASE), self.engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            signed = write_checkpoints(cur, self.signing_key, self.unsigned.values(), now())
-        self.unsigned = {}
+            signed = write_checkpoints(cur, self.signing_key, unsigned.values(), now())
+        with self._heads_lock:
+            for chain, head in unsigned.items():
+                if self.unsigned.get(chain) == head:
+                    del self.unsigned[chain]
         self._last_checkpoint = time.monotonic()
         return signed
+
+    def sign_heads_behind(self, topics: Sequence[str]) -> int:
+        """Sign the current head of each chain of ``topics`` that no checkpoint covers yet
+        (rows written just before a crash, or by a sink that stopped): called at start-up,
+        so no row stays unsigned for longer than one start."""
+        if self.signing_key is None or not topics:
+            return 0
+        with retryable_db_errors(DATABASE), self.engine.begin() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            return write_checkpoints(cur, self.signing_key, heads_behind(cur, topics), now())

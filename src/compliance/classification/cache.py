@@ -9,7 +9,8 @@ content gets identical output.
 A database outage (down, failed over, shutting down, the connection pool exhausted: see
 ``compliance.db_errors``) is ``RetryableError``: the batch waits, as for the audit trail, rather
 than paying again for an answer that could not be remembered; so is any other database error
-except bad data. A result the database refuses as data (``DataError``) is not cached and the
+except bad data. A result the database refuses for its content (``db_errors.is_content_error``:
+a data exception, a constraint, a value too long for an index) is not cached and the
 classification goes on; NUL characters, which jsonb cannot hold, are removed before storing.
 The engine's pool must hold one connection per classification in flight (``engine_for``).
 """
@@ -33,9 +34,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DBAPIError
 
-from compliance.db_errors import retryable_db_errors
+from compliance.db_errors import is_content_error, refusal, retryable_db_errors
 from compliance.errors import RetryableError
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,15 @@ def without_nul(value: Any) -> Any:
 
 @contextmanager
 def _cache_errors() -> Iterator[None]:
-    """Outages and unexpected database errors -> RetryableError; DataError is left to the
-    caller."""
+    """Outages and unexpected database errors -> RetryableError; a content error (the values
+    refused, ``compliance.db_errors.is_content_error``: SQLSTATE decides, so 54000 filed under
+    OperationalError is one too) is left to the caller."""
     try:
         with retryable_db_errors("LLM result cache"):
             yield
-    except DataError:
-        raise
     except DBAPIError as exc:
+        if is_content_error(exc):
+            raise
         raise RetryableError(f"LLM result cache failed: {exc.orig}") from exc
 
 
@@ -127,8 +129,8 @@ class ResultCache:
                     return dict(inserted[0])
                 # Another classifier stored this content first: its answer is the answer.
                 stored = conn.execute(_lookup(content_sha256, model, prompt_version)).first()
-        except DataError as exc:
-            log.warning("LLM result for %s not cached: %s", content_sha256, exc.orig)
+        except DBAPIError as exc:  # a content error: the others are RetryableError by now
+            log.warning("LLM result for %s not cached: %s", content_sha256, refusal(exc))
             return clean
         if stored is None:  # deleted in between (an operator purge): keep our own
             return clean

@@ -92,12 +92,15 @@ def _role_password(settings: Settings, args: argparse.Namespace) -> str | None:
 
 
 def cmd_audit_summary(settings: Settings, _: argparse.Namespace) -> int:
-    from compliance.audit.queries import counts_by_type
+    from compliance.audit.queries import conflicts_by_topic, counts_by_type
     from compliance.topics import every_topic
 
     topics = [settings.topic(t) for t in every_topic()]
-    for event_type, count in sorted(counts_by_type(_engine(settings), topics).items()):
+    engine = _engine(settings)
+    for event_type, count in sorted(counts_by_type(engine, topics).items()):
         print(f"{event_type:24} {count}")
+    for topic, count in sorted(conflicts_by_topic(engine, topics).items()):
+        print(f"conflicting versions on {topic}: {count} (an id seen again with other content)")
     return 0
 
 
@@ -110,6 +113,8 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         f"{report.chains} chain(s), {report.rows} row(s), {report.checkpoints} signed "
         "checkpoint(s) checked"
     )
+    for conflict in report.conflicts:
+        print(f"  {conflict}")
     if report.intact:
         print("audit trail intact")
         return 0

@@ -2,7 +2,9 @@
 
 Rows already in the walking skeleton's table are moved into the new one: in (topic,
 partition, offset) order, chained, their personal fields sealed with new subject keys
-(their recorded_at becomes the time of this migration).
+(their recorded_at becomes the time of this migration). The rows are appended by the current
+writer, which keeps a content hash with each id: the column is made here (and by 0004 where
+this revision ran before it existed).
 
 Revision ID: 0002
 """
@@ -61,7 +63,8 @@ CREATE INDEX audit_events_occurred_idx ON audit_events USING brin (occurred_at);
 
 CREATE TABLE audit_event_ids (
     event_id uuid PRIMARY KEY,
-    occurred_at timestamptz NOT NULL
+    occurred_at timestamptz NOT NULL,
+    content_hash bytea
 );
 
 CREATE TABLE audit_chain_heads (

@@ -1,4 +1,5 @@
-"""Synthetic but realistic event traffic, for the audit benchmark and the fault tests.
+"""Synthetic but realistic event traffic, for the audit benchmark and the fault tests (a test
+double: kept out of the installed package).
 
 One "document" makes six events across the four topics, shaped like the pipeline's own: an
 arrival, a classification with extracted personal fields, three rule results and an
