@@ -8,8 +8,16 @@ said about the customer. Each rule gives one check result naming the rule, its v
 inputs it read and why; every fail, review or error also raises an exception for an officer.
 The document's own text never decides: only the deterministic rules do.
 
-For each consent statement: keep it in the customer's state; it affects documents classified
-after it was recorded.
+Consent statements are read by a feed of their own (``compliance.rules.consent_feed``) into
+the customers' state; a consent counts for a document classified at T when it was recorded by
+T and appended to consents.recorded by T, and a document that needs consents waits until
+consents.recorded is stored past T. So whether a consent counts never depends on how far a
+consumer happened to be, and a replay decides the same way.
+
+The checker takes a batch at a time: the state of every customer of the batch is read in one
+round trip and what the batch's documents said is written in one statement; each document
+still reads its customer's state as of its own event (the batch's earlier documents of the
+same customer included).
 
 The rules in force reload when their files change or on SIGHUP; each version that comes into
 force is announced on compliance.rulesets (and so audited) before it decides anything.
@@ -27,25 +35,32 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
-from compliance.erased_subjects import refusing_erased_subjects
+from compliance.erased_subjects import (
+    refusing_erased_subjects,
+    refusing_erased_subjects_in_batch,
+)
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
 from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
+from compliance.rules.consent_feed import ConsentFeed, ConsentsRead, consent_partitions
 from compliance.rules.events import ruleset_changed
+from compliance.rules.model import Rule
 from compliance.rules.reload import RulesetHolder
 from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
 from compliance.runner import Outgoing, TransactionalRunner
 from compliance.screening.live import LiveSanctions
 from compliance.subject_keyring import sealing_codec
-from compliance.topics import COMPLIANCE_CHECKS, CONSENTS_RECORDED, DOCUMENTS_CLASSIFIED
+from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED
 
 log = logging.getLogger(__name__)
 NAME = "checker"
@@ -89,13 +104,25 @@ def check_result(ruleset: Ruleset, document: Record, result: RuleResult) -> Outg
         "customer_id": document["customer_id"],
         "document_type": document["document_type"],
         "rule_id": result.rule.id,
-        "rule_version": result.rule.full_version,
+        "rule_version": rule_version(result.rule),
         "outcome": result.outcome,
         "severity": result.rule.severity,
         "inputs": result.inputs,
         "explanation": result.explanation,
     }
     return Outgoing(COMPLIANCE_CHECKS.name, "CheckResult", record)
+
+
+# Rule -> its full version. Computing it hashes the rule's definition (about 0.1 ms), and every
+# check result names it; rules are immutable, so once per rule object is enough.
+_VERSIONS: dict[int, tuple[Rule, str]] = {}
+
+
+def rule_version(rule: Rule) -> str:
+    known = _VERSIONS.get(id(rule))
+    if known is None or known[0] is not rule:
+        known = _VERSIONS[id(rule)] = (rule, rule.full_version)
+    return known[1]
 
 
 def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Outgoing:
@@ -107,7 +134,7 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
         reason=result.explanation,
         discriminator=result.rule.id,
         rule_id=result.rule.id,
-        rule_version=result.rule.full_version,
+        rule_version=rule_version(result.rule),
         ruleset_version=ruleset.version,
         details=result.inputs,
     )
@@ -116,31 +143,69 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
 class Checker:
     """The checker's stage: the rules in force and the customers' state."""
 
-    def __init__(self, rules: RulesetHolder, state: StateStore) -> None:
+    def __init__(
+        self,
+        rules: RulesetHolder,
+        state: StateStore,
+        consents: ConsentsRead | None = None,
+        sanctions: LiveSanctions | None = None,
+    ) -> None:
         self.rules = rules
         self.state = state
+        self.consents = consents  # None: consents are taken as stored (tests, backtests)
+        self.sanctions = sanctions  # clearances read once per batch when given
 
     def __call__(self, event_type: str, record: Record) -> list[Outgoing]:
-        if event_type == "ConsentRecorded":
-            self.state.record_consent(record)
-            return []
-        if event_type != "DocumentClassified":
-            raise PoisonMessage(
-                f"{event_type} does not belong on {DOCUMENTS_CLASSIFIED.name} "
-                f"or {CONSENTS_RECORDED.name}"
-            )
-        ruleset = self.rules.current  # one version decides the whole document
-        outputs = check_document(ruleset, event_type, record, self._state_for(ruleset, record))
-        self.state.remember_document(record)
-        return outputs
+        [result] = self.check_batch([(event_type, record)])
+        if isinstance(result, PoisonMessage):
+            raise result
+        return list(result)
 
-    def _state_for(self, ruleset: Ruleset, document: Record) -> CustomerState:
-        needs = ruleset.needs_for_type(document["document_type"])
-        customer_id = document["customer_id"]
-        if not needs or not customer_id:
-            return NO_STATE
-        env = document["envelope"]
-        return self.state.state_for(customer_id, env["occurred_at"], env["event_id"], needs)
+    def check_batch(
+        self, inputs: Sequence[tuple[str, Record]]
+    ) -> list[Sequence[Outgoing] | PoisonMessage]:
+        """Every document of a batch decided, in order, by the one ruleset in force."""
+        ruleset = self.rules.current  # one version decides each document of the batch
+        results: list[Sequence[Outgoing] | PoisonMessage] = []
+        documents: list[tuple[Record, frozenset[str]]] = []
+        for event_type, record in inputs:
+            if event_type != "DocumentClassified":
+                results.append(
+                    PoisonMessage(f"{event_type} does not belong on {DOCUMENTS_CLASSIFIED.name}")
+                )
+                continue
+            results.append([])
+            documents.append((record, ruleset.needs_for_type(record["document_type"])))
+        self._wait_for_consents(documents)
+        states = iter(self.state.states_for_documents(documents))
+        decided = []
+        with self._clearances_of(documents):
+            for i, (event_type, record) in enumerate(inputs):
+                if event_type != "DocumentClassified":
+                    continue
+                state = next(states)
+                try:
+                    results[i] = check_document(ruleset, event_type, record, state)
+                except PoisonMessage as exc:
+                    results[i] = exc
+                    continue
+                decided.append(record)
+        self.state.remember_documents(decided)
+        return results
+
+    def _clearances_of(self, documents: list[tuple[Record, frozenset[str]]]) -> Any:
+        if self.sanctions is None:
+            return nullcontext()
+        return self.sanctions.batch(d["customer_id"] for d, _ in documents)
+
+    def _wait_for_consents(self, documents: list[tuple[Record, frozenset[str]]]) -> None:
+        needing = [
+            d["envelope"]["occurred_at"]
+            for d, needs in documents
+            if "consents" in needs and d["customer_id"]
+        ]
+        if needing and self.consents is not None:
+            self.consents.wait_until(max(needing))
 
 
 def announcer(settings: Settings) -> Any:
@@ -191,19 +256,26 @@ def main(settings: Settings, stop: threading.Event) -> None:
     lists = sanctions.watch()
     signal.signal(signal.SIGHUP, lambda _signum, _frame: rules.wake())
     rules.watch(stop, settings.rules_reload_interval_s)
+    state = StateStore(engine, settings.topic_prefix)
+    feed = ConsentFeed(settings, state)
+    checker = Checker(rules, state, ConsentsRead(state, consent_partitions(settings)), sanctions)
     codec = sealing_codec(engine)  # classified fields opened, check inputs sealed
     assert codec.keyring is not None
     runner = TransactionalRunner(
         NAME,
         settings,
-        [settings.topic(DOCUMENTS_CLASSIFIED), settings.topic(CONSENTS_RECORDED)],
-        refusing_erased_subjects(
-            Checker(rules, StateStore(engine, settings.topic_prefix)), codec.keyring, NAME
-        ),
+        [settings.topic(DOCUMENTS_CLASSIFIED)],
+        refusing_erased_subjects(checker, codec.keyring, NAME),
+        batch_stage=refusing_erased_subjects_in_batch(checker.check_batch, codec.keyring, NAME),
         codec=codec,
     )
+    feed.start(stop)
     try:
         runner.run(stop)
     finally:
+        stop.set()
+        feed.join()
         lists.stop()
         rules.wake()  # let the watcher see the stop
+    if feed.error is not None:
+        raise feed.error

@@ -41,6 +41,7 @@ from compliance.exceptions import exception_event
 from compliance.runner import Outgoing, Stage, TransactionalRunner
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
+from compliance.transactions.statements import statement_transactions
 
 log = logging.getLogger(__name__)
 NAME = "classifier"
@@ -61,6 +62,8 @@ def classify_arrival(
     except DocumentUnreadable as exc:
         return [unreadable(arrival, exc)]
     outputs = [classified(arrival, text, result)]
+    if result.document_type == "bank_statement":  # an MT940 statement's lines are payments
+        outputs += statement_transactions(arrival, text.text)
     review = doubts(result, settings)
     if review:
         outputs.append(low_confidence(arrival, result, review))

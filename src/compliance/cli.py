@@ -20,9 +20,14 @@ Runner = Callable[[Settings, threading.Event], None]
 
 
 def _processors() -> dict[str, Runner]:
-    from compliance.processors import audit_sink, checker, classifier
+    from compliance.processors import audit_sink, checker, classifier, transaction_screener
 
-    return {"classifier": classifier.main, "checker": checker.main, "audit-sink": audit_sink.main}
+    return {
+        "classifier": classifier.main,
+        "checker": checker.main,
+        "audit-sink": audit_sink.main,
+        "transaction-screener": transaction_screener.main,
+    }
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -86,6 +86,28 @@ class Settings(BaseSettings):
     sanctions_poll_s: float = Field(
         30.0, gt=0, description="How often running screeners look for a new list version."
     )
+    transactions_rules_dir: Path = Field(
+        PROJECT_ROOT / "rules" / "transactions",
+        description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "
+        "jurisdiction lists and the rate table.",
+    )
+    transactions_rates_file: Path | None = Field(
+        None,
+        description="Exchange rates to the reporting currency (YAML, as rules/transactions/"
+        "rates.yaml); unset: the table the rules name.",
+    )
+    transactions_state_dir: Path = Field(
+        PROJECT_ROOT / ".state" / "transaction-screener",
+        description="Where the transaction screener keeps its per-account windows (RocksDB; "
+        "rebuilt from its changelog topic when lost).",
+    )
+    transactions_commit_interval_s: float = Field(
+        0.05,
+        gt=0,
+        le=5,
+        description="How often the transaction screener commits its Kafka transaction: its "
+        "results become visible then (latency) and each commit costs a round trip (speed).",
+    )
     document_roots: list[Path] = Field(
         default_factory=lambda: [PROJECT_ROOT],
         description="Folders that file:// document references may point into (JSON list).",

@@ -24,8 +24,9 @@ from compliance.processors.checker import EXCEPTION_KIND
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
 from compliance.topics import every_topic
+from compliance.transactions.demo import run_transaction_demo
 
-PROCESSORS = ("audit-sink", "classifier", "checker")
+PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener")
 # The checker raises one exception per failing rule, of one of these kinds; the classifier's
 # own (unreadable, low confidence) come on top.
 RULE_EXCEPTION_KINDS = frozenset(EXCEPTION_KIND.values())
@@ -136,6 +137,7 @@ def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120
                     Published(record["document_id"], record["envelope"]["event_id"], sample.path)
                 )
         found = wait_until_audited(engine, published, ruleset, settings, timeout_s, procs)
+        run_transaction_demo(engine, settings, timeout_s, procs)
     finally:
         stop_processors(procs)
     print_summary(engine, settings, manifest, found, ruleset, time.monotonic() - started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from compliance.codec import Record
 from compliance.events import caused_by
-from compliance.runner import Outgoing
+from compliance.outgoing import Outgoing
 from compliance.topics import COMPLIANCE_EXCEPTIONS
 
 

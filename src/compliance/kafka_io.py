@@ -144,7 +144,7 @@ def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None
             settings.topic(spec),
             num_partitions=spec.partitions,
             replication_factor=-1,
-            config={"retention.ms": str(spec.retention_ms)},
+            config={"retention.ms": str(spec.retention_ms), **dict(spec.config)},
         )
         for spec in (specs or every_topic())
         if settings.topic(spec) not in existing

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ from compliance.documents.s3 import S3_SCHEME
 from compliance.errors import ComplianceError, RetryableError
 from compliance.events import envelope, subject_key
 from compliance.subject_keyring import sealing_codec
-from compliance.topics import DOCUMENTS_ARRIVED
+from compliance.topics import DOCUMENTS_ARRIVED, TRANSACTIONS_SUBMITTED
+from compliance.transactions.model import Transaction, transaction_record
 
 STAGE = "publisher"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -248,6 +250,28 @@ class Publisher:
         )
         self.publish(record)
         return PublishedReference(record["document_id"], record["envelope"]["event_id"], uri)
+
+    def publish_transaction(self, tx: Transaction, *, source_system: str = "api") -> str:
+        """Publish one payment on ``transactions.submitted``, keyed by its account (so an
+        account's payments stay in order); returns its event id. Its id depends on the
+        source system and transaction id only: the same payment published twice is one.
+        While the client's queue is full, waits for deliveries (up to 30 s)."""
+        record = transaction_record(tx, source_system=source_system)
+        value = self.codec.encode("TransactionSubmitted", record)
+        topic = self.settings.topic(TRANSACTIONS_SUBMITTED)
+        key = tx.account_id.encode("utf-8")
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, on_delivery=self._delivered)
+                break
+            except BufferError:
+                if time.monotonic() > deadline:
+                    raise RetryableError("the producer queue stayed full for 30 s") from None
+                self.producer.poll(0.05)
+        self.producer.poll(0)
+        event_id: str = record["envelope"]["event_id"]
+        return event_id
 
     def close(self, timeout_s: float = 30.0) -> None:
         if self._engine is not None:

@@ -49,6 +49,12 @@ finishes the current batch and stops; a Kafka call still blocked ``STOP_GRACE_S`
 signal ends the process (status 3) rather than let it ignore the signal, and closing the
 clients is watched too.
 
+A stage may instead take the whole batch (``batch_stage``): the runner decodes every record
+(an undecodable one gets its dead letter as above), calls the batch stage once with the
+decoded ``(event_type, record)`` pairs in batch order, and gets one entry back per pair:
+its outputs, or the ``PoisonMessage`` saying why that record goes to the dead-letter topic.
+Such a stage can read and write what the whole batch needs in one round trip each.
+
 A stage run with ``stamp_in_input_order`` gets its outputs' ``occurred_at`` from the runner,
 not from the moment each record happened to finish: times are taken when the batch is
 dispatched, in record order, and strictly increase within a partition, across batches and
@@ -66,7 +72,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -80,32 +85,30 @@ from compliance.errors import (
     Action,
     ConfigurationError,
     DeadLetterRateExceeded,
+    PoisonMessage,
     RetryableError,
     StageFailed,
     TransactionsUnrecoverable,
     action_for,
 )
 from compliance.events import subject_key
+from compliance.exceptions import exception_event
 from compliance.input_order_clock import (
     InputOrderClock,
     Partition,
     clock_metadata,
     clock_of_metadata,
 )
+from compliance.outgoing import Outgoing
 from compliance.topics import DLQ_SUFFIX
 from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    event_type: str
-    record: Record
-
-
 Stage = Callable[[str, Record], Sequence[Outgoing]]
+# Per decoded record, in order: its outputs, or why it is poison (it goes to dead letters).
+BatchStage = Callable[[Sequence[tuple[str, Record]]], Sequence[Sequence[Outgoing] | PoisonMessage]]
 
 
 def coordinates(msg: Message) -> str:
@@ -166,12 +169,14 @@ class TransactionalRunner:
         *,
         batch_size: int | None = None,
         stamp_in_input_order: bool = False,
+        batch_stage: BatchStage | None = None,
         codec: SchemaRegistry | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.input_topics = list(input_topics)
         self.stage = stage
+        self.batch_stage = batch_stage  # when given, used instead of ``stage``
         self.codec = codec or registry()  # with a keyring: personal fields sealed (sealing.py)
         self.backoff_s = 0.5
         self._delay = self.backoff_s
@@ -451,7 +456,9 @@ class TransactionalRunner:
         stamps = self.clock.stamps(batch) if self.clock is not None else None
         keys = (msg.key() for msg in batch)  # the subjects' keys, read in one query
         self.codec.prefetch_keys(key.decode("utf-8", "replace") for key in keys if key)
-        if self._pool is None:
+        if self.batch_stage is not None:
+            per_record = self._outputs_of_batch_stage(batch)
+        elif self._pool is None:
             per_record = [self._outputs_for(msg) for msg in batch]
         else:
             per_record = self._concurrently(batch)
@@ -460,6 +467,36 @@ class TransactionalRunner:
                 for out in outputs:
                     out.record["envelope"]["occurred_at"] = stamp
         return [out for outputs in per_record for out in outputs]
+
+    def _outputs_of_batch_stage(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
+        """Decode every record, then give the decoded ones to the batch stage at once."""
+        assert self.batch_stage is not None
+        per_record: list[Sequence[Outgoing]] = [[] for _ in batch]
+        decoded: list[tuple[str, Record]] = []
+        at: list[int] = []  # the batch position of each decoded record
+        for i, msg in enumerate(batch):
+            try:
+                decoded.append(self.codec.decode(msg.value()))
+                at.append(i)
+            except PoisonMessage as exc:
+                per_record[i] = self._dead_letter(msg, exc)
+        if not decoded:
+            return per_record
+        started = time.perf_counter()
+        results = self.batch_stage(decoded)
+        per_record_s = (time.perf_counter() - started) / len(decoded)
+        for _ in decoded:
+            metrics.stage_seconds.labels(self.name).observe(per_record_s)
+        if len(results) != len(decoded):
+            raise RuntimeError(
+                f"{self.name}: the batch stage answered {len(results)} of {len(decoded)} records"
+            )
+        for i, result in zip(at, results, strict=True):
+            if isinstance(result, PoisonMessage):
+                per_record[i] = self._dead_letter(batch[i], result)
+            else:
+                per_record[i] = result
+        return per_record
 
     def _concurrently(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
         """The stage on every record, ``concurrency`` at a time. When one fails the batch,
@@ -529,9 +566,6 @@ class TransactionalRunner:
     def _not_processed(
         self, msg: Message, exc: BaseException, document: Record, dead_letter_topic: str
     ) -> Outgoing:
-        # Imported here: compliance.exceptions builds on this module's Outgoing.
-        from compliance.exceptions import exception_event
-
         return exception_event(
             document,
             stage=self.name,

@@ -7,7 +7,7 @@ records with their error and original bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DLQ_SUFFIX = ".dlq"
 _DAY_MS = 24 * 60 * 60 * 1000
@@ -19,6 +19,8 @@ class TopicSpec:
     partitions: int
     retention_ms: int
     description: str
+    # Further topic configs set when the topic is created (name -> value).
+    config: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def dead_letter(self) -> str:
@@ -64,6 +66,16 @@ COMPLIANCE_RULESETS = TopicSpec(
     365 * _DAY_MS,
     "A ruleset version came into force in a checker (start, reload) or a reload was rejected.",
 )
+# Stamped with the time the broker appended each record (LogAppendTime), whatever time the
+# publisher set: a replay of last year's transactions (booking times in the past) is kept for
+# the retention period from the replay, not deleted at once by time-based retention.
+TRANSACTIONS_SUBMITTED = TopicSpec(
+    "transactions.submitted",
+    6,
+    90 * _DAY_MS,
+    "Payments booked on our accounts, keyed by account; read by the transaction screener.",
+    config=(("message.timestamp.type", "LogAppendTime"),),
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -74,6 +86,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMPLIANCE_RULESETS,
     SANCTIONS_LISTS,
     SANCTIONS_CLEARANCES,
+    TRANSACTIONS_SUBMITTED,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 

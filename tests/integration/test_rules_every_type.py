@@ -18,18 +18,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from compliance.classification.messages_stub import (
+from compliance.config import PROJECT_ROOT, Settings
+from compliance.publisher import Published, Publisher
+from compliance.rules import load_ruleset
+from compliance.rules.backtest import backtest
+from compliance.topics import DOCUMENTS_CLASSIFIED
+from tests.support.messages_stub import (
     MessagesStub,
     Reply,
     answer_like_claude,
     document_text,
     tool_reply,
 )
-from compliance.config import PROJECT_ROOT, Settings
-from compliance.publisher import Published, Publisher
-from compliance.rules import load_ruleset
-from compliance.rules.backtest import backtest
-from compliance.topics import DOCUMENTS_CLASSIFIED
 
 from .conftest import Processes, wait_for
 from .test_classifier_llm import claude_env, unique_copy

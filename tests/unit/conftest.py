@@ -1,11 +1,11 @@
 # Fixture strategy for the fast unit tests (no Kafka, no PostgreSQL):
 #
 # - Paths are computed from the test files, never from the working directory: PROJECT_ROOT is
-#   the repository, SAMPLES its bundled sample documents, SHARED_DATA the real-world data
-#   beside the project (../shared/data). Test modules that need a path at collection time (to
+#   the repository, SAMPLES its bundled sample documents, tests/data the real-world files the
+#   tests carry (tests/data_files.py). Test modules that need a path at collection time (to
 #   parametrize) compute it the same way from their own __file__, so they import nothing from
-#   here and work whether or not tests/ is a package. A test that reads the shared data opens
-#   it through its module's ``shared()`` helper, which makes the test FAIL (never skip, never
+#   here and work whether or not tests/ is a package. A test that reads tests/data opens
+#   it through ``tests.data_files.data_file()``, which makes the test FAIL (never skip, never
 #   error in a fixture) with a clear message when the folder or file is missing; parametrized
 #   tests put a placeholder in an empty parameter list so a missing folder fails instead of
 #   collecting an empty (skipped) parameter set.

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ from compliance.documents.reference import INLINE_URI, describe, fetch, guess_me
 from compliance.documents.text import extract_text
 from compliance.errors import ConfigurationError, DocumentUnreadable, RetryableError
 from compliance.publisher import arrival_event
-from tests.shared_data import SHARED_DATA, shared
+from tests.data_files import DOCUMENTS, data_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT_ROOT / "samples" / "documents"
-INVOICES = SHARED_DATA / "documents" / "invoices"
-ID_SPECIMENS = SHARED_DATA / "documents" / "id_specimens"
+INVOICES = DOCUMENTS / "invoices"
+ID_SPECIMENS = DOCUMENTS / "id_specimens"
 MAX = 1024 * 1024
 CONTENT = b"UTOPIA - PASSPORT\nSurname: HALVORSEN\n"
 
@@ -169,7 +170,7 @@ def _squash(text: str) -> str:
 
 @pytest.mark.parametrize("stem", INVOICE_PDFS or ["<no invoices found>"])
 def test_extract_text_reads_the_text_layer_of_a_real_invoice_pdf(stem: str) -> None:
-    pdf = shared(INVOICES / f"{stem}.pdf")
+    pdf = data_file(INVOICES / f"{stem}.pdf")
     expected = json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8"))[0]
     extracted = extract_text(pdf.read_bytes(), "application/pdf")
     assert extracted.method == "pdf-text"
@@ -193,7 +194,7 @@ def test_extract_text_turns_empty_bytes_into_document_unreadable(media_type: str
 @pytest.mark.parametrize("image", ["100_pass-uto.jpg", "passport-td3.png"])
 def test_extract_text_refuses_binary_content_announced_as_text(image: str) -> None:
     with pytest.raises(DocumentUnreadable, match="binary content") as info:
-        extract_text(shared(ID_SPECIMENS / image).read_bytes(), "text/plain")
+        extract_text(data_file(ID_SPECIMENS / image).read_bytes(), "text/plain")
     assert info.value.code == "not_text"
 
 
@@ -246,7 +247,7 @@ def test_extract_text_of_an_image_without_tesseract_stops_the_process_not_the_do
 ) -> None:
     monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
     with pytest.raises(ConfigurationError, match="tesseract"):
-        extract_text(shared(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
+        extract_text(data_file(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
 
 
 def test_the_classifier_refuses_to_start_without_tesseract_in_one_sentence(
@@ -313,3 +314,36 @@ def test_nul_characters_past_the_binary_sniff_are_removed_from_the_text() -> Non
     data = b"Utility bill\n" + b" " * 5000 + b"Address: Storgata\x00 12\n"
     extracted = extract_text(data, "text/plain")
     assert "\x00" not in extracted.text and "Storgata 12" in extracted.text
+
+
+def test_extract_text_refuses_a_pdf_encrypted_with_an_owner_password_only() -> None:
+    # Opens without a password (only copying and printing are restricted), yet encrypted.
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(DocumentUnreadable, match="PDF is encrypted") as info:
+        extract_text(buffer.getvalue(), "application/pdf")
+    assert info.value.code == "encrypted"
+
+
+def test_extract_text_reads_filled_form_fields_after_the_text_layer() -> None:
+    pdf = data_file(DOCUMENTS / "tax_forms_w9" / "fw9_1.pdf")
+    extracted = extract_text(pdf.read_bytes(), "application/pdf")
+    lines = extracted.text.splitlines()
+    assert "Form field f1_1: John Doe" in lines  # a text field, by its own name
+    assert "Form field c1_1: 6" in lines  # the ticked box, by its export value
+    assert not any(line.startswith("Form field c1_1: Off") for line in lines)
+    form = [i for i, line in enumerate(lines) if line.startswith("Form field ")]
+    assert form == list(range(form[0], len(lines)))  # after the whole text layer
+
+
+def test_pdfs_read_from_many_threads_at_once_give_each_its_own_text() -> None:
+    # The classifier reads a batch's documents on a thread pool; PDFium itself is not
+    # thread-safe, so this must neither crash nor mix documents up.
+    pdfs = [data_file(INVOICES / f"{stem}.pdf").read_bytes() for stem in INVOICE_PDFS]
+    alone = [extract_text(data, "application/pdf").text for data in pdfs]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda d: extract_text(d, "application/pdf").text, pdfs * 4))
+    assert together == alone * 4

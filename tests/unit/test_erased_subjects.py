@@ -4,11 +4,17 @@ no personal fields, still reaches the stage."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from compliance.codec import registry
-from compliance.erased_subjects import KIND, refusing_erased_subjects
-from compliance.runner import Outgoing
+from compliance.erased_subjects import (
+    KIND,
+    refusing_erased_subjects,
+    refusing_erased_subjects_in_batch,
+)
+from compliance.errors import PoisonMessage
+from compliance.outgoing import Outgoing
 from compliance.sealing import ERASED
 
 from .test_codec import BUILDERS
@@ -53,3 +59,23 @@ def test_a_subject_not_erased_and_a_consent_statement_reach_the_stage() -> None:
     assert refusing("ConsentRecorded", consent) == []
     assert refusing("DocumentClassified", classified) == []
     assert seen == ["ConsentRecorded", "DocumentClassified"]
+
+
+def test_a_batch_stage_gets_only_records_of_subjects_not_erased_in_order() -> None:
+    keyring = DictKeyring()
+    kept, erased = BUILDERS["DocumentClassified"](), BUILDERS["DocumentClassified"]()
+    erased = {**erased, "envelope": {**erased["envelope"], "subject_id": "C-erased"}}
+    keyring.erase("C-erased")
+    given: list[list[str]] = []
+
+    def batch(inputs: Sequence[tuple[str, dict[str, Any]]]) -> list[Sequence[Outgoing]]:
+        given.append([r["envelope"]["subject_id"] for _, r in inputs])
+        return [[Outgoing("compliance.checks", "CheckResult", r)] for _, r in inputs]
+
+    refusing = refusing_erased_subjects_in_batch(batch, keyring, "checker")
+    answers = refusing([("DocumentClassified", erased), ("DocumentClassified", kept)])
+    assert given == [[kept["envelope"]["subject_id"]]]
+    first, second = answers
+    assert not isinstance(first, PoisonMessage) and not isinstance(second, PoisonMessage)
+    assert [o.record["kind"] for o in first] == [KIND]
+    assert [o.event_type for o in second] == ["CheckResult"]

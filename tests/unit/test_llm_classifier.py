@@ -1,5 +1,5 @@
 """The Claude classifier with the real ``anthropic`` SDK, pointed at a local server that
-answers like the Messages API (``compliance.classification.messages_stub``): normal replies,
+answers like the Messages API (``tests.support.messages_stub``): normal replies,
 rate limits with retry-after, server errors, timeouts, malformed tool calls, and documents that
 try to instruct the model. No result cache here (that needs PostgreSQL: see
 tests/integration/test_classifier_llm.py)."""
@@ -18,7 +18,13 @@ from pydantic import SecretStr
 
 from compliance.classification.circuit import CircuitBreaker
 from compliance.classification.llm import ClaudeClassifier, client_for
-from compliance.classification.messages_stub import (
+from compliance.classification.prompt import PROMPT_VERSION
+from compliance.codec import registry
+from compliance.config import Settings
+from compliance.errors import DocumentUnreadable, RetryableError
+from compliance.processors.classifier import classify_arrival
+from compliance.publisher import arrival_event
+from tests.support.messages_stub import (
     MessagesStub,
     Reply,
     answer_like_claude,
@@ -28,12 +34,6 @@ from compliance.classification.messages_stub import (
     raw_reply,
     tool_reply,
 )
-from compliance.classification.prompt import PROMPT_VERSION
-from compliance.codec import registry
-from compliance.config import Settings
-from compliance.errors import DocumentUnreadable, RetryableError
-from compliance.processors.classifier import classify_arrival
-from compliance.publisher import arrival_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "documents"
 PASSPORT = (SAMPLES / "passport_halvorsen.txt").read_text(encoding="utf-8")

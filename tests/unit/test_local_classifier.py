@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from compliance.classification.local import MODEL, classify
+from compliance.classification.local import MODEL, classify, invoice_fields
 from compliance.classification.model import DOCUMENT_TYPES, Classification
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import TEXT_TYPES, extract_text
-from tests.shared_data import SHARED_DATA, shared
+from tests.data_files import DOCUMENTS, data_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "documents"
-MT940 = SHARED_DATA / "documents" / "bank_statements_mt940"
+MT940 = DOCUMENTS / "bank_statements_mt940"
 DATE_FIELDS = ("date_of_birth", "expiry_date", "document_date", "consent_given_at")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -191,7 +191,7 @@ def test_labelled_dates_on_a_document_without_mrz_are_read_as_iso_dates() -> Non
     assert values["expiry_date"] == "2034-09-21"
 
 
-# --- real MT940 statements (../shared/data) ---------------------------------------------------
+# --- real MT940 statements (tests/data) ------------------------------------------------------
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -228,7 +228,7 @@ STATEMENTS = sorted(p.name for p in MT940.glob("*.sta")) or ["<no .sta files fou
 
 @pytest.mark.parametrize("filename", STATEMENTS)
 def test_real_mt940_statement_is_a_bank_statement_with_its_account(filename: str) -> None:
-    path = shared(MT940 / filename)
+    path = data_file(MT940 / filename)
     text = _read(path)
     result = classify(text)
     assert result.document_type == "bank_statement"
@@ -249,7 +249,7 @@ def test_real_mt940_statement_is_a_bank_statement_with_its_account(filename: str
 
 
 def test_every_mt940_statement_has_an_expectation_file() -> None:
-    statements = sorted(shared(MT940).glob("*.sta"))
+    statements = sorted(data_file(MT940).glob("*.sta"))
     assert statements, f"no MT940 statements in {MT940}"
     missing = [p.name for p in statements if not p.with_suffix(".yml").is_file()]
     assert missing == []
@@ -285,3 +285,17 @@ def test_instructions_in_a_document_do_not_change_its_classification(filename: s
     assert _values(injected) == _values(honest)
     names = {f.name for f in injected.fields}
     assert not names & {"verified", "status", "document_type", "sanctions"}
+
+
+# --- invoice dates printed beside another label ---------------------------------------------
+
+
+def test_an_invoice_date_label_after_another_labels_value_on_the_same_line_is_read() -> None:
+    # PDF text layers keep a row of labels on one line ("Guest Name: Sanjay Date: ...").
+    fields = invoice_fields("PAYMENT RECEIPT\nGuest Name: Sanjay Date: 31/12/2017\n")
+    assert {f.name: f.value for f in fields} == {"document_date": "2017-12-31"}
+
+
+def test_a_due_date_is_not_taken_for_the_invoice_date() -> None:
+    fields = invoice_fields("Invoice\nAccount: 42 Due Date: 31/01/2018\nDue Date: 31/01/2018\n")
+    assert "document_date" not in {f.name for f in fields}

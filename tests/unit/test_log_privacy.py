@@ -29,7 +29,7 @@ import logging, os, sys
 from pydantic import SecretStr
 from compliance import log_setup
 from compliance.classification.llm import ClaudeClassifier, client_for
-from compliance.classification.messages_stub import MessagesStub
+from tests.support.messages_stub import MessagesStub
 from compliance.config import Settings
 
 if os.environ["LOGGING"] == "compliance":

@@ -1,4 +1,4 @@
-"""Extraction on the real sample documents in ../shared/data/documents, through the product's
+"""Extraction on the real sample documents in tests/data/documents, through the product's
 own text extraction (text layer, form fields, Tesseract OCR) and the local classifier: the
 fields a person reads off them.
 
@@ -19,18 +19,16 @@ from compliance.classification.local import classify
 from compliance.classification.model import Classification
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import extract_text
-from compliance.mrz import find_mrz
-from compliance.mrz_ocr import find_ocr_mrz
-from tests.shared_data import SHARED_DATA, shared
+from compliance.mrz import find_mrz, find_ocr_mrz
+from tests.data_files import DOCUMENTS, data_file
 
-SHARED = SHARED_DATA / "documents"
-SPECIMENS = SHARED / "id_specimens"
-W9 = SHARED / "tax_forms_w9"
-INVOICES = SHARED / "invoices"
+SPECIMENS = DOCUMENTS / "id_specimens"
+W9 = DOCUMENTS / "tax_forms_w9"
+INVOICES = DOCUMENTS / "invoices"
 
 
 def read(path: Path) -> tuple[str, Classification]:
-    extracted = extract_text(shared(path).read_bytes(), guess_media_type(path.name))
+    extracted = extract_text(data_file(path).read_bytes(), guess_media_type(path.name))
     return extracted.method, classify(extracted.text)
 
 
@@ -132,7 +130,7 @@ W9_PDFS = sorted(p.name for p in W9.glob("fw9_*.pdf")) or ["<no W-9 PDFs found>"
 def test_filled_w9_pdf_gives_the_labelled_name_business_classification_address_and_tin(
     name: str,
 ) -> None:
-    path = shared(W9 / name)
+    path = data_file(W9 / name)
     method, result = read(path)
     truth = _labels(path)
     assert method == "pdf-text" and result.document_type == "tax_form"
@@ -146,7 +144,7 @@ def test_filled_w9_pdf_gives_the_labelled_name_business_classification_address_a
 
 
 def test_scanned_w9_is_a_tax_form_and_its_name_is_read_close_to_the_label() -> None:
-    path = shared(W9 / "fw9_scanned.jpg")
+    path = data_file(W9 / "fw9_scanned.jpg")
     method, result = read(path)
     assert method == "ocr" and result.document_type == "tax_form"
     name = next(f for f in result.fields if f.name == "full_name")

@@ -19,13 +19,6 @@ from pydantic import SecretStr
 from compliance.classification.choose import Classifier, LocalClassifier
 from compliance.classification.fieldsets import FIELDS
 from compliance.classification.llm import ClaudeClassifier, client_for
-from compliance.classification.messages_stub import (
-    MessagesStub,
-    Reply,
-    answer_like_claude,
-    document_text,
-    tool_reply,
-)
 from compliance.classification.model import DOCUMENT_TYPES
 from compliance.codec import registry
 from compliance.config import Settings
@@ -35,6 +28,13 @@ from compliance.publisher import arrival_event
 from compliance.rules import Ruleset, evaluate, load_ruleset
 from compliance.rules.model import RulesetError
 from compliance.runner import Outgoing
+from tests.support.messages_stub import (
+    MessagesStub,
+    Reply,
+    answer_like_claude,
+    document_text,
+    tool_reply,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = PROJECT_ROOT / "tests" / "data" / "documents" / "rules"

@@ -224,7 +224,8 @@ _INVOICE_NUMBER = (
 _INVOICE_DATE = (
     re.compile(r"\b(?:invoice\s*date|factuurdatum|rechnungsdatum)\s*:?\s*([^\n]{6,30})", re.I),
     re.compile(r"^([^\n]{6,20}?)\s*(?:invoice\s*date|factuurdatum)\s*:", re.I | re.M),
-    re.compile(r"^\s*date\s*:\s*([^\n]{6,30})", re.I | re.M),
+    # "Date: ..." opening a line, or after another label's value ("Guest Name: S Date: ...")
+    re.compile(r"^\s*(?:[^\n:]*:[^\n:]*\s)?(?<!due\s)date\s*:\s*([^\n]{6,30})", re.I | re.M),
 )
 
 

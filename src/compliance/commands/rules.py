@@ -52,7 +52,18 @@ def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
         f"({len(ruleset.rules)} rules, ruleset {ruleset.version})"
     )
     _print_lists(ruleset)
-    return 1 if failed else 0
+    transactions_failed = _transaction_examples(settings, args)
+    return 1 if failed or transactions_failed else 0
+
+
+def _transaction_examples(settings: Settings, args: argparse.Namespace) -> int:
+    """The transaction rules' examples too (``transactions/`` of the folder tested)."""
+    from compliance.commands.transactions import cmd_test
+
+    folder = args.folder / "transactions" if args.folder else settings.transactions_rules_dir
+    if not (folder / "monitoring.yaml").is_file():
+        return 0
+    return cmd_test(settings, argparse.Namespace(folder=folder, verbose=args.verbose))
 
 
 def _moment(text: str) -> datetime:

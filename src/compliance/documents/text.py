@@ -1,9 +1,6 @@
-"""Text extraction: plain text and statements as they are, PDFs from their text layer, images
-through Tesseract OCR. A file that yields no text is unreadable, with the reason.
-
-Filled PDF forms (e.g. a W-9 typed into its form fields) keep their values outside the text
-layer: they are appended as ``Form field <name>: <value>`` lines (ticked boxes by their
-export value), so the classifiers read them like printed labels.
+"""Text extraction: plain text and statements as they are, PDFs from their text layer and
+filled form fields (PDFium, see ``compliance.documents.pdf``), images through Tesseract OCR.
+A file that yields no text is unreadable, with the reason.
 
 NUL characters are removed from the text: they carry nothing a reader could see, and
 PostgreSQL (the LLM cache, the checker's state, the audit trail) cannot store them.
@@ -15,25 +12,19 @@ processes is an outage (``RetryableError``): the document waits."""
 
 from __future__ import annotations
 
-import io
-import logging
 import os
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
 from compliance.documents.io_errors import is_transient, outage
+from compliance.documents.pdf import pdf_text
 from compliance.errors import ConfigurationError, DocumentUnreadable
 
 TEXT_TYPES = {"text/plain", "application/x-swift-mt940", "application/json", "text/csv"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
 OCR_TIMEOUT_S = 120
-# pypdf reports every font it cannot map fully at WARNING: noise, not a fault of the document.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ def extract_text(data: bytes, media_type: str) -> ExtractedText:
     if media_type in TEXT_TYPES or media_type.startswith("text/"):
         result = ExtractedText(_decode(data), "text")
     elif media_type == "application/pdf":
-        result = ExtractedText(_pdf_text(data), "pdf-text")
+        result = ExtractedText(pdf_text(data), "pdf-text")
     elif media_type in IMAGE_TYPES:
         result = ExtractedText(_ocr(data), "ocr")
     else:
@@ -78,28 +69,6 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
-
-
-def _pdf_text(data: bytes) -> str:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise DocumentUnreadable("PDF is encrypted", "encrypted")
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-        return text + _form_values(reader)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise DocumentUnreadable(f"corrupt PDF: {exc}", "corrupt") from None
-
-
-def _form_values(reader: PdfReader) -> str:
-    lines = []
-    for field in (reader.get_fields() or {}).values():
-        value = field.get("/V")
-        if value is None or value == "/Off" or not str(value).strip():
-            continue
-        name = str(field.get("/T", "")).split("[")[0]
-        lines.append(f"Form field {name}: {str(value).lstrip('/').strip()}")
-    return "\n" + "\n".join(lines) if lines else ""
 
 
 def _ocr(data: bytes) -> str:

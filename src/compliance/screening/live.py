@@ -10,7 +10,9 @@ over each list file's name and SHA-256), so results name the exact lists screene
 tests). ``LiveSanctions`` is what the checker's sanctions rule screens against: an immutable
 snapshot of the lists in force, replaced by a ``ListWatcher`` when a new version is stored
 (listeners hear of it: the checker brings a new ruleset version into force), and the
-officers' clearances, looked up per hit.
+officers' clearances, looked up per hit; within ``batch(customers)``, a hit of a customer and
+entity no officer ever acted on is answered without a query (the pairs that have clearance
+records are read once for the whole batch).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from compliance.config import Settings
 from compliance.errors import ConfigurationError
@@ -41,7 +44,7 @@ from compliance.screening.list_store import (
 from compliance.screening.list_watcher import ListWatcher
 from compliance.screening.model import SanctionsList
 from compliance.screening.screener import Screener
-from compliance.screening.tables import create_screening_schema
+from compliance.screening.tables import clearances, create_screening_schema, database
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,7 @@ class LiveSanctions:
         self._current = lists_in_force(settings, engine)
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._batch = threading.local()  # per thread: (customers, their pairs with records)
 
     def lists_in_force(self) -> ListsInForce:
         return self._current
@@ -153,7 +157,34 @@ class LiveSanctions:
         self, customer_id: str, entity_id: str, entity_version: str, customer_version: str | None
     ) -> Clearance | None:
         # An outage raises RetryableError (the store's connections map it): the batch waits.
+        known: tuple[frozenset[str], frozenset[tuple[str, str]]] | None = getattr(
+            self._batch, "known", None
+        )
+        if (
+            known is not None
+            and customer_id in known[0]
+            and (customer_id, entity_id) not in known[1]
+        ):
+            return None  # no officer ever cleared or revoked this pair
         return self.clearances.in_force(customer_id, entity_id, entity_version, customer_version)
+
+    @contextmanager
+    def batch(self, customer_ids: Iterable[str]) -> Iterator[None]:
+        """Within it (on this thread), clearance lookups for ``customer_ids`` query the
+        database only for the (customer, entity) pairs that have clearance records, read
+        here in one query: a clearance recorded meanwhile counts from the next batch."""
+        customers = frozenset(c for c in customer_ids if c)
+        pairs: frozenset[tuple[str, str]] = frozenset()
+        if customers:
+            c = clearances.c
+            query = select(c.customer_id, c.entity_id).where(c.customer_id.in_(sorted(customers)))
+            with database(self.clearances.engine) as conn:
+                pairs = frozenset((row[0], row[1]) for row in conn.execute(query.distinct()))
+        self._batch.known = (customers, pairs)
+        try:
+            yield
+        finally:
+            self._batch.known = None
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """``listener()`` is called (on the watcher's thread) after a new version is in."""

@@ -1,4 +1,4 @@
-"""Fixtures for the screening tests: the real list files beside the project, hand-made
+"""Fixtures for the screening tests: the real list files in tests/data, hand-made
 entities. Paths come from this file, never from the working directory; test modules that
 need a path compute it from their own ``__file__`` and import nothing from here."""
 
@@ -20,16 +20,16 @@ from compliance.screening import (
     load_directory,
 )
 
-# SOURCES.md: the shared data is "../shared/data/..." from the project root
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "sanctions"
+# The list files the project carries for its tests (tests/data/sanctions/SOURCES.md)
+DATA = Path(__file__).resolve().parents[2] / "data" / "sanctions"
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA / "ofac_sdn.csv").is_file():
         pytest.fail(
-            f"the bundled sanctions files are missing from {DATA}: these tests need "
-            "../shared/data beside the project (see shared/data/SOURCES.md)",
+            f"the sanctions list files of the tests are missing from {DATA} "
+            "(see tests/data/sanctions/SOURCES.md)",
             pytrace=False,
         )
     return DATA

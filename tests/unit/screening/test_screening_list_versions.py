@@ -13,7 +13,7 @@ from compliance.screening.list_store import load_files, prepare_version, version
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ofac_files import write_sdn
 
-UN = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "sanctions"
+UN = Path(__file__).resolve().parents[2] / "data" / "sanctions"
 
 
 def _people(count: int, start: int = 1) -> list[tuple[int, str, str]]:
@@ -23,7 +23,7 @@ def _people(count: int, start: int = 1) -> list[tuple[int, str, str]]:
 def _un_file(tmp_path: Path) -> Path:
     source = UN / "un_consolidated.xml"
     if not source.is_file():
-        pytest.fail(f"missing {source} (see shared/data/SOURCES.md)", pytrace=False)
+        pytest.fail(f"missing {source} (see tests/data/sanctions/SOURCES.md)", pytrace=False)
     return source
 
 

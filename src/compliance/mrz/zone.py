@@ -1,4 +1,4 @@
-"""ICAO Doc 9303 machine-readable zones: find them in text, parse them, check their digits.
+"""ICAO Doc 9303 machine-readable zones: parse their lines, check their digits, read dates.
 
 TD3 (passports): two lines of 44 characters. TD2: two lines of 36. TD1 (ID cards): three lines
 of 30. Each check digit is the weighted sum (weights 7, 3, 1) of the character values modulo
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 _WEIGHTS = (7, 3, 1)
-_LINE = re.compile(r"^[A-Z0-9<]{30,44}$")
 
 
 def check_digit(data: str) -> int:
@@ -59,37 +58,10 @@ class MRZ:
         return [name for name, ok in self.checks.items() if not ok]
 
 
-def find_mrz(text: str) -> MRZ | None:
-    """The first MRZ in ``text``. Spaces inside lines are tolerated; when the zone as printed
-    does not parse with valid check digits, it is read again as OCR output (see
-    ``compliance.mrz_ocr``) and that reading is taken if it does."""
-    exact = _find_exact(text)
-    if exact is not None and exact.valid:
-        return exact
-    from compliance.mrz_ocr import find_ocr_mrz
-
-    repaired = find_ocr_mrz(text)
-    if repaired is not None and (repaired.valid or exact is None):
-        return repaired
-    return exact
-
-
 def parse_lines(lines: list[str]) -> MRZ:
     """Parse two (TD3, TD2) or three (TD1) complete zone lines."""
     parser = {(2, 44): _td3, (2, 36): _td2, (3, 30): _td1}[(len(lines), len(lines[0]))]
     return parser(lines)
-
-
-def _find_exact(text: str) -> MRZ | None:
-    lines = [re.sub(r"\s+", "", line).upper() for line in text.splitlines()]
-    candidates = [line for line in lines if _LINE.match(line)]
-    for i in range(len(candidates)):
-        window = candidates[i : i + 3]
-        for size, length, parser in ((2, 44, _td3), (3, 30, _td1), (2, 36, _td2)):
-            group = window[:size]
-            if len(group) == size and all(len(line) == length and "<" in line for line in group):
-                return parser(group)
-    return None
 
 
 def _names(field_text: str) -> tuple[str, str]:

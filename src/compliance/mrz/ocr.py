@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from compliance.mrz import MRZ, parse_lines
+from compliance.mrz.zone import MRZ, parse_lines
 
 _TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
                            "S": "5", "G": "6", "B": "8", "T": "7"})  # fmt: skip

@@ -9,7 +9,8 @@ errors such as ``low_credit_reply``, and replies that are not a message at all:
 ``raw_reply`` sends any bytes, e.g. an HTML page or JSON cut short) and reads ``requests`` to
 see what the SDK sent and how often.
 
-Run alone (benchmarks): ``python -m compliance.classification.messages_stub PORT DELAY_S``.
+Run alone (benchmarks), from the project root:
+``python -m tests.support.messages_stub PORT DELAY_S``.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class MessagesStub:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def count(self, predicate: Callable[[dict[str, Any]], bool] = lambda _r: True) -> int:
         with self._lock:

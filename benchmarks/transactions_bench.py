@@ -1,0 +1,431 @@
+"""Transaction screener benchmark, end to end through the real broker.
+
+Run from the project root (Kafka and PostgreSQL as ``make services`` starts them):
+    .venv/bin/python benchmarks/transactions_bench.py [--transactions 150000]
+Writes benchmarks/results/transactions.json. Topics of its own (prefix ``bench-tx-<id>.``),
+deleted afterwards. Fixed seed: the same transactions every run.
+
+1. ceiling: a plain confluent-kafka loop consuming the transactions and producing each one
+   again, doing no work: what this broker and machine can move (``ceiling: pass-through
+   events/s``);
+2. sustained: the transactions are published first, then ``compliance run
+   transaction-screener`` (the full ruleset: sanctions screening of every counterparty name,
+   FATF lists, thresholds, the six windowed rules; exactly-once) works through them; the
+   rate is check results committed per second, from the first to the last
+   (``sustained transactions/s``);
+3. where the time goes, for the choice of framework: the same transactions through a Quix
+   Streams application doing nothing but count per account in its state (exactly-once, the
+   screener's commit interval): the framework's own floor (``quixstreams floor: stateful
+   no-op events/s``); and the screener's stage alone, in this process without Kafka
+   (decode, rules, encode: ``stage alone: transactions/s``);
+4. latency: with the screener caught up, transactions are published at 3,000 a second for
+   20 s; for each, the time from its publication to its check result being readable by a
+   read_committed consumer in another process (p50, p99).
+
+The machine's load average is recorded with the figures: on a machine shared with other
+work, the figures are lower than on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "transactions.json"
+SEED = 20261205
+RATE = 3000
+LATENCY_SECONDS = 20
+
+from compliance import kafka_io  # noqa: E402
+from compliance.codec import registry  # noqa: E402
+from compliance.config import Settings  # noqa: E402
+from compliance.topics import COMPLIANCE_CHECKS, TRANSACTIONS_SUBMITTED, TopicSpec  # noqa: E402
+from compliance.transactions.model import Transaction, transaction_record  # noqa: E402
+
+GIVEN = [
+    "Anna",
+    "Piotr",
+    "Lena",
+    "Marco",
+    "Eva",
+    "Jan",
+    "Ines",
+    "Ola",
+    "Sofia",
+    "Lukas",
+    "Emma",
+    "Noah",
+    "Mia",
+    "Elias",
+    "Hanna",
+]
+FAMILY = [
+    "Berg",
+    "Nowak",
+    "Vogel",
+    "Rossi",
+    "Novak",
+    "Smit",
+    "Costa",
+    "Dahl",
+    "Weber",
+    "Meyer",
+    "Dubois",
+    "Garcia",
+    "Jensen",
+]
+COUNTRIES = ["DE", "FR", "NL", "BE", "AT", "ES", "IT", "PL", "SE", "GB", "US", "CH", "NG", "IR"]
+CHANNELS = [("wire", 50), ("card", 25), ("sepa", 15), ("cash", 8), ("cheque", 2)]
+
+
+def synthetic(n: int, seed: int, start: datetime, prefix: str = "bx") -> list[Transaction]:
+    """``n`` payments on 20,000 accounts over ten days: channel mix, log-normal amounts, a
+    pool of 3,000 counterparties (a few in high-risk countries), booking times in order."""
+    rng = random.Random(seed)
+    parties = [
+        (
+            f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
+            f"DE{rng.randrange(10**20):020d}",
+            rng.choices(COUNTRIES, weights=[30, 10, 8, 6, 5, 5, 5, 5, 4, 6, 6, 4, 1, 0.2])[0],
+        )
+        for _ in range(3000)
+    ]
+    channels, weights = zip(*CHANNELS, strict=True)
+    step = timedelta(days=10) / n
+    out = []
+    for i in range(n):
+        name, iban, country = rng.choice(parties)
+        amount = Decimal(str(round(min(rng.lognormvariate(5.5, 1.6), 900_000), 2)))
+        out.append(
+            Transaction(
+                transaction_id=f"{prefix}-{i}",
+                booked_at=start + step * i,
+                amount=max(amount, Decimal("0.01")),
+                currency=rng.choices(["EUR", "USD", "GBP"], weights=[85, 10, 5])[0],
+                direction=rng.choice(("in", "out")),
+                account_id=f"ACC{rng.randrange(20_000):06d}",
+                channel=rng.choices(channels, weights=weights)[0],
+                account_owner=None,
+                counterparty_name=name,
+                counterparty_account=iban,
+                counterparty_country=country,
+            )
+        )
+    return out
+
+
+def encoded(txs: list[Transaction]) -> list[tuple[bytes, bytes, str]]:
+    codec = registry()
+    return [
+        (
+            tx.account_id.encode(),
+            codec.encode("TransactionSubmitted", transaction_record(tx, source_system="bench")),
+            tx.transaction_id,
+        )
+        for tx in txs
+    ]
+
+
+def produce_all(settings: Settings, topic: str, records: list[tuple[bytes, bytes, str]]) -> None:
+    producer = kafka_io.idempotent_producer(settings)
+    for key, value, _ in records:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(120) > 0:
+        raise SystemExit("could not publish the transactions within 120 s")
+
+
+def ceiling(settings: Settings, source: str, n: int) -> float:
+    """A consume -> produce loop doing no work: events per second."""
+    target = settings.topic("bench.passthrough")
+    kafka_io.create_topics(settings, (TopicSpec("bench.passthrough", 6, 3_600_000, "bench"),))
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.topic_prefix}passthrough",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "compression.type": "lz4"}
+    )
+    consumer.subscribe([source])
+    seen, started = 0, None
+    deadline = time.monotonic() + 300
+    while seen < n and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, 1.0):
+            if msg.error():
+                continue
+            if started is None:
+                started = time.perf_counter()
+            while True:
+                try:
+                    producer.produce(target, key=msg.key(), value=msg.value())
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            seen += 1
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return seen / elapsed if elapsed else 0.0
+
+
+def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> float:
+    """A Quix Streams application counting per key in its state and producing each record
+    again, exactly-once: what the framework costs before any work."""
+    from quixstreams import Application
+
+    app = Application(
+        broker_address=settings.kafka_bootstrap,
+        consumer_group=f"{settings.topic_prefix}quix-floor",
+        processing_guarantee="exactly-once",
+        auto_offset_reset="earliest",
+        commit_interval=settings.transactions_commit_interval_s,
+        state_dir=state_dir,
+        loglevel="WARNING",
+    )
+    kafka_io.create_topics(settings, (TopicSpec("bench.quixfloor", 6, 3_600_000, "bench"),))
+    target = app.topic(settings.topic("bench.quixfloor"), value_serializer="bytes")
+    sdf = app.dataframe(app.topic(source, value_deserializer="bytes"))
+
+    def count(value: bytes, state: Any) -> bytes:
+        state.set("n", (state.get("n") or 0) + 1)
+        return value
+
+    sdf = sdf.apply(count, stateful=True)
+    sdf.to_topic(target)
+    first: list[float] = []
+    app._on_message_processed = lambda *_: first or first.append(time.perf_counter())
+    app.run(count=n, timeout=300)
+    return n / (time.perf_counter() - first[0]) if first else 0.0
+
+
+def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
+    """The screener's stage in this process, no Kafka: decode, every rule, encode."""
+    from compliance.processors.transaction_screener import TransactionScreener
+    from compliance.transactions.account import AccountState
+    from compliance.transactions.ruleset import load_transaction_rules
+    from compliance.transactions.sanctions import folder_screen
+
+    settings = Settings()
+    stage = TransactionScreener(
+        load_transaction_rules(settings.transactions_rules_dir),
+        folder_screen(settings.sanctions_dir),
+    )
+    codec = registry()
+    states: dict[bytes, Any] = {}
+    started = 0.0
+    for i, (key, value, _) in enumerate(records):
+        if i == len(records) // 5:  # the first fifth warms the sanctions cache
+            started = time.perf_counter()
+        account = AccountState.from_json(states.get(key))
+        for out in stage(value, key, account):
+            codec.encode(out.event_type, out.record)
+        states[key] = account.to_json()
+    return (len(records) - len(records) // 5) / (time.perf_counter() - started)
+
+
+def count_results(settings: Settings, n: int, timeout_s: float) -> tuple[int, float, float]:
+    """Read check results until ``n`` (read_committed); (count, first time, last time)."""
+    topic = settings.topic(COMPLIANCE_CHECKS)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"count-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    count, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + timeout_s
+    while count < n and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, 0.5):
+            if msg.error():
+                continue
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            count += 1
+    consumer.close()
+    return count, first, last
+
+
+def _receiver(bootstrap: str, topic: str, start_offsets: dict[int, int], n: int, out: Any) -> None:
+    """In its own process: transaction id -> wall time its check result was read."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"latency-{uuid.uuid4()}",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 5,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, o) for p, o in start_offsets.items()])
+    codec = registry()
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + LATENCY_SECONDS + 90
+    while len(seen) < n and time.monotonic() < deadline:
+        msg = consumer.poll(0.1)
+        if msg is None or msg.error():
+            continue
+        now = time.time()
+        _, record = codec.decode(msg.value())
+        seen[record["document_id"]] = now
+    consumer.close()
+    out.put(seen)
+
+
+def latency(settings: Settings, records: list[tuple[bytes, bytes, str]]) -> dict[str, float]:
+    checks = settings.topic(COMPLIANCE_CHECKS)
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "probe"})
+    parts = probe.list_topics(checks, timeout=10).topics[checks].partitions
+    ends = {p: probe.get_watermark_offsets(TopicPartition(checks, p), timeout=10)[1] for p in parts}
+    probe.close()
+    queue: Any = mp.get_context("spawn").Queue()
+    receiver = mp.get_context("spawn").Process(
+        target=_receiver, args=(settings.kafka_bootstrap, checks, ends, len(records), queue)
+    )
+    receiver.start()
+    time.sleep(3)  # the receiver is assigned and polling
+    producer = kafka_io.idempotent_producer(settings)
+    producer.list_topics(timeout=10)
+    topic = settings.topic(TRANSACTIONS_SUBMITTED)
+    sent: dict[str, float] = {}
+    tick = 0.01
+    per_tick = int(RATE * tick)
+    start = time.perf_counter()
+    for i in range(0, len(records), per_tick):
+        due = start + (i // per_tick) * tick
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        for key, value, tx_id in records[i : i + per_tick]:
+            sent[tx_id] = time.time()
+            producer.produce(topic, key=key, value=value)
+        producer.poll(0)
+    achieved = len(records) / (time.perf_counter() - start)
+    producer.flush(30)
+    seen = queue.get(timeout=LATENCY_SECONDS + 120)
+    receiver.join(10)
+    delays = sorted((seen[t] - sent[t]) * 1000 for t in sent if t in seen)
+    return {
+        "p50": statistics.median(delays),
+        "p99": delays[int(len(delays) * 0.99) - 1],
+        "received": len(delays),
+        "sent": len(sent),
+        "rate": achieved,
+    }
+
+
+def start_screener(settings: Settings, state_dir: Path) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
+        "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir),
+        "COMPLIANCE_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "compliance", "run", "transaction-screener"], env=env
+    )
+
+
+def figure(value: float, unit: str, target: float | None = None) -> dict[str, Any]:
+    return {"value": round(value, 2), "unit": unit, "target": target}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transactions", type=int, default=150_000)
+    args = parser.parse_args()
+    prefix = f"bench-tx-{uuid.uuid4().hex[:6]}."
+    settings = Settings(topic_prefix=prefix)
+    kafka_io.require_broker(settings)
+    kafka_io.create_topics(settings)
+    state_dir = Path("/tmp") / f"{prefix}state"
+    loads: dict[str, Any] = {"start": os.getloadavg()}
+    figures: dict[str, Any] = {}
+    screener = None
+    try:
+        start = datetime(2026, 3, 1, tzinfo=UTC)
+        records = encoded(synthetic(args.transactions, SEED, start))
+        produce_all(settings, settings.topic(TRANSACTIONS_SUBMITTED), records)
+        rate = ceiling(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
+        figures["ceiling: pass-through events/s"] = figure(rate, "events/s")
+        loads["after ceiling"] = os.getloadavg()
+        screener = start_screener(settings, state_dir)
+        count, first, last = count_results(settings, len(records), timeout_s=1800)
+        sustained = (count - 1) / (last - first) if last > first else 0.0
+        figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
+        figures["sustained: check results read"] = figure(count, "results")
+        loads["after sustained"] = os.getloadavg()
+        floor = quix_floor(
+            settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
+        )
+        figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+        figures["stage alone: transactions/s"] = figure(stage_alone(records), "transactions/s")
+        loads["after floor and stage"] = os.getloadavg()
+        later = start + timedelta(days=10)
+        live = encoded(synthetic(RATE * LATENCY_SECONDS, SEED + 1, later, prefix="lx"))
+        measured = latency(settings, live)
+        figures["p99 ms publish to check result at 3,000 tx/s"] = figure(measured["p99"], "ms", 35)
+        figures["p50 ms publish to check result at 3,000 tx/s"] = figure(measured["p50"], "ms")
+        figures["latency: publish rate achieved"] = figure(measured["rate"], "transactions/s")
+        figures["latency: results received of sent"] = figure(
+            measured["received"] / measured["sent"] * 100, "%"
+        )
+        loads["after latency"] = os.getloadavg()
+    finally:
+        if screener is not None:
+            screener.send_signal(signal.SIGTERM)
+            try:
+                screener.wait(30)
+            except subprocess.TimeoutExpired:
+                screener.kill()
+        admin = kafka_io.admin(settings)
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        if topics:
+            for future in admin.delete_topics(topics, operation_timeout=30).values():
+                future.result()
+    result = {
+        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "
+        f"min) {', '.join(f'{k}: {tuple(round(x, 1) for x in v)}' for k, v in loads.items())}",
+        "figures": figures,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Transaction screener: transactions.submitted -> compliance.checks and
+compliance.exceptions.
+
+For each payment, in the order its account's payments were published:
+
+1. read it: our Avro event, keyed by its account, with an amount, currency and direction a
+   rule can judge; anything else is a content error and goes to the dead-letter topic with
+   the reason (``read``);
+2. convert its amount to the reporting currency with the rate table, add it to the account's
+   recent history (kept per account in the framework's state store, changelogged to Kafka so
+   it survives a crash), and run every rule of ``rules/transactions/``: counterparty
+   sanctions (with the officers' clearances), FATF jurisdictions, large single amounts, and
+   the windowed rules over the account's history (structuring, velocity, fan-in, fan-out,
+   rapid movement, round amounts) (``TransactionScreener``);
+3. publish one check result naming every rule's outcome, and one exception event per alert,
+   category "transaction monitoring", naming the transactions behind it and why.
+
+A payment published again (same transaction id on the account) decides nothing new. Results,
+state changes and consumed offsets are committed in one Kafka transaction: after a crash the
+screener resumes from the last commit with the state of that commit, so no alert is lost or
+doubled. Quix Streams does the Kafka work (``compliance.transactions.stream``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from compliance.audit.store import connect, require_database
+from compliance.codec import Record, registry
+from compliance.config import Settings
+from compliance.errors import PoisonMessage
+from compliance.runner import Outgoing
+from compliance.screening.live import LiveSanctions
+from compliance.transactions.account import AccountState
+from compliance.transactions.events import outputs
+from compliance.transactions.findings import CounterpartyScreen
+from compliance.transactions.model import EVENT_TYPE, Transaction, read_transaction
+from compliance.transactions.ruleset import TransactionRules, load_transaction_rules, screen
+from compliance.transactions.sanctions import live_screen
+from compliance.transactions.stream import ScreenerApp
+
+log = logging.getLogger(__name__)
+NAME = "transaction-screener"
+
+
+def read(value: bytes | None, key: bytes | None) -> tuple[Record, Transaction]:
+    """The transaction in a record; ``PoisonMessage`` saying why it cannot be screened."""
+    event_type, record = registry().decode(value)
+    if event_type != EVENT_TYPE:
+        raise PoisonMessage(f"{event_type} does not belong on transactions.submitted")
+    tx = read_transaction(record)
+    if key is not None and key != tx.account_id.encode("utf-8"):
+        raise PoisonMessage("the record's key is not its account id (its history would split)")
+    return record, tx
+
+
+class TransactionScreener:
+    """The screener's stage: the rules in force and the sanctions lists."""
+
+    def __init__(self, rules: TransactionRules, sanctions: CounterpartyScreen | None) -> None:
+        self.rules = rules
+        self.sanctions = sanctions
+
+    def __call__(
+        self, value: bytes | None, key: bytes | None, account: AccountState
+    ) -> Sequence[Outgoing]:
+        record, tx = read(value, key)
+        screened = screen(self.rules, tx, account, self.sanctions)
+        return outputs(self.rules, record, tx, screened)
+
+
+def main(settings: Settings, stop: threading.Event) -> None:
+    rules = load_transaction_rules(
+        settings.transactions_rules_dir, settings.transactions_rates_file
+    )
+    engine = connect(settings.database_dsn)
+    require_database(engine)
+    sanctions = LiveSanctions(settings, engine)
+    log.info(
+        "%s: transaction rules %s (%d rules, rates of %s), sanctions %s",
+        NAME,
+        rules.version,
+        len(rules.rules),
+        rules.rates.as_of,
+        sanctions.lists_in_force().description,
+    )
+    lists = sanctions.watch()
+    try:
+        ScreenerApp(NAME, settings, TransactionScreener(rules, live_screen(sanctions))).run(stop)
+    finally:
+        lists.stop()

@@ -1,0 +1,108 @@
+"""A PDF's text layer and filled form values, read with PDFium (pypdfium2, whose wheel carries
+the PDFium binary): about ten times faster than a pure-Python reader on the same text.
+
+Filled form fields (a W-9 typed into its fields) are not part of the text layer: their values
+come as ``Form field <name>: <value>`` lines after the text (ticked boxes by their export
+value), so the classifiers read them like printed labels. ``<name>`` is the field's own
+(partial) name without its index: ``topmostSubform[0].Page1[0].f1_1[0]`` gives ``f1_1``.
+
+An encrypted PDF (a user password, or an owner password alone) is refused as ``encrypted``,
+a file PDFium cannot open or read a page of as ``corrupt``, with PDFium's reason.
+
+PDFium is not thread-safe: one lock serialises every call into it in this process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from compliance.errors import DocumentUnreadable
+
+_PDFIUM = threading.Lock()
+# pypdfium2 warns at WARNING that this PDFium build has no XFA support, on every XFA form (the
+# W-9 among them): their AcroForm fields, read here, carry the same values.
+logging.getLogger("pypdfium2").setLevel(logging.ERROR)
+_CHECKABLE = {pdfium_c.FPDF_FORMFIELD_CHECKBOX, pdfium_c.FPDF_FORMFIELD_RADIOBUTTON}
+
+
+def pdf_text(data: bytes) -> str:
+    """The text layer of every page, then the filled form values."""
+    with _PDFIUM:
+        try:
+            document = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise DocumentUnreadable("PDF is encrypted", "encrypted") from None
+            raise DocumentUnreadable(f"corrupt PDF: {exc}", "corrupt") from None
+        try:
+            return _read(document)
+        except pdfium.PdfiumError as exc:
+            raise DocumentUnreadable(f"corrupt PDF: {exc}", "corrupt") from None
+        finally:
+            document.close()
+
+
+def _read(document: pdfium.PdfDocument) -> str:
+    if pdfium_c.FPDF_GetSecurityHandlerRevision(document.raw) != -1:
+        raise DocumentUnreadable("PDF is encrypted", "encrypted")
+    has_forms = pdfium_c.FPDF_GetFormType(document.raw) != pdfium_c.FORMTYPE_NONE
+    if has_forms:
+        document.init_forms()  # before any page is loaded
+    texts: list[str] = []
+    form_lines: dict[str, str] = {}
+    for index in range(len(document)):
+        page = document[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                # PDFium ends lines with CR LF; the classifiers read lines ending in LF.
+                texts.append(textpage.get_text_bounded().replace("\r\n", "\n"))
+            finally:
+                textpage.close()
+            if has_forms and document.formenv is not None:
+                form_lines.update(_form_values(document.formenv.raw, page))
+        finally:
+            page.close()
+    text = "\n".join(texts)
+    return text + "\n" + "\n".join(form_lines.values()) if form_lines else text
+
+
+def _form_values(form: pdfium_c.FPDF_FORMHANDLE, page: pdfium.PdfPage) -> Iterator[tuple[str, str]]:
+    """(full field name, line) for each filled form widget of the page."""
+    for i in range(pdfium_c.FPDFPage_GetAnnotCount(page.raw)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, i)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
+                continue
+            full_name = _wide(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
+            if pdfium_c.FPDFAnnot_GetFormFieldType(form, annot) in _CHECKABLE:
+                if not pdfium_c.FPDFAnnot_IsChecked(form, annot):
+                    continue
+                value = _wide(pdfium_c.FPDFAnnot_GetFormFieldExportValue, form, annot)
+            else:
+                value = _wide(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
+            value = value.strip()
+            if not value or value == "Off":
+                continue
+            name = full_name.rsplit(".", 1)[-1].split("[")[0]
+            yield full_name, f"Form field {name}: {value}"
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+
+
+def _wide(getter: Callable[..., int], *args: object) -> str:
+    """A string PDFium writes as UTF-16LE with a terminator: asked for its size, then read."""
+    size = getter(*args, None, 0)
+    if size <= 2:
+        return ""
+    buffer = ctypes.create_string_buffer(size)
+    getter(*args, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), size)
+    return buffer.raw[: size - 2].decode("utf-16-le", "replace")

@@ -1,0 +1,51 @@
+"""Counterparty names through the sanctions screening component, with the officers'
+clearances (the allowlist): a counterparty an officer cleared for the account's owner, against
+the same version of the listed entity, does not alert again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from compliance.rules.kinds.screening import ClearanceLookup, SanctionsSource, watchlist
+from compliance.screening.hits import Hit
+from compliance.screening.live import ListsInForce, folder_in_force
+
+
+class ListsScreen:
+    """Screens against the lists ``in_force()`` returns (a snapshot, replaced whole when a
+    new list version is loaded), applying ``clearance`` when given."""
+
+    def __init__(
+        self, in_force: Callable[[], ListsInForce], clearance: ClearanceLookup | None = None
+    ) -> None:
+        self._in_force = in_force
+        self._clearance = clearance
+
+    @property
+    def source(self) -> str:
+        lists = self._in_force()
+        return f"{lists.description} ({lists.fingerprint})"
+
+    def open_hits(
+        self, name: str, country: str | None, customer_id: str | None, threshold: float
+    ) -> list[Hit]:
+        lists = self._in_force()
+        hits: Sequence[Hit] = watchlist(lists.fingerprint, lambda: lists.lists, threshold).screen(
+            name, "", country or ""
+        )
+        if not hits or customer_id is None or self._clearance is None:
+            return list(hits)
+        lookup = self._clearance
+        return [h for h in hits if lookup(customer_id, h.entity_id, h.entity_version, None) is None]
+
+
+def live_screen(source: SanctionsSource) -> ListsScreen:
+    """The lists in force in this process and the clearances (``LiveSanctions``)."""
+    return ListsScreen(source.lists_in_force, source.clearance)
+
+
+def folder_screen(folder: Path) -> ListsScreen:
+    """The list files of a folder, without clearances (examples, offline backtests)."""
+    lists = folder_in_force(folder, f"lists in {folder}")
+    return ListsScreen(lambda: lists)

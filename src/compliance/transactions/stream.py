@@ -1,0 +1,204 @@
+"""The Kafka side of the transaction screener, done by Quix Streams: exactly-once
+processing, each account's state in RocksDB with a changelog topic, partitions shared by the
+copies of the screener in one consumer group.
+
+The stage (``Stage``) is a plain function of (value bytes, account state); this module hands
+it to the framework and guards the edges:
+
+- a content error (``PoisonMessage``: not our Avro, a malformed transaction) goes to
+  ``transactions.submitted.dlq`` with the reason, in the same Kafka transaction as the
+  offsets, and the stream goes on (``on_processing_error``);
+- any other error (a bug in our code, a schema we do not know how to screen) stops the
+  application without committing the record: it is screened again after the fix, and the
+  topic is never drained into the dead-letter topic;
+- the framework's internal topics (the state changelog) are named under the topic prefix;
+- every wait is bounded: the broker must answer within ``request_timeout``, a broker gone
+  for ``broker_availability_timeout`` stops the process, and a stop request is honoured
+  after the current record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from quixstreams import Application
+from quixstreams.models import Row, Topic
+from quixstreams.models.serializers import SerializationContext, Serializer
+from quixstreams.models.topics import TopicAdmin, TopicManager
+from quixstreams.state import State
+
+from compliance import kafka_io, metrics
+from compliance.codec import registry
+from compliance.config import Settings
+from compliance.errors import ConfigurationError, PoisonMessage
+from compliance.events import subject_key
+from compliance.runner import Outgoing, dead_letter
+from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACTIONS_SUBMITTED
+from compliance.transactions.account import AccountState
+
+log = logging.getLogger(__name__)
+STATE_KEY = "account"
+# Stage: (the record's bytes, its Kafka key, the account's state) -> events to publish.
+# It updates the state in place; the state is stored only when it returns.
+Stage = Callable[[bytes | None, bytes | None, AccountState], Sequence[Outgoing]]
+
+
+class PrefixedTopicManager(TopicManager):
+    """Quix's topic manager, naming its internal topics (``changelog__<group>--...``)
+    under our topic prefix, so a tenant's or test's topics stay together."""
+
+    def __init__(self, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._prefix = prefix
+
+    def _internal_name(
+        self,
+        topic_type: Literal["changelog", "repartition"],
+        topic_name: str | None,
+        suffix: str,
+    ) -> str:
+        return self._prefix + super()._internal_name(topic_type, topic_name, suffix)
+
+
+class AvroEvent(Serializer):
+    """Our events, encoded by the product's codec (Avro single-object encoding)."""
+
+    def __call__(self, value: Outgoing, ctx: SerializationContext) -> bytes:
+        return registry().encode(value.event_type, value.record)
+
+
+class _RowMessage:
+    """A consumed row with the accessors ``runner.dead_letter`` reads from a Kafka message."""
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def topic(self) -> str:
+        return self._row.topic
+
+    def partition(self) -> int:
+        return self._row.partition
+
+    def offset(self) -> int:
+        return self._row.offset
+
+    def key(self) -> bytes | None:
+        key = self._row.key
+        return key if isinstance(key, bytes | None) else str(key).encode()
+
+    def value(self) -> bytes | None:
+        value = self._row.value
+        return value if isinstance(value, bytes | None) else None
+
+
+class ScreenerApp:
+    """One screener process: the Quix application, its topics and its error policy."""
+
+    def __init__(self, name: str, settings: Settings, stage: Stage) -> None:
+        self.name = name
+        self.settings = settings
+        self.stage = stage
+        self.input_name = settings.topic(TRANSACTIONS_SUBMITTED)
+        self.dead_letter_topic = settings.topic(TRANSACTIONS_SUBMITTED.dead_letter)
+        _require_topics(settings, [self.input_name, self.dead_letter_topic])
+        group = settings.group(name)
+        self.app = Application(
+            broker_address=settings.kafka_bootstrap,
+            consumer_group=group,
+            processing_guarantee="exactly-once",
+            auto_offset_reset="earliest",
+            commit_interval=settings.transactions_commit_interval_s,
+            state_dir=settings.transactions_state_dir,
+            on_processing_error=self.on_processing_error,
+            producer_extra_config={
+                "transactional.id": f"{group}.{settings.instance_id}",
+                "transaction.timeout.ms": settings.transaction_timeout_ms,
+                "linger.ms": 1,
+                "compression.type": "lz4",
+            },
+            consumer_poll_timeout=min(settings.poll_timeout_s, 0.2),
+            loglevel=None,
+            request_timeout=30,
+            topic_create_timeout=60,
+            broker_availability_timeout=120,
+            topic_manager=PrefixedTopicManager(
+                settings.topic_prefix,
+                topic_admin=TopicAdmin(broker_address=settings.kafka_bootstrap),
+                consumer_group=group,
+                timeout=30,
+                create_timeout=60,
+            ),
+        )
+        self.outputs = {
+            spec.name: self._output(settings.topic(spec))
+            for spec in (COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS)
+        }
+        source = self.app.topic(self.input_name, value_deserializer="bytes")
+        sdf = self.app.dataframe(source)
+        sdf = sdf.apply(self._screen, stateful=True, expand=True, metadata=True)
+        sdf.to_topic(self._route, key=lambda out: subject_key(out.record))
+
+    def _output(self, name: str) -> Topic:
+        return self.app.topic(name, value_serializer=AvroEvent(), key_serializer="bytes")
+
+    def _route(self, out: Outgoing, _key: Any, _timestamp: int, _headers: Any) -> Topic:
+        return self.outputs[out.topic]
+
+    def _screen(
+        self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State[str, Any]
+    ) -> Sequence[Outgoing]:
+        account = AccountState.from_json(state.get(STATE_KEY))
+        outputs = self.stage(value, key, account)
+        state.set(STATE_KEY, account.to_json())
+        metrics.processed.labels(self.name).inc()
+        return outputs
+
+    def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
+        """Dead-letter a content error and go on; anything else stops the application."""
+        if not isinstance(exc, PoisonMessage) or row is None:
+            where = f"{row.topic}[{row.partition}]@{row.offset}" if row is not None else "?"
+            log.error("%s: stopping on %s at %s: %r", self.name, type(exc).__name__, where, exc)
+            return False
+        message = _RowMessage(row)
+        record = dead_letter(message, exc, self.name)
+        log.warning(
+            "%s: %s[%s]@%s -> dead letter: %s",
+            self.name,
+            row.topic,
+            row.partition,
+            row.offset,
+            exc,
+        )
+        metrics.dead_letters.labels(self.name, row.topic).inc()
+        # The application's own producer: in exactly-once mode its open transaction carries
+        # the dead letter with the offsets of this checkpoint, or neither.
+        self.app._producer.produce(
+            topic=self.dead_letter_topic,
+            key=subject_key(record),
+            value=registry().encode("DeadLetter", record),
+        )
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set or SIGTERM/SIGINT (the framework's handlers)."""
+
+        def stop_when_asked() -> None:
+            stop.wait()
+            self.app.stop()
+
+        threading.Thread(target=stop_when_asked, name=f"{self.name}-stop", daemon=True).start()
+        log.info("%s consuming %s (exactly-once)", self.name, self.input_name)
+        self.app.run()
+
+
+def _require_topics(settings: Settings, names: list[str]) -> None:
+    known = kafka_io.admin(settings).list_topics(timeout=10).topics
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigurationError(
+            f"topics missing on the broker: {', '.join(missing)} "
+            "(create them with `compliance topics create`)"
+        )
