@@ -1,4 +1,5 @@
-# Image for the compliance stream processors (classifier, checker, audit-sink) and the CLI.
+# Image for the compliance stream processors (classifier, checker, transaction screener,
+# audit sink) and the CLI.
 # Used by docker-compose.yml; build with:  docker build -t compliance-stream .
 FROM python:3.11-slim
 
@@ -27,9 +28,14 @@ COPY samples ./samples
 
 # The installed package no longer sits next to rules/, so point at them explicitly.
 ENV COMPLIANCE_RULES_DIR=/app/rules \
+    COMPLIANCE_SANCTIONS_DIR=/app/rules/watchlists \
+    COMPLIANCE_TRANSACTIONS_RULES_DIR=/app/rules/transactions \
+    COMPLIANCE_TRANSACTIONS_STATE_DIR=/var/lib/compliance/transaction-screener \
     COMPLIANCE_DOCUMENT_ROOTS='["/app"]'
 
-RUN useradd --system --uid 10001 --home-dir /app compliance
+RUN useradd --system --uid 10001 --home-dir /app compliance \
+    && mkdir -p /var/lib/compliance \
+    && chown compliance /var/lib/compliance
 USER compliance
 
 ENTRYPOINT ["compliance"]

@@ -32,9 +32,10 @@ db: services  ## as the owner: every table, and the processors' and the sink's r
 run: topics  ## the demo: processors, bundled samples, a summary read from PostgreSQL
 	@$(BIN)/compliance demo
 
-lint: setup
+lint: setup  ## ruff, and mypy --strict on the package and the processors
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy src processors
 
 test: services lint  ## the whole test suite, unit and integration, against real services
 	@$(BIN)/pytest tests

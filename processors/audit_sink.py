@@ -68,9 +68,10 @@ from compliance.audit.store import AuditRow, AuditWriter, connect, create_schema
 from compliance.audit.writer import Outcome, Prepared, Preparer, Refused
 from compliance.codec import HEADER_LEN, registry
 from compliance.config import Settings
+from compliance.dead_letters import dead_letter
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import derive_event_id, now
-from compliance.runner import coordinates, dead_letter, next_offsets, records_in
+from compliance.runner import coordinates, next_offsets, records_in
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import DLQ_SUFFIX, every_topic, is_dead_letter
 

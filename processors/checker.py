@@ -50,6 +50,7 @@ from compliance.erased_subjects import (
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
+from compliance.outgoing import Outgoing
 from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
 from compliance.rules.consent_feed import ConsentFeed, ConsentsRead, consent_partitions
 from compliance.rules.events import ruleset_changed
@@ -57,7 +58,7 @@ from compliance.rules.model import Rule
 from compliance.rules.reload import RulesetHolder
 from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
-from compliance.runner import Outgoing, TransactionalRunner
+from compliance.runner import TransactionalRunner
 from compliance.screening.live import LiveSanctions
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED

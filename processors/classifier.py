@@ -38,7 +38,8 @@ from compliance.erased_subjects import refusing_erased_subjects
 from compliance.errors import DocumentUnreadable, PoisonMessage
 from compliance.events import caused_by
 from compliance.exceptions import exception_event
-from compliance.runner import Outgoing, Stage, TransactionalRunner
+from compliance.outgoing import Outgoing
+from compliance.runner import Stage, TransactionalRunner
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
 from compliance.transactions.statements import statement_transactions

@@ -31,7 +31,7 @@ from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.errors import PoisonMessage
-from compliance.runner import Outgoing
+from compliance.outgoing import Outgoing
 from compliance.screening.live import LiveSanctions
 from compliance.transactions.account import AccountState
 from compliance.transactions.events import outputs

@@ -67,6 +67,8 @@ def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
 
 def _event_schema(file: str, text: str, definitions: dict[str, Any]) -> EventSchema:
     parsed = parse_schema(_inline(json.loads(text), definitions))
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{file}: an event schema must be a record")
     canonical = to_parsing_canonical_form(parsed)
     return EventSchema(
         name=parsed["name"],

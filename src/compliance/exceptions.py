@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from compliance.codec import Record
 from compliance.events import caused_by
 from compliance.outgoing import Outgoing
@@ -20,7 +22,7 @@ def exception_event(
     rule_version: str | None = None,
     ruleset_version: str | None = None,
     model: str | None = None,
-    details: dict[str, str | None] | None = None,
+    details: Mapping[str, str | None] | None = None,
 ) -> Outgoing:
     record = {
         "envelope": caused_by(

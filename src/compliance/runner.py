@@ -483,7 +483,13 @@ class TransactionalRunner:
         if not decoded:
             return per_record
         started = time.perf_counter()
-        results = self.batch_stage(decoded)
+        try:
+            results = self.batch_stage(decoded)
+        except Exception as exc:  # per-record content errors come back as results, not raised
+            if action_for(exc) is Action.RETRY or isinstance(exc, ConfigurationError):
+                raise
+            where = f"a batch of {len(decoded)} from {coordinates(batch[at[0]])}"
+            raise self._stopping(where, "the batch stage failed", exc) from exc
         per_record_s = (time.perf_counter() - started) / len(decoded)
         for _ in decoded:
             metrics.stage_seconds.labels(self.name).observe(per_record_s)
@@ -491,9 +497,9 @@ class TransactionalRunner:
             raise RuntimeError(
                 f"{self.name}: the batch stage answered {len(results)} of {len(decoded)} records"
             )
-        for i, result in zip(at, results, strict=True):
+        for i, (_, record), result in zip(at, decoded, results, strict=True):
             if isinstance(result, PoisonMessage):
-                per_record[i] = self._dead_letter(batch[i], result)
+                per_record[i] = self._dead_letter(batch[i], result, record)
             else:
                 per_record[i] = result
         return per_record

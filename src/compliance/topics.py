@@ -59,6 +59,9 @@ CONSENTS_RECORDED = TopicSpec(
     6,
     365 * _DAY_MS,
     "GDPR consent given, expiring or withdrawn, per data subject; read by the checker.",
+    # The checker counts a consent by its partition's stream time (the Kafka timestamps):
+    # stamped by the broker on append, it never lags the moment the consent became readable.
+    config=(("message.timestamp.type", "LogAppendTime"),),
 )
 COMPLIANCE_RULESETS = TopicSpec(
     "compliance.rulesets",

@@ -204,12 +204,12 @@ class ClaudeClassifier:
         raise AssertionError("unreachable")
 
     def _create(self, text: str, token: str) -> Any:
-        return self.client.messages.create(
+        return self.client.messages.create(  # type: ignore[call-overload]
             model=self.model,
             max_tokens=MAX_OUTPUT_TOKENS,
             system=system_prompt(token),
             messages=[{"role": "user", "content": user_message(text, token)}],
-            tools=TOOLS,  # type: ignore[arg-type]
+            tools=TOOLS,
             tool_choice={"type": "any", "disable_parallel_tool_use": True},
         )
 

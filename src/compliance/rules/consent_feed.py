@@ -43,10 +43,11 @@ from confluent_kafka import TopicPartition as Partition
 from compliance import kafka_io, metrics
 from compliance.codec import registry
 from compliance.config import Settings
+from compliance.dead_letters import dead_letter
 from compliance.errors import PoisonMessage, RetryableError
 from compliance.events import now, subject_key
 from compliance.rules.store import ConsumedConsent, StateStore
-from compliance.runner import dead_letter, next_offsets
+from compliance.runner import next_offsets
 from compliance.topics import CONSENTS_RECORDED
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from compliance.codec import Record
 from compliance.events import envelope
+from compliance.outgoing import Outgoing
 from compliance.rules.ruleset import Ruleset
-from compliance.runner import Outgoing
 from compliance.topics import COMPLIANCE_RULESETS, CONSENTS_RECORDED
 
 

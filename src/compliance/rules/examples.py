@@ -54,7 +54,7 @@ def _statement(i: int, fact: ConsentFact) -> ConsentStatement:
         consent_id=f"example-{i}",
         purpose=fact.purpose,
         lawful_basis=fact.lawful_basis,
-        recorded_at=_utc(max(moments)) if moments else _EARLIER,
+        recorded_at=(_utc(max(moments)) if moments else None) or _EARLIER,
         given_at=_utc(fact.given_at),
         expires_at=_utc(fact.expires_at),
         withdrawn_at=_utc(fact.withdrawn_at),

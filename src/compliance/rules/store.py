@@ -113,9 +113,19 @@ def create_state_schema(engine: Engine) -> None:
     with _retryable():
         metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:  # a table made before stream times were kept
-            conn.execute(
-                text("ALTER TABLE rules_consents ADD COLUMN IF NOT EXISTS stream_time timestamptz")
-            )
+            if not _has_column(conn, "rules_consents", "stream_time"):  # only its owner may
+                conn.execute(text("ALTER TABLE rules_consents ADD COLUMN stream_time timestamptz"))
+
+
+def _has_column(conn: Connection, table: str, column: str) -> bool:
+    found = conn.execute(
+        text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = :table AND column_name = :column"
+        ),
+        {"table": table, "column": column},
+    )
+    return found.first() is not None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from compliance.codec import Record
 from compliance.events import caused_by
 from compliance.exceptions import exception_event
-from compliance.runner import Outgoing
+from compliance.outgoing import Outgoing
 from compliance.topics import COMPLIANCE_CHECKS
 from compliance.transactions.model import Transaction
 from compliance.transactions.ruleset import SEVERITIES, Alert, Screened, TransactionRules

@@ -16,7 +16,7 @@ import mt940
 
 from compliance.codec import Record
 from compliance.events import envelope
-from compliance.runner import Outgoing
+from compliance.outgoing import Outgoing
 from compliance.topics import TRANSACTIONS_SUBMITTED
 from compliance.transactions.model import EVENT_TYPE, Transaction, transaction_record
 

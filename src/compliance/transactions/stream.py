@@ -33,9 +33,10 @@ from quixstreams.state import State
 from compliance import kafka_io, metrics
 from compliance.codec import registry
 from compliance.config import Settings
+from compliance.dead_letters import dead_letter
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import subject_key
-from compliance.runner import Outgoing, dead_letter
+from compliance.outgoing import Outgoing
 from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACTIONS_SUBMITTED
 from compliance.transactions.account import AccountState
 
