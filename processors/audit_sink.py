@@ -72,6 +72,7 @@ from compliance.dead_letters import dead_letter
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import derive_event_id, now
 from compliance.runner import coordinates, next_offsets, records_in
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DLQ_SUFFIX, every_topic, is_dead_letter
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ def preparing_pool(settings: Settings) -> Executor:
 class AuditSink:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
-        self.codec = registry()
+        self.codec = sealing_codec(engine)  # seals the dead letters it sends
         self.topics = [settings.topic(spec) for spec in every_topic()]
         self.writer = AuditWriter(
             engine,

@@ -43,6 +43,10 @@ from compliance import kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
+from compliance.erased_subjects import (
+    refusing_erased_subjects,
+    refusing_erased_subjects_in_batch,
+)
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.events import caused_by, subject_key
 from compliance.exceptions import exception_event
@@ -56,6 +60,7 @@ from compliance.rules.state import NO_STATE
 from compliance.rules.store import StateStore, create_state_schema
 from compliance.runner import TransactionalRunner
 from compliance.screening.live import LiveSanctions
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_CLASSIFIED
 
 log = logging.getLogger(__name__)
@@ -255,12 +260,15 @@ def main(settings: Settings, stop: threading.Event) -> None:
     state = StateStore(engine, settings.topic_prefix)
     feed = ConsentFeed(settings, state)
     checker = Checker(rules, state, ConsentsRead(state, consent_partitions(settings)), sanctions)
+    codec = sealing_codec(engine)  # classified fields opened, check inputs sealed
+    assert codec.keyring is not None
     runner = TransactionalRunner(
         NAME,
         settings,
         [settings.topic(DOCUMENTS_CLASSIFIED)],
-        checker,
-        batch_stage=checker.check_batch,
+        refusing_erased_subjects(checker, codec.keyring, NAME),
+        batch_stage=refusing_erased_subjects_in_batch(checker.check_batch, codec.keyring, NAME),
+        codec=codec,
     )
     feed.start(stop)
     try:

@@ -25,19 +25,22 @@ import os
 import threading
 
 from compliance import kafka_io
+from compliance.audit.store import connect, require_database
 from compliance.classification.choose import Classifier, LocalClassifier, classifier_for
 from compliance.classification.model import Classification
 from compliance.classification.review import Doubt, doubts
-from compliance.codec import Record
+from compliance.codec import Record, SchemaRegistry
 from compliance.config import Settings
 from compliance.documents.reference import fetch
 from compliance.documents.s3 import s3_access
 from compliance.documents.text import ExtractedText, extract_text, require_ocr
+from compliance.erased_subjects import refusing_erased_subjects
 from compliance.errors import DocumentUnreadable, PoisonMessage
 from compliance.events import caused_by
 from compliance.exceptions import exception_event
 from compliance.outgoing import Outgoing
-from compliance.runner import TransactionalRunner
+from compliance.runner import Stage, TransactionalRunner
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED, DOCUMENTS_CLASSIFIED
 from compliance.transactions.statements import statement_transactions
 
@@ -130,24 +133,36 @@ def batch_size(settings: Settings) -> int:
     return min(settings.batch_size, settings.local_batch_size)
 
 
-def runner_for(settings: Settings, classifier: Classifier) -> TransactionalRunner:
+def runner_for(
+    settings: Settings, classifier: Classifier, codec: SchemaRegistry | None = None
+) -> TransactionalRunner:
     """The classifier's runner: documents in flight at once, decisions dated in input order,
-    and a batch that ends within max.poll.interval.ms (``batch_size``)."""
+    and a batch that ends within max.poll.interval.ms (``batch_size``). With a sealing
+    ``codec``, personal fields are sealed with their subject's key and an erased subject's
+    documents are refused (``compliance.erased_subjects``)."""
     with_llm = settings.anthropic_api_key is not None
     # Claude calls wait on the network; local OCR runs in subprocesses, one per core.
     in_flight = settings.llm_concurrency if with_llm else os.cpu_count() or 1
+    stage: Stage = lambda event_type, record: classify_arrival(  # noqa: E731
+        settings, event_type, record, classifier
+    )
+    if codec is not None and codec.keyring is not None:
+        stage = refusing_erased_subjects(stage, codec.keyring, NAME)
     return TransactionalRunner(
         NAME,
         settings,
         [settings.topic(DOCUMENTS_ARRIVED)],
-        lambda event_type, record: classify_arrival(settings, event_type, record, classifier),
+        stage,
         concurrency=in_flight,
         batch_size=batch_size(settings),
         stamp_in_input_order=True,
+        codec=codec,
     )
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
+    engine = connect(settings.database_dsn)  # the subjects' keys
+    require_database(engine)
     kafka_io.require_broker(settings)
     require_ocr()
-    runner_for(settings, classifier_for(settings)).run(stop)
+    runner_for(settings, classifier_for(settings), sealing_codec(engine)).run(stop)

@@ -4,13 +4,18 @@ Each message is ``0xC3 0x01`` + the 8-byte CRC-64-AVRO fingerprint of the writer
 the Avro body, so a consumer can tell which schema wrote it without a side channel. Anything
 else fails to decode with ``PoisonMessage`` and a reason; so does a record whose identifiers
 are longer than their bounds (``compliance.bounds``), for every consumer that decodes.
+
+Fields marked ``"personal": true`` in a schema are sealed with their subject's key on encode
+and opened on decode when the codec has a keyring (``with_keyring``; ``compliance.sealing``);
+without one, encode writes the values as given and decode leaves sealed values sealed.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -21,6 +26,7 @@ from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from compliance.bounds import check_bounds
 from compliance.errors import PoisonMessage
+from compliance.sealing import Keyring, SubjectErased, Transform, opener, personal_plan, sealer
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
@@ -35,6 +41,7 @@ class EventSchema:
     file: str
     parsed: Any
     fingerprint: bytes
+    personal: Transform | None = None  # seals/opens the fields marked personal
 
     @property
     def event_type(self) -> str:
@@ -68,6 +75,7 @@ def _event_schema(file: str, text: str, definitions: dict[str, Any]) -> EventSch
         file=file,
         parsed=parsed,
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+        personal=personal_plan(parsed),
     )
 
 
@@ -78,6 +86,8 @@ class SchemaRegistry:
     messages still in the topics may have been written with: those decode into the current
     shape by Avro schema resolution.
     """
+
+    keyring: Keyring | None = None
 
     def __init__(self, sources: Mapping[str, str], history: Mapping[str, str] | None = None):
         envelope = json.loads(sources[ENVELOPE_FILE])
@@ -96,8 +106,20 @@ class SchemaRegistry:
             old = _event_schema(file, text, definitions)
             self._writers.setdefault(old.fingerprint, (old.parsed, self.by_type[old.event_type]))
 
+    def with_keyring(self, keyring: Keyring) -> SchemaRegistry:
+        """This registry, sealing personal fields on encode and opening them on decode."""
+        sealing = copy.copy(self)
+        sealing.keyring = keyring
+        return sealing
+
+    def prefetch_keys(self, subjects: Iterable[str]) -> None:
+        """Read (or create) the keys of a batch's subjects at once; nothing without a keyring."""
+        if self.keyring is not None:
+            self.keyring.prefetch(subjects)
+
     def encode(self, event_type: str, record: Record) -> bytes:
         schema = self.by_type[event_type]
+        record = self._sealed(schema, record)
         buffer = io.BytesIO()
         buffer.write(MAGIC)
         buffer.write(schema.fingerprint)
@@ -125,7 +147,32 @@ class SchemaRegistry:
         if not isinstance(record, dict):
             raise PoisonMessage(f"{schema.event_type} body is not a record")
         check_bounds(schema.event_type, record)
-        return schema.event_type, record
+        return schema.event_type, self._opened(schema, record)
+
+    # The sealing step: personal fields on their way in and out (``compliance.sealing``).
+
+    def _sealed(self, schema: EventSchema, record: Record) -> Record:
+        """``record`` with its personal values sealed with the subject's key (``[erased]`` for
+        an erased subject); the caller's record is left as it was."""
+        if self.keyring is None or schema.personal is None:
+            return record
+        key = self.keyring.sealing_key(record["envelope"]["subject_id"])
+        sealed: Record = schema.personal(record, sealer(key))
+        return sealed
+
+    def _opened(self, schema: EventSchema, record: Record) -> Record:
+        """``record`` with its sealed values opened. The subject erased: returned as it is,
+        still sealed (the stage decides what an erased subject's record gets); a sealed value
+        that does not open with the subject's key makes the record poison."""
+        if self.keyring is None or schema.personal is None:
+            return record
+        try:
+            opened: Record = schema.personal(
+                record, opener(record["envelope"]["subject_id"], self.keyring)
+            )
+        except SubjectErased:
+            return record
+        return opened
 
 
 def bundled_schema_sources(subfolder: str = "") -> dict[str, str]:

@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaError, Message, Producer
+from sqlalchemy import Engine
 
 from compliance import kafka_io
-from compliance.codec import Record, registry
+from compliance.audit.store import connect
+from compliance.codec import Record, SchemaRegistry
 from compliance.config import Settings
 from compliance.documents.reference import DocumentFile, describe, guess_media_type
 from compliance.documents.s3 import S3_SCHEME
 from compliance.errors import ComplianceError, RetryableError
 from compliance.events import envelope, subject_key
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED, TRANSACTIONS_SUBMITTED
 from compliance.transactions.model import Transaction, transaction_record
 
@@ -163,19 +166,33 @@ def _arrival(
 
 
 class Publisher:
-    """Publishes arrival events; ``close`` (or leaving the ``with`` block) waits for delivery."""
+    """Publishes arrival events; ``close`` (or leaving the ``with`` block) waits for delivery.
 
-    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+    The reference, file name, inline content and metadata are personal data: they are sealed
+    with the subject's key (``compliance.sealing``), kept in PostgreSQL
+    (``COMPLIANCE_DATABASE_URL``) unless a ``codec`` is given."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer | None = None,
+        codec: SchemaRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.producer = producer or kafka_io.idempotent_producer(settings)
         self.topic = settings.topic(DOCUMENTS_ARRIVED)
         self._errors: list[str] = []
+        self._engine: Engine | None = None
+        if codec is None:
+            self._engine = connect(settings.database_dsn, pool_size=1)
+            codec = sealing_codec(self._engine)
+        self.codec = codec
 
     def publish(self, record: Record) -> None:
         self.producer.produce(
             self.topic,
             key=subject_key(record),
-            value=registry().encode("DocumentArrived", record),
+            value=self.codec.encode("DocumentArrived", record),
             on_delivery=self._delivered,
         )
         self.producer.poll(0)
@@ -240,7 +257,7 @@ class Publisher:
         source system and transaction id only: the same payment published twice is one.
         While the client's queue is full, waits for deliveries (up to 30 s)."""
         record = transaction_record(tx, source_system=source_system)
-        value = registry().encode("TransactionSubmitted", record)
+        value = self.codec.encode("TransactionSubmitted", record)
         topic = self.settings.topic(TRANSACTIONS_SUBMITTED)
         key = tx.account_id.encode("utf-8")
         deadline = time.monotonic() + 30.0
@@ -257,6 +274,8 @@ class Publisher:
         return event_id
 
     def close(self, timeout_s: float = 30.0) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
         if self.producer.flush(timeout_s) > 0:
             raise RetryableError(f"arrival events not delivered within {timeout_s:g} s")
         if self._errors:

@@ -77,7 +77,7 @@ from typing import Any, NoReturn
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from compliance import kafka_io, metrics
-from compliance.codec import Record, registry
+from compliance.codec import Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.dead_letter_breaker import DeadLetterBreaker
 from compliance.dead_letters import dead_letter
@@ -170,13 +170,14 @@ class TransactionalRunner:
         batch_size: int | None = None,
         stamp_in_input_order: bool = False,
         batch_stage: BatchStage | None = None,
+        codec: SchemaRegistry | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.input_topics = list(input_topics)
         self.stage = stage
         self.batch_stage = batch_stage  # when given, used instead of ``stage``
-        self.codec = registry()
+        self.codec = codec or registry()  # with a keyring: personal fields sealed (sealing.py)
         self.backoff_s = 0.5
         self._delay = self.backoff_s
         self.concurrency = concurrency
@@ -457,6 +458,8 @@ class TransactionalRunner:
         batch (the records that did finish are redone on the retry, which is why a costly
         stage caches its results)."""
         stamps = self.clock.stamps(batch) if self.clock is not None else None
+        keys = (msg.key() for msg in batch)  # the subjects' keys, read in one query
+        self.codec.prefetch_keys(key.decode("utf-8", "replace") for key in keys if key)
         if self.batch_stage is not None:
             per_record = self._outputs_of_batch_stage(batch)
         elif self._pool is None:

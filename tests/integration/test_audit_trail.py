@@ -30,6 +30,7 @@ from compliance.codec import registry
 from compliance.config import Settings
 from compliance.errors import RetryableError
 from compliance.events import now
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_CHECKS, DOCUMENTS_ARRIVED
 from tests import audit_synthetic as synthetic
 
@@ -242,9 +243,8 @@ def test_an_undecodable_record_is_dead_lettered_once_and_recorded_verbatim_once(
 
     dlq = DOCUMENTS_ARRIVED.dead_letter
     wait_for(lambda: len(rows_on(dlq)) == 4, 90, "dead letters audited", processes)
-    on_dlq = [
-        registry().decode(v)[1] for v in read_topic(settings, dlq) if v != b"garbage on a DLQ"
-    ]
+    codec = sealing_codec(engine)  # dead letters' errors and bytes are sealed on the topic
+    on_dlq = [codec.decode(v)[1] for v in read_topic(settings, dlq) if v != b"garbage on a DLQ"]
     assert sorted(d["original_value"] for d in on_dlq) == sorted(garbage)  # once each
     assert {d["failed_in"] for d in on_dlq} == {"classifier"}
     dead = rows_on(dlq)

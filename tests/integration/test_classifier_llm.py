@@ -19,9 +19,9 @@ from sqlalchemy import Engine, select
 from compliance.audit.store import audit_events
 from compliance.classification.cache import ResultCache
 from compliance.classification.llm import ClaudeClassifier, client_for
-from compliance.codec import registry
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.publisher import Published, Publisher
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import COMPLIANCE_EXCEPTIONS, DOCUMENTS_CLASSIFIED
 from tests.support.messages_stub import (
     MessagesStub,
@@ -113,11 +113,15 @@ def outcome_by_file(
     return found
 
 
-def as_published(settings: Settings, audited: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def as_published(
+    settings: Settings, engine: Engine, audited: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The events as on the topics, personal fields opened with their subjects' keys."""
+    codec = sealing_codec(engine)
     on_topics = {}
     for topic in (DOCUMENTS_CLASSIFIED, COMPLIANCE_EXCEPTIONS):
         for value in read_topic(settings, topic.name):
-            _, record = registry().decode(value)
+            _, record = codec.decode(value)
             on_topics[record["envelope"]["event_id"]] = record
     return {
         name: [on_topics[e["envelope"]["event_id"]] for e in events]
@@ -175,7 +179,7 @@ def test_a_mixed_batch_through_claude_ends_classified_or_excepted_and_audited_on
         repeated = outcome_by_file(engine, settings, again)
 
     assert all(len(events) == 1 for events in outcomes.values()), outcomes
-    event = {name: events[0] for name, events in as_published(settings, outcomes).items()}
+    event = {name: events[0] for name, events in as_published(settings, engine, outcomes).items()}
     good = event["passport_halvorsen.txt"]
     assert good["document_type"] == "passport" and good["envelope"]["model"] == "claude-sonnet-4-6"
     assert good["prompt_version"] and good["input_tokens"] > 0 and good["cost_usd"] > 0
@@ -196,7 +200,7 @@ def test_a_mixed_batch_through_claude_ends_classified_or_excepted_and_audited_on
     llm_calls = 5 + 2  # five documents answered, the malformed one asked twice
     assert requests_first_pass == llm_calls + 1  # plus the rate-limited call, retried
 
-    for name, events in as_published(settings, repeated).items():
+    for name, events in as_published(settings, engine, repeated).items():
         [again_event] = events
         if again_event["envelope"]["event_type"] == "DocumentClassified":
             assert again_event["from_cache"] is True and again_event["cost_usd"] == 0

@@ -23,11 +23,12 @@ from sqlalchemy.engine import URL, make_url
 
 from compliance.audit.store import connect
 from compliance.config import Settings
-from compliance.publisher import Published
+from compliance.publisher import Published, Publisher
+from compliance.subject_keyring import sealing_codec
 
 from .conftest import Processes, processor_env, wait_for
 from .private_services import PrivatePostgres
-from .test_pipeline import SAMPLES, all_complete, publish
+from .test_pipeline import SAMPLES, all_complete
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +172,10 @@ def test_the_processors_role_owns_nothing_and_uses_its_own_tables(
         )
         cur.execute("SELECT count(*) FROM audit_events")  # it reads the audit trail
         cur.fetchone()
+        cur.execute(  # and makes keys for new subjects, to seal their data on Kafka
+            "INSERT INTO audit_subject_keys (subject_id, key, created_at) "
+            "VALUES ('roles-test', decode(repeat('00', 32), 'hex'), now()) ON CONFLICT DO NOTHING"
+        )
 
 
 PROCESSORS_REFUSED = [
@@ -276,11 +281,15 @@ def test_the_pipeline_runs_with_the_processors_and_the_sink_owning_nothing(
     roles = private_env(initialised)
     for name in ("audit-sink", "classifier", "checker"):
         processes.start(name, **roles)
-    published: list[Published] = publish(
-        settings, [p for p in sorted(SAMPLES.glob("*.txt"))], customer="C-roles"
-    )
     owner: Engine = connect(initialised.url)
     try:
+        # Published with the subjects' keys of that database, where the processors read them.
+        with Publisher(settings, codec=sealing_codec(owner)) as publisher:
+            published: list[Published] = publisher.publish_files(
+                sorted(SAMPLES.glob("*.txt")),
+                source_system=settings.topic_prefix,
+                customer_id="C-roles",
+            )
         wait_for(
             lambda: all_complete(owner, settings, published), 120, "every sample audited", processes
         )

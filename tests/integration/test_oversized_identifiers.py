@@ -16,6 +16,7 @@ from compliance.audit.store import audit_events
 from compliance.codec import registry
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.publisher import arrival_event
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED
 
 from .conftest import Processes, read_topic, wait_for
@@ -56,7 +57,8 @@ def test_an_oversized_correlation_id_is_dead_lettered_and_the_audit_trail_goes_o
         "the good document classified and the dead letter audited",
         processes,
     )
-    dead = [registry().decode(v)[1] for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)]
+    codec = sealing_codec(engine)  # a dead letter's error is sealed on the topic
+    dead = [codec.decode(v)[1] for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)]
     assert dead, "nothing reached the dead-letter topic"
     digest = "sha256:" + hashlib.sha256(key).hexdigest()
     for letter in dead:

@@ -14,6 +14,7 @@ from compliance.config import PROJECT_ROOT, Settings
 from compliance.demo import is_complete
 from compliance.publisher import Published, Publisher
 from compliance.rules import load_ruleset
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import ALL_TOPICS, DOCUMENTS_ARRIVED, every_topic
 
 from .conftest import Processes, read_topic, wait_for
@@ -126,7 +127,8 @@ def test_undecodable_message_goes_to_the_dead_letter_topic_and_the_pipeline_goes
         processes.start(name)
 
     wait_for(lambda: all_complete(engine, settings, published), 60, "the good document", processes)
-    dead = [registry().decode(v)[1] for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)]
+    codec = sealing_codec(engine)  # the error and the original bytes are sealed on the topic
+    dead = [codec.decode(v)[1] for v in read_topic(settings, DOCUMENTS_ARRIVED.dead_letter)]
     assert dead, "nothing reached the dead-letter topic"
     assert {d["original_value"] for d in dead} == {garbage}
     assert all("single-object" in d["error"] for d in dead)

@@ -6,10 +6,11 @@ import hashlib
 import uuid
 
 import pytest
+from sqlalchemy import Engine
 
-from compliance.codec import registry
 from compliance.config import Settings
 from compliance.publisher import DocumentTooLarge, Publisher
+from compliance.subject_keyring import sealing_codec
 from compliance.topics import DOCUMENTS_ARRIVED
 
 from .conftest import read_topic
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_publish_reference_announces_the_object_and_refuses_one_over_the_limit(
-    settings: Settings,
+    settings: Settings, engine: Engine
 ) -> None:
     content = f"UTOPIA - PASSPORT {uuid.uuid4()}\n".encode()
     digest = hashlib.sha256(content).hexdigest()
@@ -40,7 +41,7 @@ def test_publish_reference_announces_the_object_and_refuses_one_over_the_limit(
         )
     [value] = read_topic(settings, DOCUMENTS_ARRIVED.name)
     assert value is not None
-    event_type, record = registry().decode(value)
+    event_type, record = sealing_codec(engine).decode(value)  # its reference is sealed
     assert event_type == "DocumentArrived"
     assert (record["uri"], record["filename"], record["media_type"]) == (
         "s3://kyc-docs/onboarding/passport.txt",

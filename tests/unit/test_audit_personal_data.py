@@ -3,6 +3,8 @@ unreadable without it, bound to their event and field."""
 
 from __future__ import annotations
 
+import base64
+
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from compliance.audit.personal_data import ERASED, is_sealed, new_key, reveal, seal
@@ -53,3 +55,29 @@ def test_events_of_an_already_erased_subject_are_recorded_without_personal_data(
     seal("CheckResult", EVENT, payload, None)
     assert payload["inputs"] == ERASED and payload["explanation"] == ERASED
     assert payload["outcome"] == "review"
+
+
+def test_values_sealed_on_kafka_open_with_the_same_key_and_read_erased_without_it() -> None:
+    from compliance.sealing import SubjectKey, seal_bytes, seal_text
+
+    key = new_key()
+    in_flight = SubjectKey.of("C-7", key)
+    payload: dict[str, object] = {
+        "envelope": {"subject_id": "C-7"},
+        "error": seal_text(in_flight, "bad date 1990-01-31 for INGRID HALVORSEN"),
+        "original_value": {"$base64": base64.b64encode(seal_bytes(in_flight, b"raw")).decode()},
+        "source_topic": "documents.arrived",
+    }
+    seal("DeadLetter", EVENT, payload, AESGCM(key))
+    assert is_sealed(payload["error"])  # sealed again for the trail, bound to the event
+    opened = reveal(EVENT, payload, key)
+    assert opened["error"] == "bad date 1990-01-31 for INGRID HALVORSEN"
+    assert opened["original_value"] == {"$base64": base64.b64encode(b"raw").decode()}
+    erased = reveal(EVENT, payload, None)
+    assert erased["error"] == ERASED and erased["source_topic"] == "documents.arrived"
+
+
+def test_a_clearance_reason_is_sealed_in_the_trail() -> None:
+    payload = {"action": "clear", "reason": "same name, born 1961-04-02 in Oslo, not him"}
+    seal("SanctionsClearance", EVENT, payload, AESGCM(new_key()))
+    assert is_sealed(payload["reason"]) and payload["action"] == "clear"

@@ -5,6 +5,10 @@ by ``{"$aes256gcm": base64(nonce || ciphertext)}``: AES-256-GCM under the subjec
 the event id and field name as associated data (a sealed value cannot be moved to another row
 or field). Keys live in ``audit_subject_keys``, apart from the rows; erasing a subject destroys
 its key, so its rows stay (and their hashes still verify) but can no longer be read.
+
+Events arrive from Kafka with their personal values sealed already by their producer, with the
+same key (``compliance.sealing``); the sink records them as they came, so ``reveal`` opens
+those too, anywhere in the payload, and shows ``[erased]`` for what no longer opens.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from compliance.audit.jsontext import dumps
+from compliance.errors import PoisonMessage
+from compliance.sealing import PREFIX, PREFIX_BYTES, SubjectKey, open_bytes, open_text
 
 SEALED = "$aes256gcm"
 ERASED = "[erased]"
@@ -31,7 +37,10 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "DocumentClassified": ("fields",),
     "CheckResult": ("inputs", "explanation"),
     "ComplianceException": ("reason", "details"),
-    "DeadLetter": ("source_key", "original_value"),
+    # The error may quote the record it could not read.
+    "DeadLetter": ("source_key", "original_value", "error"),
+    # An officer's free text about the customer.
+    "SanctionsClearance": ("reason",),
 }
 
 
@@ -83,13 +92,43 @@ def is_sealed(value: Any) -> bool:
 
 
 def reveal(event_id: str, payload: dict[str, Any], key: bytes | None) -> dict[str, Any]:
-    """A copy of ``payload`` with sealed fields opened, or ``ERASED`` where the key is gone."""
+    """A copy of ``payload`` with sealed fields opened, or ``ERASED`` where the key is gone;
+    values sealed on Kafka by their producer (``compliance.sealing``) are opened too."""
     opened = dict(payload)
     for field, value in payload.items():
-        if not is_sealed(value):
-            continue
-        opened[field] = _open(event_id, field, value[SEALED], key)
-    return opened
+        if is_sealed(value):
+            opened[field] = _open(event_id, field, value[SEALED], key)
+    envelope = payload.get("envelope")
+    subject = envelope.get("subject_id") if isinstance(envelope, dict) else None
+    subject_key = SubjectKey.of(subject, key) if subject and key is not None else None
+    return {field: _open_in_flight(value, subject_key) for field, value in opened.items()}
+
+
+def _open_in_flight(value: Any, key: SubjectKey | None) -> Any:
+    """``value`` (a JSON payload's part) with values its producer sealed opened with ``key``;
+    ``ERASED`` for those that do not open (no key: the subject was erased)."""
+    if isinstance(value, str):
+        if not value.startswith(PREFIX):
+            return value
+        try:
+            return ERASED if key is None else open_text(key, value)
+        except PoisonMessage:
+            return ERASED
+    if isinstance(value, dict):
+        data = value.get("$base64") if len(value) == 1 else None
+        if isinstance(data, str):
+            raw = base64.b64decode(data)
+            if not raw.startswith(PREFIX_BYTES):
+                return value
+            try:
+                plain = ERASED.encode() if key is None else open_bytes(key, raw)
+            except PoisonMessage:
+                plain = ERASED.encode()
+            return {"$base64": base64.b64encode(plain).decode("ascii")}
+        return {k: _open_in_flight(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_open_in_flight(v, key) for v in value]
+    return value
 
 
 def _open(event_id: str, field: str, sealed_b64: str, key: bytes | None) -> Any:

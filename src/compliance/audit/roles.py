@@ -11,7 +11,9 @@ once per role, with ``compliance db init`` or ``compliance db grant-writer <role
 - the processors' role (``COMPLIANCE_DATABASE_URL``: classifier, checker, CLI) may use the
   tables of the processors (the checker's customer state, the LLM result cache; the sanctions
   list versions and clearances, which it may add to but not change) and read the audit trail;
-  it may not write to the audit trail, nor touch its protections.
+  it may not write to the audit trail, nor touch its protections. It may add a key for a new
+  data subject (``audit_subject_keys``): the processors seal personal fields on Kafka with
+  the subjects' keys (``compliance.sealing``), and may not change or erase one.
 
 A role is created when missing (it needs the owner to have CREATEROLE, as the local cluster's
 does); its password is sent as a SCRAM verifier computed here, so the password itself never
@@ -43,6 +45,8 @@ WRITER_GRANTS = (
     f"GRANT SELECT ON {VERSION_TABLE} TO {{role}}",
 )
 AUDIT_PREFIX = "audit_"
+# The subjects' keys: the processors make one for a subject they seal data of first.
+SUBJECT_KEYS = "audit_subject_keys"
 # Tables of the processors that keep a history nobody may rewrite (their triggers refuse
 # UPDATE and DELETE too): the processors' role may only add to them.
 APPEND_ONLY_ELSEWHERE = frozenset(
@@ -78,7 +82,9 @@ def grant_processors(engine: Engine, role: str) -> None:
         _require_role(conn, role, quoted)
         for name, kind in conn.execute(_OWNED).all():
             table = _quoted(engine, name)
-            if name.startswith(AUDIT_PREFIX) or name == VERSION_TABLE:
+            if name == SUBJECT_KEYS:
+                conn.execute(text(f"GRANT SELECT, INSERT ON {table} TO {quoted}"))
+            elif name.startswith(AUDIT_PREFIX) or name == VERSION_TABLE:
                 if kind != "S":
                     conn.execute(text(f"GRANT SELECT ON {table} TO {quoted}"))
             elif kind == "S":

@@ -1,10 +1,12 @@
 """Per-subject keys for crypto-shredding, in ``audit_subject_keys`` (apart from the rows).
 
-A subject gets a key the first time one of its events is recorded. ``erase`` destroys the
-key and leaves a tombstone, so events arriving later for that subject are recorded without
-their personal data. Destroyed keys may survive in old table versions until VACUUM (run after
-an erasure), in WAL and in backups: production should keep keys in a KMS with its own
-deletion guarantees.
+A subject gets a key the first time one of its events is produced (the producers seal its
+personal fields on Kafka with it, ``compliance.sealing``) or recorded. ``erase`` destroys the
+key and leaves a tombstone: no new key is made for the subject, its events arriving later are
+recorded without their personal data, and the processors refuse them
+(``compliance.erased_subjects``). Destroyed keys may survive in old table versions until
+VACUUM (run after an erasure), in WAL and in backups: production should keep keys in a KMS
+with its own deletion guarantees.
 """
 
 from __future__ import annotations

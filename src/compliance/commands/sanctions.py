@@ -147,6 +147,7 @@ def _rescreen(settings: Settings, engine: Engine, version_id: int | None) -> int
     from compliance.screening.list_store import ListStore
     from compliance.screening.rescreen import rescreen_exceptions
     from compliance.screening.sending import EventSender
+    from compliance.subject_keyring import sealing_codec
     from compliance.topics import COMPLIANCE_EXCEPTIONS, DOCUMENTS_CLASSIFIED
 
     store = ListStore(engine, settings.topic_prefix)
@@ -160,7 +161,7 @@ def _rescreen(settings: Settings, engine: Engine, version_id: int | None) -> int
     after = Screener(store.lists(version.id), is_cleared=ClearanceStore(engine).is_cleared)
     customers = customers_from_audit(engine, settings.topic(DOCUMENTS_CLASSIFIED))
     kafka_io.require_broker(settings)
-    sender = EventSender(settings)
+    sender = EventSender(settings, codec=sealing_codec(engine))  # exceptions name customers
     for record in rescreen_exceptions(
         customers, before, after, list_version=version.version, cause_event_id=version.event_id
     ):

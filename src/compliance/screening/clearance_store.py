@@ -8,6 +8,12 @@ broker has acknowledged the event: a clearance never takes effect unaudited (at 
 the database commit then fails, the audit trail shows an attempt that had no effect, and the
 officer sees the error).
 
+The officer's reason is free text about the customer: it is sealed with the customer's key
+(``compliance.sealing``) in the row and in the event, so ``compliance gdpr erase`` makes it
+unreadable in both (it reads ``[erased]`` afterwards); a customer already erased cannot be
+cleared. The rest of a row (who, when, which entity and versions) stays readable: it is what
+an auditor checks.
+
 A clearance is in force while the latest action for the customer and entity is a clearance
 given against the entity version screened now and, when the caller knows it, the customer
 version screened now: a changed list entry or changed customer details bring the hit back.
@@ -20,15 +26,18 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 
+from compliance.errors import PoisonMessage
 from compliance.screening.errors import ClearanceError
 from compliance.screening.events import Clearance
 from compliance.screening.tables import clearances, database
+from compliance.sealing import ERASED, Keyring, is_sealed, open_text, seal_text
+from compliance.subject_keyring import DatabaseKeyring
 
 Announce = Callable[[Clearance], None]
 _MIN_REASON = 10
 
 
-def _row_to_clearance(row: object) -> Clearance:
+def _row_to_clearance(row: object, keyring: Keyring) -> Clearance:
     m = row._mapping  # type: ignore[attr-defined]
     return Clearance(
         event_id=str(m["event_id"]),
@@ -38,11 +47,24 @@ def _row_to_clearance(row: object) -> Clearance:
         entity_version=m["entity_version"],
         customer_version=m["customer_version"],
         officer=m["officer"],
-        reason=m["reason"],
+        reason=_opened(m["reason"], m["customer_id"], keyring),
         entity_name=m["entity_name"],
         list_version=m["list_version"],
         recorded_at=m["recorded_at"],
     )
+
+
+def _opened(reason: str, customer_id: str, keyring: Keyring) -> str:
+    """The reason as the officer wrote it; ``[erased]`` once the customer's key is gone."""
+    if not is_sealed(reason):
+        return reason  # recorded before reasons were sealed
+    key = keyring.opening_key(customer_id)
+    if key is None:
+        return ERASED
+    try:
+        return open_text(key, reason)
+    except PoisonMessage:
+        return ERASED
 
 
 def _require_text(value: str, what: str, minimum: int = 1) -> str:
@@ -57,8 +79,9 @@ def _require_text(value: str, what: str, minimum: int = 1) -> str:
 class ClearanceStore:
     """Clearances in PostgreSQL. ``is_cleared`` is the screener's ``is_cleared`` hook."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring | None = None) -> None:
         self.engine = engine
+        self.keyring = keyring or DatabaseKeyring(engine)
 
     def latest(self, customer_id: str, entity_id: str) -> Clearance | None:
         """The latest action for this customer and entity, if any."""
@@ -70,7 +93,7 @@ class ClearanceStore:
         )
         with database(self.engine) as conn:
             row = conn.execute(query).first()
-        return None if row is None else _row_to_clearance(row)
+        return None if row is None else _row_to_clearance(row, self.keyring)
 
     def in_force(
         self,
@@ -166,17 +189,26 @@ class ClearanceStore:
         if entity_id is not None:
             query = query.where(clearances.c.entity_id == entity_id)
         with database(self.engine) as conn:
-            return [_row_to_clearance(row) for row in conn.execute(query)]
+            rows = list(conn.execute(query))
+        return [_row_to_clearance(row, self.keyring) for row in rows]
 
     def _record(self, clearance: Clearance, announce: Announce | None) -> Clearance:
+        key = self.keyring.sealing_key(clearance.customer_id)
+        if key is None:
+            raise ClearanceError(
+                f"customer {clearance.customer_id} was erased (GDPR): nothing is recorded "
+                "about them any more"
+            )
         values = {
             name: getattr(clearance, name) for name in clearance.__slots__ if name != "recorded_at"
         }
+        sealed = {**values, "reason": seal_text(key, clearance.reason)}
         with database(self.engine, write=True) as conn:
             recorded_at = conn.execute(
-                clearances.insert().values(values).returning(clearances.c.recorded_at)
+                clearances.insert().values(sealed).returning(clearances.c.recorded_at)
             ).scalar_one()
-            recorded = Clearance(**{**values, "recorded_at": recorded_at})
             if announce is not None:
-                announce(recorded)  # raises when the broker does not acknowledge: rollback
-        return recorded
+                # The event carries the sealed reason as it is (a codec leaves it sealed);
+                # raises when the broker does not acknowledge: rollback.
+                announce(Clearance(**{**sealed, "recorded_at": recorded_at}))
+        return Clearance(**{**values, "recorded_at": recorded_at})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Message, Producer
 
 from compliance import kafka_io
-from compliance.codec import Record, registry
+from compliance.codec import Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.errors import RetryableError
 from compliance.events import subject_key
@@ -16,8 +16,16 @@ class EventSender:
     """An idempotent producer; ``flush`` returns only when every event sent so far is
     acknowledged by the broker, and raises RetryableError otherwise."""
 
-    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer | None = None,
+        codec: SchemaRegistry | None = None,
+    ) -> None:
         self.settings = settings
+        # With a keyring (``compliance.subject_keyring.sealing_codec``) personal fields are
+        # sealed; events with personal fields (exceptions) must be sent with one.
+        self.codec = codec or registry()
         self.producer = producer or kafka_io.idempotent_producer(settings)
         self._errors: list[str] = []
         self.sent = 0
@@ -26,7 +34,7 @@ class EventSender:
         self.producer.produce(
             self.settings.topic(topic),
             key=subject_key(record),
-            value=registry().encode(event_type, record),
+            value=self.codec.encode(event_type, record),
             on_delivery=self._delivered,
         )
         self.sent += 1
