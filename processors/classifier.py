@@ -161,8 +161,8 @@ def runner_for(
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
+    require_ocr()  # what this machine lacks is said before any service is asked
     engine = connect(settings.database_dsn)  # the subjects' keys
     require_database(engine)
     kafka_io.require_broker(settings)
-    require_ocr()
     runner_for(settings, classifier_for(settings), sealing_codec(engine)).run(stop)

@@ -60,7 +60,10 @@ def test_a_batch_stage_is_called_once_and_its_poison_and_undecodable_records_are
         "DeadLetter",
         "DocumentArrived",
         "DeadLetter",
+        "ComplianceException",  # the poison record decoded into a document: an officer learns
     ]
+    [raised] = [r for t, r in decoded if t == "ComplianceException"]
+    assert raised["kind"] == "dead_lettered" and raised["document_id"] in calls[0]
     letters = [r for t, r in decoded if t == "DeadLetter"]
     assert [(d["source_partition"], d["source_offset"]) for d in letters] == [(0, 11), (1, 5)]
     assert "not Avro" in letters[0]["error"] and letters[1]["error"] == "not for this stage"
