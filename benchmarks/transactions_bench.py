@@ -1,7 +1,7 @@
 """Transaction screener benchmark, end to end through the real broker.
 
 Run from the project root (Kafka and PostgreSQL as ``make services`` starts them):
-    .venv/bin/python benchmarks/transactions_bench.py [--transactions 150000]
+    .venv/bin/python benchmarks/transactions_bench.py [--transactions 150000] [--copies 2]
 Writes benchmarks/results/transactions.json. Topics of its own (prefix ``bench-tx-<id>.``),
 deleted afterwards. Fixed seed: the same transactions every run.
 
@@ -9,10 +9,10 @@ deleted afterwards. Fixed seed: the same transactions every run.
    again, doing no work: what this broker and machine can move (``ceiling: pass-through
    events/s``);
 2. sustained: the transactions are published first, then ``compliance run
-   transaction-screener`` (the full ruleset: sanctions screening of every counterparty name,
-   FATF lists, thresholds, the six windowed rules; exactly-once) works through them; the
-   rate is check results committed per second, from the first to the last
-   (``sustained transactions/s``);
+   transaction-screener`` (``--copies`` processes in one consumer group, each with its own
+   state; the full ruleset: sanctions screening of every counterparty name, FATF lists,
+   thresholds, the six windowed rules; exactly-once) works through them; the rate is check
+   results committed per second, from the first to the last (``sustained transactions/s``);
 3. where the time goes, for the choice of framework: the same transactions through a Quix
    Streams application doing nothing but count per account in its state (exactly-once, the
    screener's commit interval): the framework's own floor (``quixstreams floor: stateful
@@ -345,16 +345,24 @@ def latency(settings: Settings, records: list[tuple[bytes, bytes, str]]) -> dict
     }
 
 
-def start_screener(settings: Settings, state_dir: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
-        "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
-        "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir),
-        "COMPLIANCE_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "compliance", "run", "transaction-screener"], env=env
-    )
+def start_screeners(
+    settings: Settings, state_dir: Path, copies: int
+) -> list[subprocess.Popen[bytes]]:
+    """``copies`` screener processes in one consumer group, each with its own state."""
+    started = []
+    for copy in range(copies):
+        env = os.environ | {
+            "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
+            "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
+            "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir / f"copy-{copy}"),
+            "COMPLIANCE_LOG_LEVEL": "WARNING",
+        }
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "compliance", "run", "transaction-screener"], env=env
+            )
+        )
+    return started
 
 
 def figure(value: float, unit: str, target: float | None = None) -> dict[str, Any]:
@@ -364,6 +372,12 @@ def figure(value: float, unit: str, target: float | None = None) -> dict[str, An
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transactions", type=int, default=150_000)
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="screener processes sharing the partitions (one per core uses the machine)",
+    )
     args = parser.parse_args()
     prefix = f"bench-tx-{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix)
@@ -372,7 +386,7 @@ def main() -> None:
     state_dir = Path("/tmp") / f"{prefix}state"
     loads: dict[str, Any] = {"start": os.getloadavg()}
     figures: dict[str, Any] = {}
-    screener = None
+    screeners: list[subprocess.Popen[bytes]] = []
     try:
         start = datetime(2026, 3, 1, tzinfo=UTC)
         records = encoded(synthetic(args.transactions, SEED, start))
@@ -380,11 +394,12 @@ def main() -> None:
         rate = ceiling(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
         figures["ceiling: pass-through events/s"] = figure(rate, "events/s")
         loads["after ceiling"] = os.getloadavg()
-        screener = start_screener(settings, state_dir)
+        screeners = start_screeners(settings, state_dir, args.copies)
         count, first, last = count_results(settings, len(records), timeout_s=1800)
         sustained = (count - 1) / (last - first) if last > first else 0.0
         figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
         figures["sustained: check results read"] = figure(count, "results")
+        figures["screener processes"] = figure(args.copies, "processes")
         loads["after sustained"] = os.getloadavg()
         floor = quix_floor(
             settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
@@ -403,8 +418,9 @@ def main() -> None:
         )
         loads["after latency"] = os.getloadavg()
     finally:
-        if screener is not None:
+        for screener in screeners:
             screener.send_signal(signal.SIGTERM)
+        for screener in screeners:
             try:
                 screener.wait(30)
             except subprocess.TimeoutExpired:
@@ -415,7 +431,8 @@ def main() -> None:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
     result = {
-        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}",
+        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
+        f" --copies {args.copies}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "
