@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Protocol
 
 from compliance.screening.hits import Hit
@@ -46,12 +46,8 @@ class Seen:
     account: AccountState
     reporting_currency: str
     sanctions: CounterpartyScreen | None = None
+    country: str | None = None  # the counterparty's (``Transaction.country``), worked out once
     _windows: dict[int, list[Entry]] = field(default_factory=dict, compare=False, repr=False)
-
-    @cached_property
-    def country(self) -> str | None:
-        """The counterparty's country (``Transaction.country``), worked out once."""
-        return self.tx.country
 
     def window(self, length_ms: int) -> list[Entry]:
         """The account's entries in the window of this length ending at its latest booking
