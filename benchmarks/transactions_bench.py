@@ -16,8 +16,10 @@ deleted afterwards. Fixed seed: the same transactions every run.
 3. where the time goes, for the choice of framework: the same transactions through a Quix
    Streams application doing nothing but count per account in its state (exactly-once, the
    screener's commit interval): the framework's own floor (``quixstreams floor: stateful
-   no-op events/s``); and the screener's stage alone, in this process without Kafka
-   (decode, rules, encode: ``stage alone: transactions/s``);
+   no-op events/s``); the project's own transactional runner (batches, no state) publishing
+   each decoded record again (``project runner floor: ...``); and the screener's stage
+   alone, in this process without Kafka (decode, rules, encode: ``stage alone:
+   transactions/s``);
 4. latency: with the screener caught up, transactions are published at 3,000 a second for
    20 s; for each, the time from its publication to its check result being readable by a
    read_committed consumer in another process (p50, p99).
@@ -225,6 +227,32 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
     return n / (time.perf_counter() - first[0]) if first else 0.0
 
 
+def runner_floor(settings: Settings, source: str, n: int) -> float:
+    """The project's own transactional runner (batches, exactly-once, no state) with a stage
+    that publishes each decoded record again: what that loop costs, decode and encode
+    included, for comparison with the framework's floor."""
+    import threading
+
+    from compliance.runner import Outgoing, TransactionalRunner
+
+    spec = TopicSpec("bench.runnerfloor", 6, 3_600_000, "bench")
+    kafka_io.create_topics(settings, (spec,))
+
+    def again(event_type: str, record: dict[str, Any]) -> list[Outgoing]:
+        return [Outgoing(spec.name, event_type, record)]
+
+    runner = TransactionalRunner("bench-runner-floor", settings, [source], again)
+    stop = threading.Event()
+    worker = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        count, first, last = count_results(settings, n, timeout_s=600, topic=settings.topic(spec))
+    finally:
+        stop.set()
+        worker.join(60)
+    return (count - 1) / (last - first) if last > first else 0.0
+
+
 def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
     """The screener's stage in this process, no Kafka: decode, every rule, encode."""
     from compliance.processors.transaction_screener import TransactionScreener
@@ -250,9 +278,12 @@ def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
     return (len(records) - len(records) // 5) / (time.perf_counter() - started)
 
 
-def count_results(settings: Settings, n: int, timeout_s: float) -> tuple[int, float, float]:
-    """Read check results until ``n`` (read_committed); (count, first time, last time)."""
-    topic = settings.topic(COMPLIANCE_CHECKS)
+def count_results(
+    settings: Settings, n: int, timeout_s: float, topic: str | None = None
+) -> tuple[int, float, float]:
+    """Read check results (or the records of ``topic``) until ``n`` (read_committed);
+    (count, first time, last time)."""
+    topic = topic or settings.topic(COMPLIANCE_CHECKS)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -405,6 +436,10 @@ def main() -> None:
             settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
         )
         figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+        runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
+        figures["project runner floor: decode and publish again events/s"] = figure(
+            runner, "events/s"
+        )
         figures["stage alone: transactions/s"] = figure(stage_alone(records), "transactions/s")
         loads["after floor and stage"] = os.getloadavg()
         later = start + timedelta(days=10)
