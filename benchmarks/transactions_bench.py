@@ -222,7 +222,12 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
     sdf = sdf.apply(count, stateful=True)
     sdf.to_topic(target)
     first: list[float] = []
-    app._on_message_processed = lambda *_: first or first.append(time.perf_counter())
+
+    def processed(_topic: str, _partition: int, _offset: int) -> None:
+        if not first:
+            first.append(time.perf_counter())
+
+    app._on_message_processed = processed
     app.run(count=n, timeout=300)
     return n / (time.perf_counter() - first[0]) if first else 0.0
 
