@@ -1,7 +1,7 @@
 """Transaction screener benchmark, end to end through the real broker.
 
 Run from the project root (Kafka and PostgreSQL as ``make services`` starts them):
-    .venv/bin/python benchmarks/transactions_bench.py [--transactions 150000]
+    .venv/bin/python benchmarks/transactions_bench.py [--transactions 150000] [--copies 2]
 Writes benchmarks/results/transactions.json. Topics of its own (prefix ``bench-tx-<id>.``),
 deleted afterwards. Fixed seed: the same transactions every run.
 
@@ -9,15 +9,17 @@ deleted afterwards. Fixed seed: the same transactions every run.
    again, doing no work: what this broker and machine can move (``ceiling: pass-through
    events/s``);
 2. sustained: the transactions are published first, then ``compliance run
-   transaction-screener`` (the full ruleset: sanctions screening of every counterparty name,
-   FATF lists, thresholds, the six windowed rules; exactly-once) works through them; the
-   rate is check results committed per second, from the first to the last
-   (``sustained transactions/s``);
+   transaction-screener`` (``--copies`` processes in one consumer group, each with its own
+   state; the full ruleset: sanctions screening of every counterparty name, FATF lists,
+   thresholds, the six windowed rules; exactly-once) works through them; the rate is check
+   results committed per second, from the first to the last (``sustained transactions/s``);
 3. where the time goes, for the choice of framework: the same transactions through a Quix
    Streams application doing nothing but count per account in its state (exactly-once, the
    screener's commit interval): the framework's own floor (``quixstreams floor: stateful
-   no-op events/s``); and the screener's stage alone, in this process without Kafka
-   (decode, rules, encode: ``stage alone: transactions/s``);
+   no-op events/s``); the project's own transactional runner (batches, no state) publishing
+   each decoded record again (``project runner floor: ...``); and the screener's stage
+   alone, in this process without Kafka (decode, rules, encode: ``stage alone:
+   transactions/s``);
 4. latency: with the screener caught up, transactions are published at 3,000 a second for
    20 s; for each, the time from its publication to its check result being readable by a
    read_committed consumer in another process (p50, p99).
@@ -220,9 +222,40 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
     sdf = sdf.apply(count, stateful=True)
     sdf.to_topic(target)
     first: list[float] = []
-    app._on_message_processed = lambda *_: first or first.append(time.perf_counter())
+
+    def processed(_topic: str, _partition: int, _offset: int) -> None:
+        if not first:
+            first.append(time.perf_counter())
+
+    app._on_message_processed = processed
     app.run(count=n, timeout=300)
     return n / (time.perf_counter() - first[0]) if first else 0.0
+
+
+def runner_floor(settings: Settings, source: str, n: int) -> float:
+    """The project's own transactional runner (batches, exactly-once, no state) with a stage
+    that publishes each decoded record again: what that loop costs, decode and encode
+    included, for comparison with the framework's floor."""
+    import threading
+
+    from compliance.runner import Outgoing, TransactionalRunner
+
+    spec = TopicSpec("bench.runnerfloor", 6, 3_600_000, "bench")
+    kafka_io.create_topics(settings, (spec,))
+
+    def again(event_type: str, record: dict[str, Any]) -> list[Outgoing]:
+        return [Outgoing(spec.name, event_type, record)]
+
+    runner = TransactionalRunner("bench-runner-floor", settings, [source], again)
+    stop = threading.Event()
+    worker = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        count, first, last = count_results(settings, n, timeout_s=600, topic=settings.topic(spec))
+    finally:
+        stop.set()
+        worker.join(60)
+    return (count - 1) / (last - first) if last > first else 0.0
 
 
 def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
@@ -250,9 +283,12 @@ def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
     return (len(records) - len(records) // 5) / (time.perf_counter() - started)
 
 
-def count_results(settings: Settings, n: int, timeout_s: float) -> tuple[int, float, float]:
-    """Read check results until ``n`` (read_committed); (count, first time, last time)."""
-    topic = settings.topic(COMPLIANCE_CHECKS)
+def count_results(
+    settings: Settings, n: int, timeout_s: float, topic: str | None = None
+) -> tuple[int, float, float]:
+    """Read check results (or the records of ``topic``) until ``n`` (read_committed);
+    (count, first time, last time)."""
+    topic = topic or settings.topic(COMPLIANCE_CHECKS)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -345,16 +381,24 @@ def latency(settings: Settings, records: list[tuple[bytes, bytes, str]]) -> dict
     }
 
 
-def start_screener(settings: Settings, state_dir: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
-        "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
-        "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir),
-        "COMPLIANCE_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "compliance", "run", "transaction-screener"], env=env
-    )
+def start_screeners(
+    settings: Settings, state_dir: Path, copies: int
+) -> list[subprocess.Popen[bytes]]:
+    """``copies`` screener processes in one consumer group, each with its own state."""
+    started = []
+    for copy in range(copies):
+        env = os.environ | {
+            "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
+            "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
+            "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir / f"copy-{copy}"),
+            "COMPLIANCE_LOG_LEVEL": "WARNING",
+        }
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "compliance", "run", "transaction-screener"], env=env
+            )
+        )
+    return started
 
 
 def figure(value: float, unit: str, target: float | None = None) -> dict[str, Any]:
@@ -364,6 +408,12 @@ def figure(value: float, unit: str, target: float | None = None) -> dict[str, An
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transactions", type=int, default=150_000)
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="screener processes sharing the partitions (one per core uses the machine)",
+    )
     args = parser.parse_args()
     prefix = f"bench-tx-{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix)
@@ -372,7 +422,7 @@ def main() -> None:
     state_dir = Path("/tmp") / f"{prefix}state"
     loads: dict[str, Any] = {"start": os.getloadavg()}
     figures: dict[str, Any] = {}
-    screener = None
+    screeners: list[subprocess.Popen[bytes]] = []
     try:
         start = datetime(2026, 3, 1, tzinfo=UTC)
         records = encoded(synthetic(args.transactions, SEED, start))
@@ -380,16 +430,21 @@ def main() -> None:
         rate = ceiling(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
         figures["ceiling: pass-through events/s"] = figure(rate, "events/s")
         loads["after ceiling"] = os.getloadavg()
-        screener = start_screener(settings, state_dir)
+        screeners = start_screeners(settings, state_dir, args.copies)
         count, first, last = count_results(settings, len(records), timeout_s=1800)
         sustained = (count - 1) / (last - first) if last > first else 0.0
         figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
         figures["sustained: check results read"] = figure(count, "results")
+        figures["screener processes"] = figure(args.copies, "processes")
         loads["after sustained"] = os.getloadavg()
         floor = quix_floor(
             settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
         )
         figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+        runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
+        figures["project runner floor: decode and publish again events/s"] = figure(
+            runner, "events/s"
+        )
         figures["stage alone: transactions/s"] = figure(stage_alone(records), "transactions/s")
         loads["after floor and stage"] = os.getloadavg()
         later = start + timedelta(days=10)
@@ -403,8 +458,9 @@ def main() -> None:
         )
         loads["after latency"] = os.getloadavg()
     finally:
-        if screener is not None:
+        for screener in screeners:
             screener.send_signal(signal.SIGTERM)
+        for screener in screeners:
             try:
                 screener.wait(30)
             except subprocess.TimeoutExpired:
@@ -415,7 +471,8 @@ def main() -> None:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
     result = {
-        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}",
+        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
+        f" --copies {args.copies}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "

@@ -46,6 +46,7 @@ class Seen:
     account: AccountState
     reporting_currency: str
     sanctions: CounterpartyScreen | None = None
+    country: str | None = None  # the counterparty's (``Transaction.country``), worked out once
     _windows: dict[int, list[Entry]] = field(default_factory=dict, compare=False, repr=False)
 
     def window(self, length_ms: int) -> list[Entry]:

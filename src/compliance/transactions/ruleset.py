@@ -232,7 +232,7 @@ def screen(
     amount = rules.rates.to_reporting(tx.amount, tx.currency)
     entry = _entry(tx, amount)
     account.add(entry, rules.keep_ms, rules.keep_days)
-    seen = Seen(tx, amount, entry, account, rules.rates.reporting_currency, sanctions)
+    seen = Seen(tx, amount, entry, account, rules.rates.reporting_currency, sanctions, tx.country)
     alerts: list[Alert] = []
     if amount is None:
         reason = f"no rate from {tx.currency} to {rules.rates.reporting_currency}"

@@ -11,6 +11,8 @@ from compliance.rules.kinds.screening import ClearanceLookup, SanctionsSource, w
 from compliance.screening.hits import Hit
 from compliance.screening.live import ListsInForce, folder_in_force
 
+HITS_CACHED = 100_000  # counterparty names screened, per screener process
+
 
 class ListsScreen:
     """Screens against the lists ``in_force()`` returns (a snapshot, replaced whole when a
@@ -21,6 +23,9 @@ class ListsScreen:
     ) -> None:
         self._in_force = in_force
         self._clearance = clearance
+        # Raw hits by (list version, threshold, name, country): counterparties repeat, and
+        # a list version's hits for a name never change. Clearances are applied after.
+        self._hits: dict[tuple[str, float, str, str], Sequence[Hit]] = {}
 
     @property
     def source(self) -> str:
@@ -31,9 +36,15 @@ class ListsScreen:
         self, name: str, country: str | None, customer_id: str | None, threshold: float
     ) -> list[Hit]:
         lists = self._in_force()
-        hits: Sequence[Hit] = watchlist(lists.fingerprint, lambda: lists.lists, threshold).screen(
-            name, "", country or ""
-        )
+        key = (lists.fingerprint, threshold, name, country or "")
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = watchlist(lists.fingerprint, lambda: lists.lists, threshold).screen(
+                name, "", country or ""
+            )
+            if len(self._hits) >= HITS_CACHED:
+                self._hits.clear()
+            self._hits[key] = hits
         if not hits or customer_id is None or self._clearance is None:
             return list(hits)
         lookup = self._clearance

@@ -4,7 +4,7 @@ jurisdictions, large single amounts per channel and currency."""
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ def counterparty_sanctions(params: SanctionsParams, seen: Seen) -> Finding | Non
     if not tx.counterparty_name or seen.sanctions is None:
         return None
     hits = seen.sanctions.open_hits(
-        tx.counterparty_name, tx.country, tx.account_owner, params.threshold
+        tx.counterparty_name, seen.country, tx.account_owner, params.threshold
     )
     if not hits:
         return None
@@ -54,7 +54,7 @@ class JurisdictionParams(Params):
 
 
 def jurisdiction(params: JurisdictionParams, seen: Seen) -> Finding | None:
-    country = seen.tx.country
+    country = seen.country
     if country is None or country not in params.countries:
         return None
     side = "to" if seen.tx.direction == "out" else "from"
@@ -74,12 +74,27 @@ class Threshold(Params):
 class LargeAmountParams(Params):
     thresholds: tuple[Threshold, ...] = Field(min_length=1)
 
+    @cached_property
+    def _chosen(self) -> dict[tuple[str, str], Threshold | None]:
+        return {}
 
-@lru_cache(maxsize=1024)
-def _threshold_for(params: LargeAmountParams, channel: str, currency: str) -> Threshold | None:
-    """The most specific threshold: channel and currency, then channel, then any."""
+    def threshold_for(self, channel: str, currency: str) -> Threshold | None:
+        """The most specific threshold: channel and currency, then channel, then any
+        (chosen once per channel and currency)."""
+        key = (channel, currency)
+        chosen = self._chosen
+        if key not in chosen:
+            if len(chosen) > 4096:  # channels and currencies are few; bound it anyway
+                chosen.clear()
+            chosen[key] = _most_specific(self.thresholds, channel, currency)
+        return chosen[key]
+
+
+def _most_specific(
+    thresholds: tuple[Threshold, ...], channel: str, currency: str
+) -> Threshold | None:
     ranked = sorted(
-        (t for t in params.thresholds if t.channel in (channel, "*")),
+        (t for t in thresholds if t.channel in (channel, "*")),
         key=lambda t: (t.channel == channel, t.currency == currency),
         reverse=True,
     )
@@ -91,7 +106,7 @@ def _threshold_for(params: LargeAmountParams, channel: str, currency: str) -> Th
 
 def large_amount(params: LargeAmountParams, seen: Seen) -> Finding | None:
     tx = seen.tx
-    threshold = _threshold_for(params, tx.channel, tx.currency)
+    threshold = params.threshold_for(tx.channel, tx.currency)
     if threshold is None:
         return None
     if threshold.currency is None:

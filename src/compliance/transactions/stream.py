@@ -25,8 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from quixstreams import Application
-from quixstreams.models import Row, Topic
-from quixstreams.models.serializers import SerializationContext, Serializer
+from quixstreams.models import Row
 from quixstreams.models.topics import TopicAdmin, TopicManager
 from quixstreams.state import State
 
@@ -62,13 +61,6 @@ class PrefixedTopicManager(TopicManager):
         suffix: str,
     ) -> str:
         return self._prefix + super()._internal_name(topic_type, topic_name, suffix)
-
-
-class AvroEvent(Serializer):
-    """Our events, encoded by the product's codec (Avro single-object encoding)."""
-
-    def __call__(self, value: Outgoing, ctx: SerializationContext) -> bytes:
-        return registry().encode(value.event_type, value.record)
 
 
 class _RowMessage:
@@ -133,29 +125,34 @@ class ScreenerApp:
                 create_timeout=60,
             ),
         )
+        # Output topics by the names the stage gives them. They are declared to the
+        # framework (created if missing, known to its admin) but written by ``_screen``.
         self.outputs = {
-            spec.name: self._output(settings.topic(spec))
+            spec.name: self.app.topic(settings.topic(spec)).name
             for spec in (COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS)
         }
+        self._processed = metrics.processed.labels(self.name)
         source = self.app.topic(self.input_name, value_deserializer="bytes")
-        sdf = self.app.dataframe(source)
-        sdf = sdf.apply(self._screen, stateful=True, expand=True, metadata=True)
-        sdf.to_topic(self._route, key=lambda out: subject_key(out.record))
-
-    def _output(self, name: str) -> Topic:
-        return self.app.topic(name, value_serializer=AvroEvent(), key_serializer="bytes")
-
-    def _route(self, out: Outgoing, _key: Any, _timestamp: int, _headers: Any) -> Topic:
-        return self.outputs[out.topic]
+        self.app.dataframe(source).update(self._screen, stateful=True, metadata=True)
 
     def _screen(
         self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State[str, Any]
-    ) -> Sequence[Outgoing]:
+    ) -> None:
+        """Screen one record and publish what it gives with the application's producer: in
+        exactly-once mode the framework's open transaction carries these events with the
+        state change and the record's offset, or none of them."""
         account = AccountState.from_json(state.get(STATE_KEY))
         outputs = self.stage(value, key, account)
         state.set(STATE_KEY, account.to_json())
-        metrics.processed.labels(self.name).inc()
-        return outputs
+        produce = self.app._producer.produce
+        encode = registry().encode
+        for out in outputs:
+            produce(
+                topic=self.outputs[out.topic],
+                key=subject_key(out.record),
+                value=encode(out.event_type, out.record),
+            )
+        self._processed.inc()
 
     def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
         """Dead-letter a content error and go on; anything else stops the application."""

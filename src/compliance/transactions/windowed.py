@@ -8,6 +8,7 @@ year's payments decides as the live stream did.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 
 from pydantic import Field, field_validator
 
@@ -25,7 +26,7 @@ class WindowParams(Params):
         duration_ms(value)
         return value
 
-    @property
+    @cached_property
     def window_ms(self) -> int:
         return duration_ms(self.window)
 
@@ -42,18 +43,23 @@ class StructuringParams(WindowParams):
     )
     min_count: int = Field(3, ge=2)
 
+    @cached_property
+    def band(self) -> tuple[float, float]:
+        """The amounts that count, ``[low, high)``, in the reporting currency."""
+        return float(self.threshold * (1 - self.below_pct / 100)), float(self.threshold)
+
 
 def structuring(params: StructuringParams, seen: Seen) -> Finding | None:
     """Several amounts just under a reporting threshold within the window."""
-    low = float(params.threshold * (1 - params.below_pct / 100))
-    high = float(params.threshold)
-    near = [
-        e
-        for e in params.entries(seen)
-        if e.channel in params.channels
-        and e.direction == params.direction
-        and low <= e.amount < high
-    ]
+    low, high = params.band
+    channels, direction = params.channels, params.direction
+
+    def is_near(e: Entry) -> bool:
+        return e.channel in channels and e.direction == direction and low <= e.amount < high
+
+    if not is_near(seen.entry):  # the pattern is judged on the transaction that is part of it
+        return None
+    near = [e for e in params.entries(seen) if is_near(e)]
     if len(near) < params.min_count or seen.entry not in near:
         return None
     total = sum(e.amount for e in near)

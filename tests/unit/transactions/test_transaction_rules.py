@@ -4,6 +4,7 @@ naming its payments; the near-miss must not."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from compliance.transactions.ruleset import (
     screen,
 )
 from compliance.transactions.sanctions import ListsScreen
+from tests.unit.test_sanctions_rule import write_version
 
 from .conftest import Pay
 
@@ -279,3 +281,34 @@ def test_history_keeps_only_the_longest_window_and_at_most_max_entries(
     assert len(account.entries) == MAX_ENTRIES
     screen(rules, pay("2026-02-01T00:00:00", 10), account)
     assert len(account.entries) == 1  # a month later: everything older than 7 days is gone
+
+
+def test_a_counterparty_screened_again_after_a_new_list_version_is_judged_by_the_new_lists(
+    tmp_path: Path,
+) -> None:
+    v1 = write_version(tmp_path / "v1", [(901, "BLIXQUENT, Zarathustra")])
+    v2 = write_version(tmp_path / "v2", [(902, "QUAXWELL, Hieronymus")])
+    in_force = [v1]
+    screen_ = ListsScreen(lambda: in_force[0])
+    for _ in range(2):  # the second time from the cache of v1
+        assert [h.entity_id for h in screen_.open_hits("Zarathustra Blixquent", None, None, 88)]
+        assert screen_.open_hits("Hieronymus Quaxwell", None, None, 88) == []
+    in_force[0] = v2
+    assert screen_.open_hits("Zarathustra Blixquent", None, None, 88) == []
+    assert screen_.open_hits("Hieronymus Quaxwell", None, None, 88)
+
+
+def test_a_clearance_given_after_a_counterparty_was_screened_silences_it_next_time(
+    lists: ListsScreen,
+) -> None:
+    cleared: set[str] = set()
+
+    def clearance(customer: str, entity: str, _version: str, _details: str | None) -> Any:
+        return object() if (customer, entity) in {("C-1", e) for e in cleared} else None
+
+    officers = ListsScreen(lists._in_force, clearance)
+    hits = officers.open_hits("Kim Jong Un", None, "C-1", 88)
+    assert hits
+    cleared.update(h.entity_id for h in hits)
+    assert officers.open_hits("Kim Jong Un", None, "C-1", 88) == []
+    assert officers.open_hits("Kim Jong Un", None, "C-2", 88)
