@@ -59,6 +59,8 @@ def check_bounds(event_type: str, record: Mapping[str, Any]) -> None:
 
 
 def _check(event_type: str, field: str, value: Any, bound: int) -> None:
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL can store no NUL in text
+        raise FieldOutOfBounds(f"{event_type}: {field} holds a NUL character")
     if isinstance(value, str) and len(value) > bound // 4:
         size = utf8_length(value)
         if size > bound:

@@ -40,7 +40,9 @@ def dead_letter(msg: Message, error: BaseException, failed_in: str) -> Record:
         value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
     subject = key.decode("utf-8", "replace") if key else source
     if key is not None and (
-        len(key) > DEAD_LETTER_MAX_KEY_BYTES or utf8_length(subject) > MAX_ID_BYTES
+        len(key) > DEAD_LETTER_MAX_KEY_BYTES
+        or utf8_length(subject) > MAX_ID_BYTES
+        or b"\x00" in key  # no identifier PostgreSQL stores may hold one
     ):
         digest = "sha256:" + hashlib.sha256(key).hexdigest()
         reason += f" [key of {len(key)} bytes replaced by its {digest}]"

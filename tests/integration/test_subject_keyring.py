@@ -70,3 +70,14 @@ def test_an_erased_subject_gets_no_key_once_the_cache_has_expired(engine: Engine
     keyring.prefetch([subject])  # a tombstone: no new key is made
     assert keyring.sealing_key(subject) is None
     assert DatabaseKeyring(engine).sealing_key(subject) is None
+
+
+def test_a_batch_holding_a_subject_with_a_nul_keys_the_others_and_never_that_one(
+    engine: Engine,
+) -> None:
+    """Such a record is dead-lettered when it is decoded; its key must not stop the batch's
+    key read first (PostgreSQL refuses NUL in text with an error no outage policy knows)."""
+    good = f"C-{uuid.uuid4().hex[:10]}"
+    keyring = DatabaseKeyring(engine)
+    keyring.prefetch([good, good + "\x00"])
+    assert keyring.sealing_key(good) is not None

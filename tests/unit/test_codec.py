@@ -548,3 +548,12 @@ def test_a_correlation_id_past_the_postgresql_index_limit_is_refused_at_decode()
 
 def test_the_bounds_sit_well_under_postgresql_index_entry_limit() -> None:
     assert MAX_ID_BYTES <= 2704 // 4 and MAX_NAME_BYTES <= MAX_ID_BYTES
+
+
+@pytest.mark.parametrize(("path", "bound"), BOUNDED, ids=[p for p, _ in BOUNDED])
+def test_an_identifier_holding_a_nul_fails_to_decode_as_poison(path: str, bound: int) -> None:
+    """PostgreSQL stores no NUL in text: such an id would stop every writer that keys on it,
+    so it is a content error where it is decoded."""
+    with_nul = _with(_arrival(), path, "C-1\x00" + "a" * min(bound - 4, 8))
+    with pytest.raises(FieldOutOfBounds, match=f"{path} holds a NUL character"):
+        registry().decode(registry().encode("DocumentArrived", with_nul))

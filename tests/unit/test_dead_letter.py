@@ -83,3 +83,12 @@ def test_a_short_key_of_undecodable_bytes_whose_text_would_pass_the_bound_is_has
 def test_the_dead_letter_id_depends_only_on_the_coordinates() -> None:
     first = _dead(b"a")["envelope"]["event_id"]
     assert _dead(b"b" * 300_000)["envelope"]["event_id"] == first
+
+
+def test_a_key_holding_a_nul_is_replaced_by_its_sha256() -> None:
+    key = b"C-1\x00"
+    record = _dead(b"x", key=key)
+    digest = "sha256:" + hashlib.sha256(key).hexdigest()
+    assert record["source_key"] == digest.encode("ascii")
+    assert record["envelope"]["subject_id"] == digest
+    registry().decode(registry().encode("DeadLetter", record))  # within bounds
