@@ -71,7 +71,8 @@ class DatabaseKeyring:
             s
             for s in set(subjects)
             # A longer one, or one holding a NUL, is dead-lettered, never keyed.
-            if utf8_length(s) <= MAX_ID_BYTES and "\x00" not in s
+            if utf8_length(s) <= MAX_ID_BYTES
+            and "\x00" not in s
             and self._cached(s) in (None, _NO_KEY)
         ]
         if missing:

@@ -400,3 +400,35 @@ def test_after_erasure_no_personal_value_of_the_subject_is_readable_anywhere_we_
     ]
     assert kept_fields and ERASED not in kept_fields
     assert any("OKAFOR" in (v or "").upper() for v in kept_fields)
+
+
+def test_a_batch_decided_before_an_erasure_and_written_after_it_keeps_nothing_of_the_subject(
+    engine: Engine,
+) -> None:
+    """The erasure deletes the checker's memory of a customer once no key can be cached; a
+    batch decided with the key still in hand and written afterwards must not bring it back."""
+    from compliance.audit.subject_keys import erase as destroy_key
+    from compliance.rules.store import StateStore, customer_documents
+    from compliance.subject_keyring import DatabaseKeyring
+
+    from .test_screening_support import classified_passport
+
+    erased, kept = (f"C-{uuid.uuid4().hex[:10]}" for _ in range(2))
+    DatabaseKeyring(engine).prefetch([erased, kept])
+    destroy_key(engine, erased)
+    store = StateStore(engine, f"t{uuid.uuid4().hex[:10]}.")
+    store.remember_documents(
+        [
+            classified_passport(erased, "INGRID HALVORSEN", "1985-03-14", "NOR"),
+            classified_passport(kept, "AMARA OKAFOR", "1990-07-01", "NGA"),
+        ]
+    )
+    with engine.connect() as conn:
+        remembered = set(
+            conn.execute(
+                select(customer_documents.c.customer_id).where(
+                    customer_documents.c.scope == store.scope
+                )
+            ).scalars()
+        )
+    assert remembered == {kept}

@@ -159,7 +159,12 @@ class StateStore:
         if not rows:
             return
         with _retryable(), self.engine.begin() as conn:
-            _insert_new(conn, customer_documents, rows)
+            # A customer erased while the batch was decided is not remembered: the erasure
+            # deletes what was written before it, this keeps out what comes after.
+            erased = _erased(conn, {row["customer_id"] for row in rows})
+            kept = [row for row in rows if row["customer_id"] not in erased]
+            if kept:
+                _insert_new(conn, customer_documents, kept)
 
     def _document_row(self, document: Record) -> dict[str, Any]:
         fields = {f["name"]: f["value"] for f in document["fields"]}
@@ -378,6 +383,17 @@ class StateStore:
         )
         for row in execute(query).mappings():
             yield _consent_statement(row)
+
+
+def _erased(conn: Connection, customers: set[str]) -> set[str]:
+    """The ``customers`` whose key has been destroyed (``compliance gdpr erase``)."""
+    found = conn.execute(
+        text(
+            "SELECT subject_id FROM audit_subject_keys WHERE subject_id = ANY(:ids) AND key IS NULL"
+        ),
+        {"ids": list(customers)},
+    )
+    return {str(subject) for (subject,) in found}
 
 
 def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
