@@ -71,9 +71,16 @@ from compliance.config import Settings
 from compliance.dead_letters import dead_letter
 from compliance.errors import ConfigurationError, PoisonMessage, RetryableError
 from compliance.events import derive_event_id, now
-from compliance.runner import coordinates, next_offsets, records_in
+from compliance.runner import (
+    CLOSE_DEADLINE_S,
+    STOP_GRACE_S,
+    coordinates,
+    next_offsets,
+    records_in,
+)
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import DLQ_SUFFIX, every_topic, is_dead_letter
+from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 NAME = "audit-sink"
@@ -84,6 +91,9 @@ GC_THRESHOLD = 200_000
 # Batches handed to the writer thread and not yet committed: while it writes the oldest, the
 # next is ready to go, and the one after that is being prepared.
 WRITE_QUEUE = 2
+# A synchronous offset commit still blocked this long ends the process (status 3): the
+# client cannot be interrupted, and the batch is read again (and skipped) after a restart.
+OFFSET_COMMIT_DEADLINE_S = 60.0
 T = TypeVar("T")
 _LEAVING = threading.Event()
 _LEAVING.set()
@@ -264,6 +274,7 @@ def preparing_pool(settings: Settings) -> Executor:
 class AuditSink:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
+        self.watchdog = Watchdog(NAME)
         self.codec = sealing_codec(engine)  # seals the dead letters it sends
         self.topics = [settings.topic(spec) for spec in every_topic()]
         self.writer = AuditWriter(
@@ -286,6 +297,7 @@ class AuditSink:
         )
         producer = kafka_io.idempotent_producer(self.settings)
         kafka_io.subscribe(consumer, self.topics)
+        self.watchdog.stop_within(stop, STOP_GRACE_S)  # a stuck Kafka call ends after SIGTERM
         log.info("audit sink consuming %d topics", len(self.topics))
         self._sign_heads_behind()
         writing = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
@@ -328,7 +340,7 @@ class AuditSink:
                 writing.shutdown(wait=True)
                 self.writer.close()
                 preparing.shutdown(wait=True, cancel_futures=True)
-                consumer.close()
+                self.watchdog.run("closing the consumer", consumer.close, CLOSE_DEADLINE_S)
                 producer.flush(10)
                 self._sign_heads()
 
@@ -433,15 +445,28 @@ class AuditSink:
         if outcome is None:
             return False  # offsets stay uncommitted: the batch is read again
         if outcome.rejected:
-            self._dead_letter(producer, batch.records, outcome.rejected)
+            refused = outcome.rejected
+            # Sealing a dead letter reads its subject's key: that may wait for the database.
+            letters = self._until_done(
+                consumer, stop, lambda: self._dead_letters(batch.records, refused)
+            )
+            if letters is None:
+                return False
+            for letter in letters:
+                self._send(producer, letter)
             if self._until_done(consumer, stop, lambda: self._delivered(producer)) is None:
                 return False  # read again: refused again, dead-lettered again, same bytes
         log.debug("recorded %d new of %d events", outcome.written, len(batch.prepared))
         metrics.audit_rows.inc(outcome.written)
         metrics.audit_duplicates.inc(outcome.duplicates)
         metrics.audit_conflicts.inc(outcome.conflicts)
+        offsets = next_offsets(batch.records)
         try:
-            consumer.commit(asynchronous=False, offsets=next_offsets(batch.records))
+            self.watchdog.run(
+                "committing offsets",
+                lambda: consumer.commit(asynchronous=False, offsets=offsets),
+                OFFSET_COMMIT_DEADLINE_S,
+            )
         except KafkaException as exc:
             # e.g. partitions revoked by a rebalance: their new owner re-reads the batch and
             # the database skips what is already recorded.
@@ -449,25 +474,27 @@ class AuditSink:
         metrics.processed.labels(NAME).inc(len(batch.records))
         return True
 
-    def _dead_letter(
-        self, producer: Producer, records: list[Message], refused: list[Refused]
-    ) -> None:
-        """Send each record the database refused to ``<topic>.dlq`` with why (the sink audits
-        it from there; one sent again after a crash is a duplicate there, not a conflict)."""
+    def _dead_letters(self, records: list[Message], refused: list[Refused]) -> list[Outgoing]:
+        """The dead letter of each record the database refused, for ``<topic>.dlq`` with why
+        (the sink audits it from there; one sent again after a crash is a duplicate there,
+        not a conflict)."""
         by_place = {place(m): m for m in records}
+        letters = []
         for where in refused:
             msg = by_place[where[:3]]
-            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
             record = dead_letter(msg, PoisonMessage(where.why), NAME)
-            self._send(
-                producer,
+            letters.append(
                 Outgoing(
                     where.topic + DLQ_SUFFIX,
                     record["envelope"]["subject_id"].encode(),
                     self.codec.encode("DeadLetter", record),
-                ),
+                )
             )
+        for where in refused:  # counted and logged once they are all built
+            msg = by_place[where[:3]]
+            log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
             metrics.dead_letters.labels(NAME, where.topic).inc()
+        return letters
 
     def _send(self, producer: Producer, letter: Outgoing) -> None:
         def reported(err: KafkaError | None, _: Message) -> None:
@@ -549,6 +576,6 @@ def require_schema(engine: Engine) -> None:
             raise
         raise ConfigurationError(
             f"the audit schema needs a migration that role {engine.url.username!r} may not "
-            "run: run `compliance db init` with the owner's COMPLIANCE_DATABASE_URL, then "
-            f"`compliance db grant-writer {engine.url.username}`"
+            "run: run `compliance db init` with the owner's COMPLIANCE_ADMIN_DATABASE_URL (it "
+            "migrates the schema and grants the sink's role)"
         ) from None

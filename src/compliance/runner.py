@@ -482,8 +482,14 @@ class TransactionalRunner:
             try:
                 decoded.append(self.codec.decode(msg.value()))
                 at.append(i)
-            except PoisonMessage as exc:
-                per_record[i] = self._dead_letter(msg, exc)
+            except Exception as exc:  # the one policy, as for a record in the per-record path
+                action = action_for(exc)
+                if action is Action.DEAD_LETTER:
+                    per_record[i] = self._dead_letter(msg, exc)
+                elif action is Action.RETRY or isinstance(exc, ConfigurationError):
+                    raise
+                else:
+                    raise self._stopping(coordinates(msg), "decoding failed", exc) from exc
         if not decoded:
             return per_record
         started = time.perf_counter()

@@ -127,3 +127,16 @@ def test_a_cache_key_too_long_for_its_index_is_not_cached_and_the_classification
         assert ResultCache(engine).put(uuid.uuid4().hex, model, "p", result) == result
     finally:
         engine.dispose()
+
+
+def test_a_cache_error_no_retry_mends_is_raised_not_retried_forever(dsn: str) -> None:
+    """Not an outage and not bad data (here the table is not where the role looks, as when
+    the processors' role lacks a grant): the classifier must stop and say so, never wait."""
+    from sqlalchemy.exc import ProgrammingError
+
+    elsewhere = create_engine(dsn, connect_args={"options": "-c search_path=pg_temp"})
+    try:
+        with pytest.raises(ProgrammingError, match="llm_classification_cache"):
+            ResultCache(elsewhere).get("0" * 64, "claude-test", "kyc-extract/2")
+    finally:
+        elsewhere.dispose()

@@ -84,3 +84,30 @@ def test_a_batch_stage_answering_for_fewer_records_than_it_was_given_fails_the_b
     with pytest.raises(RuntimeError, match="answered 1 of 2"):
         runner._process_in_transaction(FakeConsumer(), producer, batch)
     assert producer.produced == [] and "commit" not in producer.calls
+
+
+def test_a_decoder_failing_with_a_bug_stops_the_batch_instead_of_dead_lettering_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only content errors are dead-lettered; a decoder that breaks for another reason (a bug,
+    a library changed under us) must stop the runner with nothing produced."""
+    from compliance.errors import StageFailed
+
+    def batch_stage(inputs: Sequence[tuple[str, Record]]) -> list[Sequence[Outgoing]]:
+        return [[] for _ in inputs]
+
+    runner: Any = TransactionalRunner(
+        "test", settings, ["documents.arrived"], lambda *_: [], batch_stage=batch_stage
+    )
+
+    def broken(_value: bytes | None) -> tuple[str, Record]:
+        raise ValueError("a decoder bug")
+
+    monkeypatch.setattr(runner.codec, "decode", broken)
+    producer = FakeProducer()
+    batch: list[Any] = [
+        FakeMessage("documents.arrived", 0, 7, _arrival("passport_halvorsen.txt"), b"C-1")
+    ]
+    with pytest.raises(StageFailed, match=r"documents.arrived\[0\]@7"):
+        runner._process_in_transaction(FakeConsumer(), producer, batch)
+    assert producer.produced == []

@@ -8,18 +8,18 @@ content gets identical output.
 
 A database outage (down, failed over, shutting down, the connection pool exhausted: see
 ``compliance.db_errors``) is ``RetryableError``: the batch waits, as for the audit trail, rather
-than paying again for an answer that could not be remembered; so is any other database error
-except bad data. A result the database refuses for its content (``db_errors.is_content_error``:
-a data exception, a constraint, a value too long for an index) is not cached and the
-classification goes on; NUL characters, which jsonb cannot hold, are removed before storing.
+than paying again for an answer that could not be remembered. A result the database refuses
+for its content (``db_errors.is_content_error``: a data exception, a constraint, a value too
+long for an index) is not cached and the classification goes on; any other database error (a
+grant the processors' role lacks) stops the classifier, which says so. NUL characters, which
+jsonb cannot hold, are removed before storing.
 The engine's pool must hold one connection per classification in flight (``engine_for``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
@@ -37,7 +37,6 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DBAPIError
 
 from compliance.db_errors import is_content_error, refusal, retryable_db_errors
-from compliance.errors import RetryableError
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -78,18 +77,13 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def _cache_errors() -> Iterator[None]:
-    """Outages and unexpected database errors -> RetryableError; a content error (the values
-    refused, ``compliance.db_errors.is_content_error``: SQLSTATE decides, so 54000 filed under
-    OperationalError is one too) is left to the caller."""
-    try:
-        with retryable_db_errors("LLM result cache"):
-            yield
-    except DBAPIError as exc:
-        if is_content_error(exc):
-            raise
-        raise RetryableError(f"LLM result cache failed: {exc.orig}") from exc
+def _cache_errors() -> AbstractContextManager[None]:
+    """Outages -> RetryableError (the batch waits); a content error (the values refused,
+    ``compliance.db_errors.is_content_error``: SQLSTATE decides, so 54000 filed under
+    OperationalError is one too) is left to the caller; anything else (a permission the
+    processors' role lacks, a missing table) is raised unchanged, so the classifier stops
+    and says so instead of retrying what no retry mends."""
+    return retryable_db_errors("LLM result cache")
 
 
 class ResultCache:
@@ -129,7 +123,9 @@ class ResultCache:
                     return dict(inserted[0])
                 # Another classifier stored this content first: its answer is the answer.
                 stored = conn.execute(_lookup(content_sha256, model, prompt_version)).first()
-        except DBAPIError as exc:  # a content error: the others are RetryableError by now
+        except DBAPIError as exc:
+            if not is_content_error(exc):
+                raise  # not bad data: a bug or a missing grant, for the runner to stop on
             log.warning("LLM result for %s not cached: %s", content_sha256, refusal(exc))
             return clean
         if stored is None:  # deleted in between (an operator purge): keep our own
