@@ -86,7 +86,10 @@ def statement_transactions(arrival: Record, text: str) -> list[Outgoing]:
     try:
         lines = statement_lines(text, arrival["document_id"], arrival["customer_id"])
     except Exception as exc:  # the library raises several types on a malformed statement
-        log.info("document %s: MT940 lines not read: %s", arrival["document_id"], exc)
+        # The parser's message may quote the statement's lines: only its type is logged.
+        log.info(
+            "document %s: MT940 lines not read (%s)", arrival["document_id"], type(exc).__name__
+        )
         return []
     parent = arrival["envelope"]["event_id"]
     outputs = []
