@@ -8,7 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from compliance.config import Settings
 from compliance.errors import ConfigurationError
@@ -136,9 +143,16 @@ def idempotent_producer(settings: Settings) -> Producer:
 
 
 def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None) -> list[str]:
-    """Create the product's topics that do not exist yet; return the names created."""
+    """Create the product's topics that do not exist yet; return the names created. Topics
+    that exist get the settings their meaning depends on (``TopicSpec.config``, such as the
+    broker stamping consents on append), so an upgraded deployment has them too; their
+    partitions and retention are the operator's to change and are left as they are."""
     client = admin(settings)
     existing = set(client.list_topics(timeout=10).topics)
+    _settle_configs(
+        client,
+        {settings.topic(s): s for s in (specs or every_topic()) if settings.topic(s) in existing},
+    )
     wanted = [
         NewTopic(
             settings.topic(spec),
@@ -160,3 +174,28 @@ def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
     return created
+
+
+def _settle_configs(client: AdminClient, existing: dict[str, TopicSpec]) -> None:
+    """Set each existing topic's ``TopicSpec.config`` entries (only those, incrementally)."""
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in spec.config
+            ],
+        )
+        for name, spec in existing.items()
+        if spec.config
+    ]
+    if not resources:
+        return
+    for resource, future in client.incremental_alter_configs(resources).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            raise ConfigurationError(
+                f"topic {resource.name} could not be given its settings: {exc.args[0]}"
+            ) from exc
