@@ -22,6 +22,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 
 from compliance import kafka_io
+from compliance.audit.store import connect, create_schema
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.publisher import Publisher
@@ -29,6 +30,7 @@ from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACT
 from compliance.transactions.model import Transaction, transaction_record
 
 from .conftest import LOG_DIR, processor_env, read_topic, wait_for
+from .private_services import PrivatePostgres
 
 pytestmark = pytest.mark.integration
 NAME = "transaction-screener"
@@ -266,7 +268,9 @@ def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipp
     publish(settings, deposit("before", 0), gold, deposit("after", 2))
     proc = screeners.running["a"]
     wait_for(lambda: proc.poll() is not None, 120, "the screener to stop on the failure")
-    assert proc.returncode != 0
+    assert proc.returncode == 2
+    stopped = screener_log(settings, "a")
+    assert "the stage failed on " in stopped and "Traceback" not in stopped
     assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
     assert "after" not in {r["document_id"] for r in checks(settings)}
     screeners.running.pop("a")
@@ -274,6 +278,50 @@ def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipp
     wait_for_checks(settings, screeners, {"before", "gold-1", "after"}, "the stopped records")
     assert [r["rule_id"] for r in alerts(settings)] == ["tx.rate-missing"]
     assert Counter(r["document_id"] for r in checks(settings))["before"] == 1
+
+
+def screener_log(settings: Settings, copy: str) -> str:
+    return (LOG_DIR / f"{settings.topic_prefix}{NAME}-{copy}.log").read_text(errors="replace")
+
+
+def test_a_database_outage_during_a_clearance_lookup_makes_the_payment_wait_not_dead_letter(
+    settings: Settings, screeners: Screeners, own_postgres: PrivatePostgres
+) -> None:
+    create_schema(connect(own_postgres.url))
+    screeners.start(
+        "a",
+        COMPLIANCE_DATABASE_URL=own_postgres.url,
+        COMPLIANCE_TRANSACTION_TIMEOUT_MS="60000",  # a record may wait 30 s
+    )
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
+    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    own_postgres.stop("fast")
+    wire = Transaction(
+        transaction_id="wire-78",
+        booked_at=MONDAY + timedelta(hours=1),
+        amount=Decimal("48250.00"),
+        currency="USD",
+        direction="out",
+        account_id="GB29NWBK60161331926819",
+        channel="wire",
+        account_owner="C-2002",
+        counterparty_name="Korea Kwangson Banking Corp",
+        counterparty_bic="KKBCKPPYXXX",
+        reference="invoice 2026-119",
+    )
+    publish(settings, wire)
+    wait_for(
+        lambda: "waits for infrastructure" in screener_log(settings, "a"),
+        60,
+        "the payment to wait for the database",
+    )
+    screeners.assert_alive()
+    assert "wire-78" not in {r["document_id"] for r in checks(settings)}
+    own_postgres.start()
+    wait_for_checks(settings, screeners, {"wire-78"}, "the payment screened once it is back")
+    assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
+    assert Counter(r["document_id"] for r in checks(settings))["wire-78"] == 1
+    assert "tx.sanctioned-counterparty" in {r["rule_id"] for r in alerts(settings)}
 
 
 def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(

@@ -158,5 +158,5 @@ def outage(exc: BaseException) -> str:
     """The outage an infrastructure error names (our ``RetryableError`` messages name the
     service and the driver's error, no record content)."""
     if isinstance(exc, RetryableError):
-        return f"{type(exc).__name__}: {exc}"
+        return " ".join(f"{type(exc).__name__}: {exc}".split())  # one line
     return type(exc).__name__
