@@ -8,6 +8,7 @@ topics, then waits for what the screener committed (read_committed): check resul
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -322,6 +323,59 @@ def test_a_database_outage_during_a_clearance_lookup_makes_the_payment_wait_not_
     assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
     assert Counter(r["document_id"] for r in checks(settings))["wire-78"] == 1
     assert "tx.sanctioned-counterparty" in {r["rule_id"] for r in alerts(settings)}
+
+
+def cluster_pids(server: PrivatePostgres) -> list[int]:
+    """The postmaster of ``server`` and its children (the backends serving connections)."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+def test_a_screener_blocked_in_a_frozen_database_after_sigterm_exits_with_status_3(
+    settings: Settings, screeners: Screeners, own_postgres: PrivatePostgres
+) -> None:
+    create_schema(connect(own_postgres.url))
+    screeners.start("a", COMPLIANCE_DATABASE_URL=own_postgres.url)
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
+    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    frozen = cluster_pids(own_postgres)
+    for pid in frozen:  # the database answers nothing: a clearance lookup blocks in libpq
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wire = Transaction(
+            transaction_id="wire-79",
+            booked_at=MONDAY + timedelta(hours=1),
+            amount=Decimal("48250.00"),
+            currency="USD",
+            direction="out",
+            account_id="GB29NWBK60161331926819",
+            channel="wire",
+            account_owner="C-2002",
+            counterparty_name="Korea Kwangson Banking Corp",
+            counterparty_bic="KKBCKPPYXXX",
+            reference="invoice 2026-120",
+        )
+        publish(settings, wire)
+        # The payment reaches the blocked lookup; nothing outside the process shows it, and a
+        # screener not yet blocked would exit 0 (the test fails, it cannot pass wrongly).
+        time.sleep(3)
+        proc = screeners.running.pop("a")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: proc.poll() is not None, 90, "the screener to end after SIGTERM")
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 3, screener_log(settings, "a")[-2000:]
+    assert "asked to stop" in screener_log(settings, "a")
+    assert "wire-79" not in {r["document_id"] for r in checks(settings)}
 
 
 def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(
