@@ -224,6 +224,28 @@ def test_malformed_transactions_go_to_the_dead_letter_topic_and_the_stream_goes_
     assert [r["document_id"] for r in checks(settings)] == ["good-1"]
 
 
+def test_too_many_dead_letters_stop_the_screener_without_committing_the_one_that_tripped_it(
+    settings: Settings, screeners: Screeners
+) -> None:
+    screeners.start("a", COMPLIANCE_DEAD_LETTER_LIMIT="2")
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    topic = settings.topic(TRANSACTIONS_SUBMITTED)
+    for n in range(3):
+        producer.produce(topic, key=b"DE89370400440532013000", value=b'{"garbage": %d}' % n)
+    assert producer.flush(10) == 0
+    publish(settings, deposit("after", 1))
+    proc = screeners.running["a"]
+    wait_for(lambda: proc.poll() is not None, 120, "the breaker to stop the screener")
+    assert proc.returncode == 2
+    assert "COMPLIANCE_DEAD_LETTER_LIMIT=2" in screener_log(settings, "a")
+    assert len(events(settings, TRANSACTIONS_SUBMITTED.dead_letter)) <= 2
+    assert "after" not in {r["document_id"] for r in checks(settings)}
+    screeners.running.pop("a")
+    screeners.start("b", state="a")  # the records truly are bad: a higher limit
+    wait_for_checks(settings, screeners, {"after"}, "the records after the stop")
+    assert len(events(settings, TRANSACTIONS_SUBMITTED.dead_letter)) == 3
+
+
 def test_two_screener_copies_share_the_partitions_and_screen_each_payment_once(
     settings: Settings, screeners: Screeners
 ) -> None:
