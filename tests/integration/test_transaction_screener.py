@@ -8,6 +8,7 @@ topics, then waits for what the screener committed (read_committed): check resul
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 
 from compliance import kafka_io
+from compliance.audit.store import connect, create_schema
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.publisher import Publisher
@@ -29,6 +31,7 @@ from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACT
 from compliance.transactions.model import Transaction, transaction_record
 
 from .conftest import LOG_DIR, processor_env, read_topic, wait_for
+from .private_services import PrivatePostgres
 
 pytestmark = pytest.mark.integration
 NAME = "transaction-screener"
@@ -221,6 +224,28 @@ def test_malformed_transactions_go_to_the_dead_letter_topic_and_the_stream_goes_
     assert [r["document_id"] for r in checks(settings)] == ["good-1"]
 
 
+def test_too_many_dead_letters_stop_the_screener_without_committing_the_one_that_tripped_it(
+    settings: Settings, screeners: Screeners
+) -> None:
+    screeners.start("a", COMPLIANCE_DEAD_LETTER_LIMIT="2")
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    topic = settings.topic(TRANSACTIONS_SUBMITTED)
+    for n in range(3):
+        producer.produce(topic, key=b"DE89370400440532013000", value=b'{"garbage": %d}' % n)
+    assert producer.flush(10) == 0
+    publish(settings, deposit("after", 1))
+    proc = screeners.running["a"]
+    wait_for(lambda: proc.poll() is not None, 120, "the breaker to stop the screener")
+    assert proc.returncode == 2
+    assert "COMPLIANCE_DEAD_LETTER_LIMIT=2" in screener_log(settings, "a")
+    assert len(events(settings, TRANSACTIONS_SUBMITTED.dead_letter)) <= 2
+    assert "after" not in {r["document_id"] for r in checks(settings)}
+    screeners.running.pop("a")
+    screeners.start("b", state="a")  # the records truly are bad: a higher limit
+    wait_for_checks(settings, screeners, {"after"}, "the records after the stop")
+    assert len(events(settings, TRANSACTIONS_SUBMITTED.dead_letter)) == 3
+
+
 def test_two_screener_copies_share_the_partitions_and_screen_each_payment_once(
     settings: Settings, screeners: Screeners
 ) -> None:
@@ -266,7 +291,9 @@ def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipp
     publish(settings, deposit("before", 0), gold, deposit("after", 2))
     proc = screeners.running["a"]
     wait_for(lambda: proc.poll() is not None, 120, "the screener to stop on the failure")
-    assert proc.returncode != 0
+    assert proc.returncode == 2
+    stopped = screener_log(settings, "a")
+    assert "the stage failed on " in stopped and "Traceback" not in stopped
     assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
     assert "after" not in {r["document_id"] for r in checks(settings)}
     screeners.running.pop("a")
@@ -274,6 +301,103 @@ def test_a_failure_of_our_own_stops_the_screener_without_dead_lettering_or_skipp
     wait_for_checks(settings, screeners, {"before", "gold-1", "after"}, "the stopped records")
     assert [r["rule_id"] for r in alerts(settings)] == ["tx.rate-missing"]
     assert Counter(r["document_id"] for r in checks(settings))["before"] == 1
+
+
+def screener_log(settings: Settings, copy: str) -> str:
+    return (LOG_DIR / f"{settings.topic_prefix}{NAME}-{copy}.log").read_text(errors="replace")
+
+
+def test_a_database_outage_during_a_clearance_lookup_makes_the_payment_wait_not_dead_letter(
+    settings: Settings, screeners: Screeners, own_postgres: PrivatePostgres
+) -> None:
+    create_schema(connect(own_postgres.url))
+    screeners.start(
+        "a",
+        COMPLIANCE_DATABASE_URL=own_postgres.url,
+        COMPLIANCE_TRANSACTION_TIMEOUT_MS="60000",  # a record may wait 30 s
+    )
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
+    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    own_postgres.stop("fast")
+    wire = Transaction(
+        transaction_id="wire-78",
+        booked_at=MONDAY + timedelta(hours=1),
+        amount=Decimal("48250.00"),
+        currency="USD",
+        direction="out",
+        account_id="GB29NWBK60161331926819",
+        channel="wire",
+        account_owner="C-2002",
+        counterparty_name="Korea Kwangson Banking Corp",
+        counterparty_bic="KKBCKPPYXXX",
+        reference="invoice 2026-119",
+    )
+    publish(settings, wire)
+    wait_for(
+        lambda: "waits for infrastructure" in screener_log(settings, "a"),
+        60,
+        "the payment to wait for the database",
+    )
+    screeners.assert_alive()
+    assert "wire-78" not in {r["document_id"] for r in checks(settings)}
+    own_postgres.start()
+    wait_for_checks(settings, screeners, {"wire-78"}, "the payment screened once it is back")
+    assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
+    assert Counter(r["document_id"] for r in checks(settings))["wire-78"] == 1
+    assert "tx.sanctioned-counterparty" in {r["rule_id"] for r in alerts(settings)}
+
+
+def cluster_pids(server: PrivatePostgres) -> list[int]:
+    """The postmaster of ``server`` and its children (the backends serving connections)."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+def test_a_screener_blocked_in_a_frozen_database_after_sigterm_exits_with_status_3(
+    settings: Settings, screeners: Screeners, own_postgres: PrivatePostgres
+) -> None:
+    create_schema(connect(own_postgres.url))
+    screeners.start("a", COMPLIANCE_DATABASE_URL=own_postgres.url)
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
+    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    frozen = cluster_pids(own_postgres)
+    for pid in frozen:  # the database answers nothing: a clearance lookup blocks in libpq
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wire = Transaction(
+            transaction_id="wire-79",
+            booked_at=MONDAY + timedelta(hours=1),
+            amount=Decimal("48250.00"),
+            currency="USD",
+            direction="out",
+            account_id="GB29NWBK60161331926819",
+            channel="wire",
+            account_owner="C-2002",
+            counterparty_name="Korea Kwangson Banking Corp",
+            counterparty_bic="KKBCKPPYXXX",
+            reference="invoice 2026-120",
+        )
+        publish(settings, wire)
+        # The payment reaches the blocked lookup; nothing outside the process shows it, and a
+        # screener not yet blocked would exit 0 (the test fails, it cannot pass wrongly).
+        time.sleep(3)
+        proc = screeners.running.pop("a")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: proc.poll() is not None, 90, "the screener to end after SIGTERM")
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 3, screener_log(settings, "a")[-2000:]
+    assert "asked to stop" in screener_log(settings, "a")
+    assert "wire-79" not in {r["document_id"] for r in checks(settings)}
 
 
 def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(

@@ -7,14 +7,21 @@ it to the framework and guards the edges:
 
 - a content error (``PoisonMessage``: not our Avro, a malformed transaction) goes to
   ``transactions.submitted.dlq`` with the reason, in the same Kafka transaction as the
-  offsets, and the stream goes on (``on_processing_error``);
+  offsets, and the stream goes on (``on_processing_error``); too many dead letters stop the
+  screener (the dead-letter breaker);
+- an infrastructure error (``RetryableError``: the database down during a clearance lookup)
+  makes the record wait, bounded; an outage that outlasts the wait stops the process with
+  exit status ``EXIT_INFRASTRUCTURE`` and one line naming it;
 - any other error (a bug in our code, a schema we do not know how to screen) stops the
-  application without committing the record: it is screened again after the fix, and the
-  topic is never drained into the dead-letter topic;
+  application without committing the record (``StageFailed``, exit status 2, one line that
+  never quotes the error's message): it is screened again after the fix, and the topic is
+  never drained into the dead-letter topic (``compliance.transactions.guard``);
 - the framework's internal topics (the state changelog) are named under the topic prefix;
 - every wait is bounded: the broker must answer within ``request_timeout``, a broker gone
   for ``broker_availability_timeout`` stops the process, and a stop request is honoured
-  after the current record.
+  after the current record; once asked to stop, the process must be gone within
+  ``STOP_GRACE_S`` or the watchdog ends it with exit status 3 (the framework's own Kafka
+  calls have no per-call deadline: it gives us no hook around its commit).
 """
 
 from __future__ import annotations
@@ -33,17 +40,28 @@ from compliance import kafka_io, metrics
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.dead_letters import dead_letter
-from compliance.errors import ConfigurationError, PoisonMessage
+from compliance.errors import Action, ConfigurationError, action_for
 from compliance.events import subject_key
 from compliance.outgoing import Outgoing
 from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACTIONS_SUBMITTED
 from compliance.transactions.account import AccountState
+from compliance.transactions.guard import (
+    EXIT_INFRASTRUCTURE,
+    EdgeGuard,
+    InfrastructureDown,
+    StoppedWhileWaiting,
+)
+from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 STATE_KEY = "account"
 # Stage: (the record's bytes, its Kafka key, the account's state) -> events to publish.
 # It updates the state in place; the state is stored only when it returns.
 Stage = Callable[[bytes | None, bytes | None, AccountState], Sequence[Outgoing]]
+# Once asked to stop, a process still running this long after the signal is ended (status 3).
+STOP_GRACE_S = 20.0
+# The deadline of the whole run outside a stop: none in practice (a year).
+_RUN_DEADLINE_S = 365 * 86_400.0
 
 
 class PrefixedTopicManager(TopicManager):
@@ -94,6 +112,8 @@ class ScreenerApp:
         self.name = name
         self.settings = settings
         self.stage = stage
+        self.guard = EdgeGuard(name, settings, threading.Event())
+        self.watchdog = Watchdog(name)
         self.input_name = settings.topic(TRANSACTIONS_SUBMITTED)
         self.dead_letter_topic = settings.topic(TRANSACTIONS_SUBMITTED.dead_letter)
         _require_topics(settings, [self.input_name, self.dead_letter_topic])
@@ -142,7 +162,14 @@ class ScreenerApp:
         exactly-once mode the framework's open transaction carries these events with the
         state change and the record's offset, or none of them."""
         account = AccountState.from_json(state.get(STATE_KEY))
-        outputs = self.stage(value, key, account)
+
+        def attempt() -> Sequence[Outgoing]:
+            nonlocal account
+            # Each attempt starts from the stored state: a failed one may have changed it.
+            account = AccountState.from_json(state.get(STATE_KEY))
+            return self.stage(value, key, account)
+
+        outputs = self.guard.waiting_out_outages("the record", attempt)
         state.set(STATE_KEY, account.to_json())
         produce = self.app._producer.produce
         encode = registry().encode
@@ -155,21 +182,24 @@ class ScreenerApp:
         self._processed.inc()
 
     def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
-        """Dead-letter a content error and go on; anything else stops the application."""
-        if not isinstance(exc, PoisonMessage) or row is None:
-            where = f"{row.topic}[{row.partition}]@{row.offset}" if row is not None else "?"
-            log.error("%s: stopping on %s at %s: %r", self.name, type(exc).__name__, where, exc)
-            return False
+        """``action_for`` decides: a content error is dead-lettered and the stream goes on
+        (unless the breaker trips); anything else stops the application, committing nothing
+        of the record."""
+        where = f"{row.topic}[{row.partition}]@{row.offset}" if row is not None else "?"
+        if isinstance(exc, InfrastructureDown | StoppedWhileWaiting):
+            return False  # the record waited its bound or the process is stopping: ``run``
+        action = action_for(exc)
+        if action is Action.RETRY:
+            # Not from the stage (which waits out outages itself): stop, naming the outage.
+            raise InfrastructureDown(f"{self.name}: {type(exc).__name__} on {where}") from exc
+        if action is not Action.DEAD_LETTER or row is None:
+            if isinstance(exc, ConfigurationError):
+                return False  # one sentence for the operator, printed by the command
+            raise self.guard.stopping(where, exc) from None
+        self.guard.dead_letter_allowed(where, self.dead_letter_topic)
         message = _RowMessage(row)
         record = dead_letter(message, exc, self.name)
-        log.warning(
-            "%s: %s[%s]@%s -> dead letter: %s",
-            self.name,
-            row.topic,
-            row.partition,
-            row.offset,
-            exc,
-        )
+        log.warning("%s: %s -> dead letter: %s", self.name, where, exc)
         metrics.dead_letters.labels(self.name, row.topic).inc()
         # The application's own producer: in exactly-once mode its open transaction carries
         # the dead letter with the offsets of this checkpoint, or neither.
@@ -181,15 +211,27 @@ class ScreenerApp:
         return True
 
     def run(self, stop: threading.Event) -> None:
-        """Run until ``stop`` is set or SIGTERM/SIGINT (the framework's handlers)."""
+        """Run until ``stop`` is set or SIGTERM/SIGINT (the framework's handlers; the
+        command's wakeup fd sets ``stop`` too, so the watchdog bounds the way out)."""
+        self.guard.stop = stop
 
         def stop_when_asked() -> None:
             stop.wait()
             self.app.stop()
 
         threading.Thread(target=stop_when_asked, name=f"{self.name}-stop", daemon=True).start()
+        self.watchdog.stop_within(stop, STOP_GRACE_S)
         log.info("%s consuming %s (exactly-once)", self.name, self.input_name)
-        self.app.run()
+        token = self.watchdog.arm(f"{self.name} (its Kafka work)", _RUN_DEADLINE_S)
+        try:
+            self.app.run()
+        except InfrastructureDown as exc:
+            log.critical("%s", exc)
+            raise SystemExit(EXIT_INFRASTRUCTURE) from None
+        except StoppedWhileWaiting:
+            log.info("%s: stopped while a record waited for infrastructure", self.name)
+        finally:
+            self.watchdog.disarm(token)
 
 
 def _require_topics(settings: Settings, names: list[str]) -> None:
