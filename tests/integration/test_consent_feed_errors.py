@@ -1,12 +1,17 @@
 """The checker's consent feed follows the one error policy: a record that is no consent
 statement goes to consents.recorded.dlq once, its personal fields sealed, and the feed goes on;
 a database retry does not send the dead letter again; a bug stops the feed with one line that
-quotes nothing of the record; too many dead letters trip the breaker before any is sent."""
+quotes nothing of the record; too many dead letters trip the breaker before any is sent; an
+offset commit that a frozen broker never answers ends the process (status 3) instead of
+hanging it."""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -14,16 +19,20 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import Engine, func, select
 
+from compliance import kafka_io
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.errors import DeadLetterRateExceeded, RetryableError, StageFailed
 from compliance.rules.consent_feed import NAME, ConsentFeed
 from compliance.rules.events import consent_event
 from compliance.rules.store import ConsumedConsent, StateStore, consents, create_state_schema
+from compliance.runner import STOP_GRACE_S
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import CONSENTS_RECORDED
+from compliance.watchdog import EXIT_STUCK, Watchdog
 
 from .conftest import Processes, read_topic, wait_for
+from .private_services import PrivateKafka
 
 # Personal data a poison record carries: it must reach neither the logs nor the topic unsealed.
 SECRET = b"consent of Amina Okafor, born 1984-03-02: not Avro"
@@ -99,7 +108,8 @@ def running() -> Iterator[list[tuple[ConsentFeed, threading.Event]]]:
     yield feeds
     for feed, stop in feeds:
         stop.set()
-        assert feed.join(), "the consent feed did not stop"
+        # A feed whose watchdog only recorded an exit may still wait on the resumed broker.
+        assert feed.join(120), "the consent feed did not stop"
 
 
 def start(
@@ -188,3 +198,98 @@ def test_too_many_dead_letters_stop_the_feed_before_any_is_sent(
     assert isinstance(feed.error, DeadLetterRateExceeded)
     assert len(dead_letters(strict)) < 3
     assert committed(strict) < 3  # the refused batch is read again after a restart
+
+
+class FreezingTheBroker(StateStore):
+    """The real store; its first write of consents freezes the broker (SIGSTOP) once it is
+    done, so the feed's offset commit that follows gets no answer; with ``stop``, the process
+    is asked to stop at that moment too."""
+
+    def __init__(
+        self, engine: Engine, scope: str, broker: PrivateKafka, stop: threading.Event | None
+    ) -> None:
+        super().__init__(engine, scope)
+        self.broker = broker
+        self.stop = stop
+        self.frozen_at: float | None = None
+
+    def record_consents(self, consumed: Sequence[ConsumedConsent]) -> None:
+        super().record_consents(consumed)
+        if self.frozen_at is None:
+            pid = self.broker.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            self.frozen_at = time.monotonic()
+            if self.stop is not None:
+                self.stop.set()
+
+
+def commit_to_a_frozen_broker(
+    broker: PrivateKafka,
+    settings: Settings,
+    engine: Engine,
+    running: list[tuple[ConsentFeed, threading.Event]],
+    *,
+    call_timeout_s: float,
+    stop_meanwhile: bool,
+) -> tuple[list[int], float]:
+    """Run a feed whose offset commit meets a frozen broker; the exit statuses its watchdog
+    asked for and how long after the freeze it asked (the broker is resumed afterwards)."""
+    private = settings.model_copy(
+        update={"kafka_bootstrap": broker.bootstrap, "transaction_call_timeout_s": call_timeout_s}
+    )
+    kafka_io.create_topics(private)
+    create_state_schema(engine)
+    stop = threading.Event()
+    store = FreezingTheBroker(
+        engine, private.topic_prefix, broker, stop if stop_meanwhile else None
+    )
+    send(private, [good(private, 1)])
+    feed = ConsentFeed(private, store, sealing_codec(engine))
+    exits: list[int] = []
+    ended = threading.Event()
+
+    def exit_process(status: int) -> None:  # what os._exit would do, observed
+        exits.append(status)
+        ended.set()
+
+    feed.watchdog = Watchdog(NAME, exit_process=exit_process)
+    feed.start(stop)
+    running.append((feed, stop))
+    try:
+        limit = STOP_GRACE_S if stop_meanwhile else kafka_io.transaction_deadline_s(private)
+        assert ended.wait(limit + 60), "the blocked commit was not cut short"
+        assert store.frozen_at is not None
+        return exits, time.monotonic() - store.frozen_at
+    finally:
+        pid = broker.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_an_offset_commit_blocked_past_its_deadline_ends_the_process_with_status_3(
+    own_kafka: PrivateKafka,
+    settings: Settings,
+    engine: Engine,
+    running: list[tuple[ConsentFeed, threading.Event]],
+) -> None:
+    exits, after_s = commit_to_a_frozen_broker(
+        own_kafka, settings, engine, running, call_timeout_s=1.0, stop_meanwhile=False
+    )
+    assert exits == [EXIT_STUCK]
+    assert after_s >= 12.0  # the deadline: twice the call's timeout, plus 10 s
+
+
+def test_once_asked_to_stop_a_blocked_commit_ends_the_process_within_the_grace(
+    own_kafka: PrivateKafka,
+    settings: Settings,
+    engine: Engine,
+    running: list[tuple[ConsentFeed, threading.Event]],
+) -> None:
+    """SIGTERM sets the stop event; the feed then may not hold the process longer than the
+    grace, although its commit's own deadline (2 x 100 s + 10 s) is far away."""
+    exits, after_s = commit_to_a_frozen_broker(
+        own_kafka, settings, engine, running, call_timeout_s=100.0, stop_meanwhile=True
+    )
+    assert exits == [EXIT_STUCK]
+    assert after_s < STOP_GRACE_S + 10
