@@ -202,7 +202,7 @@ class ConsentFeed:
             self._at_end -= {p.partition for p in partitions}
 
     def _note_ends(self, batch: list[Message]) -> None:
-        """Which partitions the batch read to their end, and which it read past that."""
+        """Note the partitions the batch read to their end, and those it read records of."""
         with self._lock:
             for msg in batch:
                 err = msg.error()
@@ -278,10 +278,11 @@ class ConsentFeed:
         letter = dead_letter(msg, exc, NAME)
         try:
             return subject_key(letter), self.codec.encode("DeadLetter", letter)
-        except Exception as exc:
-            if action_for(exc) is Action.RETRY:
+        except Exception as error:  # sealing reads the subject's key from the database
+            if action_for(error) is Action.RETRY:
                 raise
-            raise _stopping(coordinates(msg), "a dead letter could not be encoded", exc) from exc
+            where = coordinates(msg)
+            raise _stopping(where, "a dead letter could not be encoded", error) from error
 
     def _check_dead_letter_rate(self, records: list[Message], dead: int) -> None:
         try:
