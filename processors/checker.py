@@ -258,10 +258,10 @@ def main(settings: Settings, stop: threading.Event) -> None:
     signal.signal(signal.SIGHUP, lambda _signum, _frame: rules.wake())
     rules.watch(stop, settings.rules_reload_interval_s)
     state = StateStore(engine, settings.topic_prefix)
-    feed = ConsentFeed(settings, state)
     checker = Checker(rules, state, ConsentsRead(state, consent_partitions(settings)), sanctions)
     codec = sealing_codec(engine)  # classified fields opened, check inputs sealed
     assert codec.keyring is not None
+    feed = ConsentFeed(settings, state, codec)  # its dead letters sealed too
     runner = TransactionalRunner(
         NAME,
         settings,
@@ -275,7 +275,8 @@ def main(settings: Settings, stop: threading.Event) -> None:
         runner.run(stop)
     finally:
         stop.set()
-        feed.join()
+        if not feed.join():  # its watched calls end within the grace, or the process does
+            log.warning("checker: the consent feed has not stopped yet; leaving it behind")
         lists.stop()
         rules.wake()  # let the watcher see the stop
     if feed.error is not None:
