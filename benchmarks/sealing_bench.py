@@ -205,8 +205,9 @@ def main() -> None:
     args = parser.parse_args()
     host = machine()
     settings = Settings()
-    engine = connect(settings.database_dsn)
-    create_schema(engine)
+    engine = connect(settings.database_dsn)  # the processors' role, as in production
+    owner = connect(settings.admin_database_dsn)  # makes the schema, removes the bench's keys
+    create_schema(owner)
     prefix = f"bench-seal-{uuid.uuid4().hex[:8]}-"
     docs = documents(args.documents, prefix, random.Random(SEED))
     plain = stage_seconds(registry(), docs, published(registry(), docs))
@@ -214,7 +215,7 @@ def main() -> None:
     sealing = registry().with_keyring(DatabaseKeyring(engine))
     new = stage_seconds(sealing, docs, sealed)  # keys read from the database, a batch a query
     cached = stage_seconds(sealing, docs, sealed)  # the same subjects again, keys cached
-    with engine.begin() as conn:
+    with owner.begin() as conn:
         conn.execute(
             text("DELETE FROM audit_subject_keys WHERE subject_id LIKE :p"), {"p": prefix + "%"}
         )
