@@ -33,16 +33,33 @@ __all__ = [
 ]
 
 
-def connect(database_url: str, pool_size: int = 2) -> Engine:
-    """An engine with ``pool_size`` connections kept (plus two more when busy). Statement
-    parameters are left out of its errors: they carry subject ids and other personal data,
-    and errors end up in logs."""
+# A server that does not complete a new connection within this many seconds is an outage.
+CONNECT_TIMEOUT_S = 10
+# TCP keepalives on every connection: a peer that vanished (host down, network cut) is
+# noticed after about a minute instead of the kernel's two hours, and the call fails as an
+# outage instead of waiting.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def connect(
+    database_url: str, pool_size: int = 2, connect_timeout_s: int = CONNECT_TIMEOUT_S
+) -> Engine:
+    """An engine with ``pool_size`` connections kept (plus two more when busy), each
+    established within ``connect_timeout_s`` and kept alive. Statement parameters are left
+    out of its errors: they carry subject ids and other personal data, and errors end up in
+    logs."""
     return create_engine(
         database_url,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=2,
         hide_parameters=True,
+        connect_args={"connect_timeout": connect_timeout_s, **KEEPALIVES},
     )
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DBAPIError
 
+from compliance.audit.store import CONNECT_TIMEOUT_S, KEEPALIVES
 from compliance.db_errors import is_content_error, refusal, retryable_db_errors
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def engine_for(dsn: str, in_flight: int) -> Engine:
         pool_size=in_flight,
         max_overflow=2,
         pool_timeout=POOL_TIMEOUT_S,
+        hide_parameters=True,  # parameters carry document hashes and extracted fields
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES},
     )
 
 
