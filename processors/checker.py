@@ -48,7 +48,7 @@ from compliance.erased_subjects import (
     refusing_erased_subjects_in_batch,
 )
 from compliance.errors import ConfigurationError, PoisonMessage
-from compliance.events import caused_by, subject_key
+from compliance.events import caused_by, derive_event_id, subject_key
 from compliance.exceptions import exception_event
 from compliance.outgoing import Outgoing
 from compliance.rules import CustomerState, RuleResult, Ruleset, evaluate
@@ -138,7 +138,13 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
         rule_version=rule_version(result.rule),
         ruleset_version=ruleset.version,
         details=result.inputs,
+        evidence=[("check_result", check_result_id(document, result))],
     )
+
+
+def check_result_id(document: Record, result: RuleResult) -> str:
+    """The id of the check result ``result`` is published as (see ``check_result``)."""
+    return derive_event_id(NAME, document["envelope"]["event_id"], result.rule.id)
 
 
 class Checker:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     sanctions_poll_s: float = Field(
         30.0, gt=0, description="How often running screeners look for a new list version."
     )
+    routing_file: Path = Field(
+        PROJECT_ROOT / "config" / "exception_routing.yaml",
+        description="Exception routing: category per rule and kind, SLA hours per category and "
+        "severity (read by every processor that raises exceptions).",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "

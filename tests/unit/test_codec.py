@@ -193,6 +193,12 @@ def _exception() -> dict[str, Any]:
         "rule_version": "1#cafef00d",
         "reason": "Possible sanctions match: name matches 'ABU ZUBAYDAH'",
         "details": {"matched_name": "ABU ZUBAYDAH", "score": "100.0", "note": None},
+        "category": "sanctions",
+        "sla_due_at": datetime(2026, 12, 5, 21, 30, 0, 125000, tzinfo=UTC),
+        "evidence": [
+            {"kind": "event", "ref": document["envelope"]["event_id"]},
+            {"kind": "document", "ref": document["document_id"]},
+        ],
     }
 
 

@@ -86,6 +86,7 @@ def alert_exception(
         rule_version=alert.rule.full_version,
         ruleset_version=rules.version,
         details=details,
+        evidence=[("transaction", t) for t in finding.transactions],
     )
     out.record["customer_id"] = tx.account_owner
     return out
