@@ -643,3 +643,27 @@ def test_fincens_schema_ships_with_the_package_and_its_source_is_noted() -> None
     assert (folder / "EFL_SARXBatchSchema.xsd").is_file()
     sources = (folder / "SOURCES.md").read_text()
     assert "version 1.2" in sources and "moov-io/fincen @ 1965b68" in sources
+
+
+def test_an_error_names_the_element_but_never_repeats_its_value(
+    parties: SarParties, rates: RateTable
+) -> None:
+    xml = sar_xml(filing(structuring_case(), parties, rates))
+    with pytest.raises(SarInvalid) as caught:
+        validate_sar(xml.replace(b'TotalAmount="38601"', b'TotalAmount="Jane Roe"'))
+    assert str(caught.value) == (
+        "the SAR XML is invalid: /fc2:EFilingBatchXML: attribute TotalAmount: invalid value "
+        "for xs:decimal"
+    )
+
+
+def test_an_individual_known_by_a_full_name_only_is_split_given_names_then_surname(
+    parties: SarParties, rates: RateTable
+) -> None:
+    case = structuring_case(subject={"full_name": "  Ana  Luisa Pereira "})
+    subject = filing(case, parties, rates).subjects[0]
+    assert (subject.first_name, subject.middle_name, subject.last_name) == (
+        "Ana",
+        "Luisa",
+        "Pereira",
+    )

@@ -10,6 +10,7 @@ has, is checked here after the schema, by the rules of FinCEN's SAR XML user gui
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,11 @@ from compliance.reports.sar_xml import (
 SCHEMA_FILE = "EFL_SARXBatchSchema.xsd"
 SCHEMA_VERSION = "1.2"
 SHOWN = 5
+# xmlschema quotes a value it could not read ("invalid value 'x' for xs:decimal").
+_QUOTED_VALUES = (
+    (re.compile(r"invalid value '.*?'"), "invalid value"),
+    (re.compile(r"(attribute \w+)='.*?'"), r"\1"),
+)
 # Parties every activity has exactly once, and those it has at least once.
 _ONCE = {
     TRANSMITTER: "transmitter",
@@ -80,8 +86,11 @@ def validate_sar(xml: bytes) -> None:
 
 
 def _reason(error: xmlschema.XMLSchemaValidationError) -> str:
-    reason = error.reason or error.message
-    return " ".join(str(reason).split())
+    """What is wrong, without the value itself: a value may be personal data."""
+    reason = " ".join(str(error.reason or "does not match the schema").split())
+    for quoted, replacement in _QUOTED_VALUES:
+        reason = quoted.sub(replacement, reason)
+    return reason
 
 
 def _q(tag: str) -> str:
