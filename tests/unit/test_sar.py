@@ -27,7 +27,7 @@ from compliance.reports.sar_case import (
 )
 from compliance.reports.sar_config import load_sar_parties
 from compliance.reports.sar_input import CaseInput
-from compliance.reports.sar_model import SarFiling, SarParties
+from compliance.reports.sar_model import Account, Identification, SarFiling, SarParties
 from compliance.reports.sar_narrative import (
     BLOCK_CHARS,
     MAX_CHARS,
@@ -666,4 +666,54 @@ def test_an_individual_known_by_a_full_name_only_is_split_given_names_then_surna
         "Ana",
         "Luisa",
         "Pereira",
+    )
+
+
+def test_every_optional_part_of_the_parties_is_written_where_the_schema_wants_it(
+    parties: SarParties, rates: RateTable
+) -> None:
+    branch_bank = parties.filing_institution.model_copy(
+        update={
+            "legal_name": "Example Savings Example Co",
+            "dba_name": "Example Savings",
+            "tin": Identification(type_code="2", number="00-0000003"),
+            "other_ids": (Identification(type_code="14", number="0000004"),),
+            "organization_type": "999",
+            "organization_type_other": "Credit union service organisation",
+        }
+    )
+    full = parties.model_copy(
+        update={"activity_institution": branch_bank, "note_to_fincen": "Example advisory"}
+    )
+    good = filing(structuring_case(), full, rates)
+    closed = good.subjects[0].model_copy(
+        update={"accounts": (Account(number="1234-5678", closed=True),), "occupation": "Clerk"}
+    )
+    xml = sar_xml(good.model_copy(update={"subjects": (closed,)}))
+    validate_sar(xml)
+    root = parsed(xml)
+    assert root.findtext(".//f:FilingInstitutionNotetoFinCEN", namespaces=NS) == (
+        "Example advisory"
+    )
+    location = root.find("f:Activity/f:Party[f:ActivityPartyTypeCode='34']", NS)
+    assert location is not None
+    assert [n.findtext("f:PartyNameTypeCode", namespaces=NS) for n in location.iterfind(
+        "f:PartyName", NS)] == ["L", "DBA"]  # fmt: skip
+    assert location.findtext(".//f:OtherOrganizationTypeText", namespaces=NS) == (
+        "Credit union service organisation"
+    )
+    subject = subject_party(root)
+    assert subject.findtext(".//f:Account/f:AccountNumberText", namespaces=NS) == "12345678"
+    assert subject.findtext(".//f:Account//f:AccountClosedIndicator", namespaces=NS) == "Y"
+    # The account is held where the activity occurred; the subject's relationship is there too.
+    held_at = subject.findtext(
+        "f:PartyAccountAssociation/f:Party/f:PartyIdentification/f:PartyIdentificationNumberText",
+        namespaces=NS,
+    )
+    assert held_at == "000000003"
+    assert (
+        subject.findtext(
+            "f:PartyAssociation/f:SubjectRelationshipFinancialInstitutionTINText", namespaces=NS
+        )
+        == "000000003"
     )
