@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Exception routing: category per rule and kind, SLA hours per category and "
         "severity (read by every processor that raises exceptions).",
     )
+    sar_config_file: Path = Field(
+        PROJECT_ROOT / "config" / "sar.yaml",
+        description="The parties of a FinCEN SAR (`compliance report sar`): transmitter, "
+        "filing institution, contact office (YAML, as config/sar.yaml).",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "
