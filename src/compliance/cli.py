@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
     for area in AREAS:
         importlib.import_module(f"compliance.commands.{area}").register(sub)
+    report = sub.add_parser("report", help="reports from the audit trail").add_subparsers(
+        dest="report", required=True
+    )
+    importlib.import_module("compliance.commands.report_daily").register(report)
     return parser
 
 
