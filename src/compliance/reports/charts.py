@@ -36,7 +36,8 @@ COLOURS = {
     "high": "#e07a5f",
     "critical": "#9b2226",
 }
-SIZE = (8.0, 3.6)
+SIZE = (9.0, 5.0)  # inches; a chart is a page of the PDF
+BAR_SLOTS = 6  # horizontal bar charts leave room for this many bars at least
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Chart:
     key: str
     title: str
     figure: Figure
+
+    def __post_init__(self) -> None:
+        self.figure.suptitle(self.title, fontsize=11)
 
 
 def _figure() -> tuple[Figure, Axes]:
@@ -77,14 +81,21 @@ def _stacked(
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _slots(ax: Axes, bars: int) -> None:
+    """A few bars keep the width of a bar among many (not one bar filling the chart)."""
+    ax.set_ylim(bars - max(bars, BAR_SLOTS) - 0.5, bars - 0.5)  # the bars at the top
+    ax.margins(x=0.08)  # room for the labels at the bars' ends
+
+
 def _horizontal(ax: Axes, counts: Sequence[tuple[str, int]], colour: str) -> None:
     if not counts:
         _no_data(ax)
         return
     names = [name for name, _ in reversed(counts)]
     values = [value for _, value in reversed(counts)]
-    bars = ax.barh(names, values, color=colour)
+    bars = ax.barh(names, values, color=colour, height=0.6)
     ax.bar_label(bars, fontsize=7)
+    _slots(ax, len(names))
     ax.tick_params(axis="y", labelsize=7)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -159,8 +170,9 @@ def top_failing_rules(report: DailyReport) -> Chart:
         names = [r.rule_id for r in rules]
         failures = [r.failures for r in rules]
         reviews = [r.reviews for r in rules]
-        ax.barh(names, failures, color=COLOURS["fail"], label="failures")
-        ax.barh(names, reviews, left=failures, color=COLOURS["review"], label="reviews")
+        ax.barh(names, failures, color=COLOURS["fail"], label="failures", height=0.6)
+        ax.barh(names, reviews, left=failures, color=COLOURS["review"], label="reviews", height=0.6)
+        _slots(ax, len(names))
         ax.tick_params(axis="y", labelsize=7)
         ax.legend(fontsize=7, frameon=False)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -24,6 +24,7 @@ CSV_COLUMNS = ("date", "figure", "dimension", "value")
 # Font subsetting for the PDF logs every table it touches at INFO: not news for anyone.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 RATES = frozenset({"screening_hit_rate"})
+A4_PORTRAIT = (8.27, 11.69)  # inches
 
 
 def file_stem(report: DailyReport) -> str:
@@ -90,7 +91,7 @@ def write_html(report: DailyReport, charts: Sequence[Chart], path: Path) -> Path
 
 
 def title_page(report: DailyReport) -> Figure:
-    page = Figure(figsize=(8.27, 11.69))  # A4 portrait
+    page = Figure(figsize=A4_PORTRAIT)
     page.text(0.08, 0.92, "Compliance daily report", fontsize=22, weight="bold")
     page.text(0.08, 0.885, f"{report.day.isoformat()} (UTC)", fontsize=14)
     scope = f"topics prefixed {report.topic_prefix}" if report.topic_prefix else "all topics"
@@ -122,6 +123,5 @@ def write_pdf(report: DailyReport, charts: Sequence[Chart], path: Path) -> Path:
     ):
         pdf.savefig(title_page(report))
         for chart in charts:
-            chart.figure.suptitle(chart.title, fontsize=12)
             pdf.savefig(chart.figure)
     return path
