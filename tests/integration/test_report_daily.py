@@ -382,7 +382,9 @@ def daily_report_of(prefix: str) -> DailyReport:
     return daily_report(connect(settings.database_dsn), settings, DAY)
 
 
-def case_decision(prefix: str, case: str, action: str, when: datetime, category: str) -> AuditRow:
+def case_decision(
+    prefix: str, case: str, action: str, when: datetime, category: str, severity: str = "high"
+) -> AuditRow:
     """A case management decision as its audit row (its schema ships with case management;
     the report reads only the stored type, action and category)."""
     env = envelope(
@@ -407,7 +409,16 @@ def case_decision(prefix: str, case: str, action: str, when: datetime, category:
         subject_id=env["subject_id"],
         occurred_at=when,
         schema_fingerprint=None,
-        payload={"envelope": env, "case_id": case, "action": action, "category": category},
+        payload={
+            "envelope": env,
+            "case_id": case,
+            "customer_id": f"{prefix}customer-{case}",
+            "category": category,
+            "action": action,
+            "actor": "cases",
+            "status": "open",
+            "severity": severity,
+        },
     )
 
 
@@ -417,7 +428,7 @@ def test_sla_breaches_are_counted_from_case_decisions_when_case_management_is_in
     prefix = f"r{uuid.uuid4().hex[:10]}."
     rows = [
         case_decision(prefix, "case-1", "sla_breached", at(DAY, 8), "sanctions"),
-        case_decision(prefix, "case-2", "sla_breached", at(DAY, 11), "kyc"),
+        case_decision(prefix, "case-2", "sla_breached", at(DAY, 11), "kyc", "critical"),
         case_decision(prefix, "case-3", "sla_breached", at(DAY, 23), "sanctions"),
         case_decision(prefix, "case-3", "assigned", at(DAY, 9), "sanctions"),
         case_decision(prefix, "case-4", "sla_breached", at(DAY - timedelta(days=2), 10), "kyc"),
@@ -432,6 +443,7 @@ def test_sla_breaches_are_counted_from_case_decisions_when_case_management_is_in
     assert report.sla_breaches is not None
     assert report.sla_breaches.total == 3
     assert report.sla_breaches.by_category == {"sanctions": 2, "kyc": 1}
+    assert report.sla_breaches.by_severity == {"high": 2, "critical": 1}
     figures = {(f.figure, f.dimension): f.value for f in report.figures()}
     assert figures[("sla_breaches", "")] == 3
     assert figures[("sla_breaches_by_day", "2025-03-12")] == 1

@@ -56,11 +56,15 @@ def test_every_figure_has_one_row_and_the_known_dimensions_are_listed_even_when_
 
 
 def test_sla_breaches_are_figures_only_when_case_management_is_installed() -> None:
-    breaches = SlaBreaches(total=2, by_category={"kyc": 2}, by_day={DAY: 2})
+    breaches = SlaBreaches(
+        total=2, by_category={"kyc": 2}, by_severity={"high": 2}, by_day={DAY: 2}
+    )
     values = {(f.figure, f.dimension): f.value for f in a_report(breaches).figures()}
 
     assert values[("sla_breaches", "")] == 2
     assert values[("sla_breaches_by_category", "kyc")] == 2
+    assert values[("sla_breaches_by_category", "gdpr")] == 0
+    assert values[("sla_breaches_by_severity", "high")] == 2
     assert values[("sla_breaches_by_day", DAY.isoformat())] == 2
     assert values[("sla_breaches_by_day", "2026-02-21")] == 0
 
@@ -113,7 +117,8 @@ def test_an_empty_day_still_makes_every_chart(tmp_path: Path) -> None:
 
 
 def test_the_pdf_opens_with_the_headline_figures_on_its_title_page(tmp_path: Path) -> None:
-    report = a_report(SlaBreaches(total=4, by_category={"kyc": 4}, by_day={DAY: 4}))
+    breaches = SlaBreaches(total=4, by_category={"kyc": 4}, by_severity={"low": 4}, by_day={DAY: 4})
+    report = a_report(breaches)
     drawn = charts.every_chart(report)
     path = render.write_pdf(report, drawn, tmp_path / "r.pdf")
 

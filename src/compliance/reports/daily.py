@@ -16,8 +16,9 @@ counted in PostgreSQL from the stored JSON, and nothing personal is read at all.
   ``fail`` or ``review``, and the screened are those with an outcome other than ``error``;
 - transaction alerts by typology: ``transaction_alert`` exceptions per rule id (``tx.*``);
 - dead letters by the topic the record came from;
-- SLA breaches: case decisions with action ``sla_breached``, when case management is
-  installed (its ``CaseDecision`` event type is in the schema registry).
+- SLA breaches: case decisions with action ``sla_breached`` (by the case's category and
+  severity), when case management is installed (its ``CaseDecision`` event type is in the
+  schema registry).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Screening:
 class SlaBreaches:
     total: int
     by_category: dict[str, int]
+    by_severity: dict[str, int]
     by_day: dict[date, int]
 
 
@@ -164,7 +166,9 @@ class DailyReport:
         out += _counted("transaction_alerts_by_typology", self.alerts_by_typology, ())
         out += _counted("dead_letters_by_topic", self.dead_letters_by_topic, ())
         if self.sla_breaches is not None:
-            out += _counted("sla_breaches_by_category", Counter(self.sla_breaches.by_category), ())
+            breaches = self.sla_breaches
+            out += _counted("sla_breaches_by_category", Counter(breaches.by_category), CATEGORIES)
+            out += _counted("sla_breaches_by_severity", Counter(breaches.by_severity), SEVERITIES)
             out += [
                 Figure("sla_breaches_by_day", day.isoformat(), self.sla_breaches.by_day.get(day, 0))
                 for day in self.days
@@ -223,9 +227,9 @@ _DEAD_LETTERS = text(
 )
 _BREACHES = text(
     "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, payload->>'category' AS category, "
-    "count(DISTINCT event_id) FROM audit_events "
+    "payload->>'severity' AS severity, count(DISTINCT event_id) FROM audit_events "
     "WHERE event_type = :case_decision AND payload->>'action' = :breached "
-    "AND topic = ANY(:topics) AND occurred_at >= :since AND occurred_at < :until GROUP BY 1, 2"
+    "AND topic = ANY(:topics) AND occurred_at >= :since AND occurred_at < :until GROUP BY 1, 2, 3"
 )
 
 
@@ -315,9 +319,11 @@ def _add_exceptions(report: DailyReport, rows: Sequence[Any], policy: RoutingPol
 
 def _breaches(report_day: date, rows: Sequence[Any]) -> SlaBreaches:
     by_category: Counter[str] = Counter()
+    by_severity: Counter[str] = Counter()
     by_day: Counter[date] = Counter()
-    for day, category, n in rows:
+    for day, category, severity, n in rows:
         by_day[day] += n
         if day == report_day:
             by_category[category or UNKNOWN] += n
-    return SlaBreaches(by_day[report_day], dict(by_category), dict(by_day))
+            by_severity[severity or UNKNOWN] += n
+    return SlaBreaches(by_day[report_day], dict(by_category), dict(by_severity), dict(by_day))
