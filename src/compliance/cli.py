@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="report", required=True
     )
     importlib.import_module("compliance.commands.reports").register(report)
+    importlib.import_module("compliance.commands.report_daily").register(report)
     return parser
 
 
