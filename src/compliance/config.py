@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         description="Exception routing: category per rule and kind, SLA hours per category and "
         "severity (read by every processor that raises exceptions).",
     )
+    notifier_routes_file: Path = Field(
+        PROJECT_ROOT / "config" / "notifier.yaml",
+        description="The notifier's routes (YAML): which Slack or Teams webhook (by the name "
+        "of the environment variable holding its URL) gets which severities and categories, "
+        "what each shows, and how deliveries are retried.",
+    )
+    notifier_review_base_url: str | None = Field(
+        None,
+        description="Base URL of the review application, for the notifier's links "
+        "(<base>/cases?search=<customer id>); unset: messages carry no link.",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "
