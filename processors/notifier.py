@@ -31,6 +31,7 @@ from compliance.db_errors import retryable_db_errors
 from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.notify.dispatcher import Dispatcher
 from compliance.notify.failures import record_failures
+from compliance.notify.log_guard import guard_webhook_urls
 from compliance.notify.notice import build_notice, category_of
 from compliance.notify.routes import Routes, is_personal, load_routes
 from compliance.notify.store import Outbox, Queued
@@ -117,6 +118,7 @@ def require_outbox(engine: Engine) -> None:
 
 def main(settings: Settings, stop: threading.Event) -> None:
     routes = load_routes(settings.notifier_routes_file)
+    guard_webhook_urls(routes)
     engine = connect(settings.database_dsn, pool_size=4 + len(routes.routes))
     require_database(engine)
     kafka_io.require_broker(settings)

@@ -34,7 +34,7 @@ from compliance.topics import COMPLIANCE_EXCEPTIONS, NOTIFICATIONS_FAILED
 from tests.support.exception_events import DOCUMENT_NUMBER, HOLDER, rule_exception
 from tests.support.webhook_stub import OK, Reply, WebhookStub, rate_limited, server_error
 
-from .conftest import Processes, processor_env, read_topic, wait_for
+from .conftest import LOG_DIR, Processes, processor_env, read_topic, wait_for
 
 SLACK_PATH, TEAMS_PATH = "/services/T1/B1/slack-secret", "/workflows/teams-secret"
 _EVENT_ID = re.compile(r"Exception ([0-9a-f-]{36})")
@@ -175,6 +175,9 @@ def test_each_exception_reaches_the_routes_that_take_it_masked_as_configured(
             select(outbox.c.notice).where(outbox.c.scope == settings.topic_prefix)
         ).all()
     assert [row.notice for row in kept] == [None, None, None]
+    processes.stop_all()
+    log = (LOG_DIR / f"{settings.topic_prefix}notifier.log").read_text()
+    assert "slack-secret" not in log and "teams-secret" not in log  # URLs are credentials
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -264,7 +267,8 @@ def rewind_group(settings: Settings) -> None:
     partitions = [TopicPartition(topic, p, 0) for p in range(COMPLIANCE_EXCEPTIONS.partitions)]
     request = [ConsumerGroupTopicPartitions(settings.group("notifier"), partitions)]
     for future in client.alter_consumer_group_offsets(request).values():
-        future.result(timeout=30)
+        altered = future.result(timeout=30)
+        assert all(tp.error is None for tp in altered.topic_partitions)
 
 
 def committed_to_end(settings: Settings) -> bool:
@@ -281,7 +285,7 @@ def committed_to_end(settings: Settings) -> bool:
         consumer.close()
 
 
-def test_no_notification_is_posted_twice_after_kill_9_restart_and_a_re_read(
+def test_no_notification_is_posted_twice_after_kill_9_and_restart(
     settings: Settings, engine: Engine, processes: Processes, stub: WebhookStub, tmp_path: Path
 ) -> None:
     # The first 60 posts are taken; then the webhook rate-limits every post for 3 s at a time,
@@ -305,21 +309,40 @@ def test_no_notification_is_posted_twice_after_kill_9_restart_and_a_re_read(
     stub.answer(SLACK_PATH, then=OK)
     start_notifier(processes, stub, routes)
     wait_for(lambda: rows(engine, settings, DELIVERED) == 200, 90, "all delivered", processes)
+    wait_for(lambda: committed_to_end(settings), 60, "offsets committed", processes)
     processes.stop_all()
 
-    rewind_group(settings)  # every exception read again by a fresh process
+    assert_each_posted_once(stub, records)
+    assert rows(engine, settings) == 200
+
+
+def test_exceptions_read_again_are_not_posted_again(
+    settings: Settings, engine: Engine, processes: Processes, stub: WebhookStub, tmp_path: Path
+) -> None:
+    records = [rule_exception(f"C-8{n:02}") for n in range(30)]
+    publish(settings, engine, records)
+    routes = routes_file(tmp_path)
+    start_notifier(processes, stub, routes)
+    wait_for(lambda: rows(engine, settings, DELIVERED) == 60, 60, "all delivered", processes)
+    wait_for(lambda: committed_to_end(settings), 60, "offsets committed", processes)
+    processes.stop_all()
+
+    rewind_group(settings)  # as a replay, or a commit lost in a rebalance
+    assert not committed_to_end(settings)
     start_notifier(processes, stub, routes)
     wait_for(lambda: committed_to_end(settings), 60, "the re-read committed", processes)
     processes.stop_all()
 
+    assert_each_posted_once(stub, records)
+    assert stub.count() == 60
+
+
+def assert_each_posted_once(stub: WebhookStub, records: list[Record]) -> None:
     wanted = {r["envelope"]["event_id"] for r in records}
-    slack, teams = (
-        delivered_per_exception(stub, SLACK_PATH),
-        delivered_per_exception(stub, TEAMS_PATH),
-    )
+    slack = delivered_per_exception(stub, SLACK_PATH)
+    teams = delivered_per_exception(stub, TEAMS_PATH)
     assert set(slack) == wanted and set(teams) == wanted
     assert max(slack.values()) == 1 and max(teams.values()) == 1
-    assert rows(engine, settings) == 200
 
 
 # --- bad input and bad configuration ----------------------------------------------------------

@@ -259,3 +259,16 @@ def test_a_retry_after_wins_over_the_back_off_but_is_capped() -> None:
     assert next_wait_s(1, 30.0, initial_s=1, max_s=5, retry_after_max_s=900) == 30.0
     assert next_wait_s(1, 86400.0, initial_s=1, max_s=5, retry_after_max_s=900) == 900.0
     assert next_wait_s(1, None, initial_s=1, max_s=5, retry_after_max_s=900) <= 1.0
+
+
+def test_a_webhook_url_in_a_log_line_is_replaced_by_its_variable_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from compliance.notify.log_guard import WebhookUrlFilter
+
+    guard = WebhookUrlFilter({SLACK: "SANCTIONS_URL"})
+    record = logging.LogRecord("x", logging.WARNING, "f", 1, "posting to %s failed", (SLACK,), None)
+    guard.filter(record)
+    assert record.getMessage() == "posting to $SANCTIONS_URL failed"
