@@ -44,6 +44,11 @@ def rate_limited(retry_after: str) -> Reply:
     return Reply(429, b"rate_limited", {"Retry-After": retry_after})
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: hundreds of posts connect at once
+
+
 @dataclass(frozen=True)
 class Received:
     path: str
@@ -97,9 +102,7 @@ class WebhookStub:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -181,7 +181,7 @@ class Dispatcher:
             metric.set(len(in_flight))
             wakeup.set()
 
-        async with delivery.client(limit, config.attempt_timeout_s) as http:
+        async with delivery.Clients(limit, config.attempt_timeout_s) as http:
             while not stopping.is_set():
                 pause = paused_until[0] - time.monotonic()
                 free = limit - len(in_flight)
@@ -212,12 +212,14 @@ class Dispatcher:
         be read from the database)."""
         lease = self.routes.delivery.claim_lease_s
         rows = self.outbox.claim(route.name, self.owner, limit, lease)
+        if any(field["sealed"] for row in rows for field in row.notice["fields"]):
+            self.keyring.prefetch({row.subject_id for row in rows})  # one query for them all
         return [(row, open_notice(row.notice, self.keyring)) for row in rows]
 
     async def _deliver(
         self,
         route: Route,
-        http: Any,
+        http: delivery.Clients,
         row: Claimed,
         notice: Notice,
         paused_until: list[float],

@@ -106,6 +106,7 @@ class Claimed:
     notice: dict[str, Any]
     attempts: int  # before this one
     created_at: datetime
+    subject_id: str
 
 
 @dataclass(frozen=True)
@@ -206,55 +207,29 @@ class Outbox:
                 outbox.c.notice,
                 outbox.c.attempts,
                 outbox.c.created_at,
+                outbox.c.subject_id,
             )
         )
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
             rows = conn.execute(statement).all()
-        return [Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
-        """Every outcome in one transaction; a row another owner holds now is left alone."""
+        """Every outcome in one statement; a row another owner holds now is left alone."""
         if not outcomes:
             return
-        key = and_(
-            outbox.c.scope == self.scope,
-            outbox.c.exception_event_id == bindparam("b_id"),
-            outbox.c.route == bindparam("b_route"),
-            outbox.c.claimed_by == owner,
-        )
-        done = (
-            update(outbox)
-            .where(key)
-            .values(
-                status=bindparam("b_status"),
-                attempts=outbox.c.attempts + 1,
-                last_status=bindparam("b_http"),
-                last_error=bindparam("b_error"),
-                notice=None,
-                finished_at=func.now(),
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
-        again = (
-            update(outbox)
-            .where(key)
-            .values(
-                attempts=outbox.c.attempts + 1,
-                last_status=bindparam("b_http"),
-                last_error=bindparam("b_error"),
-                next_attempt_at=bindparam("b_at"),
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
-        finished = [_params(o) for o in outcomes if o.status != PENDING]
-        retried = [_params(o) for o in outcomes if o.status == PENDING]
+        params = {
+            "scope": self.scope,
+            "owner": owner,
+            "ids": [o.exception_event_id for o in outcomes],
+            "routes": [o.route for o in outcomes],
+            "statuses": [o.status for o in outcomes],
+            "https": [o.http_status for o in outcomes],
+            "errors": [o.error for o in outcomes],
+            "ats": [o.retry_at for o in outcomes],
+        }
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
-            if finished:
-                conn.execute(done, finished)
-            if retried:
-                conn.execute(again, retried)
+            conn.execute(_RECORD, params)
 
     def unrecorded_failures(self, limit: int = 500) -> list[Failure]:
         query = (
@@ -306,12 +281,25 @@ class Outbox:
             return {str(r[0]): int(r[1]) for r in conn.execute(query).all()}
 
 
-def _params(o: Outcome) -> dict[str, Any]:
-    return {
-        "b_id": o.exception_event_id,
-        "b_route": o.route,
-        "b_status": o.status,
-        "b_http": o.http_status,
-        "b_error": o.error,
-        "b_at": o.retry_at,
-    }
+# One statement for a whole batch of outcomes: delivered and failed rows drop their notice;
+# rows to retry are due again at their time. Only the claim's holder may record.
+_RECORD = text(
+    f"""
+    UPDATE notification_outbox AS o SET
+        status = u.status,
+        attempts = o.attempts + 1,
+        last_status = u.http,
+        last_error = u.error,
+        notice = CASE WHEN u.status = '{PENDING}' THEN o.notice END,
+        finished_at = CASE WHEN u.status = '{PENDING}' THEN NULL ELSE now() END,
+        next_attempt_at = COALESCE(u.at, o.next_attempt_at),
+        claimed_by = NULL,
+        claimed_until = NULL
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:routes AS text[]), CAST(:statuses AS text[]),
+        CAST(:https AS integer[]), CAST(:errors AS text[]), CAST(:ats AS timestamptz[])
+    ) AS u(id, route, status, http, error, at)
+    WHERE o.scope = :scope AND o.exception_event_id = u.id AND o.route = u.route
+      AND o.claimed_by = :owner
+    """
+)
