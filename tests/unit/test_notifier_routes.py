@@ -14,9 +14,12 @@ import pytest
 from compliance.config import PROJECT_ROOT
 from compliance.errors import ConfigurationError
 from compliance.notify.backoff import backoff_s, next_wait_s, retry_after_s
+from compliance.notify.delivery import verdict_of
+from compliance.notify.dispatcher import decide
 from compliance.notify.notice import build_notice, open_notice
 from compliance.notify.routes import RouteConfig, load_routes, parse_routes
 from compliance.notify.slack import slack_message
+from compliance.notify.store import DELIVERED, FAILED, PENDING, Claimed
 from compliance.notify.teams import CARD_TYPE, teams_message
 from compliance.sealing import is_sealed
 from tests.support.exception_events import DOCUMENT_NUMBER, HOLDER, rule_exception
@@ -272,3 +275,36 @@ def test_a_webhook_url_in_a_log_line_is_replaced_by_its_variable_name(
     record = logging.LogRecord("x", logging.WARNING, "f", 1, "posting to %s failed", (SLACK,), None)
     guard.filter(record)
     assert record.getMessage() == "posting to $SANCTIONS_URL failed"
+
+
+# --- what an attempt means for its row --------------------------------------------------------
+
+
+def claimed(attempts: int, age_s: float) -> Claimed:
+    created = datetime.now(UTC) - timedelta(seconds=age_s)
+    return Claimed("e-1", "r", {}, attempts, created, "C-1")
+
+
+DELIVERY = parse_routes("delivery: {max_attempts: 4, max_age_s: 600}\nroutes: []", "t", {})
+
+
+def test_an_answer_in_2xx_is_delivered_and_a_4xx_fails_at_once() -> None:
+    now = datetime.now(UTC)
+    assert decide(DELIVERY, claimed(0, 1), verdict_of(202, None), now).status == DELIVERED
+    refused = decide(DELIVERY, claimed(0, 1), verdict_of(404, None), now)
+    assert refused.status == FAILED and refused.http_status == 404
+
+
+def test_a_429_or_5xx_is_due_again_after_its_wait_until_the_attempts_run_out() -> None:
+    now = datetime.now(UTC)
+    again = decide(DELIVERY, claimed(0, 1), verdict_of(429, "30"), now)
+    assert again.status == PENDING and again.retry_at == now + timedelta(seconds=30)
+    assert decide(DELIVERY, claimed(2, 1), verdict_of(503, None), now).status == PENDING
+    last = decide(DELIVERY, claimed(3, 1), verdict_of(503, None), now)
+    assert last.status == FAILED and last.error == "HTTP 503; gave up after 4 attempt(s) over 1 s"
+
+
+def test_a_notification_older_than_its_maximum_age_is_given_up() -> None:
+    now = datetime.now(UTC)
+    late = decide(DELIVERY, claimed(1, 590), verdict_of(429, "60"), now)
+    assert late.status == FAILED

@@ -102,6 +102,7 @@ class Dispatcher:
         self._failures_due: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._bug: BaseException | None = None
 
     # --- from other threads ------------------------------------------------------------
 
@@ -154,6 +155,8 @@ class Dispatcher:
             if done:  # a task ended by itself: a bug; its error stops the process
                 done[0].result()
                 raise RuntimeError("a delivery task ended without an error")
+            if self._bug is not None:
+                raise self._bug
             await asyncio.sleep(0.1)
         stopping.set()
         for event in self._wakeups.values():
@@ -180,6 +183,8 @@ class Dispatcher:
             in_flight.discard(task)
             metric.set(len(in_flight))
             wakeup.set()
+            if not task.cancelled() and task.exception() is not None and self._bug is None:
+                self._bug = task.exception()  # a bug in a post: the process stops (``_main``)
 
         async with delivery.Clients(limit, config.attempt_timeout_s) as http:
             while not stopping.is_set():
