@@ -88,7 +88,7 @@ class Enqueue:
             results.append([])
         added = self.outbox.add(rows)
         if added:
-            self.queued({row.route for row in rows})
+            self.queued(added)
         return results
 
     def notifications(self, record: Record) -> list[Queued]:

@@ -232,9 +232,8 @@ class Dispatcher:
         timeout = self.routes.delivery.attempt_timeout_s
         url = route.url.get_secret_value()
         try:
-            attempt = await asyncio.wait_for(
-                delivery.post(http, url, message_for(route, notice)), timeout
-            )
+            async with asyncio.timeout(timeout):  # the whole attempt, connect to answer
+                attempt = await delivery.post(http, url, message_for(route, notice))
         except TimeoutError:
             attempt = delivery.Attempt("retry", None, f"no answer within {timeout:g} s")
         outcome = decide(self.routes, row, attempt, datetime.now(UTC))

@@ -137,10 +137,11 @@ class Outbox:
         self.engine = engine
         self.scope = scope
 
-    def add(self, rows: Sequence[Queued]) -> int:
-        """Insert the rows not there yet, in one transaction; returns how many were new."""
+    def add(self, rows: Sequence[Queued]) -> set[str]:
+        """Insert the rows not there yet, in one transaction; returns the routes of those that
+        were new."""
         if not rows:
-            return 0
+            return set()
         values = [
             {
                 "scope": self.scope,
@@ -152,9 +153,9 @@ class Outbox:
             }
             for r in rows
         ]
-        statement = insert(outbox).values(values).on_conflict_do_nothing()
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
-            return int(conn.execute(statement).rowcount or 0)
+            added = conn.execute(_ADD, values)  # batched by SQLAlchemy's insertmanyvalues
+            return {str(row[0]) for row in added}
 
     def release_claims_of(self, owner: str) -> int:
         """Rows a previous run of this instance had claimed and not finished, due again now
@@ -281,6 +282,7 @@ class Outbox:
             return {str(r[0]): int(r[1]) for r in conn.execute(query).all()}
 
 
+_ADD = insert(outbox).on_conflict_do_nothing().returning(outbox.c.route)
 # One statement for a whole batch of outcomes: delivered and failed rows drop their notice;
 # rows to retry are due again at their time. Only the claim's holder may record.
 _RECORD = text(
