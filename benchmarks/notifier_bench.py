@@ -230,7 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exceptions", type=int, default=20_000)
     parser.add_argument("--delay-s", type=float, default=0.2)
-    parser.add_argument("--in-flight", type=int, default=512)
+    parser.add_argument("--in-flight", type=int, default=256)
     parser.add_argument("--notifiers", type=int, default=1)
     args = parser.parse_args()
     figures: Figures = {}
