@@ -161,7 +161,8 @@ class Dispatcher:
         stopping.set()
         for event in self._wakeups.values():
             event.set()
-        await asyncio.wait(workers, timeout=self.routes.delivery.attempt_timeout_s + 5)
+        if workers:
+            await asyncio.wait(workers, timeout=self.routes.delivery.attempt_timeout_s + 5)
         workers_done.set()  # what they delivered is recorded before the loop ends
         await asyncio.wait([recorder], timeout=STOP_GRACE_S)
         chores.cancel()
