@@ -332,6 +332,46 @@ def test_exceptions_read_again_are_not_posted_again(
     assert stub.count() == 60
 
 
+def test_two_notifiers_sharing_the_work_through_a_rebalance_post_each_notification_once(
+    settings: Settings, engine: Engine, processes: Processes, stub: WebhookStub, tmp_path: Path
+) -> None:
+    stub.answer(SLACK_PATH, then=Reply(delay_s=0.2))
+    stub.answer(TEAMS_PATH, then=Reply(delay_s=0.2))
+    first = [rule_exception(f"C-9{n:02}") for n in range(100)]
+    publish(settings, engine, first)
+    routes = routes_file(tmp_path, "  in_flight_per_route: 4")
+    start_notifier(processes, stub, routes)
+    wait_for(lambda: stub.count() >= 8, 60, "the first posts", processes)
+    port = free_port()
+    log = LOG_DIR / f"{settings.topic_prefix}notifier-second.log"
+    second = subprocess.Popen(  # a second copy joins: the group rebalances
+        [sys.executable, "-m", "compliance", "run", "notifier"],
+        env=processor_env(settings)
+        | {
+            "COMPLIANCE_INSTANCE_ID": f"{settings.instance_id}-second",
+            "COMPLIANCE_METRICS_PORT": str(port),
+            "COMPLIANCE_NOTIFIER_ROUTES_FILE": str(routes),
+            "TEST_SLACK_URL": stub.url(SLACK_PATH),
+            "TEST_TEAMS_URL": stub.url(TEAMS_PATH),
+        },
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: "consuming" in log.read_text(), 60, "the second to consume", processes)
+        later = [rule_exception(f"C-9{n:02}") for n in range(100, 200)]
+        publish(settings, engine, later)
+        wait_for(lambda: rows(engine, settings, DELIVERED) == 400, 120, "all 400", processes)
+        assert second.poll() is None, "the second notifier stopped"
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    finally:
+        second.terminate()
+        second.wait(30)
+    sent_by_second = re.findall(rb"compliance_notifications_sent_total\{[^}]*\} (\d+)", scraped)
+    assert sum(float(n) for n in sent_by_second) > 0  # the work was shared
+    assert_each_posted_once(stub, first + later)
+
+
 def claimed(engine: Engine, settings: Settings) -> int:
     """Rows a notifier holds: being posted, or posted with the outcome not yet written."""
     query = select(func.count()).where(
