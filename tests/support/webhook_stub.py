@@ -9,11 +9,13 @@ an answer.
 
 Run alone (benchmarks), from the project root:
 ``python -m tests.support.webhook_stub PORT DELAY_S`` answers 200 to every POST after
-``DELAY_S`` seconds.
+``DELAY_S`` seconds, on asyncio (hundreds of connections at once cost no thread each; it
+records nothing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
@@ -140,11 +142,40 @@ class WebhookStub:
         self.server.server_close()
 
 
-def _serve(port: int, delay_s: float) -> None:
-    stub = WebhookStub(port, Reply(delay_s=delay_s))
-    print(f"listening on {stub.url('')}", flush=True)
-    stub.server.serve_forever()
+async def _answer_after(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float
+) -> None:
+    """One keep-alive connection of the benchmark's stub: every POST answered 200 ``ok`` after
+    ``delay_s``."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            await reader.readexactly(length)
+            await asyncio.sleep(delay_s)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
+            )
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve_many(port: int, delay_s: float) -> None:
+    """The benchmark's stub: asyncio, so hundreds of connections cost no thread each."""
+    server = await asyncio.start_server(
+        lambda r, w: _answer_after(r, w, delay_s), "127.0.0.1", port, backlog=4096
+    )
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    async with server:
+        await server.serve_forever()
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), float(sys.argv[2]))
+    asyncio.run(_serve_many(int(sys.argv[1]), float(sys.argv[2])))
