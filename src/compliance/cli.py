@@ -20,13 +20,20 @@ Runner = Callable[[Settings, threading.Event], None]
 
 
 def _processors() -> dict[str, Runner]:
-    from compliance.processors import audit_sink, checker, classifier, transaction_screener
+    from compliance.processors import (
+        audit_sink,
+        checker,
+        classifier,
+        notifier,
+        transaction_screener,
+    )
 
     return {
         "classifier": classifier.main,
         "checker": checker.main,
         "audit-sink": audit_sink.main,
         "transaction-screener": transaction_screener.main,
+        "notifier": notifier.main,
     }
 
 

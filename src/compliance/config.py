@@ -96,6 +96,17 @@ class Settings(BaseSettings):
         description="The parties of a FinCEN SAR (`compliance report sar`): transmitter, "
         "filing institution, contact office (YAML, as config/sar.yaml).",
     )
+    notifier_routes_file: Path = Field(
+        PROJECT_ROOT / "config" / "notifier.yaml",
+        description="The notifier's routes (YAML): which Slack or Teams webhook (by the name "
+        "of the environment variable holding its URL) gets which severities and categories, "
+        "what each shows, and how deliveries are retried.",
+    )
+    notifier_review_base_url: str | None = Field(
+        None,
+        description="Base URL of the review application, for the notifier's links "
+        "(<base>/cases?search=<customer id>); unset: messages carry no link.",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "

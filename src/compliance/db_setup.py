@@ -30,6 +30,7 @@ def create_every_table(engine: Engine) -> None:
     missing (safe to run again, and from several processes at once)."""
     from compliance.audit.store import create_schema
     from compliance.classification.cache import ResultCache
+    from compliance.notify.store import create_outbox_table
     from compliance.officers import create_officers_table
     from compliance.rules.store import create_state_schema
     from compliance.screening.tables import create_screening_schema
@@ -39,6 +40,7 @@ def create_every_table(engine: Engine) -> None:
     create_screening_schema(engine)
     ResultCache(engine).create_table()
     create_officers_table(engine)
+    create_outbox_table(engine)
 
 
 def grant(engine: Engine, role: str, purpose: Purpose, password: str | None) -> RoleReady:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 processed = Counter(
     "compliance_records_processed_total", "Records consumed and committed", ["processor"]
@@ -31,6 +31,27 @@ audit_undecodable = Counter(
 )
 retries = Counter(
     "compliance_retries_total", "Batches retried after an infrastructure failure", ["processor"]
+)
+
+notifications_sent = Counter(
+    "compliance_notifications_sent_total", "Notifications a webhook accepted", ["route"]
+)
+notifications_failed = Counter(
+    "compliance_notifications_failed_total",
+    "Notifications given up on (retries exhausted or refused), each recorded on "
+    "notifications.failed",
+    ["route"],
+)
+notifications_retried = Counter(
+    "compliance_notifications_retried_total",
+    "Delivery attempts that failed and were scheduled again (429, 5xx, no answer)",
+    ["route"],
+)
+notifications_pending = Gauge(
+    "compliance_notifications_pending", "Notifications waiting in the outbox", ["route"]
+)
+notifications_in_flight = Gauge(
+    "compliance_notifications_in_flight", "Notifications being posted right now", ["route"]
 )
 
 

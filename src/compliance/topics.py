@@ -79,6 +79,12 @@ TRANSACTIONS_SUBMITTED = TopicSpec(
     "Payments booked on our accounts, keyed by account; read by the transaction screener.",
     config=(("message.timestamp.type", "LogAppendTime"),),
 )
+NOTIFICATIONS_FAILED = TopicSpec(
+    "notifications.failed",
+    1,
+    90 * _DAY_MS,
+    "A notification the notifier gave up on (route, attempts, reason): its dead-letter record.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -90,6 +96,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SANCTIONS_LISTS,
     SANCTIONS_CLEARANCES,
     TRANSACTIONS_SUBMITTED,
+    NOTIFICATIONS_FAILED,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 

@@ -1,0 +1,307 @@
+"""The notifier's outbox in PostgreSQL: one row per (exception, route), made once.
+
+The consumer inserts a batch's rows (``ON CONFLICT DO NOTHING``: an exception read again after
+a restart or a rebalance adds nothing) and only then commits its Kafka offsets. Delivery
+workers claim pending rows that are due (``FOR UPDATE SKIP LOCKED``, with a lease, so two
+processes never hold the same row), post them, and record the outcome: delivered, to be
+retried at a time, or failed with the reason. A failed row is then recorded on
+``notifications.failed`` and marked so. Rows are kept after delivery, without their notice:
+they are what makes a second post of the same (exception, route) impossible.
+
+``scope`` is the deployment's topic prefix, so tenants (and tests) sharing a database never
+see each other's rows. Every statement runs in ``retryable_db_errors``: an outage is a
+``RetryableError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import Engine
+
+from compliance.db_errors import retryable_db_errors
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+_SCHEMA_LOCK = 0x0FF1_CE30
+
+metadata = MetaData()
+outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("scope", String(255), primary_key=True),
+    Column("exception_event_id", String(64), primary_key=True),
+    Column("route", String(64), primary_key=True),
+    Column("status", String(16), nullable=False, server_default=PENDING),
+    Column("subject_id", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    # What the route shows, masked, personal values sealed; NULL once delivered or failed.
+    Column("notice", JSONB, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("claimed_by", String(255), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("failure_recorded", Boolean, nullable=False, server_default=text("false")),
+    Index(
+        "notification_outbox_due",
+        "scope",
+        "route",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
+        "notification_outbox_failed_unrecorded",
+        "scope",
+        postgresql_where=text("status = 'failed' AND NOT failure_recorded"),
+    ),
+)
+
+
+def create_outbox_table(engine: Engine) -> None:
+    """Made by ``compliance db init`` (the processors' role owns nothing and cannot)."""
+    with retryable_db_errors("the notification outbox"), engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn, checkfirst=True)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A notification to make: the exception, the route, and what the route shows."""
+
+    exception_event_id: str
+    route: str
+    subject_id: str
+    correlation_id: str
+    notice: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    exception_event_id: str
+    route: str
+    notice: dict[str, Any]
+    attempts: int  # before this one
+    created_at: datetime
+    subject_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exception_event_id: str
+    route: str
+    status: str  # DELIVERED, PENDING (retry at ``retry_at``) or FAILED
+    http_status: int | None
+    error: str | None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    exception_event_id: str
+    route: str
+    subject_id: str
+    correlation_id: str
+    attempts: int
+    last_status: int | None
+    reason: str
+    created_at: datetime
+    failed_at: datetime
+
+
+class Outbox:
+    def __init__(self, engine: Engine, scope: str) -> None:
+        self.engine = engine
+        self.scope = scope
+
+    def add(self, rows: Sequence[Queued]) -> set[str]:
+        """Insert the rows not there yet, in one transaction; returns the routes of those that
+        were new."""
+        if not rows:
+            return set()
+        values = [
+            {
+                "scope": self.scope,
+                "exception_event_id": r.exception_event_id,
+                "route": r.route,
+                "subject_id": r.subject_id,
+                "correlation_id": r.correlation_id,
+                "notice": r.notice,
+            }
+            for r in rows
+        ]
+        with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+            added = conn.execute(_ADD, values)  # batched by SQLAlchemy's insertmanyvalues
+            return {str(row[0]) for row in added}
+
+    def release_claims_of(self, owner: str) -> int:
+        """Rows a previous run of this instance had claimed and not finished, due again now
+        (the instance id is unique among live copies: Kafka fences a second one)."""
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.scope == self.scope,
+                outbox.c.status == PENDING,
+                outbox.c.claimed_by == owner,
+            )
+            .values(claimed_by=None, claimed_until=None)
+        )
+        with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+            return int(conn.execute(statement).rowcount or 0)
+
+    def claim(self, route: str, owner: str, limit: int, lease_s: float) -> list[Claimed]:
+        """Up to ``limit`` due rows of ``route`` nobody holds, held by ``owner`` for
+        ``lease_s`` (oldest due first)."""
+        due = (
+            select(outbox.c.scope, outbox.c.exception_event_id, outbox.c.route)
+            .where(
+                outbox.c.scope == self.scope,
+                outbox.c.route == route,
+                outbox.c.status == PENDING,
+                outbox.c.next_attempt_at <= func.now(),
+                (outbox.c.claimed_until.is_(None)) | (outbox.c.claimed_until < func.now()),
+            )
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        statement = (
+            update(outbox)
+            .where(
+                and_(
+                    outbox.c.scope == due.c.scope,
+                    outbox.c.exception_event_id == due.c.exception_event_id,
+                    outbox.c.route == due.c.route,
+                )
+            )
+            .values(
+                claimed_by=owner,
+                claimed_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_s),
+            )
+            .returning(
+                outbox.c.exception_event_id,
+                outbox.c.route,
+                outbox.c.notice,
+                outbox.c.attempts,
+                outbox.c.created_at,
+                outbox.c.subject_id,
+            )
+        )
+        with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
+        """Every outcome in one statement; a row another owner holds now is left alone."""
+        if not outcomes:
+            return
+        params = {
+            "scope": self.scope,
+            "owner": owner,
+            "ids": [o.exception_event_id for o in outcomes],
+            "routes": [o.route for o in outcomes],
+            "statuses": [o.status for o in outcomes],
+            "https": [o.http_status for o in outcomes],
+            "errors": [o.error for o in outcomes],
+            "ats": [o.retry_at for o in outcomes],
+        }
+        with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+            conn.execute(_RECORD, params)
+
+    def unrecorded_failures(self, limit: int = 500) -> list[Failure]:
+        query = (
+            select(
+                outbox.c.exception_event_id,
+                outbox.c.route,
+                outbox.c.subject_id,
+                outbox.c.correlation_id,
+                outbox.c.attempts,
+                outbox.c.last_status,
+                outbox.c.last_error,
+                outbox.c.created_at,
+                outbox.c.finished_at,
+            )
+            .where(
+                outbox.c.scope == self.scope,
+                outbox.c.status == FAILED,
+                outbox.c.failure_recorded.is_(False),
+            )
+            .limit(limit)
+        )
+        with retryable_db_errors("the notification outbox"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7], r[8]) for r in rows]
+
+    def failures_recorded(self, failures: Iterable[Failure]) -> None:
+        params = [{"b_id": f.exception_event_id, "b_route": f.route} for f in failures]
+        if not params:
+            return
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.scope == self.scope,
+                outbox.c.exception_event_id == bindparam("b_id"),
+                outbox.c.route == bindparam("b_route"),
+            )
+            .values(failure_recorded=True)
+        )
+        with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+            conn.execute(statement, params)
+
+    def pending_by_route(self) -> dict[str, int]:
+        query = (
+            select(outbox.c.route, func.count())
+            .where(outbox.c.scope == self.scope, outbox.c.status == PENDING)
+            .group_by(outbox.c.route)
+        )
+        with retryable_db_errors("the notification outbox"), self.engine.connect() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(query).all()}
+
+
+_ADD = insert(outbox).on_conflict_do_nothing().returning(outbox.c.route)
+# One statement for a whole batch of outcomes: delivered and failed rows drop their notice;
+# rows to retry are due again at their time. Only the claim's holder may record.
+_RECORD = text(
+    f"""
+    UPDATE notification_outbox AS o SET
+        status = u.status,
+        attempts = o.attempts + 1,
+        last_status = u.http,
+        last_error = u.error,
+        notice = CASE WHEN u.status = '{PENDING}' THEN o.notice END,
+        finished_at = CASE WHEN u.status = '{PENDING}' THEN NULL ELSE now() END,
+        next_attempt_at = COALESCE(u.at, o.next_attempt_at),
+        claimed_by = NULL,
+        claimed_until = NULL
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:routes AS text[]), CAST(:statuses AS text[]),
+        CAST(:https AS integer[]), CAST(:errors AS text[]), CAST(:ats AS timestamptz[])
+    ) AS u(id, route, status, http, error, at)
+    WHERE o.scope = :scope AND o.exception_event_id = u.id AND o.route = u.route
+      AND o.claimed_by = :owner
+    """
+)
