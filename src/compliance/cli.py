@@ -27,7 +27,15 @@ def _processors() -> dict[str, Runner]:
         "checker": checker.main,
         "audit-sink": audit_sink.main,
         "transaction-screener": transaction_screener.main,
+        "review-ui": _review_ui,
     }
+
+
+def _review_ui(settings: Settings, stop: threading.Event) -> None:
+    """The review application (imported only when run: the processors need no web stack)."""
+    from compliance.review.serve import main
+
+    main(settings, stop)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

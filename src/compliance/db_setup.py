@@ -31,6 +31,7 @@ def create_every_table(engine: Engine) -> None:
     from compliance.audit.store import create_schema
     from compliance.classification.cache import ResultCache
     from compliance.officers import create_officers_table
+    from compliance.review.sessions import create_sessions_table
     from compliance.rules.store import create_state_schema
     from compliance.screening.tables import create_screening_schema
 
@@ -39,6 +40,7 @@ def create_every_table(engine: Engine) -> None:
     create_screening_schema(engine)
     ResultCache(engine).create_table()
     create_officers_table(engine)
+    create_sessions_table(engine)
 
 
 def grant(engine: Engine, role: str, purpose: Purpose, password: str | None) -> RoleReady:
