@@ -20,13 +20,20 @@ Runner = Callable[[Settings, threading.Event], None]
 
 
 def _processors() -> dict[str, Runner]:
-    from compliance.processors import audit_sink, checker, classifier, transaction_screener
+    from compliance.processors import (
+        audit_sink,
+        cases,
+        checker,
+        classifier,
+        transaction_screener,
+    )
 
     return {
         "classifier": classifier.main,
         "checker": checker.main,
         "audit-sink": audit_sink.main,
         "transaction-screener": transaction_screener.main,
+        "cases": cases.main,
         "review-ui": _review_ui,
     }
 
@@ -107,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
     for area in AREAS:
         importlib.import_module(f"compliance.commands.{area}").register(sub)
+    importlib.import_module("compliance.commands.cases").register(sub)
     return parser
 
 

@@ -29,6 +29,7 @@ def create_every_table(engine: Engine) -> None:
     """Bring the audit trail to its newest migration and make the processors' tables that are
     missing (safe to run again, and from several processes at once)."""
     from compliance.audit.store import create_schema
+    from compliance.cases.tables import create_cases_schema
     from compliance.classification.cache import ResultCache
     from compliance.officers import create_officers_table
     from compliance.review.sessions import create_sessions_table
@@ -40,6 +41,7 @@ def create_every_table(engine: Engine) -> None:
     create_screening_schema(engine)
     ResultCache(engine).create_table()
     create_officers_table(engine)
+    create_cases_schema(engine)
     create_sessions_table(engine)
 
 

@@ -79,6 +79,13 @@ TRANSACTIONS_SUBMITTED = TopicSpec(
     "Payments booked on our accounts, keyed by account; read by the transaction screener.",
     config=(("message.timestamp.type", "LogAppendTime"),),
 )
+CASES_DECISIONS = TopicSpec(
+    "cases.decisions",
+    3,
+    365 * _DAY_MS,
+    "Every change of a case (opened, assigned, decided ...), keyed by customer; the case "
+    "tables are its projection.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -90,6 +97,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SANCTIONS_LISTS,
     SANCTIONS_CLEARANCES,
     TRANSACTIONS_SUBMITTED,
+    CASES_DECISIONS,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 
