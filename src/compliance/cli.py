@@ -80,7 +80,7 @@ def cmd_topics_list(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.demo import run_demo
 
-    return run_demo(settings, timeout_s=args.timeout)
+    return run_demo(settings, timeout_s=args.timeout, serve=args.serve)
 
 
 def cmd_config(settings: Settings, _: argparse.Namespace) -> int:
@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the pipeline on the bundled samples")
     demo.add_argument("--timeout", type=float, default=120)
+    demo.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the review application serving until Ctrl-C after the demo (default: "
+        "when run in a terminal)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -20,13 +21,14 @@ from compliance.audit.queries import DocumentTrail, counts_by_type, trails
 from compliance.audit.store import connect, require_database
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.db_setup import initialise
+from compliance.events import now
 from compliance.processors.checker import EXCEPTION_KIND
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
 from compliance.topics import every_topic
 from compliance.transactions.demo import run_transaction_demo
 
-PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener")
+PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener", "cases")
 # The checker raises one exception per failing rule, of one of these kinds; the classifier's
 # own (unreadable, low confidence) come on top.
 RULE_EXCEPTION_KINDS = frozenset(EXCEPTION_KIND.values())
@@ -112,7 +114,9 @@ def wait_until_audited(
         time.sleep(0.5)
 
 
-def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120) -> int:
+def run_demo(
+    settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120, serve: bool | None = None
+) -> int:
     admin = connect(settings.admin_database_dsn)
     require_database(admin, "COMPLIANCE_ADMIN_DATABASE_URL")
     initialise(admin, settings)  # as the owner; the processors run as their own roles
@@ -123,6 +127,7 @@ def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120
     kafka_io.create_topics(settings)
     ruleset = load_ruleset(settings.rules_dir)
     started = time.monotonic()
+    run_started = now()
     procs = start_processors(PROJECT_ROOT / ".demo" / "logs")
     try:
         manifest = read_manifest(samples)
@@ -138,10 +143,11 @@ def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120
                 )
         found = wait_until_audited(engine, published, ruleset, settings, timeout_s, procs)
         run_transaction_demo(engine, settings, timeout_s, procs)
+        queued = wait_until_queued(engine, settings, run_started, timeout_s, procs)
     finally:
         stop_processors(procs)
     print_summary(engine, settings, manifest, found, ruleset, time.monotonic() - started)
-    return 0
+    return review_demo(engine, settings, queued, serve)
 
 
 def print_summary(
@@ -177,3 +183,28 @@ def print_summary(
     print(f"  exceptions           {counts.get('ComplianceException', 0)}")
     print(f"  dead letters         {counts.get('DeadLetter', 0)}")
     print(f"  audit rows in total  {sum(counts.values())}")
+
+
+def wait_until_queued(
+    engine: Engine,
+    settings: Settings,
+    since: datetime,
+    timeout_s: float,
+    procs: list[subprocess.Popen[bytes]],
+) -> int:
+    """Wait until every exception of this deployment's audit trail is in a case (the cases
+    processor's work); return how many open cases the queue holds."""
+    from compliance.demo_review import open_cases, unqueued_exceptions
+
+    deadline = time.monotonic() + timeout_s
+    while unqueued_exceptions(engine, settings, since - timedelta(seconds=5)):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            raise TimeoutError(f"exceptions not turned into cases within {timeout_s:g} s")
+        time.sleep(0.5)
+    return open_cases(engine, settings)
+
+
+def review_demo(engine: Engine, settings: Settings, queued: int, serve: bool | None) -> int:
+    from compliance.demo_review import present_review_application
+
+    return present_review_application(engine, settings, queued, serve)
