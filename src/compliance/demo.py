@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -21,12 +20,12 @@ from compliance.audit.queries import DocumentTrail, counts_by_type, trails
 from compliance.audit.store import connect, require_database
 from compliance.config import PROJECT_ROOT, Settings
 from compliance.db_setup import initialise
-from compliance.events import now
 from compliance.processors.checker import EXCEPTION_KIND
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
 from compliance.topics import every_topic
-from compliance.transactions.demo import run_transaction_demo
+from compliance.transactions.demo import STREAM, run_transaction_demo
+from compliance.transactions.sources import read_csv
 
 PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener", "cases")
 # The checker raises one exception per failing rule, of one of these kinds; the classifier's
@@ -127,7 +126,6 @@ def run_demo(
     kafka_io.create_topics(settings)
     ruleset = load_ruleset(settings.rules_dir)
     started = time.monotonic()
-    run_started = now()
     procs = start_processors(PROJECT_ROOT / ".demo" / "logs")
     try:
         manifest = read_manifest(samples)
@@ -143,7 +141,8 @@ def run_demo(
                 )
         found = wait_until_audited(engine, published, ruleset, settings, timeout_s, procs)
         run_transaction_demo(engine, settings, timeout_s, procs)
-        queued = wait_until_queued(engine, settings, run_started, timeout_s, procs)
+        subjects = [p.document_id for p in published] + demo_transaction_ids()
+        queued = wait_until_queued(engine, settings, subjects, timeout_s, procs)
     finally:
         stop_processors(procs)
     print_summary(engine, settings, manifest, found, ruleset, time.monotonic() - started)
@@ -185,10 +184,14 @@ def print_summary(
     print(f"  audit rows in total  {sum(counts.values())}")
 
 
+def demo_transaction_ids() -> list[str]:
+    return [tx.transaction_id for tx in read_csv(STREAM)]
+
+
 def wait_until_queued(
     engine: Engine,
     settings: Settings,
-    since: datetime,
+    subjects: list[str],
     timeout_s: float,
     procs: list[subprocess.Popen[bytes]],
 ) -> int:
@@ -197,7 +200,7 @@ def wait_until_queued(
     from compliance.demo_review import open_cases, unqueued_exceptions
 
     deadline = time.monotonic() + timeout_s
-    while unqueued_exceptions(engine, settings, since - timedelta(seconds=5)):
+    while unqueued_exceptions(engine, settings, subjects):
         if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
             raise TimeoutError(f"exceptions not turned into cases within {timeout_s:g} s")
         time.sleep(0.5)

@@ -58,6 +58,7 @@ class Node:
     y: float
     label: str
     title: str
+    label_y: float = 0.0  # below a node in the lower half, above one in the upper half
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ def counterparty_graph(payments: list[Payment]) -> Graph:
     for index, party in enumerate(parties):
         angle = 2 * math.pi * index / len(parties) - math.pi / 2
         x, y = half + ring * math.cos(angle), half + ring * math.sin(angle)
-        nodes.append(Node(round(x, 1), round(y, 1), party[:22], party))
+        label_y = y + 24 if y >= half else y - 16
+        nodes.append(Node(round(x, 1), round(y, 1), party[:22], party, round(label_y, 1)))
         directions: tuple[Direction, ...] = ("in", "out")
         for direction in directions:
             key = (party, direction)
