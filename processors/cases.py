@@ -7,14 +7,17 @@ projection of those events (``compliance.cases.projection``).
 
 Order of work, per batch of exceptions:
 
-1. the feed (``compliance.cases.feed``) applies what cases.decisions holds and the tables do
-   not yet: decisions of officers made elsewhere, and any decision of ours whose apply was
-   lost in a crash, so the grouping below sees every earlier decision;
+1. the projection is caught up first when it may lag (at start, for a partition newly ours,
+   after a direct apply failed): the feed (``compliance.cases.feed``) applies what
+   cases.decisions holds and the tables do not yet (any decision of ours whose apply was lost
+   in a crash, an earlier owner's), so the grouping below sees every earlier decision; the
+   same feed follows the topic meanwhile in a thread of its own, for the officers' decisions
+   made elsewhere whose own apply was lost;
 2. the batch is grouped (one query reads the open cases of its customers; its own earlier
    exceptions count too) and its decisions produced in the runner's Kafka transaction with
    the consumed offsets (exactly once; event ids derive from the exceptions);
 3. once the transaction has committed, its decisions are applied to the tables, idempotently
-   by event id (a crash between 2 and 3 is repaired by step 1 of the next batch or run).
+   by event id (a crash between 2 and 3 is repaired by step 1 at the next start).
 
 Every ``COMPLIANCE_CASES_SWEEP_INTERVAL_S`` seconds (default 30) a sweep marks open cases
 past their SLA due time: an ``sla_breached`` decision each, audited like any other.
@@ -32,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from sqlalchemy import Engine, select, tuple_
 
 from compliance import kafka_io
@@ -192,8 +195,10 @@ def sweep(settings: Settings, engine: Engine, sender: Any) -> int:
 
 
 class CasesRunner(TransactionalRunner):
-    """The transactional runner, with the projection caught up before each batch and the
-    batch's decisions applied once its transaction has committed."""
+    """The transactional runner, with the batch's decisions applied once its transaction has
+    committed, and the projection caught up first whenever it may lag what the grouping must
+    see: a partition newly ours (its earlier owner's decisions), or a direct apply that
+    failed."""
 
     def __init__(
         self,
@@ -214,19 +219,30 @@ class CasesRunner(TransactionalRunner):
         self.engine = engine
         self.grouper = grouper
         self.feed = feed
+        self.caught_up_for: set[tuple[str, int]] = set()  # partitions seen since a catch-up
+        self.lagging = False
 
     def _process_in_transaction(
         self, consumer: Consumer, producer: Producer, batch: list[Message]
     ) -> None:
-        self.feed.catch_up()
+        partitions = {(m.topic() or "", m.partition() or 0) for m in batch}
+        if self.lagging or not partitions <= self.caught_up_for:
+            self.feed.catch_up()
+            self.lagging = False
+            self.caught_up_for |= partitions
         self.grouper.decided = []
         super()._process_in_transaction(consumer, producer, batch)
         decided, self.grouper.decided = self.grouper.decided, []
         try:
             with retryable_db_errors("the case tables"), self.engine.begin() as conn:
                 apply_many(conn, decided, self.settings.topic_prefix)
-        except RetryableError as exc:  # committed on Kafka: the feed applies them later
+        except RetryableError as exc:  # committed on Kafka: the feed applies them
             log.warning("cases: decisions committed but not applied yet (%s)", exc)
+            self.lagging = True
+
+    def _revoked(self, partitions: list[TopicPartition]) -> None:
+        super()._revoked(partitions)
+        self.caught_up_for -= {(tp.topic, tp.partition) for tp in partitions}
 
 
 def sweep_interval_s() -> float:
@@ -255,15 +271,21 @@ def main(settings: Settings, stop: threading.Event) -> None:
     feed = DecisionFeed(settings, engine)
     feed.catch_up(timeout_s=120)
     runner = CasesRunner(settings, engine, grouper, feed, codec=codec)
-    sweeper = threading.Thread(
-        target=_sweeping,
-        args=(settings, engine, stop, sweep_interval_s()),
-        name="sla-sweep",
-        daemon=True,
-    )
-    sweeper.start()
+    helpers = [
+        threading.Thread(
+            target=_sweeping,
+            args=(settings, engine, stop, sweep_interval_s()),
+            name="sla-sweep",
+            daemon=True,
+        ),
+        threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True),
+    ]
+    for helper in helpers:
+        helper.start()
     try:
         runner.run(stop)
     finally:
         stop.set()
+        for helper in helpers:
+            helper.join(10)
         feed.close()

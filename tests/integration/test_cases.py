@@ -408,3 +408,63 @@ def test_every_decision_reaches_the_audit_trail(
         processes,
     )
     assert recorded(engine, settings.topic(CASES_DECISIONS)) == len(expected)
+
+
+# --- sanctions ---------------------------------------------------------------------------
+
+
+def test_clearing_a_sanctions_case_records_a_clearance_so_the_hit_does_not_come_back(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    from compliance.screening.clearance_store import ClearanceStore
+    from compliance.screening.customers import customer_version
+    from compliance.screening.live import lists_in_force
+    from compliance.screening.model import entity_version
+    from compliance.topics import SANCTIONS_CLEARANCES
+
+    entity = lists_in_force(settings, engine).lists[0].entities[0]
+    who = customer()
+    details = {
+        "full_name": "Ivan Placeholder",
+        "date_of_birth": "1960-01-12",
+        "nationality": "NL",
+        "entity_id": entity.entity_id,
+        "matched_name": entity.name,
+        "score": "91.0",
+    }
+    publish(
+        settings,
+        engine,
+        [
+            sample_exception(
+                who,
+                category="sanctions",
+                rule_id="aml.sanctions-name-screen",
+                kind="needs_review",
+                severity="high",
+                reason=f"name matches listed person {entity.name!r}",
+                details=details,
+            )
+        ],
+    )
+    processes.start("cases")
+    wait_for_cases(engine, settings, 1, processes)
+    [case] = scoped_cases(engine, settings)
+    desk = CaseDesk(settings, engine)
+    analyst, boss = officer(engine, "analyst"), officer(engine, "supervisor")
+    store = ClearanceStore(engine)
+    version = entity_version(entity)
+    screened = customer_version("Ivan Placeholder", "1960-01-12", ["NL"])
+
+    desk.resolve(case.case_id, analyst, "cleared", "different person: other birth date")
+    assert store.in_force(who, entity.entity_id, version, screened) is None  # not before approval
+    closed = desk.approve(case.case_id, boss)
+    assert closed.status == "closed_cleared"
+
+    clearance = store.in_force(who, entity.entity_id, version, screened)
+    assert clearance is not None
+    assert clearance.officer == f"{analyst.username}, approved by {boss.username}"
+    assert len(read_topic(settings, SANCTIONS_CLEARANCES.name)) == 1
+    view = case_view(engine, sealing_codec(engine), case.case_id)
+    assert view is not None
+    assert view.history[-1].detail["cleared_entities"] == entity.entity_id

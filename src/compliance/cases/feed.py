@@ -1,21 +1,25 @@
 """Following ``cases.decisions`` into the case tables (the projection's reader).
 
 The feed reads the topic from where the projection last stopped (``case_projection_positions``,
-per scope and partition) to its end, and applies every decision it has not applied yet, the
-positions moving in the same database transaction. So decisions made anywhere (the desk in the
-review application or on the command line) and any decision whose direct apply was lost in a
-crash reach the tables. ``rebuild`` empties the scope's tables and applies the whole topic
-from its beginning.
+per scope and partition) and applies every decision not applied yet, the positions moving in
+the same database transaction. So decisions made anywhere (the desk in the review application
+or on the command line) and any decision whose direct apply was lost in a crash reach the
+tables. ``catch_up`` reads to the topic's end as of the call; ``follow`` keeps reading until
+stopped. ``rebuild`` empties the scope's tables and applies the whole topic from its
+beginning.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import OffsetSpec
 from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.dialects.postgresql import insert
 
 from compliance import kafka_io
 from compliance.cases.decisions import TOPIC
@@ -37,7 +41,8 @@ BATCH = 1000
 
 class DecisionFeed:
     """A reader of every partition of cases.decisions (no consumer group: it keeps its
-    positions in the database, beside what it applied)."""
+    positions in the database, beside what it applied). Safe to use from two threads (the
+    processor's batches and its follower): one reads at a time."""
 
     def __init__(self, settings: Settings, engine: Engine, codec: SchemaRegistry | None = None):
         self.settings = settings
@@ -49,8 +54,11 @@ class DecisionFeed:
         self.consumer: Consumer = kafka_io.consumer(
             settings, f"{settings.group('cases-projection')}.{uuid.uuid4().hex[:8]}"
         )
+        self.admin = kafka_io.admin(settings)
         self.partitions = self._partitions()
+        self.positions: dict[int, int] = {}
         self._assigned = False
+        self._lock = threading.Lock()
 
     def _partitions(self) -> list[int]:
         try:
@@ -62,52 +70,90 @@ class DecisionFeed:
         return sorted(meta.partitions)
 
     def close(self) -> None:
-        self.consumer.close()
+        with self._lock:
+            self.consumer.close()
 
     def catch_up(self, timeout_s: float = 30.0) -> int:
         """Apply every decision on the topic up to its end as of now; returns how many were
         new. A RetryableError when the end is not reached within ``timeout_s``."""
-        positions = self._stored_positions()
-        if not self._assigned:
-            self.consumer.assign(
-                [TopicPartition(self.topic, p, positions.get(p, 0)) for p in self.partitions]
-            )
-            self._assigned = True
-        ends = self._ends()
-        behind = {p for p in self.partitions if positions.get(p, 0) < ends[p]}
-        applied = 0
-        deadline = time.monotonic() + timeout_s
-        while behind:
-            if time.monotonic() > deadline:
-                raise RetryableError(f"{self.topic} not read to its end within {timeout_s:g} s")
-            batch = [m for m in self.consumer.consume(BATCH, 0.2) if m.error() is None]
-            applied += self._apply(batch, positions)
-            for tp in self.consumer.position([TopicPartition(self.topic, p) for p in behind]):
-                if tp.offset >= 0:
-                    positions[tp.partition] = max(positions.get(tp.partition, 0), tp.offset)
-            behind = {p for p in behind if positions.get(p, 0) < ends[p]}
-        self._store_positions(positions)
-        return applied
+        with self._lock:
+            self._assign()
+            ends = self._ends()
+            behind = {p for p in self.partitions if self.positions.get(p, 0) < ends[p]}
+            applied = 0
+            deadline = time.monotonic() + timeout_s
+            while behind:
+                if time.monotonic() > deadline:
+                    raise RetryableError(f"{self.topic} not read to its end within {timeout_s:g} s")
+                applied += self._read(0.2)
+                asked = [TopicPartition(self.topic, p) for p in behind]
+                for tp in self.consumer.position(asked):  # past transaction markers too
+                    if tp.offset >= 0:
+                        self.positions[tp.partition] = max(
+                            self.positions.get(tp.partition, 0), tp.offset
+                        )
+                behind = {p for p in behind if self.positions.get(p, 0) < ends[p]}
+            self._store_positions()
+            return applied
+
+    def follow(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        """Apply decisions as they arrive until ``stop``; an outage pauses it."""
+        while not stop.is_set():
+            try:
+                with self._lock:
+                    self._assign()
+                    self._read(poll_s)
+            except RetryableError as exc:
+                log.warning("cases projection: paused (%s)", exc)
+                stop.wait(2.0)
+
+    def _assign(self) -> None:
+        if self._assigned:
+            return
+        self.positions = self._stored_positions()
+        self.consumer.assign(
+            [TopicPartition(self.topic, p, self.positions.get(p, 0)) for p in self.partitions]
+        )
+        self._assigned = True
 
     def _ends(self) -> dict[int, int]:
-        ends = {}
+        """Each partition's last stable offset (the end of its committed transactions), all
+        asked in one request."""
+        asked = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in self.partitions}
         try:
-            for p in self.partitions:
-                ends[p] = self.consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, p), timeout=10
-                )[1]
+            futures = self.admin.list_offsets(
+                asked, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=10
+            )
+            return {tp.partition: int(f.result().offset) for tp, f in futures.items()}
         except KafkaException as exc:
             raise RetryableError(f"{self.topic}: end offsets unavailable: {exc}") from exc
-        return ends
 
-    def _apply(self, batch: list[Message], positions: dict[int, int]) -> int:
+    def _read(self, timeout_s: float) -> int:
+        """One consume call's decisions applied, with the positions, in one transaction."""
+        batch = [m for m in self.consumer.consume(BATCH, timeout_s) if m.error() is None]
         if not batch:
             return 0
+        decisions = self._decoded(batch)
+        positions = dict(self.positions)
+        for msg in batch:
+            p, o = msg.partition() or 0, msg.offset() or 0
+            positions[p] = max(positions.get(p, 0), o + 1)
+        try:
+            with retryable_db_errors("the case tables"), self.engine.begin() as conn:
+                applied = apply_many(conn, decisions, self.scope)
+                _write_positions(conn, self.scope, positions)
+        except RetryableError:
+            self._rewind()  # read the batch again once the database is back
+            raise
+        self.positions = positions
+        return applied
+
+    def _decoded(self, batch: list[Message]) -> list[Record]:
         decisions: list[Record] = []
         for msg in batch:
             try:
                 event_type, record = self.codec.decode(msg.value())
-            except PoisonMessage as exc:  # the audit sink dead-letters it; we pass it by
+            except PoisonMessage as exc:  # the audit sink dead-letters it; passed by here
                 log.warning(
                     "cases projection: %s[%s]@%s: %s",
                     msg.topic(),
@@ -118,13 +164,14 @@ class DecisionFeed:
                 continue
             if event_type == "CaseDecision":
                 decisions.append(record)
-        for msg in batch:
-            p, o = msg.partition() or 0, msg.offset() or 0
-            positions[p] = max(positions.get(p, 0), o + 1)
-        with retryable_db_errors("the case tables"), self.engine.begin() as conn:
-            applied = apply_many(conn, decisions, self.scope)
-            _write_positions(conn, self.scope, positions)
-        return applied
+        return decisions
+
+    def _rewind(self) -> None:
+        for p in self.partitions:
+            try:
+                self.consumer.seek(TopicPartition(self.topic, p, self.positions.get(p, 0)))
+            except KafkaException as exc:
+                log.info("cases projection: rewind of partition %s: %s", p, exc)
 
     def _stored_positions(self) -> dict[int, int]:
         t = case_projection_positions
@@ -134,16 +181,14 @@ class DecisionFeed:
             )
             return {int(p): int(o) for p, o in rows}
 
-    def _store_positions(self, positions: dict[int, int]) -> None:
+    def _store_positions(self) -> None:
         with retryable_db_errors("the case tables"), self.engine.begin() as conn:
-            _write_positions(conn, self.scope, positions)
+            _write_positions(conn, self.scope, self.positions)
 
 
 def _write_positions(conn: Connection, scope: str, positions: dict[int, int]) -> None:
-    from sqlalchemy.dialects.postgresql import insert
-
     t = case_projection_positions
-    for partition, offset in positions.items():
+    for partition, offset in sorted(positions.items()):
         stmt = insert(t).values(scope=scope, partition=partition, next_offset=offset)
         conn.execute(
             stmt.on_conflict_do_update(
