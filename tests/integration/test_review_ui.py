@@ -5,6 +5,7 @@ them; every decision must reach the audit trail. One pipeline run serves the mod
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from compliance.publisher import Publisher, arrival_event
 from compliance.review.headers import CONTENT_SECURITY_POLICY
 from compliance.subject_keyring import sealing_codec
 from compliance.topics import CASES_DECISIONS
+from compliance.transactions.demo import STREAM
+from compliance.transactions.sources import read_csv
 
 from .conftest import Processes, as_owner, wait_for
 from .review_stack import PASSWORD, Officers, chromium, log_in, review_server, write_document
@@ -46,6 +49,7 @@ class Stack:
     expired: str  # customer ids, one case each
     four_eyes: str
     hostile: str
+    payments: str  # the account owner of the demo's rapid movement, this run's
 
     def case_of(self, engine: Engine, customer: str) -> CaseSummary:
         found = queue(engine, search=customer, scope=self.settings.topic_prefix, statuses=None)
@@ -70,15 +74,33 @@ def _documents(folder: Path) -> dict[str, Path]:
 
 def _every_case_has_its_evidence_audited(engine: Engine, stack: Stack) -> bool:
     codec = sealing_codec(engine)
-    for customer in (stack.expired, stack.four_eyes, stack.hostile):
+    wanted = {
+        stack.expired: {"CheckResult", "DocumentClassified"},
+        stack.four_eyes: {"CheckResult", "DocumentClassified"},
+        stack.hostile: {"CheckResult", "DocumentClassified"},
+        stack.payments: {"TransactionSubmitted"},
+    }
+    for customer, kinds in wanted.items():
         found = queue(engine, search=customer, scope=stack.settings.topic_prefix)
         if not found:
             return False
         view = case_view(engine, codec, found[0].case_id)
-        kinds = {t.event_type for t in view.trail} if view else set()
-        if not {"CheckResult", "DocumentClassified"} <= kinds:
+        if view is None or not kinds <= {t.event_type for t in view.trail}:
             return False
     return True
+
+
+def _publish_payments(publisher: Publisher, run: str) -> None:
+    """The demo's payments with this run's ids and owners (their events are new ones)."""
+    for tx in read_csv(STREAM):
+        publisher.publish_transaction(
+            dataclasses.replace(
+                tx,
+                transaction_id=f"{tx.transaction_id}-{run}",
+                account_owner=f"{tx.account_owner}-{run}",
+            ),
+            source_system="test",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +121,17 @@ def stack(
     add_officer(engine, officers.supervisor, "supervisor", PASSWORD, "Sue Pervisor")
     run = uuid.uuid4().hex[:8]
     customers = {key: f"C-{key}-{run}" for key in ("expired", "four_eyes", "hostile")}
+    customers["payments"] = f"C-3003-{run}"  # rapid movement: 25,000 in, 24,000 out
     processes = Processes(settings)
     try:
-        for name in ("audit-sink", "classifier", "checker", "cases"):
+        for name in ("audit-sink", "classifier", "checker", "transaction-screener", "cases"):
             processes.start(name)
         with Publisher(settings) as publisher:
             for key, path in _documents(folder).items():
                 publisher.publish(
                     arrival_event(path, source_system="test", customer_id=customers[key])
                 )
+            _publish_payments(publisher, run)
         app_settings = Settings(topic_prefix=prefix, review_cookie_secure=True)
         with review_server(app_settings) as url:
             stack = Stack(settings, url, officers, **customers)
@@ -320,3 +344,22 @@ def test_session_cookie_is_httponly_samesite_strict_and_secure_even_on_localhost
     page.wait_for_url(f"{stack.url}/login")
     page.goto(f"{stack.url}/")
     assert page.url == f"{stack.url}/login"
+
+
+def test_a_transaction_case_draws_the_payments_on_a_timeline_and_the_counterparties_as_a_graph(
+    stack: Stack, engine: Engine, browser: Browser, dialogs: list[str]
+) -> None:
+    case = stack.case_of(engine, stack.payments)
+    assert case.category == "transaction_monitoring"
+    page = _page(browser, stack, stack.officers.analyst, dialogs)
+    page.goto(f"{stack.url}/cases/{case.case_id}")
+    timeline = page.locator('svg[aria-label="Timeline of the account\'s payments"]')
+    expect(timeline).to_be_visible()
+    assert timeline.locator("line.in").count() == 1  # 25,000.00 EUR from Halden Trading
+    assert timeline.locator("line.out").count() == 1  # 24,000.00 EUR to Meridian Holdings
+    graph = page.locator("svg[aria-label='Counterparties of the account']")
+    expect(graph).to_be_visible()
+    labels = graph.locator("text").all_text_contents()
+    assert "Halden Trading Ltd" in labels and "Meridian Holdings FZE" in labels
+    assert graph.locator("line.in").count() == 1 and graph.locator("line.out").count() == 1
+    assert dialogs == []
