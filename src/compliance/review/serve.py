@@ -9,6 +9,7 @@ import threading
 import uvicorn
 
 from compliance.config import Settings
+from compliance.errors import ConfigurationError
 from compliance.review.app import create_app
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,17 @@ def main(settings: Settings, stop: threading.Event) -> None:
     web = server(settings)
     thread = threading.Thread(target=web.run, name="review-ui", daemon=True)
     thread.start()
-    log.info("review application on http://%s:%d/", settings.review_host, settings.review_port)
-    while not stop.wait(0.5):
+    announced = False
+    while not stop.wait(0.2):
         if not thread.is_alive():
-            raise SystemExit("the review application's server stopped (see the log above)")
+            raise ConfigurationError(
+                f"the review application stopped: could it listen on {settings.review_host}:"
+                f"{settings.review_port}? (COMPLIANCE_REVIEW_HOST, COMPLIANCE_REVIEW_PORT)"
+            )
+        if web.started and not announced:
+            log.info(
+                "review application on http://%s:%d/", settings.review_host, settings.review_port
+            )
+            announced = True
     web.should_exit = True
     thread.join(STOP_TIMEOUT_S)
