@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine, func, select
 
 from compliance.audit.tables import audit_events
@@ -87,9 +88,9 @@ def wait_until_serving(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            httpx.get(url + "login", timeout=2)
-            return
-        except httpx.TransportError:
+            with urllib.request.urlopen(url + "login", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise TimeoutError(
                     f"the review application did not start on {url} (is the port taken? "
