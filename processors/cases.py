@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
@@ -45,15 +45,15 @@ from compliance.cases.feed import DecisionFeed
 from compliance.cases.grouping import CaseKey, case_key, take_in
 from compliance.cases.projection import apply_many
 from compliance.cases.tables import OPEN_STATUSES, cases, create_cases_schema
-from compliance.codec import Record
+from compliance.codec import EventSchema, Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.db_errors import retryable_db_errors
 from compliance.errors import PoisonMessage, RetryableError
 from compliance.events import now
 from compliance.outgoing import Outgoing
 from compliance.runner import TransactionalRunner
-from compliance.sealing import Keyring, sealer
-from compliance.subject_keyring import sealing_codec
+from compliance.sealing import ERASED, Keyring, Leaf, SubjectErased, is_sealed, opener, sealer
+from compliance.subject_keyring import DatabaseKeyring
 from compliance.topics import CASES_DECISIONS, COMPLIANCE_EXCEPTIONS
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,12 @@ class CaseGrouper:
                 )
                 continue
             key = case_key(record)
-            out, case = take_in(self._sealed(record, key[0]), open_cases.get(key), self.scope)
+            try:
+                sealed = self._sealed(record, key[0])
+            except PoisonMessage as exc:
+                results.append(exc)
+                continue
+            out, case = take_in(sealed, open_cases.get(key), self.scope)
             open_cases[key] = case
             self.decided.append(out.record)
             results.append([out])
@@ -98,14 +103,30 @@ class CaseGrouper:
         return result
 
     def _sealed(self, exception: Record, customer: str) -> Record:
-        """The exception with its reason and details sealed with the customer's key (as the
-        decision carries them; a value sealed already stays as it is)."""
+        """The exception with its reason and details sealed with the customer's key, as the
+        decision carries them. They come sealed with the exception's subject's key (the
+        runner's codec leaves them so): when the subject is the customer, as it is for every
+        document's exception, they are passed on as they came, nothing opened; otherwise
+        they are opened and sealed again with the customer's key (``[erased]`` for a subject
+        erased). PoisonMessage when a value does not open."""
+        subject = exception["envelope"]["subject_id"]
+        details = exception.get("details") or {}
+        values = [exception["reason"], *(v for v in details.values() if isinstance(v, str))]
+        if subject == customer and all(is_sealed(v) for v in values):
+            return exception
+        opened: Leaf = (lambda v: v) if subject == customer else opener(subject, self.keyring)
         seal = sealer(self.keyring.sealing_key(customer))
+
+        def reseal(value: str) -> str:
+            try:
+                return str(seal(opened(value)))
+            except SubjectErased:
+                return ERASED
+
         sealed = dict(exception)
-        sealed["reason"] = seal(exception["reason"])
+        sealed["reason"] = reseal(exception["reason"])
         sealed["details"] = {
-            k: (seal(v) if isinstance(v, str) else v)
-            for k, v in (exception.get("details") or {}).items()
+            k: (reseal(v) if isinstance(v, str) else v) for k, v in details.items()
         }
         return sealed
 
@@ -120,13 +141,15 @@ def read_open_cases(
     c = cases.c
     query = select(cases).where(
         c.scope == scope,
+        c.customer_id == any_(cast(sorted({customer for customer, _ in wanted}), ARRAY(Text))),
         c.status.in_(OPEN_STATUSES),
-        tuple_(c.customer_id, c.category).in_(wanted),
     )
     found: dict[CaseKey, CaseState] = {}
+    asked = set(wanted)
     with retryable_db_errors("the case tables"), engine.connect() as conn:
         for r in conn.execute(query):
-            found[(r.customer_id, r.category)] = state_of(r)
+            if (r.customer_id, r.category) in asked:
+                found[(r.customer_id, r.category)] = state_of(r)
     return found
 
 
@@ -227,9 +250,10 @@ class CasesRunner(TransactionalRunner):
     ) -> None:
         partitions = {(m.topic() or "", m.partition() or 0) for m in batch}
         if self.lagging or not partitions <= self.caught_up_for:
-            self.feed.catch_up()
+            assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+            self.feed.catch_up()  # covers every partition ours now
             self.lagging = False
-            self.caught_up_for |= partitions
+            self.caught_up_for |= partitions | assigned
         self.grouper.decided = []
         super()._process_in_transaction(consumer, producer, batch)
         decided, self.grouper.decided = self.grouper.decided, []
@@ -243,6 +267,20 @@ class CasesRunner(TransactionalRunner):
     def _revoked(self, partitions: list[TopicPartition]) -> None:
         super()._revoked(partitions)
         self.caught_up_for -= {(tp.topic, tp.partition) for tp in partitions}
+
+
+class _SealingOnly(SchemaRegistry):
+    """The bundled schemas, sealing personal values on encode and leaving them as they came
+    on decode (the grouper opens only what it must)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.__dict__.update(registry().with_keyring(keyring).__dict__)
+
+    def _opened(self, schema: EventSchema, record: Record) -> Record:
+        return record
+
+    def prefetch_keys(self, subjects: Iterable[str]) -> None:
+        """Nothing: a batch's keys are needed only for the few values opened or sealed."""
 
 
 def sweep_interval_s() -> float:
@@ -265,12 +303,13 @@ def main(settings: Settings, stop: threading.Event) -> None:
     require_database(engine)
     kafka_io.require_broker(settings)
     create_cases_schema(engine)
-    codec = sealing_codec(engine)  # exceptions opened, then sealed with the customer's key
-    assert codec.keyring is not None
-    grouper = CaseGrouper(engine, codec.keyring, settings.topic_prefix)
+    # Exceptions are read as they came, personal values sealed (``CaseGrouper._sealed``); the
+    # runner's own outputs (dead letters) are sealed on their way out.
+    keyring = DatabaseKeyring(engine)
+    grouper = CaseGrouper(engine, keyring, settings.topic_prefix)
     feed = DecisionFeed(settings, engine)
     feed.catch_up(timeout_s=120)
-    runner = CasesRunner(settings, engine, grouper, feed, codec=codec)
+    runner = CasesRunner(settings, engine, grouper, feed, codec=_SealingOnly(keyring))
     helpers = [
         threading.Thread(
             target=_sweeping,

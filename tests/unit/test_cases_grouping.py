@@ -19,8 +19,8 @@ from compliance.cases.decisions import (
 from compliance.cases.grouping import case_key, take_in
 from compliance.cases.samples import sample_exception
 from compliance.codec import Record, registry
-from compliance.processors.cases import breaches
-from compliance.sealing import is_sealed
+from compliance.processors.cases import CaseGrouper, breaches
+from compliance.sealing import ERASED, is_sealed, open_text
 
 from .test_sealing import DictKeyring
 
@@ -164,3 +164,39 @@ def test_a_decision_on_the_wire_carries_comment_reason_and_details_sealed() -> N
     _, opened = codec.decode(wire)
     assert opened["exception"]["reason"] == "INGRID HALVORSEN does not match"
     assert opened == out.record
+
+
+def grouper(keyring: DictKeyring) -> Any:
+    """The grouper without a database: ``_sealed`` reads none."""
+    return CaseGrouper(engine=None, keyring=keyring, scope="")
+
+
+def _as_on_the_wire(keyring: DictKeyring, record: Record) -> Record:
+    """The record as the cases processor reads it: personal values sealed by the producer."""
+    codec = registry().with_keyring(keyring)
+    _, sealed = registry().decode(codec.encode("ComplianceException", record))
+    return sealed
+
+
+def test_an_exception_of_the_customer_itself_passes_on_sealed_as_it_came() -> None:
+    keyring = DictKeyring()
+    wire = _as_on_the_wire(keyring, exception(reason="INGRID is listed", details={"n": "INGRID"}))
+    assert grouper(keyring)._sealed(wire, "c-1") is wire
+
+
+def test_an_exception_of_another_subject_is_sealed_again_with_the_customers_key() -> None:
+    keyring = DictKeyring()
+    e = exception("acct-9", reason="INGRID paid 9,000", details={"n": "INGRID"})
+    wire = _as_on_the_wire(keyring, e)
+    sealed = grouper(keyring)._sealed(wire, "c-1")
+    key = keyring.opening_key("c-1")
+    assert key is not None
+    assert open_text(key, sealed["reason"]) == "INGRID paid 9,000"
+    assert open_text(key, sealed["details"]["n"]) == "INGRID"
+
+
+def test_an_erased_subjects_values_become_erased_for_the_customer() -> None:
+    keyring = DictKeyring()
+    wire = _as_on_the_wire(keyring, exception("acct-9", reason="INGRID paid"))
+    keyring.erase("acct-9")
+    assert grouper(keyring)._sealed(wire, "c-1")["reason"] == ERASED

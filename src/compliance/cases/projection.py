@@ -15,8 +15,8 @@ the status; an assignment: the assignee ...), so decisions of different writers 
 processor, the desk, the SLA sweep) do not undo each other whatever order they land in.
 
 A batch is applied in a few round trips whatever its size: the history rows, the new cases
-and the new exceptions inserted in multi-row statements, then one update per case touched
-(sent in pages), folding that case's decisions in order. Rows are written in the order of
+and the new exceptions inserted in multi-row statements, then every case touched updated in
+one statement, each with its decisions folded in order. Rows are written in the order of
 their keys, so two writers applying overlapping batches never deadlock.
 """
 
@@ -57,7 +57,7 @@ def apply_many(conn: Connection, decisions: Sequence[Record], scope: str = "") -
     for d in fresh:
         change = changes.setdefault(d["case_id"], _Change(d["case_id"]))
         change.fold(d, d.get("exception") is not None and d["exception"]["event_id"] in added)
-    conn.execute(_UPDATE, [changes[case_id].parameters() for case_id in sorted(changes)])
+    _update_cases(conn, [changes[case_id] for case_id in sorted(changes)])
     return len(fresh)
 
 
@@ -231,31 +231,46 @@ def _rank(severity: str) -> int:
 
 
 _CASE_RANK = (
-    "CASE severity "
+    "CASE c.severity "
     + " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in SEVERITY_RANK.items())
     + " ELSE -1 END"
 )
+# One statement for every case a batch touches: the changes go as arrays, one element per
+# case, joined to the rows by case id.
 _UPDATE = text(
     f"""
-UPDATE cases SET
-  exception_count = exception_count + :added,
-  severity = CASE WHEN CAST(:severity_rank AS integer) > {_CASE_RANK}
-                  THEN CAST(:severity AS text) ELSE severity END,
-  sla_due_at = CASE WHEN CAST(:due AS timestamptz) IS NULL THEN sla_due_at
-                    ELSE LEAST(COALESCE(sla_due_at, CAST(:due AS timestamptz)),
-                               CAST(:due AS timestamptz)) END,
-  status = COALESCE(CAST(:status AS text), status),
-  assignee = CASE WHEN :set_assignee THEN CAST(:assignee AS text) ELSE assignee END,
-  pending_outcome = CASE WHEN :set_pending THEN CAST(:pending_outcome AS text)
-                         ELSE pending_outcome END,
-  pending_by = CASE WHEN :set_pending THEN CAST(:pending_by AS text) ELSE pending_by END,
-  pending_at = CASE WHEN :set_pending THEN CAST(:pending_at AS timestamptz) ELSE pending_at END,
-  sla_breached = sla_breached OR :breached,
-  updated_at = :at,
-  last_event_id = :event_id
-WHERE case_id = :case_id
+UPDATE cases AS c SET
+  exception_count = c.exception_count + v.added,
+  severity = CASE WHEN v.severity_rank > {_CASE_RANK} THEN v.severity ELSE c.severity END,
+  sla_due_at = CASE WHEN v.due IS NULL THEN c.sla_due_at
+                    ELSE LEAST(COALESCE(c.sla_due_at, v.due), v.due) END,
+  status = COALESCE(v.status, c.status),
+  assignee = CASE WHEN v.set_assignee THEN v.assignee ELSE c.assignee END,
+  pending_outcome = CASE WHEN v.set_pending THEN v.pending_outcome ELSE c.pending_outcome END,
+  pending_by = CASE WHEN v.set_pending THEN v.pending_by ELSE c.pending_by END,
+  pending_at = CASE WHEN v.set_pending THEN v.pending_at ELSE c.pending_at END,
+  sla_breached = c.sla_breached OR v.breached,
+  updated_at = v.at,
+  last_event_id = v.event_id
+FROM unnest(
+  CAST(:case_id AS text[]), CAST(:added AS integer[]), CAST(:severity AS text[]),
+  CAST(:severity_rank AS integer[]), CAST(:due AS timestamptz[]), CAST(:status AS text[]),
+  CAST(:set_assignee AS boolean[]), CAST(:assignee AS text[]),
+  CAST(:set_pending AS boolean[]), CAST(:pending_outcome AS text[]),
+  CAST(:pending_by AS text[]), CAST(:pending_at AS timestamptz[]),
+  CAST(:breached AS boolean[]), CAST(:at AS timestamptz[]), CAST(:event_id AS text[])
+) AS v(case_id, added, severity, severity_rank, due, status, set_assignee, assignee,
+       set_pending, pending_outcome, pending_by, pending_at, breached, at, event_id)
+WHERE c.case_id = v.case_id
 """
 )
+
+
+def _update_cases(conn: Connection, changes: list[_Change]) -> None:
+    if not changes:
+        return
+    rows = [c.parameters() for c in changes]
+    conn.execute(_UPDATE, {name: [r[name] for r in rows] for name in rows[0]})
 
 
 def _history_detail(d: Record) -> dict[str, Any]:
