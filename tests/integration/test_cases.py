@@ -468,3 +468,38 @@ def test_clearing_a_sanctions_case_records_a_clearance_so_the_hit_does_not_come_
     view = case_view(engine, sealing_codec(engine), case.case_id)
     assert view is not None
     assert view.history[-1].detail["cleared_entities"] == entity.entity_id
+
+
+def test_a_decision_on_the_topic_whose_apply_was_lost_reaches_the_tables(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    """A desk that died between publishing its decision and applying it: the cases
+    processor's feed applies the decision from cases.decisions."""
+    from compliance.cases.decisions import DESK, decision, desk_discriminator
+    from compliance.processors.cases import state_of
+
+    publish(settings, engine, [sample_exception(customer(), severity="low")])
+    processes.start("cases")
+    wait_for_cases(engine, settings, 1, processes)
+    [row] = scoped_cases(engine, settings)
+    out = decision(
+        state_of(row),
+        action="escalated",
+        actor="someone",
+        stage=DESK,
+        cause=row.last_event_id,
+        discriminator=desk_discriminator("escalated", "someone", "lost"),
+        status="escalated",
+    )
+    sender = EventSender(settings, codec=sealing_codec(engine))
+    sender.send(CASES_DECISIONS, out.event_type, out.record)
+    sender.flush()  # published, never applied by its maker
+
+    wait_for(
+        lambda: scoped_cases(engine, settings)[0].status == "escalated",
+        30,
+        "the lost decision applied",
+        processes,
+    )
+    [after] = scoped_cases(engine, settings)
+    assert after.last_event_id == out.record["envelope"]["event_id"]
