@@ -409,6 +409,12 @@ def test_every_decision_reaches_the_audit_trail(
     )
     assert recorded(engine, settings.topic(CASES_DECISIONS)) == len(expected)
 
+    view = case_view(engine, sealing_codec(engine), case.case_id)
+    assert view is not None
+    trail = [t for t in view.trail if t.event_type == "ComplianceException"]
+    assert sorted(t.event_id for t in trail) == sorted(e.event_id for e in view.exceptions)
+    assert {t.payload["reason"] for t in trail} == {"the rule failed"}  # opened from the trail
+
 
 # --- sanctions ---------------------------------------------------------------------------
 
