@@ -509,3 +509,65 @@ def test_a_decision_on_the_topic_whose_apply_was_lost_reaches_the_tables(
     )
     [after] = scoped_cases(engine, settings)
     assert after.last_event_id == out.record["envelope"]["event_id"]
+
+
+def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    from decimal import Decimal
+
+    from compliance.topics import TRANSACTIONS_SUBMITTED
+    from compliance.transactions.model import Transaction, transaction_record
+
+    who, account = customer(), f"NL{uuid.uuid4().hex[:10]}"
+    payments = [
+        Transaction(
+            transaction_id=f"tx-{uuid.uuid4().hex[:8]}",
+            booked_at=now() - timedelta(hours=3 - i),
+            amount=Decimal("9500.00"),
+            currency="EUR",
+            direction="in",
+            account_id=account,
+            channel="sepa",
+            account_owner=who,
+            counterparty_name=f"Sender {i}",
+            counterparty_account=f"DE{i:020d}",
+            counterparty_country="DE",
+        )
+        for i in range(3)
+    ]
+    sender = EventSender(settings, codec=sealing_codec(engine))
+    for tx in payments:
+        sender.send(
+            TRANSACTIONS_SUBMITTED,
+            "TransactionSubmitted",
+            transaction_record(tx, source_system="t"),
+        )
+    sender.flush()
+    publish(
+        settings,
+        engine,
+        [
+            sample_exception(
+                who,
+                category="transaction_monitoring",
+                rule_id="tx.structuring",
+                kind="transaction_alert",
+                evidence=[("transaction", tx.transaction_id) for tx in payments],
+            )
+        ],
+    )
+    processes.start("cases")
+    processes.start("audit-sink")
+    wait_for_cases(engine, settings, 1, processes)
+    [case] = scoped_cases(engine, settings)
+
+    def shown() -> list[Any]:
+        view = case_view(engine, sealing_codec(engine), case.case_id)
+        return [] if view is None else view.transactions
+
+    wait_for(lambda: len(shown()) == 3, 60, "the payments in the case view", processes)
+    txs = shown()
+    assert [t.transaction_id for t in txs] == [tx.transaction_id for tx in payments]  # by time
+    assert {(t.amount, t.currency, t.direction) for t in txs} == {("9500.00", "EUR", "in")}
+    assert [t.counterparty for t in txs] == ["Sender 0", "Sender 1", "Sender 2"]
