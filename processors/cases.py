@@ -282,6 +282,25 @@ class _SealingOnly(SchemaRegistry):
     def prefetch_keys(self, subjects: Iterable[str]) -> None:
         """Nothing: a batch's keys are needed only for the few values opened or sealed."""
 
+    def _sealed(self, schema: EventSchema, record: Record) -> Record:
+        """``record`` with its plain personal values sealed; the subject's key is read only
+        when there is one (the decisions come with theirs sealed already)."""
+        if schema.personal is None:
+            return record
+        assert self.keyring is not None
+        keyring, subject = self.keyring, record["envelope"]["subject_id"]
+        sealing: list[Leaf] = []
+
+        def seal(value: Any) -> Any:
+            if is_sealed(value):
+                return value
+            if not sealing:
+                sealing.append(sealer(keyring.sealing_key(subject)))
+            return sealing[0](value)
+
+        sealed: Record = schema.personal(record, seal)
+        return sealed
+
 
 def sweep_interval_s() -> float:
     return float(os.environ.get(SWEEP_INTERVAL_VARIABLE, DEFAULT_SWEEP_INTERVAL_S))

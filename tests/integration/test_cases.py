@@ -409,6 +409,12 @@ def test_every_decision_reaches_the_audit_trail(
     )
     assert recorded(engine, settings.topic(CASES_DECISIONS)) == len(expected)
 
+    view = case_view(engine, sealing_codec(engine), case.case_id)
+    assert view is not None
+    trail = [t for t in view.trail if t.event_type == "ComplianceException"]
+    assert sorted(t.event_id for t in trail) == sorted(e.event_id for e in view.exceptions)
+    assert {t.payload["reason"] for t in trail} == {"the rule failed"}  # opened from the trail
+
 
 # --- sanctions ---------------------------------------------------------------------------
 
@@ -468,3 +474,100 @@ def test_clearing_a_sanctions_case_records_a_clearance_so_the_hit_does_not_come_
     view = case_view(engine, sealing_codec(engine), case.case_id)
     assert view is not None
     assert view.history[-1].detail["cleared_entities"] == entity.entity_id
+
+
+def test_a_decision_on_the_topic_whose_apply_was_lost_reaches_the_tables(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    """A desk that died between publishing its decision and applying it: the cases
+    processor's feed applies the decision from cases.decisions."""
+    from compliance.cases.decisions import DESK, decision, desk_discriminator
+    from compliance.processors.cases import state_of
+
+    publish(settings, engine, [sample_exception(customer(), severity="low")])
+    processes.start("cases")
+    wait_for_cases(engine, settings, 1, processes)
+    [row] = scoped_cases(engine, settings)
+    out = decision(
+        state_of(row),
+        action="escalated",
+        actor="someone",
+        stage=DESK,
+        cause=row.last_event_id,
+        discriminator=desk_discriminator("escalated", "someone", "lost"),
+        status="escalated",
+    )
+    sender = EventSender(settings, codec=sealing_codec(engine))
+    sender.send(CASES_DECISIONS, out.event_type, out.record)
+    sender.flush()  # published, never applied by its maker
+
+    wait_for(
+        lambda: scoped_cases(engine, settings)[0].status == "escalated",
+        30,
+        "the lost decision applied",
+        processes,
+    )
+    [after] = scoped_cases(engine, settings)
+    assert after.last_event_id == out.record["envelope"]["event_id"]
+
+
+def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    from decimal import Decimal
+
+    from compliance.topics import TRANSACTIONS_SUBMITTED
+    from compliance.transactions.model import Transaction, transaction_record
+
+    who, account = customer(), f"NL{uuid.uuid4().hex[:10]}"
+    payments = [
+        Transaction(
+            transaction_id=f"tx-{uuid.uuid4().hex[:8]}",
+            booked_at=now() - timedelta(hours=3 - i),
+            amount=Decimal("9500.00"),
+            currency="EUR",
+            direction="in",
+            account_id=account,
+            channel="sepa",
+            account_owner=who,
+            counterparty_name=f"Sender {i}",
+            counterparty_account=f"DE{i:020d}",
+            counterparty_country="DE",
+        )
+        for i in range(3)
+    ]
+    sender = EventSender(settings, codec=sealing_codec(engine))
+    for tx in payments:
+        sender.send(
+            TRANSACTIONS_SUBMITTED,
+            "TransactionSubmitted",
+            transaction_record(tx, source_system="t"),
+        )
+    sender.flush()
+    publish(
+        settings,
+        engine,
+        [
+            sample_exception(
+                who,
+                category="transaction_monitoring",
+                rule_id="tx.structuring",
+                kind="transaction_alert",
+                evidence=[("transaction", tx.transaction_id) for tx in payments],
+            )
+        ],
+    )
+    processes.start("cases")
+    processes.start("audit-sink")
+    wait_for_cases(engine, settings, 1, processes)
+    [case] = scoped_cases(engine, settings)
+
+    def shown() -> list[Any]:
+        view = case_view(engine, sealing_codec(engine), case.case_id)
+        return [] if view is None else view.transactions
+
+    wait_for(lambda: len(shown()) == 3, 60, "the payments in the case view", processes)
+    txs = shown()
+    assert [t.transaction_id for t in txs] == [tx.transaction_id for tx in payments]  # by time
+    assert {(t.amount, t.currency, t.direction) for t in txs} == {("9500.00", "EUR", "in")}
+    assert [t.counterparty for t in txs] == ["Sender 0", "Sender 1", "Sender 2"]

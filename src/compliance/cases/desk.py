@@ -82,8 +82,7 @@ class CaseDesk:
         case = self._open_case(case_id, actor, "put in review")
         if case.status != "open":
             raise TransitionRefused(f"the case is {_status(case.status)} already")
-        assignee = case.assignee or actor.username
-        return self._decide(case, actor, "review_started", status="in_review", assignee=assignee)
+        return self._decide(case, actor, "review_started", status="in_review")
 
     def escalate(self, case_id: str, actor: Officer, reason: str) -> CaseSummary:
         case = self._open_case(case_id, actor, "escalated")

@@ -121,8 +121,8 @@ def _insert_cases(conn: Connection, opened: list[Record], scope: str) -> None:
         for d in opened
     ]
     rows.sort(key=lambda r: r["case_id"])
-    if rows:
-        conn.execute(insert(cases).on_conflict_do_nothing(), rows)
+    if rows:  # RETURNING makes it multi-row statements, not one statement per row
+        conn.execute(insert(cases).on_conflict_do_nothing().returning(cases.c.case_id), rows)
 
 
 def _insert_exceptions(conn: Connection, decisions: list[Record]) -> set[str]:

@@ -26,6 +26,7 @@ def sample_exception(
     sla_due_at: datetime | None = None,
     occurred_at: datetime | None = None,
     cause: str | None = None,
+    evidence: list[tuple[str, str]] | None = None,
 ) -> Outgoing:
     """A ComplianceException about ``customer_id`` (keyed by it, as the checker's are)."""
     at = occurred_at or now()
@@ -54,6 +55,6 @@ def sample_exception(
         "details": dict(details or {}),
         "category": category,
         "sla_due_at": due.replace(microsecond=due.microsecond // 1000 * 1000),
-        "evidence": [{"kind": "document", "ref": document}],
+        "evidence": [{"kind": k, "ref": r} for k, r in (evidence or [("document", document)])],
     }
     return Outgoing(COMPLIANCE_EXCEPTIONS.name, "ComplianceException", record)
