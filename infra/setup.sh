@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and re-runnable) setup of a fresh Debian machine for this project:
-# Java 17, Maven, PostgreSQL binaries, Tesseract OCR and the Python venv in .venv.
+# Java 17, Maven, PostgreSQL binaries, Tesseract OCR, Chromium (the review application's browser
+# tests drive Debian's build through Playwright) and the Python venv in .venv.
 # Installs only what is missing; apt-get update runs at most once, and only if needed.
 set -euo pipefail
 
@@ -41,6 +42,16 @@ ensure_tesseract() {
     apt_install tesseract-ocr tesseract-ocr-eng
 }
 
+ensure_chromium() {
+    # Playwright's own browser download is not reachable from every machine: the browser tests
+    # launch Debian's chromium package at /usr/bin/chromium instead.
+    if [[ -x /usr/bin/chromium ]]; then
+        log "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+        return 0
+    fi
+    apt_install chromium
+}
+
 ensure_venv() {
     local venv="$ROOT/.venv" py
     py="$(command -v python3 || true)"
@@ -75,5 +86,6 @@ ensure_java
 ensure_maven
 "$INFRA_DIR/postgres.sh" install
 ensure_tesseract
+ensure_chromium
 ensure_venv
 log "setup complete; start the services with infra/services.sh start"

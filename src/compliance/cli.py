@@ -22,6 +22,7 @@ Runner = Callable[[Settings, threading.Event], None]
 def _processors() -> dict[str, Runner]:
     from compliance.processors import (
         audit_sink,
+        cases,
         checker,
         classifier,
         notifier,
@@ -34,7 +35,16 @@ def _processors() -> dict[str, Runner]:
         "audit-sink": audit_sink.main,
         "transaction-screener": transaction_screener.main,
         "notifier": notifier.main,
+        "cases": cases.main,
+        "review-ui": _review_ui,
     }
+
+
+def _review_ui(settings: Settings, stop: threading.Event) -> None:
+    """The review application (imported only when run: the processors need no web stack)."""
+    from compliance.review.serve import main
+
+    main(settings, stop)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -72,7 +82,7 @@ def cmd_topics_list(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.demo import run_demo
 
-    return run_demo(settings, timeout_s=args.timeout)
+    return run_demo(settings, timeout_s=args.timeout, serve=args.serve)
 
 
 def cmd_config(settings: Settings, _: argparse.Namespace) -> int:
@@ -101,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the pipeline on the bundled samples")
     demo.add_argument("--timeout", type=float, default=120)
+    demo.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the review application serving until Ctrl-C after the demo (default: "
+        "when run in a terminal)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
@@ -111,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importlib.import_module("compliance.commands.reports").register(report)
     importlib.import_module("compliance.commands.report_daily").register(report)
+    importlib.import_module("compliance.commands.cases").register(sub)
     return parser
 
 

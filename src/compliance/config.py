@@ -291,6 +291,26 @@ class Settings(BaseSettings):
     audit_checkpoint_interval_s: float = Field(
         30.0, gt=0, description="How often the audit sink signs a checkpoint of its chain heads."
     )
+    review_host: str = Field(
+        "127.0.0.1",
+        description="Address the review application (`compliance run review-ui`) listens on.",
+    )
+    review_port: int = Field(
+        8080, ge=0, le=65535, description="Port of the review application (0: any free port)."
+    )
+    review_session_lifetime_s: float = Field(
+        8 * 3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="How long an officer's login lasts in the review application (a working "
+        "day by default); after it they log in again.",
+    )
+    review_cookie_secure: bool = Field(
+        True,
+        description="Send the review application's cookies only over HTTPS (Secure). Turn off "
+        "only to use it over plain HTTP on another host than localhost; browsers accept Secure "
+        "cookies from http://localhost and http://127.0.0.1.",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

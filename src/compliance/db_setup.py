@@ -29,9 +29,11 @@ def create_every_table(engine: Engine) -> None:
     """Bring the audit trail to its newest migration and make the processors' tables that are
     missing (safe to run again, and from several processes at once)."""
     from compliance.audit.store import create_schema
+    from compliance.cases.tables import create_cases_schema
     from compliance.classification.cache import ResultCache
     from compliance.notify.store import create_outbox_table
     from compliance.officers import create_officers_table
+    from compliance.review.sessions import create_sessions_table
     from compliance.rules.store import create_state_schema
     from compliance.screening.tables import create_screening_schema
 
@@ -41,6 +43,8 @@ def create_every_table(engine: Engine) -> None:
     ResultCache(engine).create_table()
     create_officers_table(engine)
     create_outbox_table(engine)
+    create_cases_schema(engine)
+    create_sessions_table(engine)
 
 
 def grant(engine: Engine, role: str, purpose: Purpose, password: str | None) -> RoleReady:

@@ -24,9 +24,10 @@ from compliance.processors.checker import EXCEPTION_KIND
 from compliance.publisher import Published, Publisher, arrival_event
 from compliance.rules import Ruleset, load_ruleset
 from compliance.topics import every_topic
-from compliance.transactions.demo import run_transaction_demo
+from compliance.transactions.demo import STREAM, run_transaction_demo
+from compliance.transactions.sources import read_csv
 
-PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener")
+PROCESSORS = ("audit-sink", "classifier", "checker", "transaction-screener", "cases")
 # The checker raises one exception per failing rule, of one of these kinds; the classifier's
 # own (unreadable, low confidence) come on top.
 RULE_EXCEPTION_KINDS = frozenset(EXCEPTION_KIND.values())
@@ -112,7 +113,9 @@ def wait_until_audited(
         time.sleep(0.5)
 
 
-def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120) -> int:
+def run_demo(
+    settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120, serve: bool | None = None
+) -> int:
     admin = connect(settings.admin_database_dsn)
     require_database(admin, "COMPLIANCE_ADMIN_DATABASE_URL")
     initialise(admin, settings)  # as the owner; the processors run as their own roles
@@ -138,10 +141,12 @@ def run_demo(settings: Settings, samples: Path = SAMPLES, timeout_s: float = 120
                 )
         found = wait_until_audited(engine, published, ruleset, settings, timeout_s, procs)
         run_transaction_demo(engine, settings, timeout_s, procs)
+        subjects = [p.document_id for p in published] + demo_transaction_ids()
+        queued = wait_until_queued(engine, settings, subjects, timeout_s, procs)
     finally:
         stop_processors(procs)
     print_summary(engine, settings, manifest, found, ruleset, time.monotonic() - started)
-    return 0
+    return review_demo(engine, settings, queued, serve)
 
 
 def print_summary(
@@ -177,3 +182,32 @@ def print_summary(
     print(f"  exceptions           {counts.get('ComplianceException', 0)}")
     print(f"  dead letters         {counts.get('DeadLetter', 0)}")
     print(f"  audit rows in total  {sum(counts.values())}")
+
+
+def demo_transaction_ids() -> list[str]:
+    return [tx.transaction_id for tx in read_csv(STREAM)]
+
+
+def wait_until_queued(
+    engine: Engine,
+    settings: Settings,
+    subjects: list[str],
+    timeout_s: float,
+    procs: list[subprocess.Popen[bytes]],
+) -> int:
+    """Wait until every exception of this deployment's audit trail is in a case (the cases
+    processor's work); return how many open cases the queue holds."""
+    from compliance.demo_review import open_cases, unqueued_exceptions
+
+    deadline = time.monotonic() + timeout_s
+    while unqueued_exceptions(engine, settings, subjects):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            raise TimeoutError(f"exceptions not turned into cases within {timeout_s:g} s")
+        time.sleep(0.5)
+    return open_cases(engine, settings)
+
+
+def review_demo(engine: Engine, settings: Settings, queued: int, serve: bool | None) -> int:
+    from compliance.demo_review import present_review_application
+
+    return present_review_application(engine, settings, queued, serve)

@@ -85,6 +85,13 @@ NOTIFICATIONS_FAILED = TopicSpec(
     90 * _DAY_MS,
     "A notification the notifier gave up on (route, attempts, reason): its dead-letter record.",
 )
+CASES_DECISIONS = TopicSpec(
+    "cases.decisions",
+    3,
+    365 * _DAY_MS,
+    "Every change of a case (opened, assigned, decided ...), keyed by customer; the case "
+    "tables are its projection.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -97,6 +104,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SANCTIONS_CLEARANCES,
     TRANSACTIONS_SUBMITTED,
     NOTIFICATIONS_FAILED,
+    CASES_DECISIONS,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 

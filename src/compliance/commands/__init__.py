@@ -10,4 +10,4 @@ from compliance.config import Settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
-AREAS = ("documents", "rules", "sanctions", "audit", "transactions")
+AREAS = ("documents", "rules", "sanctions", "audit", "transactions", "users")

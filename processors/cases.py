@@ -1,0 +1,349 @@
+"""Cases: compliance.exceptions -> cases.decisions, and the case tables (their projection).
+
+Each exception joins the open case of its customer and category, or opens one when there is
+none (never one, or the last one closed): twenty failed checks of one customer are one open
+case per category. Every change is a ``CaseDecision`` event; the case tables are a
+projection of those events (``compliance.cases.projection``).
+
+Order of work, per batch of exceptions:
+
+1. the projection is caught up first when it may lag (at start, for a partition newly ours,
+   after a direct apply failed): the feed (``compliance.cases.feed``) applies what
+   cases.decisions holds and the tables do not yet (any decision of ours whose apply was lost
+   in a crash, an earlier owner's), so the grouping below sees every earlier decision; the
+   same feed follows the topic meanwhile in a thread of its own, for the officers' decisions
+   made elsewhere whose own apply was lost;
+2. the batch is grouped (one query reads the open cases of its customers; its own earlier
+   exceptions count too) and its decisions produced in the runner's Kafka transaction with
+   the consumed offsets (exactly once; event ids derive from the exceptions);
+3. once the transaction has committed, its decisions are applied to the tables, idempotently
+   by event id (a crash between 2 and 3 is repaired by step 1 at the next start).
+
+Every ``COMPLIANCE_CASES_SWEEP_INTERVAL_S`` seconds (default 30) a sweep marks open cases
+past their SLA due time: an ``sla_breached`` decision each, audited like any other.
+
+Reason and details of an exception are personal: the decision carries them sealed with the
+customer's key, and the tables keep them sealed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
+
+from compliance import kafka_io
+from compliance.audit.store import connect, require_database
+from compliance.cases.decisions import PROCESSOR, CaseState, decision
+from compliance.cases.feed import DecisionFeed
+from compliance.cases.grouping import CaseKey, case_key, take_in
+from compliance.cases.projection import apply_many
+from compliance.cases.tables import OPEN_STATUSES, cases, create_cases_schema
+from compliance.codec import EventSchema, Record, SchemaRegistry, registry
+from compliance.config import Settings
+from compliance.db_errors import retryable_db_errors
+from compliance.errors import PoisonMessage, RetryableError
+from compliance.events import now
+from compliance.outgoing import Outgoing
+from compliance.runner import TransactionalRunner
+from compliance.sealing import ERASED, Keyring, Leaf, SubjectErased, is_sealed, opener, sealer
+from compliance.subject_keyring import DatabaseKeyring
+from compliance.topics import CASES_DECISIONS, COMPLIANCE_EXCEPTIONS
+
+log = logging.getLogger(__name__)
+NAME = "cases"
+SWEEP_INTERVAL_VARIABLE = "COMPLIANCE_CASES_SWEEP_INTERVAL_S"
+DEFAULT_SWEEP_INTERVAL_S = 30.0
+
+
+class CaseGrouper:
+    """The batch stage: exceptions into decisions, remembered until the batch commits."""
+
+    def __init__(self, engine: Engine, keyring: Keyring, scope: str) -> None:
+        self.engine = engine
+        self.keyring = keyring
+        self.scope = scope
+        self.decided: list[Record] = []
+
+    def __call__(
+        self, inputs: Sequence[tuple[str, Record]]
+    ) -> list[Sequence[Outgoing] | PoisonMessage]:
+        self.decided = []
+        results: list[Sequence[Outgoing] | PoisonMessage] = []
+        wanted = {case_key(r) for t, r in inputs if t == "ComplianceException"}
+        open_cases = read_open_cases(self.engine, self.scope, wanted)
+        for event_type, record in inputs:
+            if event_type != "ComplianceException":
+                results.append(
+                    PoisonMessage(f"{event_type} does not belong on {COMPLIANCE_EXCEPTIONS.name}")
+                )
+                continue
+            key = case_key(record)
+            try:
+                sealed = self._sealed(record, key[0])
+            except PoisonMessage as exc:
+                results.append(exc)
+                continue
+            out, case = take_in(sealed, open_cases.get(key), self.scope)
+            open_cases[key] = case
+            self.decided.append(out.record)
+            results.append([out])
+        return results
+
+    def one(self, event_type: str, record: Record) -> Sequence[Outgoing]:
+        [result] = self([(event_type, record)])
+        if isinstance(result, PoisonMessage):
+            raise result
+        return result
+
+    def _sealed(self, exception: Record, customer: str) -> Record:
+        """The exception with its reason and details sealed with the customer's key, as the
+        decision carries them. They come sealed with the exception's subject's key (the
+        runner's codec leaves them so): when the subject is the customer, as it is for every
+        document's exception, they are passed on as they came, nothing opened; otherwise
+        they are opened and sealed again with the customer's key (``[erased]`` for a subject
+        erased). PoisonMessage when a value does not open."""
+        subject = exception["envelope"]["subject_id"]
+        details = exception.get("details") or {}
+        values = [exception["reason"], *(v for v in details.values() if isinstance(v, str))]
+        if subject == customer and all(is_sealed(v) for v in values):
+            return exception
+        opened: Leaf = (lambda v: v) if subject == customer else opener(subject, self.keyring)
+        seal = sealer(self.keyring.sealing_key(customer))
+
+        def reseal(value: str) -> str:
+            try:
+                return str(seal(opened(value)))
+            except SubjectErased:
+                return ERASED
+
+        sealed = dict(exception)
+        sealed["reason"] = reseal(exception["reason"])
+        sealed["details"] = {
+            k: (reseal(v) if isinstance(v, str) else v) for k, v in details.items()
+        }
+        return sealed
+
+
+def read_open_cases(
+    engine: Engine, scope: str, keys: Iterable[CaseKey]
+) -> dict[CaseKey, CaseState]:
+    """The open case of each (customer, category), as the tables have it."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    c = cases.c
+    query = select(cases).where(
+        c.scope == scope,
+        c.customer_id == any_(cast(sorted({customer for customer, _ in wanted}), ARRAY(Text))),
+        c.status.in_(OPEN_STATUSES),
+    )
+    found: dict[CaseKey, CaseState] = {}
+    asked = set(wanted)
+    with retryable_db_errors("the case tables"), engine.connect() as conn:
+        for r in conn.execute(query):
+            if (r.customer_id, r.category) in asked:
+                found[(r.customer_id, r.category)] = state_of(r)
+    return found
+
+
+def state_of(r: Any) -> CaseState:
+    return CaseState(
+        case_id=r.case_id,
+        scope=r.scope,
+        customer_id=r.customer_id,
+        category=r.category,
+        severity=r.severity,
+        status=r.status,
+        assignee=r.assignee,
+        sla_due_at=r.sla_due_at,
+        sla_breached=r.sla_breached,
+        pending_outcome=r.pending_outcome,
+        pending_by=r.pending_by,
+        last_event_id=r.last_event_id,
+    )
+
+
+def breaches(open_cases: Iterable[CaseState], at: datetime) -> list[Outgoing]:
+    """An ``sla_breached`` decision for each open case past its due time not flagged yet."""
+    return [
+        decision(
+            case,
+            action="sla_breached",
+            actor=PROCESSOR,
+            stage=PROCESSOR,
+            cause=case.case_id,
+            discriminator="sla_breached",
+            occurred_at=at,
+            detail={"due": case.sla_due_at.isoformat()} if case.sla_due_at else {},
+        )
+        for case in open_cases
+        if case.is_open
+        and not case.sla_breached
+        and case.sla_due_at is not None
+        and case.sla_due_at < at
+    ]
+
+
+def overdue_cases(engine: Engine, scope: str, at: datetime) -> list[CaseState]:
+    c = cases.c
+    query = select(cases).where(
+        c.scope == scope,
+        c.status.in_(OPEN_STATUSES),
+        c.sla_breached.is_(False),
+        c.sla_due_at < at,
+    )
+    with retryable_db_errors("the case tables"), engine.connect() as conn:
+        return [state_of(r) for r in conn.execute(query)]
+
+
+def sweep(settings: Settings, engine: Engine, sender: Any) -> int:
+    """Mark the open cases past their due time; returns how many were marked."""
+    at = now()
+    marked = breaches(overdue_cases(engine, settings.topic_prefix, at), at)
+    for out in marked:
+        sender.send(CASES_DECISIONS, out.event_type, out.record)
+    if marked:
+        sender.flush()
+        with retryable_db_errors("the case tables"), engine.begin() as conn:
+            apply_many(conn, [o.record for o in marked], settings.topic_prefix)
+        log.info("cases: %d case(s) past their SLA", len(marked))
+    return len(marked)
+
+
+class CasesRunner(TransactionalRunner):
+    """The transactional runner, with the batch's decisions applied once its transaction has
+    committed, and the projection caught up first whenever it may lag what the grouping must
+    see: a partition newly ours (its earlier owner's decisions), or a direct apply that
+    failed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        grouper: CaseGrouper,
+        feed: DecisionFeed,
+        **kw: Any,
+    ) -> None:
+        super().__init__(
+            NAME,
+            settings,
+            [settings.topic(COMPLIANCE_EXCEPTIONS)],
+            grouper.one,
+            batch_stage=grouper,
+            **kw,
+        )
+        self.engine = engine
+        self.grouper = grouper
+        self.feed = feed
+        self.caught_up_for: set[tuple[str, int]] = set()  # partitions seen since a catch-up
+        self.lagging = False
+
+    def _process_in_transaction(
+        self, consumer: Consumer, producer: Producer, batch: list[Message]
+    ) -> None:
+        partitions = {(m.topic() or "", m.partition() or 0) for m in batch}
+        if self.lagging or not partitions <= self.caught_up_for:
+            assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+            self.feed.catch_up()  # covers every partition ours now
+            self.lagging = False
+            self.caught_up_for |= partitions | assigned
+        self.grouper.decided = []
+        super()._process_in_transaction(consumer, producer, batch)
+        decided, self.grouper.decided = self.grouper.decided, []
+        try:
+            with retryable_db_errors("the case tables"), self.engine.begin() as conn:
+                apply_many(conn, decided, self.settings.topic_prefix)
+        except RetryableError as exc:  # committed on Kafka: the feed applies them
+            log.warning("cases: decisions committed but not applied yet (%s)", exc)
+            self.lagging = True
+
+    def _revoked(self, partitions: list[TopicPartition]) -> None:
+        super()._revoked(partitions)
+        self.caught_up_for -= {(tp.topic, tp.partition) for tp in partitions}
+
+
+class _SealingOnly(SchemaRegistry):
+    """The bundled schemas, sealing personal values on encode and leaving them as they came
+    on decode (the grouper opens only what it must)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.__dict__.update(registry().with_keyring(keyring).__dict__)
+
+    def _opened(self, schema: EventSchema, record: Record) -> Record:
+        return record
+
+    def prefetch_keys(self, subjects: Iterable[str]) -> None:
+        """Nothing: a batch's keys are needed only for the few values opened or sealed."""
+
+    def _sealed(self, schema: EventSchema, record: Record) -> Record:
+        """``record`` with its plain personal values sealed; the subject's key is read only
+        when there is one (the decisions come with theirs sealed already)."""
+        if schema.personal is None:
+            return record
+        assert self.keyring is not None
+        keyring, subject = self.keyring, record["envelope"]["subject_id"]
+        sealing: list[Leaf] = []
+
+        def seal(value: Any) -> Any:
+            if is_sealed(value):
+                return value
+            if not sealing:
+                sealing.append(sealer(keyring.sealing_key(subject)))
+            return sealing[0](value)
+
+        sealed: Record = schema.personal(record, seal)
+        return sealed
+
+
+def sweep_interval_s() -> float:
+    return float(os.environ.get(SWEEP_INTERVAL_VARIABLE, DEFAULT_SWEEP_INTERVAL_S))
+
+
+def _sweeping(settings: Settings, engine: Engine, stop: threading.Event, interval_s: float) -> None:
+    from compliance.screening.sending import EventSender
+
+    sender = EventSender(settings)
+    while not stop.wait(interval_s):
+        try:
+            sweep(settings, engine, sender)
+        except RetryableError as exc:
+            log.warning("cases: SLA sweep postponed (%s)", exc)
+
+
+def main(settings: Settings, stop: threading.Event) -> None:
+    engine = connect(settings.database_dsn)
+    require_database(engine)
+    kafka_io.require_broker(settings)
+    create_cases_schema(engine)
+    # Exceptions are read as they came, personal values sealed (``CaseGrouper._sealed``); the
+    # runner's own outputs (dead letters) are sealed on their way out.
+    keyring = DatabaseKeyring(engine)
+    grouper = CaseGrouper(engine, keyring, settings.topic_prefix)
+    feed = DecisionFeed(settings, engine)
+    feed.catch_up(timeout_s=120)
+    runner = CasesRunner(settings, engine, grouper, feed, codec=_SealingOnly(keyring))
+    helpers = [
+        threading.Thread(
+            target=_sweeping,
+            args=(settings, engine, stop, sweep_interval_s()),
+            name="sla-sweep",
+            daemon=True,
+        ),
+        threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True),
+    ]
+    for helper in helpers:
+        helper.start()
+    try:
+        runner.run(stop)
+    finally:
+        stop.set()
+        for helper in helpers:
+            helper.join(10)
+        feed.close()

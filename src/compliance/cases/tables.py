@@ -1,0 +1,106 @@
+"""The case tables in PostgreSQL: a projection of ``cases.decisions``
+(``compliance.cases.projection`` writes them, nothing else does).
+
+Rows are scoped by the topic prefix (``scope``), as the other processors' tables are, so
+several deployments (or tests) share a database without seeing each other's cases. Reason,
+details and comments are kept sealed as the events carried them (``compliance.sealing``):
+they are opened only when shown, and an erased customer's stay unreadable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from compliance.db_errors import retryable_db_errors
+
+metadata = MetaData()
+_SCHEMA_LOCK = 0x63617365  # "case": one creator at a time
+
+STATUSES = ("open", "in_review", "escalated", "closed_cleared", "closed_confirmed")
+OPEN_STATUSES = ("open", "in_review", "escalated")
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", Text, primary_key=True),
+    Column("scope", Text, nullable=False, server_default=""),
+    Column("customer_id", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("assignee", Text),
+    Column("title", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sla_due_at", DateTime(timezone=True)),
+    Column("sla_breached", Boolean, nullable=False, server_default="false"),
+    Column("exception_count", Integer, nullable=False, server_default="0"),
+    Column("pending_outcome", Text),
+    Column("pending_by", Text),
+    Column("pending_at", DateTime(timezone=True)),
+    Column("last_event_id", Text, nullable=False),
+    Index("cases_queue", "status", "sla_due_at"),
+    Index("cases_customer", "scope", "customer_id", "category", "status"),
+)
+
+case_exceptions = Table(
+    "case_exceptions",
+    metadata,
+    Column("exception_event_id", Text, primary_key=True),
+    Column("case_id", Text, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("document_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("rule_id", Text),
+    Column("rule_version", Text),
+    Column("severity", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("sla_due_at", DateTime(timezone=True)),
+    Column("reason", Text, nullable=False),  # sealed
+    Column("details", JSONB, nullable=False),  # values sealed
+    Column("evidence", JSONB, nullable=False),  # [{"kind", "ref"}]
+    Index("case_exceptions_case", "case_id"),
+    Index("case_exceptions_document", "document_id"),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("event_id", Text, primary_key=True),  # the cases.decisions event id
+    Column("case_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("comment", Text),  # sealed with the customer's key
+    Column("detail", JSONB, nullable=False),
+    Index("case_history_case", "case_id", "at"),
+)
+
+# How far the projection has read cases.decisions, per scope and partition.
+case_projection_positions = Table(
+    "case_projection_positions",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+
+def create_cases_schema(engine: Engine) -> None:
+    """Create the case tables when missing (safe from several processes at once)."""
+    with retryable_db_errors("the case tables"), engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn, checkfirst=True)
