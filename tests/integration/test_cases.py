@@ -344,7 +344,7 @@ def test_the_tables_rebuilt_from_cases_decisions_equal_the_live_ones(
 def test_a_cases_processor_killed_mid_run_leaves_no_duplicate_case_or_history_row(
     settings: Settings, engine: Engine, processes: Processes
 ) -> None:
-    customers = [customer() for _ in range(40)]
+    customers = [customer() for _ in range(100)]
     events = [
         sample_exception(c, category=cat, rule_id=f"r{i}")
         for i in range(10)
@@ -352,7 +352,7 @@ def test_a_cases_processor_killed_mid_run_leaves_no_duplicate_case_or_history_ro
         for cat in ("kyc", "document_quality")
     ]
     publish(settings, engine, events)
-    processes.start("cases", COMPLIANCE_BATCH_SIZE="50")
+    processes.start("cases", COMPLIANCE_BATCH_SIZE="20")  # 100 transactions: killed amid them
     wait_for(lambda: exceptions_in_cases(engine, settings) >= 100, 60, "a first part", processes)
     processes.kill("cases")
     assert exceptions_in_cases(engine, settings) < len(events), "killed after the end"
@@ -360,7 +360,7 @@ def test_a_cases_processor_killed_mid_run_leaves_no_duplicate_case_or_history_ro
     wait_for_cases(engine, settings, len(events), processes, timeout_s=120)
 
     found = scoped_cases(engine, settings)
-    assert len(found) == 80  # one per customer and category
+    assert len(found) == 200  # one per customer and category
     assert {c.exception_count for c in found} == {10}
     rows = table_rows(engine, settings)
     assert len(rows["case_exceptions"]) == len(events)
