@@ -127,12 +127,18 @@ _DROPPED_PUNCT = re.compile(r"['’‘`´.ʻʼ]")
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
 
 
+def fold_letters(word: str) -> str:
+    """Romanised, case-folded, without accents or special letters (for ASCII: lower case)."""
+    text = transliterate(word).casefold().translate(_SPECIAL_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
 @lru_cache(maxsize=200_000)
 def fold_word(word: str) -> tuple[str, ...]:
     """One whitespace-separated word to zero or more ASCII tokens (cached: names repeat)."""
-    text = transliterate(word).casefold().translate(_SPECIAL_LETTERS)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # ASCII has nothing to romanise, decompose or strip: only its case to fold
+    text = word.lower() if word.isascii() else fold_letters(word)
     text = fold_spelling(_DROPPED_PUNCT.sub("", text))
     return tuple(t for t in _SEPARATORS.split(text) if t)
 
@@ -157,8 +163,14 @@ def reorder_surname_first(text: str) -> str:
     return f"{parts[1]} {parts[0]}{suffix}"
 
 
+_LONGEST_PHRASES_FIRST = sorted(_LEGAL_PHRASES, key=len, reverse=True)
+_PHRASE_WORDS = frozenset(word for phrase in _LEGAL_PHRASES for word in phrase)
+
+
 def _strip_phrases(tokens: list[str]) -> list[str]:
-    for phrase in sorted(_LEGAL_PHRASES, key=len, reverse=True):
+    if _PHRASE_WORDS.isdisjoint(tokens):  # most names: no phrase can start anywhere
+        return tokens
+    for phrase in _LONGEST_PHRASES_FIRST:
         n = len(phrase)
         i = 0
         while i + n <= len(tokens):
