@@ -216,11 +216,13 @@ class ScreeningIndex:
         if token in self.vocab:
             found[token] = 1.0
         candidates: set[int] = set()
+        deletes = self._deletes
         for deletion in _deletions(token):
-            candidates.update(self._deletes.get(deletion, ()))
+            if (spellings := deletes.get(deletion)) is not None:
+                candidates.update(spellings)
         sound = phonetic_key(token)
-        if len(sound) >= _MIN_PHONETIC_LEN:
-            candidates.update(self._phonetic.get(sound, ()))
+        if len(sound) >= _MIN_PHONETIC_LEN and (same := self._phonetic.get(sound)) is not None:
+            candidates.update(same)
         penalty = known_penalty if self.is_known_name(token) else 0.0
         for tid in candidates:
             other = self.vocab_tokens[tid]

@@ -208,6 +208,13 @@ def normalise_tokens(words: list[str]) -> tuple[str, ...]:
     tokens = [t for w in words for t in fold_word(w)]
     if not tokens:
         return ()
+    if _TOKENS_ACTED_ON.isdisjoint(tokens):  # most names: no step changes a token
+        return tuple(tokens)
+    return token_steps(tokens)
+
+
+def token_steps(tokens: list[str]) -> tuple[str, ...]:
+    """Titles, legal forms and fillers dropped, "abd" names merged, variants folded."""
     while len(tokens) > 1 and tokens[0] in _LEADING_TITLES:
         tokens = tokens[1:]
     tokens = _without(tokens, _TITLES)
@@ -217,6 +224,12 @@ def normalise_tokens(words: list[str]) -> tuple[str, ...]:
     tokens = _merge_abd(tokens)
     tokens = _without(tokens, _FILLERS)
     return tuple(VARIANTS.get(t, t) for t in tokens)
+
+
+# Every token some step of ``token_steps`` drops, merges or replaces.
+_TOKENS_ACTED_ON = (
+    _LEADING_TITLES | _TITLES | _PHRASE_WORDS | _LEGAL_FORMS | _ABD_PREFIXES | _FILLERS
+) | frozenset(VARIANTS)
 
 
 def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """The screening shortcuts taken for speed give exactly what the full computation gives: the
-ASCII fold of a word, name scores cut below a floor, and the cached pair postings of the
-index (also while the cache keeps emptying itself for its bound)."""
+ASCII fold of a word, names no normalisation step changes, cached dates of birth, name scores
+cut below a floor, and the cached pair postings of the index (also while the cache keeps
+emptying itself for its bound)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import string
 
 import pytest
 
-from compliance.screening import Screener, ScreeningConfig
+from compliance.screening import SanctionsList, Screener, ScreeningConfig
 from compliance.screening import index as index_module
+from compliance.screening.dates import parse_partial_date
 from compliance.screening.normalise import (
     _DROPPED_PUNCT,
     _SEPARATORS,
     fold_letters,
     fold_spelling,
     fold_word,
+    normalise_tokens,
+    token_steps,
 )
 from compliance.screening.scoring import score_name
 
@@ -31,6 +35,30 @@ def test_an_ascii_word_folds_as_the_full_unicode_path_folds_it() -> None:
     for word in words:
         full = fold_spelling(_DROPPED_PUNCT.sub("", fold_letters(word)))
         assert fold_word(word) == tuple(t for t in _SEPARATORS.split(full) if t), word
+
+
+def test_every_listed_name_normalises_as_the_full_token_steps_normalise_it(
+    bundled_lists: list[SanctionsList],
+) -> None:
+    names = [n for lst in bundled_lists for e in lst.entities for n, _ in e.all_names()]
+    names += ["Dr. Abd al-Rahman Mohamed", "Joint Stock Company Rosneft", "Maria de la Cruz"]
+    untouched = 0
+    for name in names:
+        words = name.split()
+        folded = [t for w in words for t in fold_word(w)]
+        expected = token_steps(list(folded)) if folded else ()
+        assert normalise_tokens(words) == expected, name
+        untouched += expected == tuple(folded)
+    assert 1000 < untouched < len(names)  # both paths were taken
+
+
+def test_a_date_of_birth_parsed_again_is_the_date_parsed_the_first_time() -> None:
+    texts = ["1960", "1960-01", "1960-01-12", "12 Jan 1960", "00/00/1960", "soon", " 1971 "]
+    first = [parse_partial_date(t) for t in texts]
+    parse_partial_date.cache_clear()
+    assert [parse_partial_date(t) for t in texts] == first
+    assert [parse_partial_date(t) for t in texts] == first  # now from the cache
+    assert first[3] is not None and (first[3].year, first[3].month, first[3].day) == (1960, 1, 12)
 
 
 def test_a_name_score_below_the_floor_is_none_and_one_above_is_the_full_score() -> None:
