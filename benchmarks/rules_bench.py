@@ -13,7 +13,7 @@ change it.
    the per-word caches of the screening miss as well, where real new customers mostly share
    their words with earlier ones), and 5,000 customers with several documents each (names
    screened again hit the watchlist's cache). Bank statements all carry the same IBAN and
-   BIC; no check keeps a result across documents, so that repetition saves nothing.
+   BIC; the identifier checks keep no result across documents, so that saves nothing.
    Target: at least 20,000 documents per second.
 2. End to end through Kafka and PostgreSQL: DocumentClassified events produced to a fresh
    topic prefix, one `compliance run checker` process (a batch at a time: the customers'
