@@ -5,7 +5,9 @@ measured in the same run (the ceiling no stage can pass).
 Run from the project root, with `make services` up:  .venv/bin/python benchmarks/pipeline_bench.py
 Options: --documents N (default 10,000), --customers C (default 2,000), --database-url URL
 (default COMPLIANCE_DATABASE_URL: a database of the benchmark's own keeps other users' load
-and schema versions out of the figures). Writes benchmarks/results/pipeline.json.
+and schema versions out of the figures), --profile DIR (each stage's main thread under
+cProfile, DIR/<stage>.prof; the figures are then printed, not written).
+Writes benchmarks/results/pipeline.json.
 
 1. The ceiling: N records (the size of the arrival events below) are produced to a topic of
    their own, then a plain confluent-kafka loop consumes them and produces each again to a
@@ -73,7 +75,9 @@ def machine() -> str:
     )
 
 
-def figure(figures: Figures, name: str, value: float, unit: str, target: float | None = None):
+def figure(
+    figures: Figures, name: str, value: float, unit: str, target: float | None = None
+) -> None:
     figures[name] = {"value": round(value, 2), "unit": unit, "target": target}
     print(f"{name:52} {value:14,.2f} {unit}" + (f"   (target {target:,})" if target else ""))
 
@@ -167,6 +171,7 @@ def pipeline(
     engine: Engine,
     docs: list[tuple[dict[str, Any], int]],
     figures: Figures,
+    profiles: Path | None = None,
 ) -> None:
     env = os.environ | {
         "COMPLIANCE_DATABASE_URL": settings.database_dsn,
@@ -182,9 +187,11 @@ def pipeline(
     processes = []
     for name in ("audit-sink", "checker", "classifier"):
         log = (log_dir / f"{settings.topic_prefix}{name}.log").open("ab")
+        # with --profile, each stage's main thread runs under cProfile (written when it stops)
+        profiler = ["-m", "cProfile", "-o", str(profiles / f"{name}.prof")] if profiles else []
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "compliance", "run", name],
+                [sys.executable, *profiler, "-m", "compliance", "run", name],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -270,7 +277,16 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="a folder: run each stage under cProfile and write <stage>.prof there "
+        "(the figures are then not written to the results: profiling slows the stages)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     prefix = f"pbench{uuid.uuid4().hex[:8]}."
     overrides = {"database_url": args.database_url} if args.database_url else {}
     settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}", **overrides)
@@ -287,7 +303,7 @@ def main() -> None:
         docs = documents(folder, args.documents, args.customers)
         codec = registry()
         ceiling(settings, [codec.encode("DocumentArrived", a) for a, _ in docs], figures)
-        pipeline(settings, engine, docs, figures)
+        pipeline(settings, engine, docs, figures, args.profile)
     finally:
         admin = kafka_io.admin(settings)
         topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
@@ -305,7 +321,8 @@ def main() -> None:
         "machine": machine(),
         "figures": figures,
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.profile is None:
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 

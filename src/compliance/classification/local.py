@@ -13,31 +13,76 @@ from compliance.mrz import MRZ, find_mrz, mrz_date
 
 MODEL = "local-rules/1"
 
-# Evidence for each type: (pattern, weight). The type with the highest total wins.
-_EVIDENCE: dict[str, tuple[tuple[str, float], ...]] = {
-    "passport": ((r"\bpass(e)?port\b", 3.0), (r"\bnationality\b", 1.0)),
-    "national_id": ((r"\bidentity card\b|\bnational id\b|\bid card\b", 3.0),),
+# Evidence for each type: (pattern, weight, words). The type with the highest total wins.
+# ``words``: the text (lower-cased) holds one of them wherever the pattern matches, so a text
+# holding none is not searched (a plain substring test is a hundred times faster than a
+# search for a pattern that starts with a word boundary, on a six-page form).
+_EVIDENCE: dict[str, tuple[tuple[str, float, tuple[str, ...]], ...]] = {
+    "passport": (
+        (r"\bpass(e)?port\b", 3.0, ("passport", "passeport")),
+        (r"\bnationality\b", 1.0, ("nationality",)),
+    ),
+    "national_id": (
+        (
+            r"\bidentity card\b|\bnational id\b|\bid card\b",
+            3.0,
+            ("identity card", "national id", "id card"),
+        ),
+    ),
     "proof_of_address": (
-        (r"\butility bill\b|\belectricity\b|\bwater bill\b|\bgas bill\b", 3.0),
-        (r"\bproof of address\b", 3.0),
-        (r"\bservice address\b|\bbilling address\b", 1.5),
+        (
+            r"\butility bill\b|\belectricity\b|\bwater bill\b|\bgas bill\b",
+            3.0,
+            ("utility bill", "electricity", "water bill", "gas bill"),
+        ),
+        (r"\bproof of address\b", 3.0, ("proof of address",)),
+        (
+            r"\bservice address\b|\bbilling address\b",
+            1.5,
+            ("service address", "billing address"),
+        ),
     ),
     "bank_statement": (
-        (r"^:20:", 2.0),
-        (r"^:25:", 1.0),
-        (r"^:6[02][fm]:", 2.0),
-        (r"\bbank statement\b|\baccount statement\b", 3.0),
+        (r"^:20:", 2.0, (":20:",)),
+        (r"^:25:", 1.0, (":25:",)),
+        (r"^:6[02][fm]:", 2.0, (":60f:", ":60m:", ":62f:", ":62m:")),
+        (
+            r"\bbank statement\b|\baccount statement\b",
+            3.0,
+            ("bank statement", "account statement"),
+        ),
     ),
     "consent_form": (
-        (r"\bconsent\b", 2.0),
-        (r"\bpurpose of processing\b|\blawful basis\b", 2.0),
-        (r"\bdata protection\b|\bgdpr\b", 1.0),
+        (r"\bconsent\b", 2.0, ("consent",)),
+        (
+            r"\bpurpose of processing\b|\blawful basis\b",
+            2.0,
+            ("purpose of processing", "lawful basis"),
+        ),
+        (r"\bdata protection\b|\bgdpr\b", 1.0, ("data protection", "gdpr")),
     ),
-    "tax_form": ((r"\bform w-9\b", 4.0), (r"\btaxpayer identification number\b", 2.0)),
+    "tax_form": (
+        (r"\bform w-9\b", 4.0, ("form w-9",)),
+        (r"\btaxpayer identification number\b", 2.0, ("taxpayer identification number",)),
+    ),
     "invoice": (
-        (r"\binvoice\b|\bfactuur|\bfacture\b|\brechnung|\bfattura\b|\bfactura\b", 2.5),
-        (r"\bamount due\b|\btotal due\b|\bvat\b|\bbtw\b|\btva\b|\bmwst\b", 1.0),
+        (
+            r"\binvoice\b|\bfactuur|\bfacture\b|\brechnung|\bfattura\b|\bfactura\b",
+            2.5,
+            ("invoice", "factuur", "facture", "rechnung", "fattura", "factura"),
+        ),
+        (
+            r"\bamount due\b|\btotal due\b|\bvat\b|\bbtw\b|\btva\b|\bmwst\b",
+            1.0,
+            ("amount due", "total due", "vat", "btw", "tva", "mwst"),
+        ),
     ),
+}
+_COMPILED_EVIDENCE = {
+    doc_type: tuple(
+        (re.compile(pattern, re.MULTILINE), weight, words) for pattern, weight, words in evidence
+    )
+    for doc_type, evidence in _EVIDENCE.items()
 }
 
 _LABELS: dict[str, tuple[str, ...]] = {
@@ -87,9 +132,11 @@ def _document_type(text: str) -> tuple[str, float]:
     lowered = text.lower()
     scores = {
         doc_type: sum(
-            weight for pattern, weight in evidence if re.search(pattern, lowered, re.MULTILINE)
+            weight
+            for pattern, weight, words in evidence
+            if any(word in lowered for word in words) and pattern.search(lowered)
         )
-        for doc_type, evidence in _EVIDENCE.items()
+        for doc_type, evidence in _COMPILED_EVIDENCE.items()
     }
     best = max(scores, key=lambda t: scores[t])
     if scores[best] == 0:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from compliance.errors import RetryableError
 from compliance.rules.checks import Context
@@ -18,8 +18,10 @@ from compliance.rules.ruleset import Ruleset
 from compliance.rules.state import NO_STATE, CustomerState
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
+    """One rule's outcome for one document (a named tuple: immutable, and made for every
+    rule of every document at half the cost of a frozen dataclass)."""
+
     rule: Rule
     outcome: str  # pass, fail, review, error
     explanation: str

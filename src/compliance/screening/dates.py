@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from compliance.screening.model import DateOfBirth, PartialDate
 
@@ -38,6 +39,7 @@ def _partial(year: str, month: str | int | None, day: str | None) -> PartialDate
         return None
 
 
+@lru_cache(maxsize=50_000)  # dates of birth repeat; the result is immutable
 def parse_partial_date(text: str) -> PartialDate | None:
     """'1960', '1960-01', '1960-01-12', '12 Jan 1960', 'Jan 1960', '12/01/1960',
     '00/00/1960' (unknown day and month written as zeros); None when not a date."""

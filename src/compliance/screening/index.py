@@ -45,6 +45,7 @@ _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
 _MIN_PHONETIC_LEN = 3
 _PAIR_EXPANSIONS = 6  # spellings per query token combined into pair lookups
 _CACHE_LIMIT = 100_000
+_PAIR_CACHE_LIMIT = 2_000_000  # record numbers kept for pairs of query spellings (~16 MB)
 # A token in at least this share of all names (and this many) counts as a common name.
 _COMMON_SHARE = 0.002
 _COMMON_MIN_COUNT = 25
@@ -89,6 +90,8 @@ class ScreeningIndex:
         self._deletes: dict[str, list[int]] = {}
         self._phonetic: dict[str, list[int]] = {}
         self._expansions: dict[tuple[str, float, int, float], dict[str, float]] = {}
+        self._pairs: dict[tuple[tuple[int, ...], tuple[int, ...], int], tuple[int, ...]] = {}
+        self._pair_cache_size = 0  # record numbers held in _pairs, bounded
         self._versions: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -213,11 +216,13 @@ class ScreeningIndex:
         if token in self.vocab:
             found[token] = 1.0
         candidates: set[int] = set()
+        deletes = self._deletes
         for deletion in _deletions(token):
-            candidates.update(self._deletes.get(deletion, ()))
+            if (spellings := deletes.get(deletion)) is not None:
+                candidates.update(spellings)
         sound = phonetic_key(token)
-        if len(sound) >= _MIN_PHONETIC_LEN:
-            candidates.update(self._phonetic.get(sound, ()))
+        if len(sound) >= _MIN_PHONETIC_LEN and (same := self._phonetic.get(sound)) is not None:
+            candidates.update(same)
         penalty = known_penalty if self.is_known_name(token) else 0.0
         for tid in candidates:
             other = self.vocab_tokens[tid]
@@ -246,6 +251,29 @@ class ScreeningIndex:
         hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
         return self._pair_recs[lo:hi]
 
+    def _pair_postings(
+        self, first: tuple[int, ...], second: tuple[int, ...], cap: int
+    ) -> tuple[int, ...]:
+        """The records of every pair of a spelling of one query token with a spelling of
+        another, in lookup order (repeats kept: they count shared tokens). Cached: the
+        spellings of common given and family names pair up again and again."""
+        key = (first, second, cap)
+        found = self._pairs.get(key)
+        if found is None:
+            records: list[int] = []
+            for a in first:
+                for b in second:
+                    if a != b:
+                        records.extend(self._postings(a, b, cap))
+            found = tuple(records)
+            with self._lock:
+                self._pair_cache_size += len(found) + 1
+                if self._pair_cache_size > _PAIR_CACHE_LIMIT:
+                    self._pairs.clear()
+                    self._pair_cache_size = len(found) + 1
+                self._pairs[key] = found
+        return found
+
     def candidates(
         self,
         expansions: Sequence[Mapping[str, float]],
@@ -256,16 +284,13 @@ class ScreeningIndex:
     ) -> list[int]:
         """Record numbers worth scoring, most shared query tokens first."""
         vocab = self.vocab
-        ids = [[vocab[t] for t in exp][:_PAIR_EXPANSIONS] for exp in expansions]
+        ids = [tuple([vocab[t] for t in exp][:_PAIR_EXPANSIONS]) for exp in expansions]
         counts: Counter[int] = Counter()
         if len(expansions) > 1:
             live = [i for i, found in enumerate(ids) if found]
             for x, i in enumerate(live):
                 for j in live[x + 1 :]:
-                    for a in ids[i]:
-                        for b in ids[j]:
-                            if a != b:
-                                counts.update(self._postings(a, b, max_postings))
+                    counts.update(self._pair_postings(ids[i], ids[j], max_postings))
         for exp in expansions:
             for token, sim in exp.items():
                 if sim >= single_min_similarity and (recs := self._single.get(vocab[token])):

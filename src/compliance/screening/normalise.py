@@ -127,12 +127,18 @@ _DROPPED_PUNCT = re.compile(r"['’‘`´.ʻʼ]")
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
 
 
+def fold_letters(word: str) -> str:
+    """Romanised, case-folded, without accents or special letters (for ASCII: lower case)."""
+    text = transliterate(word).casefold().translate(_SPECIAL_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
 @lru_cache(maxsize=200_000)
 def fold_word(word: str) -> tuple[str, ...]:
     """One whitespace-separated word to zero or more ASCII tokens (cached: names repeat)."""
-    text = transliterate(word).casefold().translate(_SPECIAL_LETTERS)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # ASCII has nothing to romanise, decompose or strip: only its case to fold
+    text = word.lower() if word.isascii() else fold_letters(word)
     text = fold_spelling(_DROPPED_PUNCT.sub("", text))
     return tuple(t for t in _SEPARATORS.split(text) if t)
 
@@ -157,8 +163,14 @@ def reorder_surname_first(text: str) -> str:
     return f"{parts[1]} {parts[0]}{suffix}"
 
 
+_LONGEST_PHRASES_FIRST = sorted(_LEGAL_PHRASES, key=len, reverse=True)
+_PHRASE_WORDS = frozenset(word for phrase in _LEGAL_PHRASES for word in phrase)
+
+
 def _strip_phrases(tokens: list[str]) -> list[str]:
-    for phrase in sorted(_LEGAL_PHRASES, key=len, reverse=True):
+    if _PHRASE_WORDS.isdisjoint(tokens):  # most names: no phrase can start anywhere
+        return tokens
+    for phrase in _LONGEST_PHRASES_FIRST:
         n = len(phrase)
         i = 0
         while i + n <= len(tokens):
@@ -196,6 +208,13 @@ def normalise_tokens(words: list[str]) -> tuple[str, ...]:
     tokens = [t for w in words for t in fold_word(w)]
     if not tokens:
         return ()
+    if _TOKENS_ACTED_ON.isdisjoint(tokens):  # most names: no step changes a token
+        return tuple(tokens)
+    return token_steps(tokens)
+
+
+def token_steps(tokens: list[str]) -> tuple[str, ...]:
+    """Titles, legal forms and fillers dropped, "abd" names merged, variants folded."""
     while len(tokens) > 1 and tokens[0] in _LEADING_TITLES:
         tokens = tokens[1:]
     tokens = _without(tokens, _TITLES)
@@ -205,6 +224,12 @@ def normalise_tokens(words: list[str]) -> tuple[str, ...]:
     tokens = _merge_abd(tokens)
     tokens = _without(tokens, _FILLERS)
     return tuple(VARIANTS.get(t, t) for t in tokens)
+
+
+# Every token some step of ``token_steps`` drops, merges or replaces.
+_TOKENS_ACTED_ON = (
+    _LEADING_TITLES | _TITLES | _PHRASE_WORDS | _LEGAL_FORMS | _ABD_PREFIXES | _FILLERS
+) | frozenset(VARIANTS)
 
 
 def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:

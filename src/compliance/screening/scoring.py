@@ -57,45 +57,50 @@ def score_name(
     listed: Sequence[str],
     config: ScreeningConfig,
     common: Container[str] = frozenset(),
-) -> NameScore:
+    *,
+    at_least: float | None = None,
+) -> NameScore | None:
     """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
     (already computed against the index vocabulary during retrieval). When every shared
     token is in ``common`` ("Maria", "Garcia"), sharing them is weak evidence, and missing
-    middle names weigh as much as first or last names."""
+    middle names weigh as much as first or last names. With ``at_least``, a score below it
+    gives None (most candidates: their parts are never built)."""
     pairs: list[tuple[float, int, int]] = []
     for i, q in enumerate(query):
         similar = expansions[i]
+        initial = len(q) == 1
         for j, c in enumerate(listed):
             sim = similar.get(c, 0.0)
-            if not sim and (len(q) == 1 or len(c) == 1) and q[0] == c[0]:
+            if not sim and (initial or len(c) == 1) and q[0] == c[0]:
                 sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
             if sim:
                 pairs.append((sim, i, j))
     pairs.sort(reverse=True)
     used_q: set[int] = set()
     used_c: set[int] = set()
-    matched: list[TokenMatch] = []
+    aligned: list[tuple[float, int, int]] = []
     total = 0.0
-    for sim, i, j in pairs:
+    for pair in pairs:
+        sim, i, j = pair
         if i in used_q or j in used_c:
             continue
         used_q.add(i)
         used_c.add(j)
-        matched.append(TokenMatch(query[i], listed[j], round(sim, 3)))
+        aligned.append(pair)
         total += sim
-    n_q, n_c = len(query), len(listed)
-    strict = bool(matched) and all(
-        m.listed_token in common or m.query_token in common for m in matched
-    )
-    missing_q = _missing_weight(n_q, used_q, config, strict)
-    missing_c = _missing_weight(n_c, used_c, config, strict)
-    q_cov = total / (len(matched) + missing_q) if matched else 0.0
-    c_cov = total / (len(matched) + missing_c) if matched else 0.0
+    strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
+    missing_q = _missing_weight(len(query), used_q, config, strict)
+    missing_c = _missing_weight(len(listed), used_c, config, strict)
+    q_cov = total / (len(aligned) + missing_q) if aligned else 0.0
+    c_cov = total / (len(aligned) + missing_c) if aligned else 0.0
+    score = 100.0 * (q_cov + c_cov) / 2
+    if at_least is not None and score < at_least:
+        return None
     return NameScore(
-        score=100.0 * (q_cov + c_cov) / 2,
+        score=score,
         query_coverage=q_cov,
         listed_coverage=c_cov,
-        matched=tuple(matched),
+        matched=tuple(TokenMatch(query[i], listed[j], round(sim, 3)) for sim, i, j in aligned),
         unmatched_query=tuple(q for i, q in enumerate(query) if i not in used_q),
         unmatched_listed=tuple(c for j, c in enumerate(listed) if j not in used_c),
         common_only=strict,

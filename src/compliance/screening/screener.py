@@ -128,8 +128,15 @@ class Screener:
             entity, listed_name, alias_type, listed = index.record(rec)
             if single and len(listed) != 1:
                 continue
-            name_score = score_name(tokens, expansions, listed, config, index.common_tokens)
-            if name_score.score < config.min_name_score:
+            name_score = score_name(
+                tokens,
+                expansions,
+                listed,
+                config,
+                index.common_tokens,
+                at_least=config.min_name_score,
+            )
+            if name_score is None:
                 continue
             if name_score.common_only and (
                 name_score.unmatched_listed or name_score.unmatched_query
