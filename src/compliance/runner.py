@@ -470,7 +470,11 @@ class TransactionalRunner:
             for outputs, stamp in zip(per_record, stamps, strict=True):
                 for out in outputs:
                     out.record["envelope"]["occurred_at"] = stamp
-        return [out for outputs in per_record for out in outputs]
+        outputs = [out for outputs in per_record for out in outputs]
+        # A batch that outlasted the key cache would otherwise read its subjects' keys again
+        # one query each when its outputs are sealed: read those that lapsed in one query.
+        self.codec.prefetch_keys(out.record["envelope"]["subject_id"] for out in outputs)
+        return outputs
 
     def _outputs_of_batch_stage(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
         """Decode every record, then give the decoded ones to the batch stage at once."""

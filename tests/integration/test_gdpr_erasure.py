@@ -236,8 +236,17 @@ def raw_topic_bytes(settings: Settings) -> dict[str, bytes]:
 def tables_holding(engine: Engine, needles: list[str], where: str = "") -> list[str]:
     """Ordinary tables (and partitions) of the schema with a row whose text (bytea as hex)
     contains one of ``needles``; ``where`` filters the rows of ``audit_events`` partitions."""
+    # A needle made only of digits (the MRZ birth date with its check digit) is looked for
+    # outside runs of hex digits: in millions of hashes and keys, a 7-digit string turns up by
+    # chance.
     conditions = " OR ".join(
-        f"strpos(r::text, :n{i}) > 0 OR strpos(r::text, :h{i}) > 0" for i in range(len(needles))
+        (
+            f"r::text ~ ('(^|[^0-9a-fA-F])' || :n{i} || '([^0-9a-fA-F]|$)')"
+            if n.isdigit()
+            else f"strpos(r::text, :n{i}) > 0"
+        )
+        + f" OR strpos(r::text, :h{i}) > 0"
+        for i, n in enumerate(needles)
     )
     params = {f"n{i}": n for i, n in enumerate(needles)}
     params |= {f"h{i}": n.encode().hex() for i, n in enumerate(needles)}
