@@ -3,7 +3,6 @@ at once, and a batch whose transactions half commit before a failure, then retri
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import string
 import uuid
@@ -132,7 +131,7 @@ def test_a_row_too_long_for_an_index_is_refused_alone_and_the_rest_is_written(
     print(f"seed {seed}")
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=40, partitions=2)
-    huge = dataclasses.replace(rows[77], correlation_id=_incompressible(6000, seed))
+    huge = rows[77]._replace(correlation_id=_incompressible(6000, seed))
     rows[77] = huge
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=2)
 
@@ -174,15 +173,13 @@ def test_the_same_id_with_other_content_is_written_once_as_a_conflict_and_then_s
     preparer = Preparer(engine)
     assert audit.append_batch(preparer.prepare_batch(rows)).written == len(rows)
     original = rows[5]
-    corrected = dataclasses.replace(
-        original,
+    corrected = original._replace(
         offset=len(rows),
         payload={**original.payload, "corrected": True},
     )
     envelope = original.payload["envelope"]
     later = envelope["occurred_at"] + timedelta(days=3)
-    republished = dataclasses.replace(  # the same event produced again, later: a duplicate
-        original,
+    republished = original._replace(  # the same event produced again, later: a duplicate
         offset=len(rows) + 1,
         occurred_at=later,
         payload={**original.payload, "envelope": {**envelope, "occurred_at": later}},
