@@ -1,23 +1,22 @@
-"""The sink's hot path spells every row byte for byte as the chain's reference definitions:
-what verify recomputes (``chain.fixed_content``, ``chain.row_hash``) and what COPY reads."""
+"""The sink's hot path spells every row byte for byte as the chain's reference definitions
+(what verify recomputes: ``chain.fixed_content``, ``chain.row_hash``), and its binary COPY
+fields hold the values the row is hashed with."""
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from compliance.audit.chain import GENESIS, EventColumns, fixed_content, row_hash, timestamp_text
 from compliance.audit.checkpoints import Head
+from compliance.audit.copy_binary import HEADER, PG_EPOCH, TRAILER
 from compliance.audit.jsontext import dumps
 from compliance.audit.rows import AuditRow
-from compliance.audit.writer import (
-    _copy_text,
-    chain_rows,
-    content_hash_of,
-    prepare,
-)
+from compliance.audit.writer import chain_rows, content_hash_of, prepare
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -45,8 +44,8 @@ def row(**changes: object) -> AuditRow:
     return base._replace(**changes)
 
 
-def reference(r: AuditRow, payload_json: bytes) -> tuple[bytes, bytes]:
-    """(fixed, copy text) as the reference functions spell them for ``r``."""
+def reference(r: AuditRow, payload_json: bytes) -> bytes:
+    """``fixed`` as the reference function spells it for ``r``."""
     columns = EventColumns(
         event_id=r.event_id,
         event_type=r.event_type,
@@ -62,8 +61,25 @@ def reference(r: AuditRow, payload_json: bytes) -> tuple[bytes, bytes]:
         raw_value=r.raw_value,
         payload_json=payload_json,
     )
-    occurred = timestamp_text(r.occurred_at)
-    return fixed_content(columns), _copy_text(columns, occurred)
+    return fixed_content(columns)
+
+
+def fields(data: bytes, present: int = 17) -> tuple[list[bytes | None], bytes]:
+    """The fields of the binary COPY row of ``audit_events`` at the start of ``data`` (the
+    first ``present`` of them), and what follows."""
+    assert struct.unpack_from("!h", data) == (17,)
+    at, found = 2, []
+    for _ in range(present):
+        (size,) = struct.unpack_from("!i", data, at)
+        at += 4
+        found.append(None if size < 0 else data[at : at + size])
+        at += max(size, 0)
+    return found, data[at:]
+
+
+def instant(field: bytes | None) -> datetime:
+    assert field is not None
+    return PG_EPOCH + timedelta(microseconds=struct.unpack("!q", field)[0])
 
 
 @pytest.mark.parametrize(
@@ -82,11 +98,31 @@ def test_a_prepared_row_has_the_reference_bytes(changes: dict[str, object]) -> N
     r = row(**changes)
     prepared = prepare(r, cipher=None)
     payload_json = prepared.fixed.split(b"\n", 1)[1]
-    fixed, copy_text = reference(r, payload_json)
-    assert prepared.fixed == fixed
-    assert prepared.copy_text == copy_text
+    assert prepared.fixed == reference(r, payload_json)
     assert prepared.occurred_text == timestamp_text(r.occurred_at)
     assert (prepared.topic, prepared.partition, prepared.offset) == (r.topic, 2, r.offset)
+    copied, rest = fields(prepared.copy_row, present=13)  # up to chain_seq
+    assert rest == b""
+
+    def spelled(value: str | None) -> bytes | None:
+        return None if value is None else value.replace("\x00", "\ufffd").encode()
+
+    assert copied == [
+        uuid.UUID(r.event_id).bytes,
+        r.event_type.encode(),
+        r.topic.encode(),
+        struct.pack("!i", r.partition),
+        struct.pack("!q", r.offset),
+        spelled(r.kafka_key),
+        spelled(r.correlation_id),
+        spelled(r.causation_id),
+        spelled(r.subject_id),
+        copied[9],
+        spelled(r.schema_fingerprint),
+        r.raw_value,
+        payload_json,
+    ]
+    assert instant(copied[9]) == r.occurred_at
 
 
 def test_the_content_hash_leaves_out_only_the_time_the_event_was_produced() -> None:
@@ -111,17 +147,21 @@ def test_chained_rows_carry_the_hashes_verify_recomputes() -> None:
         ("compliance.checks", 0): Head("compliance.checks", 0, 0, -1, GENESIS),
         ("compliance.checks", 1): start,
     }
-    data, moved = chain_rows(heads, rows, timestamp_text(T0))
-    lines = data.decode().splitlines()
+    data, moved = chain_rows(heads, rows, T0)
+    assert data.startswith(HEADER) and data.endswith(TRAILER)
+    data = data[len(HEADER) : -len(TRAILER)]
     previous = {0: (0, GENESIS), 1: (7, start.row_hash)}
-    for prepared, line in zip(rows, lines, strict=True):
-        seq_text, recorded, prev_hex, own_hex = line.split("\t")[-4:]
+    for prepared in rows:
+        copied, data = fields(data)
+        assert len(copied) == 17
         seq, prev = previous[prepared.partition]
-        assert int(seq_text) == seq + 1 and recorded == timestamp_text(T0)
-        assert bytes.fromhex(prev_hex.removeprefix("\\\\x")) == prev
+        assert struct.unpack("!q", copied[13] or b"") == (seq + 1,)
+        assert instant(copied[14]) == T0
+        assert copied[15] == prev
         own = row_hash(prev, prepared.fixed, seq + 1, T0)
-        assert bytes.fromhex(own_hex.removeprefix("\\\\x")) == own
+        assert copied[16] == own
         previous[prepared.partition] = (seq + 1, own)
+    assert data == b""
     assert sorted((h.partition, h.chain_seq, h.offset, h.row_hash) for h in moved) == [
         (0, 3, 4, previous[0][1]),
         (1, 10, 5, previous[1][1]),

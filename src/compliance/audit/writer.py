@@ -11,6 +11,8 @@ For each batch, in this order:
    chained; with another hash it is a conflict, listed in ``audit_event_conflicts`` once and
    written as a row of its own); chain the rows to write from the locked heads; ``COPY``
    them into ``audit_events``; move the heads; commit. Then sign a checkpoint when due.
+   Both COPYs use the binary format (``compliance.audit.copy_binary``): the server then
+   parses nothing, about a fifth less of its time per row than text.
 
 A crash anywhere before the commit leaves nothing; a replay of the batch then finds no id
 claimed and writes it whole. A replay after the commit finds every id claimed with the same
@@ -25,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -39,9 +40,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg2.extensions import cursor as Cursor
 from sqlalchemy import Engine
 
+from compliance.audit import copy_binary
 from compliance.audit.chain import (
     GENESIS,
-    EventColumns,
     header_json,
     timestamp_text,
 )
@@ -61,10 +62,6 @@ COLUMNS = (
     "chain_seq, recorded_at, prev_hash, row_hash"
 )
 log = logging.getLogger(__name__)
-_SPECIAL = re.compile(r"[\\\t\n\r]")
-_NULL = "\\N"  # COPY's NULL
-_BYTEA_PREFIX = "\\\\x"  # a bytea in COPY text: its backslash doubled
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 DATABASE = "the audit database"
 # A part of more rows than this refused row by row is a fault of ours, not of the records.
 REFUSED_ALL_BREAKER = 8
@@ -72,9 +69,10 @@ REFUSED_ALL_BREAKER = 8
 
 class Prepared(NamedTuple):
     """A row sealed and serialized, waiting for its place in its chain: ``fixed`` is its
-    hashed content, ``copy_text`` its COPY columns up to (not including) ``chain_seq``,
-    ``occurred_text`` its instant as the chain spells it. A plain tuple: batches of these
-    cross from the preparing process to the writing one, and tuples pickle cheaply."""
+    hashed content, ``copy_row`` its fields in binary COPY format up to (not including)
+    ``chain_seq`` (``compliance.audit.copy_binary``), ``occurred_text`` its instant as the
+    chain spells it and ``occurred_us`` as PostgreSQL keeps it. A plain tuple: batches of
+    these cross from the preparing process to the writing one, and tuples pickle cheaply."""
 
     event_id: str
     topic: str
@@ -82,8 +80,9 @@ class Prepared(NamedTuple):
     offset: int
     occurred_text: str
     fixed: bytes
-    copy_text: bytes
+    copy_row: bytes
     content_hash: bytes = b""
+    occurred_us: int = 0
 
     @property
     def chain(self) -> tuple[str, int]:
@@ -92,39 +91,6 @@ class Prepared(NamedTuple):
     @property
     def coordinates(self) -> tuple[str, int, int]:
         return (self.topic, self.partition, self.offset)
-
-
-def _text(value: str | None) -> str:
-    if value is None:
-        return "\\N"
-    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
-
-
-def _bytea(value: bytes | None) -> str:
-    return "\\N" if value is None else "\\\\x" + value.hex()
-
-
-def _copy_text(c: EventColumns, occurred_text: str) -> bytes:
-    """The COPY columns of ``c`` up to (not including) ``chain_seq``: the reference spelling,
-    which ``prepare_event`` builds faster (a unit test holds them equal)."""
-    line = "\t".join(
-        (
-            c.event_id,
-            _text(c.event_type),
-            _text(c.topic),
-            str(c.partition),
-            str(c.offset),
-            _text(c.kafka_key),
-            _text(c.correlation_id),
-            _text(c.causation_id),
-            _text(c.subject_id),
-            occurred_text,
-            _text(c.schema_fingerprint),
-            _bytea(c.raw_value),
-            "",
-        )
-    )
-    return line.encode() + c.payload_json.replace(b"\\", b"\\\\") + b"\t"
 
 
 def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
@@ -165,8 +131,8 @@ def prepare_event(
     cipher: AESGCM | None,
 ) -> Prepared:
     """``prepare`` for the sink's hot path, which has the event's values at hand and owns
-    ``payload``: its top-level personal fields are sealed in place. The bytes are those of
-    ``fixed_content`` and ``_copy_text`` (unit tests hold them equal), built without the
+    ``payload``: its top-level personal fields are sealed in place. ``fixed`` is
+    ``chain.fixed_content`` byte for byte (a unit test holds them equal), built without the
     intermediate objects: this runs once per event, tens of thousands of times a second."""
     content_hash = _content_hash(event_type, payload, raw_value)
     seal(event_type, event_id, payload, cipher)
@@ -174,6 +140,7 @@ def prepare_event(
     if occurred_at.tzinfo is not UTC:
         occurred_at = occurred_at.astimezone(UTC)
     occurred_text = occurred_at.isoformat(timespec="microseconds")
+    occurred_us = copy_binary.micros(occurred_at)
     kafka_key = _clean(kafka_key)
     correlation_id = _clean(correlation_id) or ""
     causation_id = _clean(causation_id)
@@ -195,37 +162,6 @@ def prepare_event(
             raw_hex,
         ]
     )
-    if _SPECIAL.search(
-        f"{event_type}{topic}{kafka_key}{correlation_id}{causation_id}{subject_id}"
-        f"{schema_fingerprint}"
-    ):  # rare: a value COPY must see escaped (a NULL spelled None here is harmless)
-        line = "\t".join(
-            (
-                event_id,
-                _text(event_type),
-                _text(topic),
-                str(partition),
-                str(offset),
-                _text(kafka_key),
-                _text(correlation_id),
-                _text(causation_id),
-                _text(subject_id),
-                occurred_text,
-                _text(schema_fingerprint),
-                _NULL if raw_hex is None else _BYTEA_PREFIX + raw_hex,
-                "",
-            )
-        )
-    else:
-        line = (
-            f"{event_id}\t{event_type}\t{topic}\t{partition}\t{offset}\t"
-            f"{_NULL if kafka_key is None else kafka_key}\t{correlation_id}\t"
-            f"{_NULL if causation_id is None else causation_id}\t"
-            f"{_NULL if subject_id is None else subject_id}\t{occurred_text}\t"
-            f"{_NULL if schema_fingerprint is None else schema_fingerprint}\t"
-            f"{_NULL if raw_hex is None else _BYTEA_PREFIX + raw_hex}\t"
-        )
-    copied = payload_json.replace(b"\\", b"\\\\") if b"\\" in payload_json else payload_json
     return Prepared(
         event_id,
         topic,
@@ -233,8 +169,23 @@ def prepare_event(
         offset,
         occurred_text,
         header + b"\n" + payload_json,
-        line.encode() + copied + b"\t",
+        copy_binary.event_fields(
+            event_id,
+            event_type,
+            topic,
+            partition,
+            offset,
+            kafka_key,
+            correlation_id,
+            causation_id,
+            subject_id,
+            occurred_us,
+            schema_fingerprint,
+            raw_value,
+            payload_json,
+        ),
         content_hash,
+        occurred_us,
     )
 
 
@@ -313,17 +264,17 @@ def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> Claim:
     for p in rows:
         first.setdefault(p.event_id, p)
     ordered = sorted(first.values(), key=lambda p: p.event_id)
-    copied = io.BytesIO(
-        "".join(
-            f"{p.event_id}\t{p.occurred_text}\t\\\\x{p.content_hash.hex()}\n" for p in ordered
-        ).encode()
+    copied = b"".join(
+        [copy_binary.HEADER]
+        + [copy_binary.claim_row(p.event_id, p.occurred_us, p.content_hash) for p in ordered]
+        + [copy_binary.TRAILER]
     )
     cur.execute("SAVEPOINT claim")
     try:
         cur.copy_expert(
-            "COPY audit_event_ids (event_id, occurred_at, content_hash) FROM STDIN",
-            copied,
-            size=max(copied.getbuffer().nbytes, 8192),
+            "COPY audit_event_ids (event_id, occurred_at, content_hash) FROM STDIN BINARY",
+            io.BytesIO(copied),
+            size=max(len(copied), 8192),
         )
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT claim")
@@ -445,30 +396,34 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> Appended:
     """Chain and copy the rows not recorded yet (inside the caller's transaction)."""
     heads = lock_heads(cur, sorted({p.chain for p in rows}))
     claim = claim_event_ids(cur, rows)
-    recorded_at = timestamp_text(now())
-    data, moved = chain_rows(heads, claim.rows, recorded_at)
+    data, moved = chain_rows(heads, claim.rows, now())
     if moved:
         # The whole batch in one read: psycopg2 reads the buffer holding the GIL, 8 KB at a
         # time by default, and each read then waits for the thread preparing the next batch
         # to let go of the GIL (a convoy that cost more than the COPY itself).
         cur.copy_expert(
-            f"COPY audit_events ({COLUMNS}) FROM STDIN", io.BytesIO(data), size=max(len(data), 8192)
+            f"COPY audit_events ({COLUMNS}) FROM STDIN BINARY",
+            io.BytesIO(data),
+            size=max(len(data), 8192),
         )
         move_heads(cur, moved)
     return Appended(len(claim.rows), claim.duplicates, claim.conflicts, moved)
 
 
 def chain_rows(
-    heads: dict[tuple[str, int], Head], rows: Sequence[Prepared], recorded_at: str
+    heads: dict[tuple[str, int], Head], rows: Sequence[Prepared], recorded_at: datetime
 ) -> tuple[bytes, list[Head]]:
-    """The COPY data of ``rows`` linked to their chains' ``heads``, and the heads moved.
+    """The binary COPY stream of ``rows`` linked to their chains' ``heads`` (empty when there
+    are none), and the heads moved.
 
     ``chain.row_hash`` spelled out for the hot loop (a unit test holds them equal):
     ``SHA-256(prev_hash || SHA-256("<seq>\\n<recorded_at>\\n" || fixed))``."""
     sha256 = hashlib.sha256
-    at = recorded_at.encode()
+    at = timestamp_text(recorded_at).encode()
+    recorded_us = copy_binary.micros(recorded_at)
+    chained = copy_binary.chain_fields
     tails: dict[tuple[str, int], _Tail] = {}
-    parts: list[bytes] = []
+    parts: list[bytes] = [copy_binary.HEADER]
     for row in rows:
         chain = (row.topic, row.partition)
         tail = tails.get(chain)
@@ -480,11 +435,12 @@ def chain_rows(
         digest = sha256(b"%d\n%s\n" % (seq, at))
         digest.update(row.fixed)
         own = sha256(prev + digest.digest()).digest()
-        parts.append(row.copy_text)
-        parts.append(
-            b"%d\t%s\t\\\\x%s\t\\\\x%s\n" % (seq, at, prev.hex().encode(), own.hex().encode())
-        )
+        parts.append(row.copy_row)
+        parts.append(chained(seq, recorded_us, prev, own))
         tail.seq, tail.row_hash, tail.offset = seq, own, row.offset
+    if not tails:
+        return b"", []
+    parts.append(copy_binary.TRAILER)
     moved = [Head(t, p, tail.seq, tail.offset, tail.row_hash) for (t, p), tail in tails.items()]
     return b"".join(parts), moved
 
