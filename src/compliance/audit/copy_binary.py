@@ -4,7 +4,7 @@ The server reads binary fields without parsing them: a hash or a raw record is i
 hex), an instant is microseconds since 2000-01-01 UTC, an integer is big-endian. On this
 machine that is about a fifth less of the server's time per row than the text format, for
 the events and for the claimed ids alike; nothing needs escaping either. Text is sent as
-UTF-8, the connection's encoding (``client_encoding`` is UTF-8 in every deployment we make).
+UTF-8, the connection's encoding (``compliance.audit.store.connect`` sets it).
 
 A stream is ``HEADER``, then per row a 16-bit field count and, per field, a 32-bit length
 (-1 for NULL) and the bytes, then ``TRAILER``.
