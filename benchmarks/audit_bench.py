@@ -16,8 +16,12 @@ benchmarks/results/audit.json, with the machine's load average before and after 
    start-up is paid once).
 3. The ceiling: the rows the sink wrote are read back and COPYed, as stored, into
    ``audit_events`` itself in a transaction that is rolled back (the same rows into the same
-   table, indexes and partition), timed. For reference, also into an empty scratch table
+   table, indexes and partition), timed, in the binary COPY format the sink writes with (the
+   server's fastest). For reference, also in the text format, and into an empty scratch table
    shaped like it (same columns, indexes, monthly partition), dropped afterwards.
+4. Where the time goes, as CPU per event (less swayed by other work on a shared machine than
+   rates): the sink's process (with any preparing processes of its own) from the first row
+   to the last.
 The N rows stay in the audit table (it is append-only), under the benchmark's topic prefix.
 """
 
@@ -70,11 +74,28 @@ def rows_written(engine: Engine, prefix: str) -> int:
         )
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by the processes ``pids`` and their children (the sink's
+    preparing processes), from /proc (0.0 where it cannot be read)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    family = set(pids)
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+    family |= {pid for pid, fields in stats.items() if int(fields[1]) in family}
+    return sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats) / tick
+
+
 def run_sink(
     settings: Settings, engine: Engine, expected: int, processes: int = 1
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Start the sink (``processes`` copies of it), wait for every row; return (seconds from
-    start, steady rate: rows written after the first were seen, per second until the last)."""
+    start, steady rate: rows written after the first were seen, per second until the last,
+    the sinks' CPU microseconds per row over the same span)."""
     env = os.environ | {
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
@@ -91,15 +112,18 @@ def run_sink(
         )
         for _ in range(processes)
     ]
-    first, first_count = started, 0
+    pids = [proc.pid for proc in procs]
+    first, first_count, first_cpu = started, 0, 0.0
     try:
         while True:
             count = rows_written(engine, settings.topic_prefix)
             stamp = time.perf_counter()
             if count and not first_count:
-                first, first_count = stamp, count
+                first, first_count, first_cpu = stamp, count, cpu_seconds(pids)
             if count >= expected:
-                return stamp - started, (count - first_count) / max(stamp - first, 1e-9)
+                cpu_us = (cpu_seconds(pids) - first_cpu) * 1e6 / max(count - first_count, 1)
+                steady = (count - first_count) / max(stamp - first, 1e-9)
+                return stamp - started, steady, cpu_us
             for proc in procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"the audit sink exited with {proc.returncode}")
@@ -113,34 +137,38 @@ def run_sink(
             proc.wait(30)
 
 
-def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float]:
+def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float, float]:
     """COPY the rows the sink wrote, as stored, (1) into ``audit_events`` itself in a
     transaction rolled back afterwards: the same rows into the same table, indexes and
-    partition the sink wrote them to (the ceiling the sink is held to); (2) into an empty
-    scratch table shaped like it (same columns, indexes, monthly partition), dropped after.
-    Returns (rows, seconds into audit_events, seconds into the empty table)."""
+    partition the sink wrote them to, in the binary format the sink writes (the ceiling the
+    sink is held to); (2) the same in the text format; (3) in binary into an empty scratch
+    table shaped like it (same columns, indexes, monthly partition), dropped after.
+    Returns (rows, seconds for each of the three)."""
     scratch = f"audit_bench_copy_{uuid.uuid4().hex[:8]}"
+    select = f"SELECT {COLUMNS} FROM audit_events WHERE topic LIKE '{prefix}%'"
+    data = {"binary": io.BytesIO(), "text": io.BytesIO()}
     with engine.begin() as conn:
         cur = conn.connection.dbapi_connection.cursor()
-        data = io.BytesIO()
-        cur.copy_expert(
-            f"COPY (SELECT {COLUMNS} FROM audit_events WHERE topic LIKE '{prefix}%') TO STDOUT",
-            data,
-        )
+        cur.copy_expert(f"COPY ({select}) TO STDOUT BINARY", data["binary"])
+        cur.copy_expert(f"COPY ({select}) TO STDOUT", data["text"])
         cur.execute(
             "SELECT min(occurred_at), max(occurred_at) FROM audit_events WHERE topic LIKE %s",
             (prefix + "%",),
         )
         low, high = cur.fetchone()
-    rows = data.getvalue().count(b"\n")
+    rows = data["text"].getvalue().count(b"\n")
 
-    def timed_copy(table: str, keep: bool) -> float:
-        data.seek(0)
+    def timed_copy(table: str, form: str, keep: bool) -> float:
+        data[form].seek(0)
         conn = engine.raw_connection()
         try:
             cur = conn.cursor()
             started = time.perf_counter()
-            cur.copy_expert(f"COPY {table} ({COLUMNS}) FROM STDIN", data, size=1 << 20)
+            cur.copy_expert(
+                f"COPY {table} ({COLUMNS}) FROM STDIN" + (" BINARY" if form == "binary" else ""),
+                data[form],
+                size=1 << 20,
+            )
             if keep:
                 conn.commit()
             elapsed = time.perf_counter() - started
@@ -150,7 +178,8 @@ def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float]:
         finally:
             conn.close()
 
-    into_audit_events = timed_copy("audit_events", keep=False)
+    into_audit_events = timed_copy("audit_events", "binary", keep=False)
+    as_text = timed_copy("audit_events", "text", keep=False)
     try:
         with engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()
@@ -166,7 +195,7 @@ def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float]:
                     (month, next_month(month)),
                 )
                 month = next_month(month)
-        return rows, into_audit_events, timed_copy(scratch, keep=True)
+        return rows, into_audit_events, as_text, timed_copy(scratch, "binary", keep=True)
     finally:
         with engine.begin() as conn:
             conn.execute(text(f"DROP TABLE IF EXISTS {scratch}"))
@@ -180,7 +209,7 @@ def parallel_run(engine: Engine, events: int, processes: int) -> tuple[int, floa
     kafka_io.create_topics(settings)
     try:
         ids = synthetic.produce(settings, prefix, -(-events // synthetic.EVENTS_PER_DOCUMENT))
-        total_s, steady_rate = run_sink(settings, engine, len(ids), processes)
+        total_s, steady_rate, _ = run_sink(settings, engine, len(ids), processes)
         return len(ids), total_s, steady_rate
     finally:
         delete_topics(settings, prefix)
@@ -219,7 +248,7 @@ def main() -> None:
             "events/s",
         )
 
-        total_s, steady_rate = run_sink(settings, engine, len(ids))
+        total_s, steady_rate, cpu_us = run_sink(settings, engine, len(ids))
         figure(figures, "sink: seconds from process start to last row", total_s, "s")
         figure(figures, "sink: events/s from process start", len(ids) / total_s, "events/s")
         figure(
@@ -230,12 +259,24 @@ def main() -> None:
             TARGET_EVENTS_PER_S,
         )
 
-        rows, copy_s, empty_copy_s = raw_copy_seconds(engine, prefix)
+        figure(
+            figures,
+            "sink: CPU microseconds per event, first row to last (its processes)",
+            cpu_us,
+            "us/event",
+        )
+        rows, copy_s, text_copy_s, empty_copy_s = raw_copy_seconds(engine, prefix)
         copy_rate = rows / copy_s
         figure(
             figures,
             "raw COPY of the same rows into audit_events: events/s (ceiling)",
             copy_rate,
+            "events/s",
+        )
+        figure(
+            figures,
+            "raw COPY in the text format, same rows and table: events/s",
+            rows / text_copy_s,
             "events/s",
         )
         figure(
@@ -250,6 +291,12 @@ def main() -> None:
             steady_rate / copy_rate,
             "ratio",
             TARGET_SHARE_OF_COPY,
+        )
+        figure(
+            figures,
+            "sink steady rate / raw text COPY rate (reference)",
+            steady_rate * text_copy_s / rows,
+            "ratio",
         )
     finally:
         delete_topics(settings, prefix)

@@ -239,7 +239,7 @@ def prepare_records(records: list[Consumed]) -> PreparedSlice:
             )
             metrics.audit_undecodable.inc()
             rows.append(undecodable_row(record, exc))
-    prepared = _PREPARER.prepare_batch(rows)
+    prepared = _PREPARER.prepare_batch(rows, owned=True)  # decoded here, ours to seal
     return prepared, _PREPARER.refused
 
 

@@ -3,15 +3,14 @@ at once, and a batch whose transactions half commit before a failure, then retri
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import string
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import psycopg2.errors
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from compliance.audit import writer
 from compliance.audit.rows import AuditRow
@@ -132,7 +131,7 @@ def test_a_row_too_long_for_an_index_is_refused_alone_and_the_rest_is_written(
     print(f"seed {seed}")
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=40, partitions=2)
-    huge = dataclasses.replace(rows[77], correlation_id=_incompressible(6000, seed))
+    huge = rows[77]._replace(correlation_id=_incompressible(6000, seed))
     rows[77] = huge
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=2)
 
@@ -152,15 +151,15 @@ def test_an_error_of_ours_refused_for_every_row_stops_the_writer_instead_of_reje
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A content-class SQLSTATE on every single row is a bug of ours (here: COPY columns out
-    of order, a type name written into the uuid column): the batch is not drained into dead
-    letters, the error goes up."""
+    of order: an id's bytes read as text, a type name as an id): the batch is not drained
+    into dead letters, the error goes up."""
     prefix = f"w{uuid.uuid4().hex[:10]}."
     rows = rows_on_chains(prefix, documents=10, partitions=1)
     audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
     prepared = Preparer(engine).prepare_batch(rows)
     swapped = writer.COLUMNS.replace("event_id, event_type", "event_type, event_id", 1)
     monkeypatch.setattr(writer, "COLUMNS", swapped)
-    with pytest.raises(psycopg2.errors.InvalidTextRepresentation):
+    with pytest.raises(psycopg2.DataError):  # e.g. invalid UTF-8: a content-class SQLSTATE
         audit.append_batch(prepared)
     assert recorded(engine, prefix) == 0
 
@@ -174,15 +173,13 @@ def test_the_same_id_with_other_content_is_written_once_as_a_conflict_and_then_s
     preparer = Preparer(engine)
     assert audit.append_batch(preparer.prepare_batch(rows)).written == len(rows)
     original = rows[5]
-    corrected = dataclasses.replace(
-        original,
+    corrected = original._replace(
         offset=len(rows),
         payload={**original.payload, "corrected": True},
     )
     envelope = original.payload["envelope"]
     later = envelope["occurred_at"] + timedelta(days=3)
-    republished = dataclasses.replace(  # the same event produced again, later: a duplicate
-        original,
+    republished = original._replace(  # the same event produced again, later: a duplicate
         offset=len(rows) + 1,
         occurred_at=later,
         payload={**original.payload, "envelope": {**envelope, "occurred_at": later}},
@@ -199,3 +196,46 @@ def test_the_same_id_with_other_content_is_written_once_as_a_conflict_and_then_s
     assert [(c.event_id, c.offset) for c in report.conflicts] == [
         (original.event_id, corrected.offset)
     ]
+
+
+def test_every_column_is_stored_as_given_and_verifies_whatever_its_characters(
+    engine: Engine,
+) -> None:
+    """The binary COPY stores each value as it was hashed: text with tabs, newlines,
+    backslashes and non-ASCII letters, a NUL (kept as U+FFFD in text columns), an absent
+    value, raw bytes of every value, an instant off UTC."""
+    prefix = f"w{uuid.uuid4().hex[:10]}."
+    base = rows_on_chains(prefix, documents=1, partitions=1)[0]
+    odd = base._replace(
+        event_id=str(uuid.uuid4()),
+        offset=1,
+        kafka_key="Ærøskøbing\tkey\\with\nnewline",
+        correlation_id="doc-\u00e9\u4e2d\x00end",
+        causation_id=None,
+        subject_id="Søren Ø\\",
+        occurred_at=base.occurred_at.astimezone(timezone(timedelta(hours=5, minutes=30))),
+        schema_fingerprint="\\x00ff",
+        raw_value=bytes(range(256)),
+        payload={**base.payload, "note": "tab\there \\ \u00fc \U0001f600"},
+    )
+    audit = AuditWriter(engine, KEY, checkpoint_interval_s=0, connections=1)
+    assert audit.append_batch(Preparer(engine).prepare_batch([base, odd])).written == 2
+
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT kafka_key, correlation_id, causation_id, subject_id, occurred_at, "
+                "schema_fingerprint, raw_value, payload->>'note' FROM audit_events "
+                "WHERE event_id = :id"
+            ),
+            {"id": odd.event_id},
+        ).one()
+    assert tuple(stored[:4]) == (odd.kafka_key, "doc-\u00e9\u4e2d\ufffdend", None, odd.subject_id)
+    assert stored[4] == odd.occurred_at
+    assert (stored[5], bytes(stored[6]), stored[7]) == (
+        odd.schema_fingerprint,
+        odd.raw_value,
+        odd.payload["note"],
+    )
+    report = verify(engine, KEY, prefix)
+    assert report.intact and report.rows == 2, report.findings

@@ -144,11 +144,11 @@ def test_a_forged_checkpoint_is_named() -> None:
     assert [f.kind for f in findings] == ["forged"]
 
 
-def test_header_json_spells_every_character_as_the_standard_encoder_does() -> None:
-    from compliance.audit.chain import _HEADER, _header_json
+def testheader_json_spells_every_character_as_the_standard_encoder_does() -> None:
+    from compliance.audit.chain import _HEADER, header_json
 
     samples = [chr(c) for c in range(0x30)] + ["\\", '"', "\x7f", "é", "\u2028", "😀"]
     for sample in samples:
         columns: list[object] = [f"a{sample}b", 7, None, -1, 2**40]
-        assert _header_json(columns) == _HEADER.encode(columns).encode()
-    assert _header_json([2**70]) == b"[1180591620717411303424]"  # beyond orjson: standard
+        assert header_json(columns) == _HEADER.encode(columns).encode()
+    assert header_json([2**70]) == b"[1180591620717411303424]"  # beyond orjson: standard

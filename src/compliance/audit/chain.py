@@ -55,7 +55,7 @@ def timestamp_text(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
-def _header_json(columns: list[object]) -> bytes:
+def header_json(columns: list[object]) -> bytes:
     """Compact JSON, non-ASCII kept as UTF-8: orjson spells it byte for byte as
     ``_HEADER`` does (a unit test holds them equal); anything orjson refuses (e.g. integers
     beyond 64 bits) takes the standard encoder, which the chain was defined with."""
@@ -68,7 +68,7 @@ def _header_json(columns: list[object]) -> bytes:
 def fixed_content(row: EventColumns, occurred_text: str | None = None) -> bytes:
     """The hashed content that does not depend on the row's place in its chain;
     ``occurred_text`` is ``timestamp_text(row.occurred_at)`` when the caller has it already."""
-    header = _header_json(
+    header = header_json(
         [
             row.event_id,
             row.event_type,

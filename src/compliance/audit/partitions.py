@@ -71,7 +71,14 @@ class Partitions:
         self._known: set[datetime] | None = None
 
     def ensure(self, engine: Engine, instants: Iterable[datetime]) -> None:
-        months = {month_of(i) for i in instants}
+        """Make sure the month of each instant has its partition (once per batch of rows:
+        the months are gathered as plain numbers, the datetimes made once per month)."""
+        year_months = set()
+        for instant in instants:
+            if instant.tzinfo is not UTC:
+                instant = instant.astimezone(UTC)
+            year_months.add((instant.year, instant.month))
+        months = {datetime(year, month, 1, tzinfo=UTC) for year, month in year_months}
         if self._known is not None and months <= self._known:
             return
         with engine.begin() as conn:

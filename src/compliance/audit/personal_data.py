@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from binascii import b2a_base64
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -62,6 +63,9 @@ class _Nonces:
 _nonce = _Nonces()
 
 
+_FIELD_BYTES = {f: f.encode() for fields in PERSONAL_FIELDS.values() for f in fields}
+
+
 def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
@@ -73,18 +77,22 @@ def _aad(event_id: str, field: str) -> bytes:
 def seal(event_type: str, event_id: str, payload: dict[str, Any], cipher: AESGCM | None) -> None:
     """Seal the personal fields of ``payload`` in place with the subject's ``cipher``. None
     means the subject was erased before this event arrived: its personal fields are not
-    recorded at all."""
-    for field in PERSONAL_FIELDS.get(event_type, ()):
+    recorded at all. (The sink seals every event it records: the associated data is built
+    once per event and base64 made without the line the codec module would add and strip.)"""
+    fields = PERSONAL_FIELDS.get(event_type)
+    if not fields:
+        return
+    prefix = _aad(event_id, "")
+    for field in fields:
         value = payload.get(field)
         if value is None:
             continue
         if cipher is None:
             payload[field] = ERASED
             continue
-        plain = dumps(value)
         nonce = _nonce()
-        sealed = nonce + cipher.encrypt(nonce, plain, _aad(event_id, field))
-        payload[field] = {SEALED: base64.b64encode(sealed).decode("ascii")}
+        sealed = cipher.encrypt(nonce, dumps(value), prefix + _FIELD_BYTES[field])
+        payload[field] = {SEALED: b2a_base64(nonce + sealed, newline=False).decode("ascii")}
 
 
 def is_sealed(value: Any) -> bool:

@@ -59,7 +59,12 @@ def connect(
         pool_size=pool_size,
         max_overflow=2,
         hide_parameters=True,
-        connect_args={"connect_timeout": connect_timeout_s, **KEEPALIVES},
+        # UTF-8 whatever the server's default: binary COPY sends text as UTF-8 bytes as is.
+        connect_args={
+            "connect_timeout": connect_timeout_s,
+            "client_encoding": "utf8",
+            **KEEPALIVES,
+        },
     )
 
 

@@ -6,7 +6,12 @@
 - ``audit_event_ids``: every recorded event id, once, with the SHA-256 of the content it
   was first recorded with (all but the time it was produced). A unique index on a
   partitioned table must contain the partition key, so global uniqueness of ``event_id``
-  lives here and is written in the same transaction as the row. Append-only.
+  lives here and is written in the same transaction as the row. Append-only. The claim is
+  global on purpose: the same id may come back on another partition or topic, or months
+  later (a document published again, a replay after a rules change), and must then be
+  found; a claim scoped per partition and day would miss it. Its index grows at random
+  places (ids are UUIDv5 of their causes); only ids ordered by time would let it append,
+  and that is a change of every producer's ids.
 - ``audit_event_conflicts``: each other version (content hash) of an id recorded before,
   once; the version itself is a row of its own in ``audit_events``. Append-only.
 - ``audit_chain_heads``: the last link of each chain, locked by the writer of a batch so two

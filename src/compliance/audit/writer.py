@@ -11,6 +11,8 @@ For each batch, in this order:
    chained; with another hash it is a conflict, listed in ``audit_event_conflicts`` once and
    written as a row of its own); chain the rows to write from the locked heads; ``COPY``
    them into ``audit_events``; move the heads; commit. Then sign a checkpoint when due.
+   Both COPYs use the binary format (``compliance.audit.copy_binary``): the server then
+   parses nothing, about a fifth less of its time per row than text.
 
 A crash anywhere before the commit leaves nothing; a replay of the batch then finds no id
 claimed and writes it whole. A replay after the commit finds every id claimed with the same
@@ -25,25 +27,23 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import psycopg2.errors
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg2.extensions import cursor as Cursor
 from sqlalchemy import Engine
 
+from compliance.audit import copy_binary
 from compliance.audit.chain import (
     GENESIS,
-    EventColumns,
-    content_digest,
-    fixed_content,
-    link,
+    header_json,
     timestamp_text,
 )
 from compliance.audit.checkpoints import Head, heads_behind, write_checkpoints
@@ -62,8 +62,6 @@ COLUMNS = (
     "chain_seq, recorded_at, prev_hash, row_hash"
 )
 log = logging.getLogger(__name__)
-_SPECIAL = re.compile(r"[\\\t\n\r]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 DATABASE = "the audit database"
 # A part of more rows than this refused row by row is a fault of ours, not of the records.
 REFUSED_ALL_BREAKER = 8
@@ -71,9 +69,10 @@ REFUSED_ALL_BREAKER = 8
 
 class Prepared(NamedTuple):
     """A row sealed and serialized, waiting for its place in its chain: ``fixed`` is its
-    hashed content, ``copy_text`` its COPY columns up to (not including) ``chain_seq``,
-    ``occurred_text`` its instant as the chain spells it. A plain tuple: batches of these
-    cross from the preparing process to the writing one, and tuples pickle cheaply."""
+    hashed content, ``copy_row`` its fields in binary COPY format up to (not including)
+    ``chain_seq`` (``compliance.audit.copy_binary``), ``occurred_text`` its instant as the
+    chain spells it and ``occurred_us`` as PostgreSQL keeps it. A plain tuple: batches of
+    these cross from the preparing process to the writing one, and tuples pickle cheaply."""
 
     event_id: str
     topic: str
@@ -81,8 +80,9 @@ class Prepared(NamedTuple):
     offset: int
     occurred_text: str
     fixed: bytes
-    copy_text: bytes
+    copy_row: bytes
     content_hash: bytes = b""
+    occurred_us: int = 0
 
     @property
     def chain(self) -> tuple[str, int]:
@@ -93,67 +93,99 @@ class Prepared(NamedTuple):
         return (self.topic, self.partition, self.offset)
 
 
-def _text(value: str | None) -> str:
-    if value is None:
-        return "\\N"
-    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
-
-
-def _bytea(value: bytes | None) -> str:
-    return "\\N" if value is None else "\\\\x" + value.hex()
-
-
-def _copy_text(c: EventColumns, occurred_text: str) -> bytes:
-    line = "\t".join(
-        (
-            c.event_id,
-            _text(c.event_type),
-            _text(c.topic),
-            str(c.partition),
-            str(c.offset),
-            _text(c.kafka_key),
-            _text(c.correlation_id),
-            _text(c.causation_id),
-            _text(c.subject_id),
-            occurred_text,
-            _text(c.schema_fingerprint),
-            _bytea(c.raw_value),
-            "",
-        )
-    )
-    return line.encode() + c.payload_json.replace(b"\\", b"\\\\") + b"\t"
-
-
 def prepare(row: AuditRow, cipher: AESGCM | None) -> Prepared:
-    """Seal ``row``'s personal fields and serialize it, ready to be chained."""
-    content_hash = content_hash_of(row)
-    payload = dict(row.payload)
-    seal(row.event_type, row.event_id, payload, cipher)
-    columns = EventColumns(
-        event_id=row.event_id,
-        event_type=row.event_type,
-        topic=row.topic,
-        partition=row.partition,
-        offset=row.offset,
-        kafka_key=_clean(row.kafka_key),
-        correlation_id=_clean(row.correlation_id) or "",
-        causation_id=_clean(row.causation_id),
-        subject_id=_clean(row.subject_id),
-        occurred_at=row.occurred_at,
-        schema_fingerprint=row.schema_fingerprint,
-        raw_value=row.raw_value,
-        payload_json=dumps(payload),
-    )
-    occurred_text = timestamp_text(row.occurred_at)
-    return Prepared(
+    """Seal ``row``'s personal fields and serialize it, ready to be chained (``row`` is left
+    as it was)."""
+    return prepare_event(
         row.event_id,
+        row.event_type,
         row.topic,
         row.partition,
         row.offset,
+        row.kafka_key,
+        row.correlation_id,
+        row.causation_id,
+        row.subject_id,
+        row.occurred_at,
+        row.schema_fingerprint,
+        dict(row.payload),
+        row.raw_value,
+        cipher,
+    )
+
+
+def prepare_event(
+    event_id: str,
+    event_type: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    kafka_key: str | None,
+    correlation_id: str | None,
+    causation_id: str | None,
+    subject_id: str | None,
+    occurred_at: datetime,
+    schema_fingerprint: str | None,
+    payload: dict[str, Any],
+    raw_value: bytes | None,
+    cipher: AESGCM | None,
+) -> Prepared:
+    """``prepare`` for the sink's hot path, which has the event's values at hand and owns
+    ``payload``: its top-level personal fields are sealed in place. ``fixed`` is
+    ``chain.fixed_content`` byte for byte (a unit test holds them equal), built without the
+    intermediate objects: this runs once per event, tens of thousands of times a second."""
+    content_hash = _content_hash(event_type, payload, raw_value)
+    seal(event_type, event_id, payload, cipher)
+    payload_json = dumps(payload)
+    if occurred_at.tzinfo is not UTC:
+        occurred_at = occurred_at.astimezone(UTC)
+    occurred_text = occurred_at.isoformat(timespec="microseconds")
+    occurred_us = copy_binary.micros(occurred_at)
+    kafka_key = _clean(kafka_key)
+    correlation_id = _clean(correlation_id) or ""
+    causation_id = _clean(causation_id)
+    subject_id = _clean(subject_id)
+    raw_hex = raw_value.hex() if raw_value is not None else None
+    header = header_json(
+        [
+            event_id,
+            event_type,
+            topic,
+            partition,
+            offset,
+            kafka_key,
+            correlation_id,
+            causation_id,
+            subject_id,
+            occurred_text,
+            schema_fingerprint,
+            raw_hex,
+        ]
+    )
+    return Prepared(
+        event_id,
+        topic,
+        partition,
+        offset,
         occurred_text,
-        fixed_content(columns, occurred_text),
-        _copy_text(columns, occurred_text),
+        header + b"\n" + payload_json,
+        copy_binary.event_fields(
+            event_id,
+            event_type,
+            topic,
+            partition,
+            offset,
+            kafka_key,
+            correlation_id,
+            causation_id,
+            subject_id,
+            occurred_us,
+            schema_fingerprint,
+            raw_value,
+            payload_json,
+        ),
         content_hash,
+        occurred_us,
     )
 
 
@@ -163,14 +195,25 @@ def content_hash_of(row: AuditRow) -> bytes:
     ``occurred_at``, the time it was produced. A document published twice, or an input
     processed again with the same result, is the same event at another time (a duplicate);
     a corrected document or a different decision under the same id is a conflict."""
-    payload = row.payload
+    return _content_hash(row.event_type, dict(row.payload), row.raw_value)
+
+
+def _content_hash(event_type: str, payload: dict[str, Any], raw_value: bytes | None) -> bytes:
+    """``content_hash_of`` for a payload the caller owns: its envelope's ``occurred_at`` is
+    left out for the hash and put back (the same key order, so the same JSON)."""
     envelope = payload.get("envelope")
     if isinstance(envelope, dict) and "occurred_at" in envelope:
-        payload = {**payload, "envelope": {**envelope, "occurred_at": None}}
-    digest = hashlib.sha256(row.event_type.encode() + b"\n")
-    digest.update(dumps(payload))
-    if row.raw_value is not None:
-        digest.update(b"\n" + row.raw_value)
+        envelope = payload["envelope"] = dict(envelope)
+        occurred_at = envelope["occurred_at"]
+        envelope["occurred_at"] = None
+        payload_json = dumps(payload)
+        envelope["occurred_at"] = occurred_at
+    else:
+        payload_json = dumps(payload)
+    digest = hashlib.sha256(event_type.encode() + b"\n")
+    digest.update(payload_json)
+    if raw_value is not None:
+        digest.update(b"\n" + raw_value)
     return digest.digest()
 
 
@@ -221,17 +264,17 @@ def claim_event_ids(cur: Cursor, rows: Sequence[Prepared]) -> Claim:
     for p in rows:
         first.setdefault(p.event_id, p)
     ordered = sorted(first.values(), key=lambda p: p.event_id)
-    copied = io.BytesIO(
-        "".join(
-            f"{p.event_id}\t{p.occurred_text}\t\\\\x{p.content_hash.hex()}\n" for p in ordered
-        ).encode()
+    copied = b"".join(
+        [copy_binary.HEADER]
+        + [copy_binary.claim_row(p.event_id, p.occurred_us, p.content_hash) for p in ordered]
+        + [copy_binary.TRAILER]
     )
     cur.execute("SAVEPOINT claim")
     try:
         cur.copy_expert(
-            "COPY audit_event_ids (event_id, occurred_at, content_hash) FROM STDIN",
-            copied,
-            size=max(copied.getbuffer().nbytes, 8192),
+            "COPY audit_event_ids (event_id, occurred_at, content_hash) FROM STDIN BINARY",
+            io.BytesIO(copied),
+            size=max(len(copied), 8192),
         )
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT claim")
@@ -353,28 +396,64 @@ def append(cur: Cursor, rows: Sequence[Prepared]) -> Appended:
     """Chain and copy the rows not recorded yet (inside the caller's transaction)."""
     heads = lock_heads(cur, sorted({p.chain for p in rows}))
     claim = claim_event_ids(cur, rows)
-    recorded_at = timestamp_text(now())
-    buffer = io.BytesIO()
-    moved: dict[tuple[str, int], Head] = {}
-    for prepared in claim.rows:
-        head = heads[prepared.chain]
-        seq = head.chain_seq + 1
-        own_hash = link(head.row_hash, content_digest(prepared.fixed, seq, recorded_at))
-        buffer.write(prepared.copy_text)
-        buffer.write(
-            f"{seq}\t{recorded_at}\t\\\\x{head.row_hash.hex()}\t\\\\x{own_hash.hex()}\n".encode()
-        )
-        head = Head(head.topic, head.partition, seq, prepared.offset, own_hash)
-        heads[prepared.chain] = moved[prepared.chain] = head
+    data, moved = chain_rows(heads, claim.rows, now())
     if moved:
-        size = buffer.tell()
-        buffer.seek(0)
         # The whole batch in one read: psycopg2 reads the buffer holding the GIL, 8 KB at a
         # time by default, and each read then waits for the thread preparing the next batch
         # to let go of the GIL (a convoy that cost more than the COPY itself).
-        cur.copy_expert(f"COPY audit_events ({COLUMNS}) FROM STDIN", buffer, size=max(size, 8192))
-        move_heads(cur, list(moved.values()))
-    return Appended(len(claim.rows), claim.duplicates, claim.conflicts, list(moved.values()))
+        cur.copy_expert(
+            f"COPY audit_events ({COLUMNS}) FROM STDIN BINARY",
+            io.BytesIO(data),
+            size=max(len(data), 8192),
+        )
+        move_heads(cur, moved)
+    return Appended(len(claim.rows), claim.duplicates, claim.conflicts, moved)
+
+
+def chain_rows(
+    heads: dict[tuple[str, int], Head], rows: Sequence[Prepared], recorded_at: datetime
+) -> tuple[bytes, list[Head]]:
+    """The binary COPY stream of ``rows`` linked to their chains' ``heads`` (empty when there
+    are none), and the heads moved.
+
+    ``chain.row_hash`` spelled out for the hot loop (a unit test holds them equal):
+    ``SHA-256(prev_hash || SHA-256("<seq>\\n<recorded_at>\\n" || fixed))``."""
+    sha256 = hashlib.sha256
+    at = timestamp_text(recorded_at).encode()
+    recorded_us = copy_binary.micros(recorded_at)
+    chained = copy_binary.chain_fields
+    tails: dict[tuple[str, int], _Tail] = {}
+    parts: list[bytes] = [copy_binary.HEADER]
+    for row in rows:
+        chain = (row.topic, row.partition)
+        tail = tails.get(chain)
+        if tail is None:
+            head = heads[chain]
+            tail = tails[chain] = _Tail(head.chain_seq, head.row_hash, head.offset)
+        seq = tail.seq + 1
+        prev = tail.row_hash
+        digest = sha256(b"%d\n%s\n" % (seq, at))
+        digest.update(row.fixed)
+        own = sha256(prev + digest.digest()).digest()
+        parts.append(row.copy_row)
+        parts.append(chained(seq, recorded_us, prev, own))
+        tail.seq, tail.row_hash, tail.offset = seq, own, row.offset
+    if not tails:
+        return b"", []
+    parts.append(copy_binary.TRAILER)
+    moved = [Head(t, p, tail.seq, tail.offset, tail.row_hash) for (t, p), tail in tails.items()]
+    return b"".join(parts), moved
+
+
+class _Tail:
+    """A chain's last link while a batch is chained (a mutable, slotted record)."""
+
+    __slots__ = ("offset", "row_hash", "seq")
+
+    def __init__(self, seq: int, row_hash: bytes, offset: int) -> None:
+        self.seq = seq
+        self.row_hash = row_hash
+        self.offset = offset
 
 
 def chain_groups(rows: Sequence[Prepared], groups: int) -> list[list[Prepared]]:
@@ -434,11 +513,12 @@ class Preparer:
         self.partitions = Partitions()
         self.refused: list[Refused] = []
 
-    def prepare_batch(self, rows: Sequence[AuditRow]) -> list[Prepared]:
+    def prepare_batch(self, rows: Sequence[AuditRow], owned: bool = False) -> list[Prepared]:
         """The rows sealed and serialized. A row whose subject the database refuses a key
         for (its content, e.g. a subject id too long for the index) is left out and listed
         in ``refused`` (until the next call). Raises RetryableError when the database is
-        unavailable."""
+        unavailable. ``owned``: the payloads are the caller's to give away (the sink's, just
+        decoded): their personal fields are sealed in place instead of in a copy."""
         self.refused = []
         if not rows:
             return []
@@ -454,7 +534,15 @@ class Preparer:
             ]
             rows = [r for r in rows if r.subject_id not in refused]
         return first_of_each_version(
-            [prepare(r, keys.get(r.subject_id) if r.subject_id else None) for r in rows]
+            [
+                prepare_event(
+                    *r[:11],
+                    r.payload if owned else dict(r.payload),
+                    r.raw_value,
+                    keys.get(r.subject_id) if r.subject_id else None,
+                )
+                for r in rows
+            ]
         )
 
     def _keys_isolating(
