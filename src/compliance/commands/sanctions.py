@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from compliance.config import Settings
 from compliance.errors import ComplianceError
+from compliance.progress import progress
 from compliance.screening import EntityType, SanctionsList, Screener, entity_version
 
 HIT_EXIT = 3
@@ -162,8 +163,9 @@ def _rescreen(settings: Settings, engine: Engine, version_id: int | None) -> int
     customers = customers_from_audit(engine, settings.topic(DOCUMENTS_CLASSIFIED))
     kafka_io.require_broker(settings)
     sender = EventSender(settings, codec=sealing_codec(engine))  # exceptions name customers
+    screened = progress(customers, what="re-screened", unit="customer")
     for record in rescreen_exceptions(
-        customers, before, after, list_version=version.version, cause_event_id=version.event_id
+        screened, before, after, list_version=version.version, cause_event_id=version.event_id
     ):
         sender.send(COMPLIANCE_EXCEPTIONS, "ComplianceException", record)
         print(f"  exception: customer {record['customer_id']}: {record['reason']}")

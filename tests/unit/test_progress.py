@@ -1,0 +1,37 @@
+"""Progress bars show on a terminal and write nothing otherwise."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+
+from compliance.progress import on_terminal, progress
+
+
+def test_progress_writes_nothing_when_the_stream_is_not_a_terminal() -> None:
+    stream = io.StringIO()
+    assert list(progress(range(500), what="re-screened", stream=stream)) == list(range(500))
+    assert stream.getvalue() == ""
+
+
+def test_progress_is_silent_on_a_pipe_as_under_cron() -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as pipe:
+        assert not on_terminal(pipe)
+        assert sum(progress(range(100), what="loaded", stream=pipe)) == sum(range(100))
+    with os.fdopen(read_end) as written:
+        assert written.read() == ""
+
+
+def test_progress_draws_a_bar_with_the_count_and_rate_on_a_terminal() -> None:
+    controller, terminal = pty.openpty()
+    with os.fdopen(terminal, "w") as stream:
+        assert on_terminal(stream)
+        items = list(progress(range(250), what="published", unit="tx", stream=stream))
+    assert items == list(range(250))
+    drawn = os.read(controller, 65536).decode()
+    os.close(controller)
+    assert "published" in drawn
+    assert "250/250" in drawn
+    assert "tx/s" in drawn
