@@ -20,13 +20,20 @@ Runner = Callable[[Settings, threading.Event], None]
 
 
 def _processors() -> dict[str, Runner]:
-    from compliance.processors import audit_sink, checker, classifier, transaction_screener
+    from compliance.processors import (
+        audit_sink,
+        checker,
+        classifier,
+        scheduler,
+        transaction_screener,
+    )
 
     return {
         "classifier": classifier.main,
         "checker": checker.main,
         "audit-sink": audit_sink.main,
         "transaction-screener": transaction_screener.main,
+        "scheduler": scheduler.main,
     }
 
 
@@ -79,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a processor until SIGTERM")
-    run.add_argument("name", help="classifier, checker or audit-sink")
+    run.add_argument(
+        "name", help="classifier, checker, audit-sink, transaction-screener or scheduler"
+    )
     run.set_defaults(func=cmd_run)
 
     topics = sub.add_parser("topics", help="topic administration").add_subparsers(
@@ -99,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
     for area in AREAS:
         importlib.import_module(f"compliance.commands.{area}").register(sub)
+    importlib.import_module("compliance.commands.jobs").register(sub)
     report = sub.add_parser("report", help="reports from the audit trail").add_subparsers(
         dest="report", required=True
     )

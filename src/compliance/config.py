@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         description="The parties of a FinCEN SAR (`compliance report sar`): transmitter, "
         "filing institution, contact office (YAML, as config/sar.yaml).",
     )
+    scheduler_file: Path = Field(
+        PROJECT_ROOT / "config" / "scheduler.yaml",
+        description="Scheduled jobs (`compliance run scheduler`, `compliance jobs run`): their "
+        "cron schedules, options and the misfire grace time (YAML, as config/scheduler.yaml).",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "

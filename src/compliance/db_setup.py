@@ -32,6 +32,7 @@ def create_every_table(engine: Engine) -> None:
     from compliance.classification.cache import ResultCache
     from compliance.officers import create_officers_table
     from compliance.rules.store import create_state_schema
+    from compliance.scheduler.claims import create_scheduler_schema
     from compliance.screening.tables import create_screening_schema
 
     create_schema(engine)
@@ -39,6 +40,7 @@ def create_every_table(engine: Engine) -> None:
     create_screening_schema(engine)
     ResultCache(engine).create_table()
     create_officers_table(engine)
+    create_scheduler_schema(engine)
 
 
 def grant(engine: Engine, role: str, purpose: Purpose, password: str | None) -> RoleReady:

@@ -79,6 +79,12 @@ TRANSACTIONS_SUBMITTED = TopicSpec(
     "Payments booked on our accounts, keyed by account; read by the transaction screener.",
     config=(("message.timestamp.type", "LogAppendTime"),),
 )
+SCHEDULER_RUNS = TopicSpec(
+    "scheduler.runs",
+    1,
+    365 * _DAY_MS,
+    "A scheduled job run started or ended (job, fire time, outcome), one pair per run.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -90,6 +96,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SANCTIONS_LISTS,
     SANCTIONS_CLEARANCES,
     TRANSACTIONS_SUBMITTED,
+    SCHEDULER_RUNS,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 
