@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from compliance.audit.tables import audit_event_conflicts
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.scheduler import registry as job_registry
@@ -184,6 +185,11 @@ def test_a_refresh_rescreens_customers_and_job_runs_reach_the_audit_trail(
         str(payload["phase"]) for payload in audited(engine, settings, "JobRun").values()
     )
     assert phases == ["finished", "started"]
+    conflicts = select(func.count()).where(
+        audit_event_conflicts.c.topic == settings.topic(SCHEDULER_RUNS)
+    )
+    with engine.connect() as conn:
+        assert conn.execute(conflicts).scalar_one() == 0  # two distinct events, each once
     wait_for(
         lambda: len(audited(engine, settings, "ComplianceException")) == 1,
         60, "the new hit audited as an exception", processes,
@@ -224,3 +230,14 @@ def test_the_scheduler_process_catches_up_a_missed_run_that_a_cron_job_then_find
     once = compliance_cli(settings, "jobs", "run", "sla-sweep", "--at", "2026-03-10T01:15:00Z")
     assert once.returncode == 0, once.stderr
     assert "sla-sweep at 2026-03-10T01:15:00+00:00: skipped" in once.stdout
+
+
+def test_the_daily_report_job_writes_the_previous_utc_days_report(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    job = JobSchedule(name="daily-report", cron="15 1 * * *", options={"out": str(tmp_path)})
+    outcome = _runner(settings, engine, "reporter", FIRE).run(job, FIRE)
+    assert outcome is not None and outcome.outcome == "ok", outcome
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert len(written) == 3 and all("2026-03-09" in name for name in written)
+    assert {Path(name).suffix for name in written} == {".csv", ".html", ".pdf"}

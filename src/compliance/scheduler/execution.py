@@ -63,7 +63,13 @@ class JobRunner:
         if not self.claims.claim(job.name, scheduled_for, self.instance_id):
             log.info("job %s at %s: already claimed", job.name, scheduled_for.isoformat())
             return None
-        moment = RunMoment(job.name, scheduled_for, self.instance_id, fire_time(self.clock()))
+        moment = RunMoment(
+            job.name,
+            scheduled_for,
+            self.instance_id,
+            fire_time(self.clock()),
+            namespace=self.settings.topic_prefix,
+        )
         try:
             self._announce(moment)
         except ComplianceError as exc:

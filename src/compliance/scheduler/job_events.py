@@ -1,6 +1,7 @@
 """``JobRun`` events: one when a claimed run starts, one when it ends. Their ids derive from
-the job, its fire time and the phase, so the same run always announces the same two events
-(and the idempotent audit sink records each once)."""
+the deployment (its topic prefix), the job, its fire time and the phase, so the same run
+always announces the same two events (and the idempotent audit sink records each once), and
+deployments sharing an audit database never announce the same id."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class RunMoment:
     finished_at: datetime | None = None
     outcome: str | None = None
     detail: str | None = None
+    namespace: str = ""  # the deployment's topic prefix
 
     @property
     def run_key(self) -> str:
@@ -38,7 +40,7 @@ def job_run_event(run: RunMoment) -> Record:
         "envelope": envelope(
             event_type=EVENT_TYPE,
             stage=STAGE,
-            cause=run.run_key,
+            cause=f"{run.namespace}\x1f{run.run_key}",
             discriminator=phase,
             correlation_id=run.run_key,
             subject_id=run.job,

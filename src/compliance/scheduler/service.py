@@ -69,10 +69,12 @@ class SchedulerService:
 
     def start(self) -> None:
         for job in self.schedule.enabled:
-            self.scheduler.add_job(self.fire, job.trigger(), args=[job], id=job.name)
+            self.scheduler.add_job(self.fire, job.trigger(), args=[job], id=job.name, name=job.name)
         for job, due in self.catch_up():
             # Runs at once in the scheduler's thread pool; a claimed fire time is a no-op.
-            self.scheduler.add_job(self.run_once, args=[job, due], id=f"{job.name}@start")
+            self.scheduler.add_job(
+                self.run_once, args=[job, due], id=f"{job.name}@start", name=f"{job.name} (missed)"
+            )
         self.scheduler.start()
         for job in self.schedule.enabled:
             log.info(

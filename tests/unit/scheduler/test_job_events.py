@@ -52,3 +52,9 @@ def test_the_runs_topic_is_among_the_topics_the_audit_sink_consumes() -> None:
 def test_fire_times_are_kept_to_the_millisecond_in_utc() -> None:
     local = datetime(2026, 3, 10, 2, 15, 0, 123456, tzinfo=UTC).astimezone()
     assert fire_time(local) == datetime(2026, 3, 10, 2, 15, 0, 123000, tzinfo=UTC)
+
+
+def test_deployments_sharing_an_audit_trail_announce_different_event_ids() -> None:
+    ours = job_run_event(_moment(namespace="eu."))
+    theirs = job_run_event(_moment(namespace="us."))
+    assert ours["envelope"]["event_id"] != theirs["envelope"]["event_id"]
