@@ -9,6 +9,10 @@ no test waits for a real cron time."""
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -33,7 +37,7 @@ from compliance.screening.list_store import ListStore
 from compliance.screening.sending import EventSender
 from compliance.topics import DOCUMENTS_CLASSIFIED, SCHEDULER_RUNS
 
-from .conftest import Processes, compliance_cli, read_topic, wait_for
+from .conftest import Processes, compliance_cli, processor_env, read_topic, wait_for
 from .test_screening_support import audited, classified_passport, write_sdn
 
 FIRE = datetime(2026, 3, 10, 1, 15, tzinfo=UTC)
@@ -241,3 +245,46 @@ def test_the_daily_report_job_writes_the_previous_utc_days_report(
     written = sorted(p.name for p in tmp_path.iterdir())
     assert len(written) == 3 and all("2026-03-09" in name for name in written)
     assert {Path(name).suffix for name in written} == {".csv", ".html", ".pdf"}
+
+
+def test_two_scheduler_processes_started_together_run_each_fire_time_once(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    schedule = tmp_path / "scheduler.yaml"
+    schedule.write_text('misfire_grace_s: 3600\njobs:\n  sla-sweep:\n    cron: "* * * * *"\n')
+    logs = [tmp_path / f"scheduler-{n}.log" for n in (1, 2)]
+    copies = []
+    for n, log in enumerate(logs, start=1):
+        env = processor_env(settings) | {
+            "COMPLIANCE_SCHEDULER_FILE": str(schedule),
+            "COMPLIANCE_INSTANCE_ID": f"scheduler-{n}",
+        }
+        copies.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "compliance", "run", "scheduler"],
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        )
+    try:
+        # Both copies tried the same fire time (the catch-up at start, or, if they started
+        # either side of a minute, the next one): one ran it, the other found it claimed.
+        def both_tried() -> bool:
+            texts = [log.read_text() for log in logs]
+            tried = all(
+                re.search(r"job sla-sweep at \S+: (started|already claimed)", t) for t in texts
+            )
+            return tried and any("already claimed" in t for t in texts)
+
+        wait_for(both_tried, 90, "both scheduler copies trying the same fire time")
+    finally:
+        for proc in copies:
+            proc.send_signal(signal.SIGTERM)
+        for proc in copies:
+            assert proc.wait(30) == 0
+    runs = _job_runs(settings)
+    pairs: dict[datetime, list[str]] = {}
+    for run in runs:
+        pairs.setdefault(run["scheduled_for"], []).append(run["phase"])
+    assert pairs and all(sorted(phases) == ["finished", "started"] for phases in pairs.values())

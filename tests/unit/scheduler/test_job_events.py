@@ -14,7 +14,7 @@ FIRE = datetime(2026, 3, 10, 1, 15, tzinfo=UTC)
 
 
 def _moment(instance: str = "a", **fields: object) -> RunMoment:
-    return RunMoment("daily-report", FIRE, instance, FIRE + timedelta(seconds=2), **fields)  # type: ignore[arg-type]
+    return RunMoment("daily-report", FIRE, instance, FIRE + timedelta(seconds=2), **fields)
 
 
 def test_the_same_run_has_the_same_event_ids_on_every_scheduler_copy() -> None:

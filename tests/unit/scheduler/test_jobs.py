@@ -28,7 +28,7 @@ def test_the_sla_sweep_is_skipped_with_the_reason_without_case_management(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sla_sweep, "CASES_PACKAGE", "compliance.no_such_cases")
-    context = JobContext(settings, None, FIRE, "a")  # type: ignore[arg-type]
+    context = JobContext(settings, None, FIRE, "a")
     outcome = sla_sweep.run(context)
     assert outcome.outcome == "skipped"
     assert "case management (compliance.no_such_cases) is not installed" in outcome.detail

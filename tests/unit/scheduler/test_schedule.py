@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from compliance.config import PROJECT_ROOT
+from compliance.config import PROJECT_ROOT, Settings
 from compliance.errors import ConfigurationError
+from compliance.scheduler.execution import JobRunner
 from compliance.scheduler.registry import BUILT_IN, job_function
 from compliance.scheduler.schedule import latest_fire_time, load_schedule, parse_schedule
-from compliance.scheduler.service import due_fire_time
+from compliance.scheduler.service import SchedulerService, due_fire_time
 
 HOUR = timedelta(hours=1)
 
@@ -93,3 +94,24 @@ def test_fire_times_are_in_utc_whatever_the_local_zone(monkeypatch: pytest.Monke
     trigger = parse_schedule({"jobs": {"daily-report": {"cron": "0 2 * * *"}}}).jobs[0].trigger()
     fire = latest_fire_time(trigger, datetime(2026, 7, 1, 3, 0, tzinfo=UTC), HOUR)
     assert fire == datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
+
+
+def test_at_start_each_enabled_job_catches_up_its_latest_missed_fire_time_within_grace(
+    settings: Settings,
+) -> None:
+    schedule = parse_schedule(
+        {
+            "misfire_grace_s": 3600,
+            "jobs": {
+                "daily-report": {"cron": "15 1 * * *"},  # missed 30 minutes ago
+                "sanctions-refresh": {"cron": "0 */6 * * *", "enabled": False},
+                "sla-sweep": {"cron": "0 23 * * *"},  # last fired hours ago: let go
+            },
+        }
+    )
+    now = datetime(2026, 3, 10, 1, 45, tzinfo=UTC)
+    runner = JobRunner(settings, None, None, instance_id="a", clock=lambda: now)
+    missed = SchedulerService(schedule, runner).catch_up()
+    assert [(job.name, due) for job, due in missed] == [
+        ("daily-report", datetime(2026, 3, 10, 1, 15, tzinfo=UTC))
+    ]
