@@ -6,7 +6,7 @@ import io
 import os
 import pty
 
-from compliance.progress import on_terminal, progress
+from compliance.progress import on_terminal, progress, stage
 
 
 def test_progress_writes_nothing_when_the_stream_is_not_a_terminal() -> None:
@@ -35,3 +35,20 @@ def test_progress_draws_a_bar_with_the_count_and_rate_on_a_terminal() -> None:
     assert "published" in drawn
     assert "250/250" in drawn
     assert "tx/s" in drawn
+
+
+def test_a_stage_reports_its_count_and_rate_on_a_terminal_only() -> None:
+    quiet = io.StringIO()
+    with stage("validating the list files", unit="entities", stream=quiet) as done:
+        done.count = 12_345
+    assert quiet.getvalue() == ""
+    controller, terminal = pty.openpty()
+    with (
+        os.fdopen(terminal, "w") as stream,
+        stage("validating the list files", unit="entities", stream=stream) as done,
+    ):
+        done.count = 12_345
+    drawn = os.read(controller, 65536).decode()
+    os.close(controller)
+    assert "validating the list files ..." in drawn
+    assert "12,345 entities in" in drawn and "entities/s)" in drawn
