@@ -9,6 +9,7 @@ no test waits for a real cron time."""
 
 from __future__ import annotations
 
+import http.server
 import re
 import signal
 import subprocess
@@ -288,3 +289,55 @@ def test_two_scheduler_processes_started_together_run_each_fire_time_once(
     for run in runs:
         pairs.setdefault(run["scheduled_for"], []).append(run["phase"])
     assert pairs and all(sorted(phases) == ["finished", "started"] for phases in pairs.values())
+
+
+class _PublishedLists(http.server.BaseHTTPRequestHandler):
+    """Serves /sdn.csv from ``folder``; answers 503 while ``down``."""
+
+    folder = Path()
+    down = False
+
+    def do_GET(self) -> None:
+        if self.down:
+            self.send_error(503)
+            return
+        body = (self.folder / Path(self.path).name).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_the_sanctions_refresh_over_http_keeps_the_version_in_force_while_the_source_fails(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    _PublishedLists.folder = write_sdn(tmp_path / "site", [(901, "BLIXQUENT, Zarathustra")])
+    _PublishedLists.down = False
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PublishedLists)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/ofac/sdn.csv"
+    store = ListStore(engine, settings.topic_prefix)
+    try:
+        loaded = _refresh(settings, engine, FIRE, sources=[url], rescreen=False)
+        assert loaded.outcome == "ok", loaded.detail
+        in_force = store.current()
+        assert in_force is not None and [f.name for f in in_force.files] == ["sdn.csv"]
+
+        _PublishedLists.down = True
+        write_sdn(tmp_path / "site", [(901, "BLIXQUENT, Zarathustra"), (903, "ROE, Other")])
+        failed = _refresh(settings, engine, FIRE + timedelta(hours=6), sources=[url])
+        assert failed.outcome == "failed"
+        assert "HTTP 503" in failed.detail and "stays in force" in failed.detail
+        assert store.current() == in_force
+
+        _PublishedLists.down = False
+        changed = _refresh(settings, engine, FIRE + timedelta(hours=12), sources=[url])
+        assert changed.outcome == "ok", changed.detail
+        assert store.current() != in_force
+    finally:
+        server.shutdown()
+        serving.join(5)
