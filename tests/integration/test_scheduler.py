@@ -340,4 +340,5 @@ def test_the_sanctions_refresh_over_http_keeps_the_version_in_force_while_the_so
         assert store.current() != in_force
     finally:
         server.shutdown()
+        server.server_close()
         serving.join(5)

@@ -57,10 +57,13 @@ class _Lists(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         time.sleep(self.delay_s)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+            pass
 
     def log_message(self, *_: object) -> None:
         pass
@@ -76,6 +79,7 @@ def list_server(tmp_path: Path) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()  # waits for the handlers (a slow one sleeps at most 2 s)
     thread.join(5)
 
 
