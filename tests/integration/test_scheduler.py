@@ -46,7 +46,7 @@ FIRE = datetime(2026, 3, 10, 1, 15, tzinfo=UTC)
 
 def _job_runs(settings: Settings) -> list[dict[str, Any]]:
     codec = registry()
-    decoded = [codec.decode(value) for value in read_topic(settings, SCHEDULER_RUNS)]
+    decoded = [codec.decode(value) for value in read_topic(settings, SCHEDULER_RUNS.name)]
     return [record for event_type, record in decoded if event_type == "JobRun"]
 
 

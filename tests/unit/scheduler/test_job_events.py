@@ -13,8 +13,18 @@ from compliance.topics import SCHEDULER_RUNS, every_topic
 FIRE = datetime(2026, 3, 10, 1, 15, tzinfo=UTC)
 
 
-def _moment(instance: str = "a", **fields: object) -> RunMoment:
-    return RunMoment("daily-report", FIRE, instance, FIRE + timedelta(seconds=2), **fields)
+def _moment(
+    instance: str = "a",
+    *,
+    finished_at: datetime | None = None,
+    outcome: str | None = None,
+    detail: str | None = None,
+    namespace: str = "",
+) -> RunMoment:
+    started = FIRE + timedelta(seconds=2)
+    return RunMoment(
+        "daily-report", FIRE, instance, started, finished_at, outcome, detail, namespace
+    )
 
 
 def test_the_same_run_has_the_same_event_ids_on_every_scheduler_copy() -> None:

@@ -9,11 +9,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+import compliance.scheduler.sla_sweep as sla_sweep
 from compliance.config import Settings
-from compliance.scheduler import sla_sweep
 from compliance.scheduler.list_fetch import ListFetchError, fetch_lists
 from compliance.scheduler.registry import JobContext
 from compliance.scheduler.sanctions_refresh import changed
@@ -28,7 +29,7 @@ def test_the_sla_sweep_is_skipped_with_the_reason_without_case_management(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sla_sweep, "CASES_PACKAGE", "compliance.no_such_cases")
-    context = JobContext(settings, None, FIRE, "a")
+    context = JobContext(settings, cast(Any, None), FIRE, "a")  # no database needed
     outcome = sla_sweep.run(context)
     assert outcome.outcome == "skipped"
     assert "case management (compliance.no_such_cases) is not installed" in outcome.detail
