@@ -26,6 +26,7 @@ def _processors() -> dict[str, Runner]:
         checker,
         classifier,
         notifier,
+        scheduler,
         transaction_screener,
     )
 
@@ -37,6 +38,7 @@ def _processors() -> dict[str, Runner]:
         "notifier": notifier.main,
         "cases": cases.main,
         "review-ui": _review_ui,
+        "scheduler": scheduler.main,
     }
 
 
@@ -96,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a processor until SIGTERM")
-    run.add_argument("name", help="classifier, checker or audit-sink")
+    run.add_argument(
+        "name", help="classifier, checker, audit-sink, transaction-screener or scheduler"
+    )
     run.set_defaults(func=cmd_run)
 
     topics = sub.add_parser("topics", help="topic administration").add_subparsers(
@@ -123,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force").set_defaults(func=cmd_config)
     for area in AREAS:
         importlib.import_module(f"compliance.commands.{area}").register(sub)
+    importlib.import_module("compliance.commands.jobs").register(sub)
     report = sub.add_parser("report", help="reports from the audit trail").add_subparsers(
         dest="report", required=True
     )

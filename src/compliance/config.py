@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         description="Base URL of the review application, for the notifier's links "
         "(<base>/cases?search=<customer id>); unset: messages carry no link.",
     )
+    scheduler_file: Path = Field(
+        PROJECT_ROOT / "config" / "scheduler.yaml",
+        description="Scheduled jobs (`compliance run scheduler`, `compliance jobs run`): their "
+        "cron schedules, options and the misfire grace time (YAML, as config/scheduler.yaml).",
+    )
     transactions_rules_dir: Path = Field(
         PROJECT_ROOT / "rules" / "transactions",
         description="Folder of the transaction monitoring rules (monitoring.yaml), the FATF "

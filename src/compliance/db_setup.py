@@ -35,6 +35,7 @@ def create_every_table(engine: Engine) -> None:
     from compliance.officers import create_officers_table
     from compliance.review.sessions import create_sessions_table
     from compliance.rules.store import create_state_schema
+    from compliance.scheduler.claims import create_scheduler_schema
     from compliance.screening.tables import create_screening_schema
 
     create_schema(engine)
@@ -45,6 +46,7 @@ def create_every_table(engine: Engine) -> None:
     create_outbox_table(engine)
     create_cases_schema(engine)
     create_sessions_table(engine)
+    create_scheduler_schema(engine)
 
 
 def grant(engine: Engine, role: str, purpose: Purpose, password: str | None) -> RoleReady:

@@ -92,6 +92,12 @@ CASES_DECISIONS = TopicSpec(
     "Every change of a case (opened, assigned, decided ...), keyed by customer; the case "
     "tables are its projection.",
 )
+SCHEDULER_RUNS = TopicSpec(
+    "scheduler.runs",
+    1,
+    365 * _DAY_MS,
+    "A scheduled job run started or ended (job, fire time, outcome), one pair per run.",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     DOCUMENTS_ARRIVED,
@@ -105,6 +111,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TRANSACTIONS_SUBMITTED,
     NOTIFICATIONS_FAILED,
     CASES_DECISIONS,
+    SCHEDULER_RUNS,
 )
 DLQ_RETENTION_MS = 90 * _DAY_MS
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from compliance.config import Settings
 from compliance.errors import ComplianceError
+from compliance.progress import progress
 
 
 def _engine(settings: Settings) -> Engine:
@@ -189,7 +190,8 @@ def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
     rows = export_rows(_engine(settings), args.since, args.until)
     out: TextIO = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
-        count = _write_export(rows, args.format, out, EXPORT_COLUMNS)
+        exported = progress(rows, what="exported", unit="event")
+        count = _write_export(exported, args.format, out, EXPORT_COLUMNS)
     finally:
         if args.output:
             out.close()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from compliance.config import Settings
 from compliance.errors import ComplianceError
+from compliance.progress import progress, stage
 from compliance.screening import EntityType, SanctionsList, Screener, entity_version
 
 HIT_EXIT = 3
@@ -108,12 +109,14 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     engine = _engine(settings)
     store = ListStore(engine, settings.topic_prefix)
     current = store.current()
-    prepared = prepare_version(
-        args.files,
-        store.files(current.id) if current else (),
-        replace_all=args.replace_all,
-        max_shrink=1.0 if args.allow_shrink else 0.5,
-    )
+    with stage("validating the list files", unit="entities") as validated:
+        prepared = prepare_version(
+            args.files,
+            store.files(current.id) if current else (),
+            replace_all=args.replace_all,
+            max_shrink=1.0 if args.allow_shrink else 0.5,
+        )
+        validated.count = sum(summary.entities for summary in prepared.summaries)
     kafka_io.require_broker(settings)
     sender = EventSender(settings)
 
@@ -162,8 +165,9 @@ def _rescreen(settings: Settings, engine: Engine, version_id: int | None) -> int
     customers = customers_from_audit(engine, settings.topic(DOCUMENTS_CLASSIFIED))
     kafka_io.require_broker(settings)
     sender = EventSender(settings, codec=sealing_codec(engine))  # exceptions name customers
+    screened = progress(customers, what="re-screened", unit="customer")
     for record in rescreen_exceptions(
-        customers, before, after, list_version=version.version, cause_event_id=version.event_id
+        screened, before, after, list_version=version.version, cause_event_id=version.event_id
     ):
         sender.send(COMPLIANCE_EXCEPTIONS, "ComplianceException", record)
         print(f"  exception: customer {record['customer_id']}: {record['reason']}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from compliance.config import Settings
 from compliance.errors import ConfigurationError
+from compliance.progress import progress
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -40,7 +41,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     published = 0
     started = time.perf_counter()
     with Publisher(settings) as publisher:
-        for tx in payments:
+        for tx in progress(payments, what="published", unit="tx"):
             if interval:
                 pause = started + published * interval - time.perf_counter()
                 if pause > 0:
