@@ -168,6 +168,7 @@ class KafkaStatistics:
 
     def read(self, stats: dict[str, Any]) -> None:
         self.readiness.polled()  # called from within poll: the main loop is going round
+        metrics.last_poll.labels(self.processor).set_to_current_time()
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
         if brokers:
             self.readiness.set_kafka_up(any(b.get("state") == "UP" for b in brokers))

@@ -14,9 +14,14 @@ cost of the metrics is measured (benchmarks/scaleout_bench.py).
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
+from collections.abc import Iterator
 from typing import Protocol
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 from compliance.classification import llm_metrics as llm  # noqa: F401  (registers them)
 
@@ -74,11 +79,68 @@ records_out = Counter(
 processed = Counter(
     "compliance_records_processed_total", "Records consumed and committed", ["processor"]
 )
-stage_seconds = Histogram(
+
+
+class _Timing:
+    """One label set of a ``Timings``: bucket counts and a sum, under one lock."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last: above every bound (+Inf only)
+        self.total = 0.0
+        self.lock = threading.Lock()
+
+    def observe(self, amount: float) -> None:
+        at = bisect_left(self.bounds, amount)
+        with self.lock:
+            self.counts[at] += 1
+            self.total += amount
+
+
+class Timings(Collector):
+    """A histogram for the per-record hot path: an observation is a binary search and one
+    uncontended lock (prometheus_client's Histogram takes several and walks its buckets);
+    exported as a Prometheus histogram when scraped."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: list[str], buckets: tuple[float, ...]
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labels
+        self.bounds = tuple(sorted(buckets))
+        self.children: dict[tuple[str, ...], _Timing] = {}
+        self._lock = threading.Lock()
+        REGISTRY.register(self)
+
+    def labels(self, *values: str) -> _Timing:
+        with self._lock:
+            child = self.children.get(values)
+            if child is None:
+                child = self.children[values] = _Timing(self.bounds)
+            return child
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, child in list(self.children.items()):
+            with child.lock:
+                counts, total = list(child.counts), child.total
+            cumulative, buckets = 0, []
+            for bound, count in zip((*self.bounds, float("inf")), counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric(list(values), buckets, total)
+        yield family
+
+    def describe(self) -> Iterator[HistogramMetricFamily]:
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
+
+stage_seconds = Timings(
     "compliance_stage_seconds",
     "Time spent in a stage function per record",
     ["processor"],
-    buckets=RECORD_BUCKETS,
+    RECORD_BUCKETS,
 )
 batch_seconds = Histogram(
     "compliance_batch_seconds",
@@ -118,14 +180,42 @@ retries = Counter(
     "compliance_retries_total", "Batches retried after an infrastructure failure", ["processor"]
 )
 
+
 # --- checker and transaction screener ---------------------------------------------------------
-rule_outcomes = Counter(
-    "compliance_rule_outcomes_total",
+class Tally(Collector):
+    """A counter for the per-result hot path: an update is one dict increment (no lock, no
+    label look-up); Prometheus reads the counts when it scrapes. Updated from one thread per
+    process (the stage's), as the checker and the screener are; concurrent updates from
+    several threads could lose a count, never corrupt one."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.counts: dict[tuple[str, ...], int] = {}
+        REGISTRY.register(self)
+
+    def add(self, *labels: str) -> None:
+        if _enabled:
+            self.counts[labels] = self.counts.get(labels, 0) + 1
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, count in list(self.counts.items()):
+            family.add_metric(list(labels), count)
+        yield family
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+
+
+rule_outcomes = Tally(
+    "compliance_rule_outcomes",
     "Check results per rule and outcome (pass, fail, review, error)",
     ["processor", "rule", "outcome"],
 )
-screening_hits = Counter(
-    "compliance_screening_hits_total",
+screening_hits = Tally(
+    "compliance_screening_hits",
     "Screening hits: sanctions/PEP matches and transaction monitoring alerts, per rule",
     ["processor", "rule"],
 )
@@ -218,7 +308,7 @@ def enabled() -> bool:
 _bound: dict[tuple[int, tuple[str, ...]], Child] = {}
 
 
-def bind(metric: Counter | Histogram | Gauge, *labels: str) -> Child:
+def bind(metric: Counter | Histogram | Gauge | Timings, *labels: str) -> Child:
     """``metric.labels(*labels)``, looked up once and kept; a no-op when disabled."""
     if not _enabled:
         return NOTHING
@@ -231,7 +321,7 @@ def bind(metric: Counter | Histogram | Gauge, *labels: str) -> Child:
     return child
 
 
-def observer(metric: Histogram, *labels: str) -> Observer:
+def observer(metric: Histogram | Timings, *labels: str) -> Observer:
     return bind(metric, *labels)  # type: ignore[return-value]
 
 
@@ -241,8 +331,8 @@ def dead_letter(processor: str, topic: str | None, error: BaseException) -> None
 
 
 def rule_outcome(processor: str, rule: str, outcome: str) -> None:
-    bind(rule_outcomes, processor, rule, outcome).inc()
+    rule_outcomes.add(processor, rule, outcome)
 
 
 def screening_hit(processor: str, rule: str) -> None:
-    bind(screening_hits, processor, rule).inc()
+    screening_hits.add(processor, rule)

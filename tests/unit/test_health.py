@@ -246,3 +246,43 @@ def test_the_endpoint_serves_metrics_and_both_probes(
     serving(readiness)
     assert get(endpoint + "/readyz") == (200, "ready\n")
     assert get(endpoint + "/nothing")[0] == 404
+
+
+def test_the_per_record_histogram_counts_each_observation_in_its_bucket_cumulatively() -> None:
+    timing = metrics.observer(metrics.stage_seconds, "timings-test")
+    for seconds in (0.00005, 0.0001, 0.003, 100.0):
+        timing.observe(seconds)
+    family = next(
+        f
+        for f in text_string_to_metric_families(metrics_text())
+        if f.name == "compliance_stage_seconds"
+    )
+    assert family.type == "histogram"
+    mine = {
+        (s.name, s.labels.get("le")): s.value
+        for s in family.samples
+        if s.labels["processor"] == "timings-test"
+    }
+    assert mine[("compliance_stage_seconds_bucket", "0.0001")] == 2  # a bound is inclusive
+    assert mine[("compliance_stage_seconds_bucket", "0.0025")] == 2
+    assert mine[("compliance_stage_seconds_bucket", "0.005")] == 3
+    assert mine[("compliance_stage_seconds_bucket", "30.0")] == 3
+    assert mine[("compliance_stage_seconds_bucket", "+Inf")] == 4
+    assert mine[("compliance_stage_seconds_count", None)] == 4
+    assert mine[("compliance_stage_seconds_sum", None)] == pytest.approx(100.00315)
+
+
+def test_rule_outcomes_are_counted_per_rule_and_outcome() -> None:
+    for outcome in ("pass", "pass", "fail"):
+        metrics.rule_outcome("tally-test", "kyc.passport-expiry", outcome)
+    family = next(
+        f
+        for f in text_string_to_metric_families(metrics_text())
+        if f.name == "compliance_rule_outcomes"
+    )
+    mine = {
+        s.labels["outcome"]: s.value
+        for s in family.samples
+        if s.labels["processor"] == "tally-test"
+    }
+    assert mine == {"pass": 2, "fail": 1}
