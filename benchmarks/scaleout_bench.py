@@ -134,9 +134,9 @@ def one_batch(run: TransactionalRunner, batch: list[Message], enabled: bool) -> 
     metrics.set_enabled(enabled)  # the stage's own updates (rule outcomes) follow it
     started = time.process_time()
     begun = time.perf_counter() if enabled else 0.0
-    outputs = run._outputs_of_batch(batch)  # type: ignore[arg-type]
-    encoded = run._encoded(outputs, batch)  # type: ignore[arg-type]
-    run._count(batch, encoded, begun)  # type: ignore[arg-type]
+    outputs = run._outputs_of_batch(batch)
+    encoded = run._encoded(outputs, batch)
+    run._count(batch, encoded, begun)
     return time.process_time() - started
 
 

@@ -65,6 +65,8 @@ class Readiness:
             self.processor = processor
             self.liveness_timeout_s = liveness_timeout_s
             self.started = True
+        # Asked when Prometheus scrapes (on the HTTP thread), not on the main loop.
+        metrics.ready.labels(processor).set_function(lambda: 1.0 if self.ready()[0] else 0.0)
 
     def polled(self) -> None:
         """The main loop went round (called once per poll: a monotonic read and a store)."""
@@ -116,10 +118,7 @@ class Readiness:
         if self.paused:
             missing.append("paused while a dependency is down")
         missing += [f"{name} unreachable" for name in self._failing_checks()]
-        ok = not missing
-        if self.processor:
-            metrics.ready.labels(self.processor).set(1 if ok else 0)
-        return ok, missing
+        return not missing, missing
 
     def _failing_checks(self) -> list[str]:
         failing = []

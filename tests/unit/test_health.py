@@ -286,3 +286,20 @@ def test_rule_outcomes_are_counted_per_rule_and_outcome() -> None:
         if s.labels["processor"] == "tally-test"
     }
     assert mine == {"pass": 2, "fail": 1}
+
+
+def test_the_ready_gauge_answers_what_readyz_would_when_scraped(
+    readiness: health.Readiness,
+) -> None:
+    def gauge() -> float:
+        family = next(
+            f
+            for f in text_string_to_metric_families(metrics_text())
+            if f.name == "compliance_ready"
+        )
+        [value] = [s.value for s in family.samples if s.labels["processor"] == "probe-test"]
+        return value
+
+    assert gauge() == 0
+    serving(readiness)
+    assert gauge() == 1
