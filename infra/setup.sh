@@ -41,6 +41,15 @@ ensure_tesseract() {
     apt_install tesseract-ocr tesseract-ocr-eng
 }
 
+ensure_prometheus() {
+    # A real Prometheus scrapes a processor in tests/integration/test_prometheus_scrape.py.
+    if command -v prometheus >/dev/null 2>&1; then
+        log "prometheus: $(prometheus --version 2>&1 | head -n1)"
+        return 0
+    fi
+    apt_install prometheus
+}
+
 ensure_venv() {
     local venv="$ROOT/.venv" py
     py="$(command -v python3 || true)"
@@ -75,5 +84,6 @@ ensure_java
 ensure_maven
 "$INFRA_DIR/postgres.sh" install
 ensure_tesseract
+ensure_prometheus
 ensure_venv
 log "setup complete; start the services with infra/services.sh start"

@@ -54,11 +54,11 @@ def passport(settings: Settings, n: int) -> dict[str, Any]:
     }
 
 
-def publish_backlog(settings: Settings) -> None:
+def publish_backlog(settings: Settings, documents: int = BACKLOG) -> None:
     producer: Producer = kafka_io.idempotent_producer(settings)
     codec = registry()
     topic = settings.topic(DOCUMENTS_CLASSIFIED)
-    for n in range(BACKLOG):
+    for n in range(documents):
         record = passport(settings, n)
         producer.produce(
             topic,
