@@ -447,11 +447,16 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"COMPLIANCE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    """One invalid setting, named by its variable; a rule across settings (no location)
+    says itself which variables it needs."""
+    if not location:
+        return message.removeprefix("Value error, ")
+    return f"COMPLIANCE_{'_'.join(str(p) for p in location).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)

@@ -87,6 +87,7 @@ def test_sasl_without_its_credentials_stops_start_up(clean_env: pytest.MonkeyPat
         load_settings()
     assert "COMPLIANCE_KAFKA_SASL_USERNAME" in str(raised.value)
     assert "COMPLIANCE_KAFKA_SASL_PASSWORD" in str(raised.value)
+    assert str(raised.value).startswith("invalid configuration: SASL_SSL needs")
 
 
 def test_tls_alone_names_the_ca_and_a_local_broker_gets_no_security_settings(
