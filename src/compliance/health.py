@@ -8,6 +8,10 @@ metrics: ``/metrics`` (Prometheus text), ``/healthz`` and ``/readyz``.
   partitions are assigned to it, it is not paused (waiting out an outage), and each
   dependency it registered (the database) answers; else 503 naming what is missing.
 
+A process whose main loop is not a Kafka consumer (a web application, a scheduler) calls
+``state.without_kafka_consumer()`` once and ``state.tick()`` from its loop: it is then ready
+without partitions (its registered checks still count).
+
 The main loop reports to one ``Readiness`` per process (``state``): ``polled`` every loop,
 ``paused`` around an outage, and the Kafka client's statistics (``KafkaStatistics``, a
 callback librdkafka calls from within ``poll`` every COMPLIANCE_METRICS_STATS_INTERVAL_MS)
@@ -57,6 +61,7 @@ class Readiness:
     kafka_up: bool | None = None  # None: no statistics yet (then assignment vouches for it)
     paused: bool = False
     stopping: bool = False
+    consumes_kafka: bool = True
     checks: dict[str, _Check] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,6 +76,13 @@ class Readiness:
     def polled(self) -> None:
         """The main loop went round (called once per poll: a monotonic read and a store)."""
         self.last_poll = self.clock()
+
+    # A process whose main loop is not a Kafka consumer (the review application, the
+    # scheduler) says so once, and ticks its own loop: it is ready without partitions.
+    tick = polled
+
+    def without_kafka_consumer(self) -> None:
+        self.consumes_kafka = False
 
     def set_assigned(self, partitions: int) -> None:
         self.assigned = partitions
@@ -110,10 +122,10 @@ class Readiness:
         if self.stopping:
             missing.append("stopping")
         if self.last_poll is None:
-            missing.append("not polling Kafka yet")
+            missing.append("not polling Kafka yet" if self.consumes_kafka else "not started yet")
         if self.kafka_up is False:
             missing.append("no Kafka broker is up")
-        if self.assigned == 0:
+        if self.assigned == 0 and self.consumes_kafka:
             missing.append("no partitions assigned")
         if self.paused:
             missing.append("paused while a dependency is down")

@@ -303,3 +303,16 @@ def test_the_ready_gauge_answers_what_readyz_would_when_scraped(
     assert gauge() == 0
     serving(readiness)
     assert gauge() == 1
+
+
+def test_a_process_that_consumes_no_kafka_is_ready_once_its_loop_ticks(
+    readiness: health.Readiness, clock: Clock
+) -> None:
+    readiness.without_kafka_consumer()
+    assert readiness.ready() == (False, ["not started yet"])
+    readiness.tick()
+    assert readiness.ready() == (True, [])
+    readiness.add_check("database", lambda: False)
+    assert readiness.ready() == (False, ["database unreachable"])
+    clock.now += 61
+    assert not readiness.alive()[0]
