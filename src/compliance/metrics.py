@@ -184,25 +184,29 @@ retries = Counter(
 # --- checker and transaction screener ---------------------------------------------------------
 class Tally(Collector):
     """A counter for the per-result hot path: an update is one dict increment (no lock, no
-    label look-up); Prometheus reads the counts when it scrapes. Updated from one thread per
+    label look-up, and no object the cycle collector tracks: the key is one string of the
+    label values); Prometheus reads the counts when it scrapes. Updated from one thread per
     process (the stage's), as the checker and the screener are; concurrent updates from
     several threads could lose a count, never corrupt one."""
+
+    SEPARATOR = "\x1f"  # never in a processor name, rule id or outcome
 
     def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
         self.name = name
         self.documentation = documentation
         self.labels = labels
-        self.counts: dict[tuple[str, ...], int] = {}
+        self.counts: dict[str, int] = {}
         REGISTRY.register(self)
 
-    def add(self, *labels: str) -> None:
+    def add(self, first: str, second: str, third: str = "") -> None:
         if _enabled:
-            self.counts[labels] = self.counts.get(labels, 0) + 1
+            key = first + self.SEPARATOR + second + self.SEPARATOR + third
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
-        for labels, count in list(self.counts.items()):
-            family.add_metric(list(labels), count)
+        for key, count in list(self.counts.items()):
+            family.add_metric(key.split(self.SEPARATOR)[: len(self.labels)], count)
         yield family
 
     def describe(self) -> Iterator[CounterMetricFamily]:
