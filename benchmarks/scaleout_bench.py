@@ -1,7 +1,8 @@
 """Scale-out benchmark: what metrics cost on the hot path.
 
 `metrics overhead %`: the checker's rules through the runner's batch path (decode each record,
-call the stage, encode every output, count the committed batch) on the same documents, with
+call the batch stage, encode every output, count the committed batch; the checker's database
+round trips left out) on the same documents, with
 the metric updates on and off (COMPLIANCE_METRICS_ENABLED), each batch run both ways back to
 back in alternating order in one run; the figure is the median of the paired ratios of CPU
 time, less one, as a percentage. Kafka's own calls are left out: they would only dilute the figure.
@@ -21,6 +22,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,10 @@ from typing import Any
 from host import cpu_model
 
 from compliance import metrics
-from compliance.codec import registry
+from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.events import envelope
+from compliance.outgoing import Outgoing
 from compliance.processors.checker import check_document
 from compliance.rules import load_ruleset
 from compliance.runner import TransactionalRunner
@@ -119,11 +122,16 @@ def documents(n: int, rng: random.Random) -> list[Message]:
 def runner(settings: Settings, enabled: bool) -> TransactionalRunner:
     metrics.set_enabled(enabled)
     ruleset = load_ruleset(settings.rules_dir)
+
+    def stage(event_type: str, record: Record) -> list[Outgoing]:
+        return list(check_document(ruleset, event_type, record))
+
+    def batch_stage(inputs: Sequence[tuple[str, Record]]) -> list[Sequence[Outgoing]]:
+        # The checker's batch stage without its database round trips (customer state).
+        return [check_document(ruleset, event_type, record) for event_type, record in inputs]
+
     return TransactionalRunner(
-        "checker",
-        settings,
-        ["documents.classified"],
-        lambda event_type, record: check_document(ruleset, event_type, record),
+        "checker", settings, ["documents.classified"], stage, batch_stage=batch_stage
     )
 
 
@@ -161,6 +169,8 @@ def main() -> int:
     # the same machine; the figure is the median of the pairs' ratios.
     ratios: list[float] = []
     on = off = 0.0
+    best_on = [float("inf")] * len(batches)  # each batch's fastest round, either way
+    best_off = [float("inf")] * len(batches)
     for r in range(args.rounds):
         for i, batch in enumerate(batches):
             if (r + i) % 2 == 0:
@@ -170,22 +180,24 @@ def main() -> int:
                 t_off = one_batch(without, batch, False)
                 t_on = one_batch(with_metrics, batch, True)
             on, off = on + t_on, off + t_off
+            best_on[i], best_off[i] = min(best_on[i], t_on), min(best_off[i], t_off)
             if t_off > 0:
                 ratios.append(t_on / t_off)
     metrics.set_enabled(True)
     total = args.rounds * args.documents
     per_doc_on, per_doc_off = on / total, off / total
     overhead = (statistics.median(ratios) - 1) * 100
+    best = (sum(best_on) / sum(best_off) - 1) * 100
     print(
         f"with metrics {per_doc_on * 1e6:.1f} us/document, without {per_doc_off * 1e6:.1f} "
         f"us/document; median of {len(ratios)} paired batches: overhead {overhead:.2f} % "
-        f"(target <= {TARGET_OVERHEAD_PCT:g})"
+        f"(target <= {TARGET_OVERHEAD_PCT:g}); best rounds: {best:.2f} %"
     )
-    write(args, overhead, per_doc_on, per_doc_off)
+    write(args, overhead, best, per_doc_on, per_doc_off)
     return 0
 
 
-def write(args: argparse.Namespace, overhead: float, on: float, off: float) -> None:
+def write(args: argparse.Namespace, overhead: float, best: float, on: float, off: float) -> None:
     existing: dict[str, Any] = {}
     if RESULTS.exists():
         existing = json.loads(RESULTS.read_text(encoding="utf-8"))
@@ -193,6 +205,11 @@ def write(args: argparse.Namespace, overhead: float, on: float, off: float) -> N
     figures |= {
         "metrics overhead %": {
             "value": round(overhead, 2),
+            "unit": "%",
+            "target": TARGET_OVERHEAD_PCT,
+        },
+        "metrics overhead % (each batch's fastest round with and without)": {
+            "value": round(best, 2),
             "unit": "%",
             "target": TARGET_OVERHEAD_PCT,
         },

@@ -96,6 +96,13 @@ class _Timing:
             self.counts[at] += 1
             self.total += amount
 
+    def observe_many(self, amount: float, count: int) -> None:
+        """``count`` observations of ``amount`` at once (records of a batch stage)."""
+        at = bisect_left(self.bounds, amount)
+        with self.lock:
+            self.counts[at] += count
+            self.total += amount * count
+
 
 class Timings(Collector):
     """A histogram for the per-record hot path: an observation is a binary search and one
@@ -281,6 +288,10 @@ class Observer(Protocol):
     def observe(self, amount: float) -> None: ...
 
 
+class ManyObserver(Observer, Protocol):
+    def observe_many(self, amount: float, count: int) -> None: ...
+
+
 class _Nothing:
     """A bound metric that records nothing (metrics disabled)."""
 
@@ -288,6 +299,9 @@ class _Nothing:
         pass
 
     def observe(self, amount: float) -> None:
+        pass
+
+    def observe_many(self, amount: float, count: int) -> None:
         pass
 
     def set(self, value: float) -> None:
@@ -326,6 +340,10 @@ def bind(metric: Counter | Histogram | Gauge | Timings, *labels: str) -> Child:
 
 
 def observer(metric: Histogram | Timings, *labels: str) -> Observer:
+    return bind(metric, *labels)  # type: ignore[return-value]
+
+
+def timings(metric: Timings, *labels: str) -> ManyObserver:
     return bind(metric, *labels)  # type: ignore[return-value]
 
 

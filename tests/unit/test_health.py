@@ -316,3 +316,21 @@ def test_a_process_that_consumes_no_kafka_is_ready_once_its_loop_ticks(
     assert readiness.ready() == (False, ["database unreachable"])
     clock.now += 61
     assert not readiness.alive()[0]
+
+
+def test_a_batch_stage_records_each_record_of_the_batch_in_the_per_record_histogram() -> None:
+    metrics.timings(metrics.stage_seconds, "many-test").observe_many(0.002, 40)
+    family = next(
+        f
+        for f in text_string_to_metric_families(metrics_text())
+        if f.name == "compliance_stage_seconds"
+    )
+    mine = {
+        (s.name, s.labels.get("le")): s.value
+        for s in family.samples
+        if s.labels["processor"] == "many-test"
+    }
+    assert mine[("compliance_stage_seconds_bucket", "0.001")] == 0
+    assert mine[("compliance_stage_seconds_bucket", "0.0025")] == 40
+    assert mine[("compliance_stage_seconds_count", None)] == 40
+    assert mine[("compliance_stage_seconds_sum", None)] == pytest.approx(0.08)
