@@ -1,8 +1,19 @@
-# Image for the compliance stream processors (classifier, checker, transaction screener,
-# audit sink) and the CLI.
-# Used by docker-compose.yml; build with:  docker build -t compliance-stream .
-FROM python:3.11-slim
+# Image of the compliance stream processors and the `compliance` command.
+#   docker build -t compliance-stream .
+# Stage 1 builds wheels of the project and its dependencies; stage 2 installs them into a
+# slim runtime with Tesseract (OCR of scanned documents), as a user without privileges.
+# No secret is read or kept at build time: every secret comes from the environment at run time.
 
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+COPY processors ./processors
+COPY schemas ./schemas
+RUN pip wheel --wheel-dir /wheels .
+
+FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -13,30 +24,32 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 
+COPY --from=build /wheels /wheels
+RUN pip install --no-index --find-links /wheels compliance-stream && rm -rf /wheels
+
 WORKDIR /app
-
-# Copy only what the package build needs (no .venv, .services or tests in the image).
-COPY pyproject.toml README.md ./
-COPY src ./src
-COPY processors ./processors
-COPY schemas ./schemas
-RUN pip install .
-
-# Runtime data read from disk (rule files, watchlists, sample documents).
+# Runtime data read from disk: rules and watchlists, routing and SAR configuration, samples.
 COPY rules ./rules
+COPY config ./config
 COPY samples ./samples
 
-# The installed package no longer sits next to rules/, so point at them explicitly.
+# The installed package no longer sits next to these folders, so point at them explicitly.
+# Metrics and probes (/metrics, /healthz, /readyz) on port 9400 of the container.
 ENV COMPLIANCE_RULES_DIR=/app/rules \
     COMPLIANCE_SANCTIONS_DIR=/app/rules/watchlists \
     COMPLIANCE_TRANSACTIONS_RULES_DIR=/app/rules/transactions \
     COMPLIANCE_TRANSACTIONS_STATE_DIR=/var/lib/compliance/transaction-screener \
-    COMPLIANCE_DOCUMENT_ROOTS='["/app"]'
+    COMPLIANCE_ROUTING_FILE=/app/config/exception_routing.yaml \
+    COMPLIANCE_SAR_CONFIG_FILE=/app/config/sar.yaml \
+    COMPLIANCE_DOCUMENT_ROOTS='["/app"]' \
+    COMPLIANCE_METRICS_HOST=0.0.0.0 \
+    COMPLIANCE_METRICS_PORT=9400
+EXPOSE 9400
 
-RUN useradd --system --uid 10001 --home-dir /app compliance \
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app compliance \
     && mkdir -p /var/lib/compliance \
-    && chown compliance /var/lib/compliance
-USER compliance
+    && chown 10001 /var/lib/compliance
+USER 10001
 
 ENTRYPOINT ["compliance"]
 CMD ["--help"]

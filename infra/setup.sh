@@ -52,6 +52,15 @@ ensure_chromium() {
     apt_install chromium
 }
 
+ensure_prometheus() {
+    # A real Prometheus scrapes a processor in tests/integration/test_prometheus_scrape.py.
+    if command -v prometheus >/dev/null 2>&1; then
+        log "prometheus: $(prometheus --version 2>&1 | head -n1)"
+        return 0
+    fi
+    apt_install prometheus
+}
+
 ensure_venv() {
     local venv="$ROOT/.venv" py
     py="$(command -v python3 || true)"
@@ -87,5 +96,6 @@ ensure_maven
 "$INFRA_DIR/postgres.sh" install
 ensure_tesseract
 ensure_chromium
+ensure_prometheus
 ensure_venv
 log "setup complete; start the services with infra/services.sh start"

@@ -44,7 +44,7 @@ import signal
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,7 +62,7 @@ from confluent_kafka import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ProgrammingError
 
-from compliance import kafka_io, metrics
+from compliance import health, kafka_io, metrics
 from compliance.audit.checkpoints import signing_key
 from compliance.audit.store import AuditRow, AuditWriter, connect, create_schema, require_database
 from compliance.audit.writer import Outcome, Prepared, Preparer, Refused
@@ -294,6 +294,7 @@ class AuditSink:
             self.settings,
             self.settings.group(NAME),
             **{"queued.max.messages.kbytes": FETCH_QUEUE_KBYTES},
+            **health.KafkaStatistics(NAME).config(self.settings.metrics_stats_interval_ms),
         )
         producer = kafka_io.idempotent_producer(self.settings)
         kafka_io.subscribe(consumer, self.topics)
@@ -307,6 +308,7 @@ class AuditSink:
                 batch = consumer.consume(
                     self.settings.audit_batch_size, self.settings.poll_timeout_s
                 )
+                health.state.polled()
                 records = records_in(batch)
                 preparing_next = self._submit_prepare(preparing, records) if records else None
                 # Commit what is written; wait for the oldest only when the queue is full.
@@ -471,7 +473,9 @@ class AuditSink:
             # e.g. partitions revoked by a rebalance: their new owner re-reads the batch and
             # the database skips what is already recorded.
             log.warning("offset commit failed after the database commit: %s", exc)
-        metrics.processed.labels(NAME).inc(len(batch.records))
+        metrics.bind(metrics.processed, NAME).inc(len(batch.records))
+        for topic, count in Counter(msg.topic() or "" for msg in batch.records).items():
+            metrics.bind(metrics.records_in, NAME, topic).inc(count)
         return True
 
     def _dead_letters(self, records: list[Message], refused: list[Refused]) -> list[Outgoing]:
@@ -493,7 +497,7 @@ class AuditSink:
         for where in refused:  # counted and logged once they are all built
             msg = by_place[where[:3]]
             log.warning("audit sink: %s -> dead letter: %s", coordinates(msg), where.why)
-            metrics.dead_letters.labels(NAME, where.topic).inc()
+            metrics.bind(metrics.dead_letters, NAME, where.topic, "DatabaseRefused").inc()
         return letters
 
     def _send(self, producer: Producer, letter: Outgoing) -> None:
@@ -526,14 +530,16 @@ class AuditSink:
                 try:
                     return attempt()
                 except RetryableError as exc:
-                    metrics.retries.labels(NAME).inc()
+                    metrics.bind(metrics.retries, NAME).inc()
                     log.warning("audit write failed (%s); pausing, retry in %.1fs", exc, delay)
                     # Pause everything assigned now (a rebalance may have added partitions
                     # since the last try), then poll to stay in the group. A record that poll
                     # still returns is not ours to drop: seek back so it is read again later.
                     consumer.pause(consumer.assignment())
                     paused = True
+                    health.state.set_paused(True)
                     kept_alive = consumer.poll(0)
+                    health.state.polled()
                     if kept_alive is not None and kept_alive.error() is None:
                         consumer.seek(TopicPartition(*place(kept_alive)))
                     if stop.wait(delay):
@@ -542,6 +548,7 @@ class AuditSink:
         finally:
             if paused:
                 consumer.resume(consumer.assignment())
+                health.state.set_paused(False)
 
 
 def quiet_cycle_collector() -> None:
@@ -561,6 +568,7 @@ def main(settings: Settings, stop: threading.Event) -> None:
     require_database(engine)
     kafka_io.require_broker(settings)
     require_schema(engine)
+    health.state.add_check("database", health.database_check(engine))
     sink = AuditSink(settings, engine)
     quiet_cycle_collector()
     sink.run(stop)

@@ -35,11 +35,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from compliance import kafka_io
+from compliance import health, kafka_io, metrics
 from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
@@ -87,6 +87,9 @@ def check_document(
     )
     for result in results:
         outputs.append(check_result(ruleset, document, result))
+        metrics.rule_outcome(NAME, result.rule.id, result.outcome)
+        if result.outcome in SCREENING_HIT and screens(result.rule):
+            metrics.screening_hit(NAME, result.rule.id)
         if result.outcome != "pass":
             outputs.append(rule_exception(ruleset, document, result))
     return outputs
@@ -124,6 +127,31 @@ def rule_version(rule: Rule) -> str:
     if known is None or known[0] is not rule:
         known = _VERSIONS[id(rule)] = (rule, rule.full_version)
     return known[1]
+
+
+# Outcomes of a screening rule that mean a possible match (an error is not a hit).
+SCREENING_HIT = frozenset({"fail", "review"})
+_SCREENS: dict[int, tuple[Rule, bool]] = {}
+
+
+def screens(rule: Rule) -> bool:
+    """Whether ``rule`` screens names against the sanctions/PEP lists (once per rule)."""
+    known = _SCREENS.get(id(rule))
+    if known is None or known[0] is not rule:
+        kinds = set(_condition_kinds(rule.check.model_dump()))
+        known = _SCREENS[id(rule)] = (rule, any(k.startswith("sanctions") for k in kinds))
+    return known[1]
+
+
+def _condition_kinds(condition: object) -> Iterator[str]:
+    if isinstance(condition, dict):
+        if isinstance(condition.get("kind"), str):
+            yield condition["kind"]
+        for value in condition.values():
+            yield from _condition_kinds(value)
+    elif isinstance(condition, list | tuple):
+        for value in condition:
+            yield from _condition_kinds(value)
 
 
 def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Outgoing:
@@ -252,6 +280,7 @@ def main(settings: Settings, stop: threading.Event) -> None:
     require_database(engine)
     kafka_io.require_broker(settings)
     create_state_schema(engine)
+    health.state.add_check("database", health.database_check(engine))
     sanctions = LiveSanctions(settings, engine)
     rules = RulesetHolder(settings.rules_dir, announcer(settings), sanctions)
     log.info(

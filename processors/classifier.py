@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 
-from compliance import kafka_io
+from compliance import health, kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.classification.choose import Classifier, LocalClassifier, classifier_for
 from compliance.classification.model import Classification
@@ -164,5 +164,6 @@ def main(settings: Settings, stop: threading.Event) -> None:
     require_ocr()  # what this machine lacks is said before any service is asked
     engine = connect(settings.database_dsn)  # the subjects' keys
     require_database(engine)
+    health.state.add_check("database", health.database_check(engine))
     kafka_io.require_broker(settings)
     runner_for(settings, classifier_for(settings), sealing_codec(engine)).run(stop)

@@ -27,6 +27,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from compliance import health, metrics
 from compliance.audit.store import connect, require_database
 from compliance.codec import Record, registry
 from compliance.config import Settings
@@ -68,6 +69,9 @@ class TransactionScreener:
     ) -> Sequence[Outgoing]:
         record, tx = read(value, key)
         screened = screen(self.rules, tx, account, self.sanctions)
+        if not screened.duplicate:
+            for alert in screened.alerts:
+                metrics.screening_hit(NAME, alert.rule.id)
         return outputs(self.rules, record, tx, screened)
 
 
@@ -77,6 +81,7 @@ def main(settings: Settings, stop: threading.Event) -> None:
     )
     engine = connect(settings.database_dsn)
     require_database(engine)
+    health.state.add_check("database", health.database_check(engine))
     sanctions = LiveSanctions(settings, engine)
     log.info(
         "%s: transaction rules %s (%d rules, rates of %s), sanctions %s",

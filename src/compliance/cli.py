@@ -11,7 +11,7 @@ from collections.abc import Callable
 import psycopg2.errors
 from sqlalchemy.exc import DBAPIError
 
-from compliance import kafka_io, log_setup, metrics
+from compliance import health, kafka_io, log_setup, metrics
 from compliance.commands import AREAS
 from compliance.config import Settings, load_settings
 from compliance.errors import ComplianceError
@@ -57,7 +57,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         raise ComplianceError(f"unknown processor {args.name!r}; one of {', '.join(processors)}")
     stop = threading.Event()
     install_stop_signals(stop)
-    metrics.serve(settings.metrics_port)
+    metrics.set_enabled(settings.metrics_enabled)
+    health.state.start(args.name, settings.liveness_timeout_s)
+    if settings.metrics_port:
+        health.serve(settings.metrics_host, settings.metrics_port)
     processors[args.name](settings, stop)
     return 0
 

@@ -12,8 +12,16 @@ import logging
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -49,6 +57,21 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How the Kafka clients connect: PLAINTEXT (local), SSL, SASL_PLAINTEXT or "
+        "SASL_SSL (a managed Kafka: TLS and a SASL login).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism with SASL_SSL or SASL_PLAINTEXT."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    kafka_ssl_ca_location: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's CA store.",
     )
     development_mode: bool = Field(
         False,
@@ -169,7 +192,32 @@ class Settings(BaseSettings):
         description="Kafka transaction timeout; bounds how long a crashed processor's open "
         "transaction can hold back read_committed consumers.",
     )
-    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 disables.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz and /readyz for `compliance run`; 0: none.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the metrics and probes listen on (0.0.0.0 in a container).",
+    )
+    metrics_enabled: bool = Field(
+        True,
+        description="Record metrics on the hot path (false: every metric update is a no-op).",
+    )
+    metrics_stats_interval_ms: int = Field(
+        5000,
+        ge=0,
+        description="How often the Kafka clients report statistics (consumer lag, partitions "
+        "assigned, brokers up) to the metrics and /readyz; 0: never.",
+    )
+    liveness_timeout_s: float = Field(
+        330.0,
+        gt=0,
+        description="/healthz fails when the main loop has not polled Kafka for this long "
+        "(longer than Kafka's max.poll.interval.ms, the longest a batch may take).",
+    )
     transaction_call_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -317,6 +365,20 @@ class Settings(BaseSettings):
         "cookies from http://localhost and http://127.0.0.1.",
     )
 
+    @model_validator(mode="after")
+    def _sasl_is_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                f"COMPLIANCE_KAFKA_SASL_{name.upper()}"
+                for name in ("mechanism", "username", "password")
+                if getattr(self, f"kafka_sasl_{name}") is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"{self.kafka_security_protocol} needs {', '.join(missing)} as well"
+                )
+        return self
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap_has_port(cls, value: str) -> str:
@@ -421,11 +483,16 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"COMPLIANCE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    """One invalid setting, named by its variable; a rule across settings (no location)
+    says itself which variables it needs."""
+    if not location:
+        return message.removeprefix("Value error, ")
+    return f"COMPLIANCE_{'_'.join(str(p) for p in location).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)

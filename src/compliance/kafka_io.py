@@ -26,7 +26,26 @@ log = logging.getLogger(__name__)
 
 
 def _base(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.kafka_bootstrap}
+    return {"bootstrap.servers": settings.kafka_bootstrap, **security_config(settings)}
+
+
+def security_config(settings: Settings) -> dict[str, Any]:
+    """How every client connects: TLS and a SASL login for a managed Kafka, nothing for a
+    local PLAINTEXT broker. librdkafka never logs the password."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    config: dict[str, Any] = {"security.protocol": protocol}
+    if protocol.startswith("SASL_"):
+        assert settings.kafka_sasl_password is not None  # the settings require it
+        config |= {
+            "sasl.mechanism": settings.kafka_sasl_mechanism,
+            "sasl.username": settings.kafka_sasl_username,
+            "sasl.password": settings.kafka_sasl_password.get_secret_value(),
+        }
+    if protocol.endswith("SSL") and settings.kafka_ssl_ca_location is not None:
+        config["ssl.ca.location"] = str(settings.kafka_ssl_ca_location)
+    return config
 
 
 def admin(settings: Settings) -> AdminClient:

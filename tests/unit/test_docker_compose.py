@@ -105,7 +105,10 @@ def test_no_secret_is_written_in_the_file() -> None:
     assert "dev-only" not in text
     for service in raw_services().values():
         for key, value in (service.get("environment") or {}).items():
-            if "URL" in key or "PASSWORD" in key or "SIGNING_KEY" in key:
+            if key.endswith("__FILE"):  # read from a compose secret mounted as a file
+                assert str(value).startswith("/run/secrets/"), f"{key} is not a secret's file"
+                assert str(value).removeprefix("/run/secrets/") in service["secrets"]
+            elif "URL" in key or "PASSWORD" in key or "SIGNING_KEY" in key:
                 assert REFERENCE.search(str(value)), f"{key} is written in the file"
     passwords = re.findall(r"postgresql\+psycopg2://\w+:([^@]*)@", text)
     assert passwords
@@ -152,3 +155,80 @@ def test_the_processors_and_the_sink_run_as_roles_that_db_init_creates_as_the_ow
         assert all_services[name]["depends_on"]["db-init"] == {
             "condition": "service_completed_successfully"
         }
+
+
+# Processors whose code lands with case management, notifications, the review application
+# and the scheduler; every other `compliance run` name must be a processor of this code.
+ARRIVING = {"cases", "notifier", "review-ui", "scheduler"}
+
+
+def test_the_whole_stack_is_in_the_file() -> None:
+    assert {
+        "kafka",
+        "postgres",
+        "topics-init",
+        "db-init",
+        "classifier",
+        "checker",
+        "transaction-screener",
+        "audit-sink",
+        "cases",
+        "notifier",
+        "review-ui",
+        "scheduler",
+        "prometheus",
+        "grafana",
+    } <= set(raw_services())
+
+
+def test_every_run_command_names_a_processor() -> None:
+    from compliance.cli import _processors
+
+    ran = {s["command"][1] for s in raw_services().values() if s.get("command", [""])[0] == "run"}
+    assert set(_processors()) <= ran
+    assert ran - set(_processors()) <= ARRIVING, f"unknown processors: {ran - ARRIVING}"
+
+
+def test_every_processor_serves_metrics_and_probes_on_the_scraped_port() -> None:
+    prometheus = yaml.safe_load(
+        (PROJECT_ROOT / "infra" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+    )
+    [job] = prometheus["scrape_configs"]
+    [dns] = job["dns_sd_configs"]
+    for name, service in raw_services().items():
+        if service.get("command", [""])[0] != "run":
+            continue
+        environment = service["environment"]
+        assert environment["COMPLIANCE_METRICS_PORT"] == str(dns["port"])
+        assert environment["COMPLIANCE_METRICS_HOST"] == "0.0.0.0"
+        assert "/healthz" in " ".join(service["healthcheck"]["test"])
+        assert name in dns["names"]
+
+
+def test_kafka_runs_in_kraft_mode_and_the_scheduler_as_one_copy() -> None:
+    kafka = raw_services()["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "ZOOKEEPER" not in " ".join(kafka)
+    assert raw_services()["scheduler"]["deploy"]["replicas"] == 1
+
+
+def test_the_image_is_built_in_two_stages_and_runs_as_a_user_without_privileges() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    stages = re.findall(
+        r"^FROM\s+(\S+)(?:\s+AS\s+(\w+))?", dockerfile, re.MULTILINE | re.IGNORECASE
+    )
+    assert len(stages) >= 2, "not a multi-stage build"
+    assert all(image.startswith("python:3.11-slim") for image, _ in stages)
+    assert "COPY --from=build" in dockerfile
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}, "the image runs as root"
+    assert int(users[-1]) >= 10000
+    assert "tesseract-ocr" in dockerfile
+    assert not re.search(
+        r"(?i)^(ARG|ENV)\s+\S*(PASSWORD|SECRET|API_KEY|SIGNING_KEY)", dockerfile, re.M
+    )
+
+
+def test_the_build_context_leaves_out_environments_and_secrets() -> None:
+    ignored = set((PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert {".git", ".venv", ".services", ".env", "secrets", "tests"} <= ignored

@@ -253,7 +253,7 @@ class ConsentFeed:
             producer.purge(in_queue=True, in_flight=False)
             raise RetryableError(f"dead letters of consents.recorded: {reason}")
         for msg, _, _ in letters:
-            metrics.dead_letters.labels(NAME, msg.topic()).inc()
+            metrics.bind(metrics.dead_letters, NAME, msg.topic() or "", "PoisonMessage").inc()
 
     def _statement(self, msg: Message) -> Record | PoisonMessage:
         """The consent statement of ``msg``, or why it goes to the dead-letter topic; an

@@ -32,11 +32,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models import Row
 from quixstreams.models.topics import TopicAdmin, TopicManager
 from quixstreams.state import State
 
-from compliance import kafka_io, metrics
+from compliance import health, kafka_io, metrics
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.dead_letters import dead_letter
@@ -118,8 +119,13 @@ class ScreenerApp:
         self.dead_letter_topic = settings.topic(TRANSACTIONS_SUBMITTED.dead_letter)
         _require_topics(settings, [self.input_name, self.dead_letter_topic])
         group = settings.group(name)
+        connection = ConnectionConfig.from_librdkafka_dict(
+            {"bootstrap.servers": settings.kafka_bootstrap, **kafka_io.security_config(settings)}
+        )
+        statistics = health.KafkaStatistics(name).config(settings.metrics_stats_interval_ms)
         self.app = Application(
-            broker_address=settings.kafka_bootstrap,
+            broker_address=connection,
+            consumer_extra_config=statistics or None,
             consumer_group=group,
             processing_guarantee="exactly-once",
             auto_offset_reset="earliest",
@@ -139,7 +145,7 @@ class ScreenerApp:
             broker_availability_timeout=120,
             topic_manager=PrefixedTopicManager(
                 settings.topic_prefix,
-                topic_admin=TopicAdmin(broker_address=settings.kafka_bootstrap),
+                topic_admin=TopicAdmin(broker_address=connection),
                 consumer_group=group,
                 timeout=30,
                 create_timeout=60,
@@ -151,7 +157,8 @@ class ScreenerApp:
             spec.name: self.app.topic(settings.topic(spec)).name
             for spec in (COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS)
         }
-        self._processed = metrics.processed.labels(self.name)
+        self._processed = metrics.bind(metrics.processed, self.name)
+        self._records_in = metrics.bind(metrics.records_in, self.name, self.input_name)
         source = self.app.topic(self.input_name, value_deserializer="bytes")
         self.app.dataframe(source).update(self._screen, stateful=True, metadata=True)
 
@@ -174,12 +181,13 @@ class ScreenerApp:
         produce = self.app._producer.produce
         encode = registry().encode
         for out in outputs:
+            topic = self.outputs[out.topic]
             produce(
-                topic=self.outputs[out.topic],
-                key=subject_key(out.record),
-                value=encode(out.event_type, out.record),
+                topic=topic, key=subject_key(out.record), value=encode(out.event_type, out.record)
             )
+            metrics.bind(metrics.records_out, self.name, topic).inc()
         self._processed.inc()
+        self._records_in.inc()
 
     def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
         """``action_for`` decides: a content error is dead-lettered and the stream goes on
@@ -200,7 +208,7 @@ class ScreenerApp:
         message = _RowMessage(row)
         record = dead_letter(message, exc, self.name)
         log.warning("%s: %s -> dead letter: %s", self.name, where, exc)
-        metrics.dead_letters.labels(self.name, row.topic).inc()
+        metrics.dead_letter(self.name, row.topic, exc)
         # The application's own producer: in exactly-once mode its open transaction carries
         # the dead letter with the offsets of this checkpoint, or neither.
         self.app._producer.produce(
