@@ -28,7 +28,8 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels compliance-stream && rm -rf /wheels
 
 WORKDIR /app
-# Runtime data read from disk: rules and watchlists, routing and SAR configuration, samples.
+# Runtime data read from disk: rules and watchlists, the configuration files (routing,
+# notifier routes, scheduled jobs, SAR parties), samples.
 COPY rules ./rules
 COPY config ./config
 COPY samples ./samples
@@ -41,6 +42,8 @@ ENV COMPLIANCE_RULES_DIR=/app/rules \
     COMPLIANCE_TRANSACTIONS_STATE_DIR=/var/lib/compliance/transaction-screener \
     COMPLIANCE_ROUTING_FILE=/app/config/exception_routing.yaml \
     COMPLIANCE_SAR_CONFIG_FILE=/app/config/sar.yaml \
+    COMPLIANCE_NOTIFIER_ROUTES_FILE=/app/config/notifier.yaml \
+    COMPLIANCE_SCHEDULER_FILE=/app/config/scheduler.yaml \
     COMPLIANCE_DOCUMENT_ROOTS='["/app"]' \
     COMPLIANCE_METRICS_HOST=0.0.0.0 \
     COMPLIANCE_METRICS_PORT=9400

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +233,17 @@ def test_the_image_is_built_in_two_stages_and_runs_as_a_user_without_privileges(
 def test_the_build_context_leaves_out_environments_and_secrets() -> None:
     ignored = set((PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split())
     assert {".git", ".venv", ".services", ".env", "secrets", "tests"} <= ignored
+
+
+def test_every_configuration_file_a_setting_names_is_pointed_at_in_the_image() -> None:
+    """The installed package no longer sits beside config/ and rules/: a setting whose default
+    is a file there must be set to the file's place in the image, or the processor that reads
+    it fails at start in a container."""
+    from compliance.config import Settings
+
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, Path) and default.is_relative_to(PROJECT_ROOT / "config"):
+            inside = "/app/" + default.relative_to(PROJECT_ROOT).as_posix()
+            assert f"COMPLIANCE_{name.upper()}={inside}" in dockerfile, name
