@@ -536,6 +536,7 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
         )
         for i in range(3)
     ]
+    reason = "28500.00 EUR came in and 27000.00 EUR (95%) left again within P7D"
     sender = EventSender(settings, codec=sealing_codec(engine))
     for tx in payments:
         sender.send(
@@ -554,6 +555,9 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
                 rule_id="tx.structuring",
                 kind="transaction_alert",
                 evidence=[("transaction", tx.transaction_id) for tx in payments],
+                subject_id=account,  # an alert's subject is the account, not the customer
+                reason=reason,
+                details={"window": "P7D", "note": f"owner {who}"},
             )
         ],
     )
@@ -571,3 +575,9 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
     assert [t.transaction_id for t in txs] == [tx.transaction_id for tx in payments]  # by time
     assert {(t.amount, t.currency, t.direction) for t in txs} == {("9500.00", "EUR", "in")}
     assert [t.counterparty for t in txs] == ["Sender 0", "Sender 1", "Sender 2"]
+    view = case_view(engine, sealing_codec(engine), case.case_id)
+    assert view is not None
+    [alert] = view.exceptions
+    assert alert.subject_id == account
+    assert alert.reason == reason  # sealed again with the customer's key, opened with it
+    assert alert.details == {"window": "P7D", "note": f"owner {who}"}

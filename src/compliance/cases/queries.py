@@ -2,8 +2,9 @@
 
 Used by the review application and the command line; both change cases only through
 ``compliance.cases.desk``. Personal values (an exception's reason and details, comments,
-the audit trail's personal fields) are kept sealed in the tables and opened here, with the
-subject's key; an erased subject's show ``[erased]``.
+the audit trail's personal fields) are kept sealed in the tables and opened here: a case's
+reason, details and comments with its customer's key (the key the decisions sealed them
+with), the trail's with each event's subject's; an erased subject's show ``[erased]``.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def case_view(
                 .order_by(case_history.c.at, case_history.c.event_id)
             )
         )
-        exceptions = [_exception(r, keyring) for r in exception_rows]
+        exceptions = [_exception(r, keyring, case.customer_id) for r in exception_rows]
         trail_rows = _trail_rows(conn, exceptions)
         keys = existing_keys(conn, {r.subject_id for r in trail_rows if r.subject_id})
     trail = [_trail_entry(r, keys.get(r.subject_id)) for r in trail_rows]
@@ -264,9 +265,12 @@ def _open(keyring: Keyring | None, subject: str, value: str) -> str:
         return ERASED
 
 
-def _exception(r: Row[Any], keyring: Keyring | None) -> ExceptionView:
+def _exception(r: Row[Any], keyring: Keyring | None, customer: str) -> ExceptionView:
+    """The exception with its reason and details opened with the customer's key: the
+    decisions carry them sealed with it whatever the exception's subject (an account, for a
+    transaction alert), as ``processors.cases.CaseGrouper`` seals them."""
     details = {
-        k: (_open(keyring, r.subject_id, v) if isinstance(v, str) else v)
+        k: (_open(keyring, customer, v) if isinstance(v, str) else v)
         for k, v in (r.details or {}).items()
     }
     return ExceptionView(
@@ -279,7 +283,7 @@ def _exception(r: Row[Any], keyring: Keyring | None) -> ExceptionView:
         severity=r.severity,
         raised_at=r.raised_at,
         sla_due_at=r.sla_due_at,
-        reason=_open(keyring, r.subject_id, r.reason),
+        reason=_open(keyring, customer, r.reason),
         details=details,
         evidence=tuple(EvidenceRef(e["kind"], e["ref"]) for e in r.evidence or []),
     )
