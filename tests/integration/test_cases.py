@@ -581,3 +581,35 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
     assert alert.subject_id == account
     assert alert.reason == reason  # sealed again with the customer's key, opened with it
     assert alert.details == {"window": "P7D", "note": f"owner {who}"}
+
+
+def _plan(engine: Engine, statement: Any) -> str:
+    """The plan PostgreSQL makes for ``statement`` when it must use an index if one serves
+    (sequential scans off: the answer does not depend on how many cases the shared table
+    holds)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    sql = str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+
+
+def test_the_queue_is_read_in_index_order_and_the_search_through_indexes(
+    settings: Settings, engine: Engine
+) -> None:
+    from compliance.cases.queries import queue_query
+
+    scope = settings.topic_prefix
+    open_queue = _plan(
+        engine, queue_query(statuses=("open", "in_review", "escalated"), scope=scope)
+    )
+    assert "cases_open_queue" in open_queue and "Sort" not in open_queue, open_queue
+    one_status = _plan(engine, queue_query(statuses=("closed_cleared",), scope=scope))
+    assert "cases_status_queue" in one_status and "Sort" not in one_status, one_status
+    search = _plan(engine, queue_query(search="C-12", scope=scope))
+    assert "cases_customer_prefix" in search, search
+    assert "case_exceptions_document_prefix" in search, search
