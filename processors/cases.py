@@ -32,7 +32,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -40,10 +39,11 @@ from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
-from compliance.cases.decisions import PROCESSOR, CaseState, decision
+from compliance.cases.decisions import CaseState
 from compliance.cases.feed import DecisionFeed
 from compliance.cases.grouping import CaseKey, case_key, take_in
 from compliance.cases.projection import apply_many
+from compliance.cases.sweep import state_of, sweep
 from compliance.cases.tables import OPEN_STATUSES, cases, create_cases_schema
 from compliance.codec import EventSchema, Record, SchemaRegistry, registry
 from compliance.config import Settings
@@ -54,7 +54,7 @@ from compliance.outgoing import Outgoing
 from compliance.runner import TransactionalRunner
 from compliance.sealing import ERASED, Keyring, Leaf, SubjectErased, is_sealed, opener, sealer
 from compliance.subject_keyring import DatabaseKeyring
-from compliance.topics import CASES_DECISIONS, COMPLIANCE_EXCEPTIONS
+from compliance.topics import COMPLIANCE_EXCEPTIONS
 
 log = logging.getLogger(__name__)
 NAME = "cases"
@@ -153,70 +153,6 @@ def read_open_cases(
     return found
 
 
-def state_of(r: Any) -> CaseState:
-    return CaseState(
-        case_id=r.case_id,
-        scope=r.scope,
-        customer_id=r.customer_id,
-        category=r.category,
-        severity=r.severity,
-        status=r.status,
-        assignee=r.assignee,
-        sla_due_at=r.sla_due_at,
-        sla_breached=r.sla_breached,
-        pending_outcome=r.pending_outcome,
-        pending_by=r.pending_by,
-        last_event_id=r.last_event_id,
-    )
-
-
-def breaches(open_cases: Iterable[CaseState], at: datetime) -> list[Outgoing]:
-    """An ``sla_breached`` decision for each open case past its due time not flagged yet."""
-    return [
-        decision(
-            case,
-            action="sla_breached",
-            actor=PROCESSOR,
-            stage=PROCESSOR,
-            cause=case.case_id,
-            discriminator="sla_breached",
-            occurred_at=at,
-            detail={"due": case.sla_due_at.isoformat()} if case.sla_due_at else {},
-        )
-        for case in open_cases
-        if case.is_open
-        and not case.sla_breached
-        and case.sla_due_at is not None
-        and case.sla_due_at < at
-    ]
-
-
-def overdue_cases(engine: Engine, scope: str, at: datetime) -> list[CaseState]:
-    c = cases.c
-    query = select(cases).where(
-        c.scope == scope,
-        c.status.in_(OPEN_STATUSES),
-        c.sla_breached.is_(False),
-        c.sla_due_at < at,
-    )
-    with retryable_db_errors("the case tables"), engine.connect() as conn:
-        return [state_of(r) for r in conn.execute(query)]
-
-
-def sweep(settings: Settings, engine: Engine, sender: Any) -> int:
-    """Mark the open cases past their due time; returns how many were marked."""
-    at = now()
-    marked = breaches(overdue_cases(engine, settings.topic_prefix, at), at)
-    for out in marked:
-        sender.send(CASES_DECISIONS, out.event_type, out.record)
-    if marked:
-        sender.flush()
-        with retryable_db_errors("the case tables"), engine.begin() as conn:
-            apply_many(conn, [o.record for o in marked], settings.topic_prefix)
-        log.info("cases: %d case(s) past their SLA", len(marked))
-    return len(marked)
-
-
 class CasesRunner(TransactionalRunner):
     """The transactional runner, with the batch's decisions applied once its transaction has
     committed, and the projection caught up first whenever it may lag what the grouping must
@@ -312,7 +248,7 @@ def _sweeping(settings: Settings, engine: Engine, stop: threading.Event, interva
     sender = EventSender(settings)
     while not stop.wait(interval_s):
         try:
-            sweep(settings, engine, sender)
+            sweep(settings, engine, sender, now())
         except RetryableError as exc:
             log.warning("cases: SLA sweep postponed (%s)", exc)
 
