@@ -39,6 +39,7 @@ from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
+from compliance.cases.counting import count_decisions
 from compliance.cases.decisions import CaseState
 from compliance.cases.feed import DecisionFeed
 from compliance.cases.grouping import CaseKey, case_key, take_in
@@ -193,6 +194,7 @@ class CasesRunner(TransactionalRunner):
         self.grouper.decided = []
         super()._process_in_transaction(consumer, producer, batch)
         decided, self.grouper.decided = self.grouper.decided, []
+        count_decisions(decided)  # committed: made once
         try:
             with retryable_db_errors("the case tables"), self.engine.begin() as conn:
                 apply_many(conn, decided, self.settings.topic_prefix)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select
 
 from compliance.audit.tables import audit_event_conflicts
@@ -261,12 +262,19 @@ def test_the_sla_sweep_job_flags_each_overdue_case_once_with_an_audited_decision
 
     wait_for(lambda: len(scoped()) == 2, 60, "the two cases opened", processes)
     job = JobSchedule(name="sla-sweep", cron="* * * * *")
+    runs_ok = REGISTRY.get_sample_value(
+        "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
+    )
     first = _runner(settings, engine, "a", at).run(job, at)
     assert first == Outcome.ok("1 case(s) newly past their SLA, escalated")
     assert scoped() == {late: True, on_time: False}
     later = at + timedelta(minutes=1)
     second = _runner(settings, engine, "a", later).run(job, later)
     assert second == Outcome.ok("0 case(s) newly past their SLA, escalated")  # flagged once
+    runs_ok_after = REGISTRY.get_sample_value(
+        "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
+    )
+    assert (runs_ok_after or 0) - (runs_ok or 0) == 2  # each finished run counted once
     codec = registry()
     decisions = [codec.decode(v)[1] for v in read_topic(settings, CASES_DECISIONS.name)]
     breached = [d for d in decisions if d["action"] == "sla_breached"]

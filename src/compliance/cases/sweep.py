@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from compliance import metrics
+from compliance.cases.counting import count_decisions
 from compliance.cases.decisions import PROCESSOR, CaseState, decision
 from compliance.cases.projection import apply_new
 from compliance.cases.tables import OPEN_STATUSES, cases
@@ -91,8 +91,7 @@ def sweep(settings: Settings, engine: Engine, sender: Any, at: datetime) -> int:
     sender.flush()
     with retryable_db_errors("the case tables"), engine.begin() as conn:
         flagged = apply_new(conn, [o.record for o in marked], settings.topic_prefix)
-    for d in flagged:
-        metrics.sla_breaches.labels(category=d["category"], severity=d["severity"]).inc()
+    count_decisions(flagged)
     if flagged:
         log.info("cases: %d case(s) past their SLA", len(flagged))
     return len(flagged)
