@@ -19,8 +19,10 @@ Order of work, per batch of exceptions:
 3. once the transaction has committed, its decisions are applied to the tables, idempotently
    by event id (a crash between 2 and 3 is repaired by step 1 at the next start).
 
-Every ``COMPLIANCE_CASES_SWEEP_INTERVAL_S`` seconds (default 30) a sweep marks open cases
-past their SLA due time: an ``sla_breached`` decision each, audited like any other.
+Every ``cases_sweep_interval_s`` seconds (``COMPLIANCE_CASES_SWEEP_INTERVAL_S``, default 30;
+0: never, the scheduler's ``sla-sweep`` job doing it instead) a sweep
+(``compliance.cases.sweep``) marks open cases past their SLA due time: an ``sla_breached``
+decision each, audited like any other.
 
 Reason and details of an exception are personal: the decision carries them sealed with the
 customer's key, and the tables keep them sealed.
@@ -29,7 +31,6 @@ customer's key, and the tables keep them sealed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -59,8 +60,6 @@ from compliance.topics import COMPLIANCE_EXCEPTIONS
 
 log = logging.getLogger(__name__)
 NAME = "cases"
-SWEEP_INTERVAL_VARIABLE = "COMPLIANCE_CASES_SWEEP_INTERVAL_S"
-DEFAULT_SWEEP_INTERVAL_S = 30.0
 
 
 class CaseGrouper:
@@ -240,10 +239,6 @@ class _SealingOnly(SchemaRegistry):
         return sealed
 
 
-def sweep_interval_s() -> float:
-    return float(os.environ.get(SWEEP_INTERVAL_VARIABLE, DEFAULT_SWEEP_INTERVAL_S))
-
-
 def _sweeping(settings: Settings, engine: Engine, stop: threading.Event, interval_s: float) -> None:
     from compliance.screening.sending import EventSender
 
@@ -267,15 +262,16 @@ def main(settings: Settings, stop: threading.Event) -> None:
     feed = DecisionFeed(settings, engine)
     feed.catch_up(timeout_s=120)
     runner = CasesRunner(settings, engine, grouper, feed, codec=_SealingOnly(keyring))
-    helpers = [
-        threading.Thread(
-            target=_sweeping,
-            args=(settings, engine, stop, sweep_interval_s()),
-            name="sla-sweep",
-            daemon=True,
-        ),
-        threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True),
-    ]
+    helpers = [threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True)]
+    if settings.cases_sweep_interval_s > 0:
+        helpers.append(
+            threading.Thread(
+                target=_sweeping,
+                args=(settings, engine, stop, settings.cases_sweep_interval_s),
+                name="sla-sweep",
+                daemon=True,
+            )
+        )
     for helper in helpers:
         helper.start()
     try:
