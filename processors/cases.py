@@ -19,8 +19,10 @@ Order of work, per batch of exceptions:
 3. once the transaction has committed, its decisions are applied to the tables, idempotently
    by event id (a crash between 2 and 3 is repaired by step 1 at the next start).
 
-Every ``COMPLIANCE_CASES_SWEEP_INTERVAL_S`` seconds (default 30) a sweep marks open cases
-past their SLA due time: an ``sla_breached`` decision each, audited like any other.
+Every ``cases_sweep_interval_s`` seconds (``COMPLIANCE_CASES_SWEEP_INTERVAL_S``, default 30;
+0: never, the scheduler's ``sla-sweep`` job doing it instead) a sweep
+(``compliance.cases.sweep``) marks open cases past their SLA due time: an ``sla_breached``
+decision each, audited like any other.
 
 Reason and details of an exception are personal: the decision carries them sealed with the
 customer's key, and the tables keep them sealed.
@@ -29,10 +31,8 @@ customer's key, and the tables keep them sealed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -40,10 +40,12 @@ from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
-from compliance.cases.decisions import PROCESSOR, CaseState, decision
+from compliance.cases.counting import count_decisions
+from compliance.cases.decisions import CaseState
 from compliance.cases.feed import DecisionFeed
 from compliance.cases.grouping import CaseKey, case_key, take_in
 from compliance.cases.projection import apply_many
+from compliance.cases.sweep import state_of, sweep
 from compliance.cases.tables import OPEN_STATUSES, cases, create_cases_schema
 from compliance.codec import EventSchema, Record, SchemaRegistry, registry
 from compliance.config import Settings
@@ -54,12 +56,10 @@ from compliance.outgoing import Outgoing
 from compliance.runner import TransactionalRunner
 from compliance.sealing import ERASED, Keyring, Leaf, SubjectErased, is_sealed, opener, sealer
 from compliance.subject_keyring import DatabaseKeyring
-from compliance.topics import CASES_DECISIONS, COMPLIANCE_EXCEPTIONS
+from compliance.topics import COMPLIANCE_EXCEPTIONS
 
 log = logging.getLogger(__name__)
 NAME = "cases"
-SWEEP_INTERVAL_VARIABLE = "COMPLIANCE_CASES_SWEEP_INTERVAL_S"
-DEFAULT_SWEEP_INTERVAL_S = 30.0
 
 
 class CaseGrouper:
@@ -153,70 +153,6 @@ def read_open_cases(
     return found
 
 
-def state_of(r: Any) -> CaseState:
-    return CaseState(
-        case_id=r.case_id,
-        scope=r.scope,
-        customer_id=r.customer_id,
-        category=r.category,
-        severity=r.severity,
-        status=r.status,
-        assignee=r.assignee,
-        sla_due_at=r.sla_due_at,
-        sla_breached=r.sla_breached,
-        pending_outcome=r.pending_outcome,
-        pending_by=r.pending_by,
-        last_event_id=r.last_event_id,
-    )
-
-
-def breaches(open_cases: Iterable[CaseState], at: datetime) -> list[Outgoing]:
-    """An ``sla_breached`` decision for each open case past its due time not flagged yet."""
-    return [
-        decision(
-            case,
-            action="sla_breached",
-            actor=PROCESSOR,
-            stage=PROCESSOR,
-            cause=case.case_id,
-            discriminator="sla_breached",
-            occurred_at=at,
-            detail={"due": case.sla_due_at.isoformat()} if case.sla_due_at else {},
-        )
-        for case in open_cases
-        if case.is_open
-        and not case.sla_breached
-        and case.sla_due_at is not None
-        and case.sla_due_at < at
-    ]
-
-
-def overdue_cases(engine: Engine, scope: str, at: datetime) -> list[CaseState]:
-    c = cases.c
-    query = select(cases).where(
-        c.scope == scope,
-        c.status.in_(OPEN_STATUSES),
-        c.sla_breached.is_(False),
-        c.sla_due_at < at,
-    )
-    with retryable_db_errors("the case tables"), engine.connect() as conn:
-        return [state_of(r) for r in conn.execute(query)]
-
-
-def sweep(settings: Settings, engine: Engine, sender: Any) -> int:
-    """Mark the open cases past their due time; returns how many were marked."""
-    at = now()
-    marked = breaches(overdue_cases(engine, settings.topic_prefix, at), at)
-    for out in marked:
-        sender.send(CASES_DECISIONS, out.event_type, out.record)
-    if marked:
-        sender.flush()
-        with retryable_db_errors("the case tables"), engine.begin() as conn:
-            apply_many(conn, [o.record for o in marked], settings.topic_prefix)
-        log.info("cases: %d case(s) past their SLA", len(marked))
-    return len(marked)
-
-
 class CasesRunner(TransactionalRunner):
     """The transactional runner, with the batch's decisions applied once its transaction has
     committed, and the projection caught up first whenever it may lag what the grouping must
@@ -257,6 +193,7 @@ class CasesRunner(TransactionalRunner):
         self.grouper.decided = []
         super()._process_in_transaction(consumer, producer, batch)
         decided, self.grouper.decided = self.grouper.decided, []
+        count_decisions(decided)  # committed: made once
         try:
             with retryable_db_errors("the case tables"), self.engine.begin() as conn:
                 apply_many(conn, decided, self.settings.topic_prefix)
@@ -302,17 +239,13 @@ class _SealingOnly(SchemaRegistry):
         return sealed
 
 
-def sweep_interval_s() -> float:
-    return float(os.environ.get(SWEEP_INTERVAL_VARIABLE, DEFAULT_SWEEP_INTERVAL_S))
-
-
 def _sweeping(settings: Settings, engine: Engine, stop: threading.Event, interval_s: float) -> None:
     from compliance.screening.sending import EventSender
 
     sender = EventSender(settings)
     while not stop.wait(interval_s):
         try:
-            sweep(settings, engine, sender)
+            sweep(settings, engine, sender, now())
         except RetryableError as exc:
             log.warning("cases: SLA sweep postponed (%s)", exc)
 
@@ -329,15 +262,16 @@ def main(settings: Settings, stop: threading.Event) -> None:
     feed = DecisionFeed(settings, engine)
     feed.catch_up(timeout_s=120)
     runner = CasesRunner(settings, engine, grouper, feed, codec=_SealingOnly(keyring))
-    helpers = [
-        threading.Thread(
-            target=_sweeping,
-            args=(settings, engine, stop, sweep_interval_s()),
-            name="sla-sweep",
-            daemon=True,
-        ),
-        threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True),
-    ]
+    helpers = [threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True)]
+    if settings.cases_sweep_interval_s > 0:
+        helpers.append(
+            threading.Thread(
+                target=_sweeping,
+                args=(settings, engine, stop, settings.cases_sweep_interval_s),
+                name="sla-sweep",
+                daemon=True,
+            )
+        )
     for helper in helpers:
         helper.start()
     try:

@@ -344,6 +344,12 @@ class Settings(BaseSettings):
     audit_checkpoint_interval_s: float = Field(
         30.0, gt=0, description="How often the audit sink signs a checkpoint of its chain heads."
     )
+    cases_sweep_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="How often the cases processor marks open cases past their SLA due time "
+        "(0: never; the scheduler's sla-sweep job can do it instead).",
+    )
     review_host: str = Field(
         "127.0.0.1",
         description="Address the review application (`compliance run review-ui`) listens on.",

@@ -536,6 +536,7 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
         )
         for i in range(3)
     ]
+    reason = "28500.00 EUR came in and 27000.00 EUR (95%) left again within P7D"
     sender = EventSender(settings, codec=sealing_codec(engine))
     for tx in payments:
         sender.send(
@@ -554,6 +555,9 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
                 rule_id="tx.structuring",
                 kind="transaction_alert",
                 evidence=[("transaction", tx.transaction_id) for tx in payments],
+                subject_id=account,  # an alert's subject is the account, not the customer
+                reason=reason,
+                details={"window": "P7D", "note": f"owner {who}"},
             )
         ],
     )
@@ -571,3 +575,43 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
     assert [t.transaction_id for t in txs] == [tx.transaction_id for tx in payments]  # by time
     assert {(t.amount, t.currency, t.direction) for t in txs} == {("9500.00", "EUR", "in")}
     assert [t.counterparty for t in txs] == ["Sender 0", "Sender 1", "Sender 2"]
+    view = case_view(engine, sealing_codec(engine), case.case_id)
+    assert view is not None
+    [alert] = view.exceptions
+    assert alert.subject_id == account
+    assert alert.reason == reason  # sealed again with the customer's key, opened with it
+    assert alert.details == {"window": "P7D", "note": f"owner {who}"}
+
+
+def _plan(engine: Engine, statement: Any) -> str:
+    """The plan PostgreSQL makes for ``statement`` when it must read an index in order if one
+    serves (sequential and bitmap scans and sorts off, so the answer does not depend on how
+    many cases the shared table or this test's scope holds: a Sort left in the plan means
+    no index gives the queue's order)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    sql = str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    with engine.begin() as conn:
+        for plan in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            conn.execute(text(f"SET LOCAL {plan} = off"))
+        return "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+
+
+def test_the_queue_is_read_in_index_order_and_the_search_through_indexes(
+    settings: Settings, engine: Engine
+) -> None:
+    from compliance.cases.queries import queue_query
+
+    scope = settings.topic_prefix
+    open_queue = _plan(
+        engine, queue_query(statuses=("open", "in_review", "escalated"), scope=scope)
+    )
+    assert "cases_open_queue" in open_queue and "Sort" not in open_queue, open_queue
+    one_status = _plan(engine, queue_query(statuses=("closed_cleared",), scope=scope))
+    assert "cases_status_queue" in one_status and "Sort" not in one_status, one_status
+    search = _plan(engine, queue_query(search="C-12", scope=scope))
+    assert "cases_customer_prefix" in search, search
+    assert "case_exceptions_document_prefix" in search, search

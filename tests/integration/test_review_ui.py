@@ -362,4 +362,7 @@ def test_a_transaction_case_draws_the_payments_on_a_timeline_and_the_counterpart
     labels = graph.locator("text").all_text_contents()
     assert "Halden Trading Ltd" in labels and "Meridian Holdings FZE" in labels
     assert graph.locator("line.in").count() == 1 and graph.locator("line.out").count() == 1
+    # The alert's reason, sealed by the account's key and again by the customer's, opens.
+    expect(page.locator("main")).to_contain_text("left again")
+    assert "[erased]" not in page.locator("main").inner_text()
     assert dialogs == []

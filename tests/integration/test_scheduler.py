@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select
 
 from compliance.audit.tables import audit_event_conflicts
@@ -215,8 +216,8 @@ def test_the_scheduler_process_catches_up_a_missed_run_that_a_cron_job_then_find
         60, "the missed sla-sweep run caught up at start", processes,
     )  # fmt: skip
     run = next(run for run in claims.runs("sla-sweep") if run.outcome)
-    assert run.outcome == "skipped"  # case management is not part of this build
-    assert "case management" in (run.detail or "")
+    assert run.outcome == "ok", run.detail  # the cases' SLA sweep ran
+    assert "case(s) newly past their SLA" in (run.detail or "")
     processes.stop_all()
 
     monkeypatch.setenv("COMPLIANCE_SCHEDULER_FILE", str(schedule))
@@ -234,7 +235,50 @@ def test_the_scheduler_process_catches_up_a_missed_run_that_a_cron_job_then_find
 
     once = compliance_cli(settings, "jobs", "run", "sla-sweep", "--at", "2026-03-10T01:15:00Z")
     assert once.returncode == 0, once.stderr
-    assert "sla-sweep at 2026-03-10T01:15:00+00:00: skipped" in once.stdout
+    assert "sla-sweep at 2026-03-10T01:15:00+00:00: ok" in once.stdout
+
+
+def test_the_sla_sweep_job_flags_each_overdue_case_once_with_an_audited_decision(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    from compliance.cases.queries import queue
+    from compliance.cases.samples import sample_exception
+    from compliance.subject_keyring import sealing_codec
+    from compliance.topics import CASES_DECISIONS, COMPLIANCE_EXCEPTIONS
+
+    late, on_time = f"C-{uuid.uuid4().hex[:10]}", f"C-{uuid.uuid4().hex[:10]}"
+    at = datetime.now(UTC).replace(second=0, microsecond=0)
+    sender = EventSender(settings, codec=sealing_codec(engine))
+    for who, due in ((late, at - timedelta(minutes=5)), (on_time, at + timedelta(hours=5))):
+        out = sample_exception(who, sla_due_at=due)
+        sender.send(COMPLIANCE_EXCEPTIONS, out.event_type, out.record)
+    sender.flush()
+    # The processor's own sweep is an hour away: only the job flags the case here.
+    processes.start("cases", COMPLIANCE_CASES_SWEEP_INTERVAL_S="3600")
+
+    def scoped() -> dict[str, bool]:
+        found = queue(engine, scope=settings.topic_prefix, statuses=None)
+        return {c.customer_id: c.sla_breached for c in found}
+
+    wait_for(lambda: len(scoped()) == 2, 60, "the two cases opened", processes)
+    job = JobSchedule(name="sla-sweep", cron="* * * * *")
+    runs_ok = REGISTRY.get_sample_value(
+        "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
+    )
+    first = _runner(settings, engine, "a", at).run(job, at)
+    assert first == Outcome.ok("1 case(s) newly past their SLA, escalated")
+    assert scoped() == {late: True, on_time: False}
+    later = at + timedelta(minutes=1)
+    second = _runner(settings, engine, "a", later).run(job, later)
+    assert second == Outcome.ok("0 case(s) newly past their SLA, escalated")  # flagged once
+    runs_ok_after = REGISTRY.get_sample_value(
+        "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
+    )
+    assert (runs_ok_after or 0) - (runs_ok or 0) == 2  # each finished run counted once
+    codec = registry()
+    decisions = [codec.decode(v)[1] for v in read_topic(settings, CASES_DECISIONS.name)]
+    breached = [d for d in decisions if d["action"] == "sla_breached"]
+    assert [d["customer_id"] for d in breached] == [late]
 
 
 def test_the_daily_report_job_writes_the_previous_utc_days_report(

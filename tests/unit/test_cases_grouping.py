@@ -18,8 +18,9 @@ from compliance.cases.decisions import (
 )
 from compliance.cases.grouping import case_key, take_in
 from compliance.cases.samples import sample_exception
+from compliance.cases.sweep import breaches
 from compliance.codec import Record, registry
-from compliance.processors.cases import CaseGrouper, breaches
+from compliance.processors.cases import CaseGrouper
 from compliance.sealing import ERASED, is_sealed, open_text
 
 from .test_sealing import DictKeyring

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from compliance.cases.clearing import record_clearances
+from compliance.cases.counting import count_decisions
 from compliance.cases.decisions import (
     DESK,
     CaseState,
@@ -200,7 +201,9 @@ class CaseDesk:
         )
         self._publish(out)
         with retryable_db_errors("the case tables"), self.engine.begin() as conn:
-            apply(conn, out.record, self.settings.topic_prefix)
+            made = apply(conn, out.record, self.settings.topic_prefix)
+        if made:  # not a form submitted again on the same case state
+            count_decisions([out.record])
         updated = find_case(self.engine, case.case_id)
         assert updated is not None, "a case is never deleted by a decision"
         return updated

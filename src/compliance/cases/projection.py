@@ -46,9 +46,15 @@ def apply(conn: Connection, decision: Record, scope: str = "") -> bool:
 def apply_many(conn: Connection, decisions: Sequence[Record], scope: str = "") -> int:
     """Apply decisions in order, in the caller's transaction, skipping those applied before;
     returns how many were new."""
+    return len(apply_new(conn, decisions, scope))
+
+
+def apply_new(conn: Connection, decisions: Sequence[Record], scope: str = "") -> list[Record]:
+    """``apply_many``, returning the decisions applied now (not before, nor by another
+    writer meanwhile), in order."""
     fresh = _not_applied(conn, decisions)
     if not fresh:
-        return 0
+        return []
     new = _insert_history(conn, fresh)
     fresh = [d for d in fresh if d["envelope"]["event_id"] in new]
     _insert_cases(conn, [d for d in fresh if d["action"] == "opened"], scope)
@@ -58,7 +64,7 @@ def apply_many(conn: Connection, decisions: Sequence[Record], scope: str = "") -
         change = changes.setdefault(d["case_id"], _Change(d["case_id"]))
         change.fold(d, d.get("exception") is not None and d["exception"]["event_id"] in added)
     _update_cases(conn, [changes[case_id] for case_id in sorted(changes)])
-    return len(fresh)
+    return fresh
 
 
 def _not_applied(conn: Connection, decisions: Sequence[Record]) -> list[Record]:

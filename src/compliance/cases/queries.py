@@ -2,8 +2,9 @@
 
 Used by the review application and the command line; both change cases only through
 ``compliance.cases.desk``. Personal values (an exception's reason and details, comments,
-the audit trail's personal fields) are kept sealed in the tables and opened here, with the
-subject's key; an erased subject's show ``[erased]``.
+the audit trail's personal fields) are kept sealed in the tables and opened here: a case's
+reason, details and comments with its customer's key (the key the decisions sealed them
+with), the trail's with each event's subject's; an erased subject's show ``[erased]``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Row, and_, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Engine, Row, Select, and_, or_, select, union
 
 from compliance.audit.personal_data import reveal
 from compliance.audit.subject_keys import existing_keys
@@ -161,6 +162,32 @@ def queue(
     """Cases sorted by SLA due time (none last), then by when they opened. ``search``
     matches the customer id or a document id of the case, exactly or as a prefix; ``scope``
     (a topic prefix) limits the cases to one deployment's, None: every case."""
+    query = queue_query(
+        statuses=statuses,
+        category=category,
+        severity=severity,
+        assignee=assignee,
+        search=search,
+        limit=limit,
+        offset=offset,
+        scope=scope,
+    )
+    with engine.connect() as conn:
+        return [summary(r) for r in conn.execute(query)]
+
+
+def queue_query(
+    *,
+    statuses: Sequence[str] | None = None,
+    category: str | None = None,
+    severity: str | None = None,
+    assignee: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    scope: str | None = None,
+) -> Select[Any]:
+    """The statement of ``queue``: its order is that of the tables' queue indexes."""
     c = cases.c
     query = select(cases)
     if statuses:
@@ -174,18 +201,28 @@ def queue(
     if scope is not None:
         query = query.where(c.scope == scope)
     if search:
-        pattern = _prefix_pattern(search)
-        documents = select(case_exceptions.c.case_id).where(
-            case_exceptions.c.document_id.like(pattern, escape="\\")
-        )
-        query = query.where(or_(c.customer_id.like(pattern, escape="\\"), c.case_id.in_(documents)))
+        query = query.where(c.case_id.in_(_searched(search, scope)))
     query = (
         query.order_by(c.sla_due_at.asc().nulls_last(), c.opened_at, c.case_id)
         .limit(limit)
         .offset(offset)
     )
-    with engine.connect() as conn:
-        return [summary(r) for r in conn.execute(query)]
+    return query
+
+
+def _searched(search: str, scope: str | None) -> CompoundSelect[str]:
+    """The ids of the cases whose customer id, or a document id of theirs, is ``search`` or
+    starts with it: a union of two index lookups (``cases_customer_prefix``,
+    ``case_exceptions_document_prefix``), not a scan of the cases with an OR."""
+    pattern = _prefix_pattern(search)
+    c = cases.c
+    by_customer = select(c.case_id).where(c.customer_id.like(pattern, escape="\\"))
+    if scope is not None:
+        by_customer = by_customer.where(c.scope == scope)
+    by_document = select(case_exceptions.c.case_id).where(
+        case_exceptions.c.document_id.like(pattern, escape="\\")
+    )
+    return union(by_customer, by_document)
 
 
 def _prefix_pattern(search: str) -> str:
@@ -225,7 +262,7 @@ def case_view(
                 .order_by(case_history.c.at, case_history.c.event_id)
             )
         )
-        exceptions = [_exception(r, keyring) for r in exception_rows]
+        exceptions = [_exception(r, keyring, case.customer_id) for r in exception_rows]
         trail_rows = _trail_rows(conn, exceptions)
         keys = existing_keys(conn, {r.subject_id for r in trail_rows if r.subject_id})
     trail = [_trail_entry(r, keys.get(r.subject_id)) for r in trail_rows]
@@ -264,9 +301,12 @@ def _open(keyring: Keyring | None, subject: str, value: str) -> str:
         return ERASED
 
 
-def _exception(r: Row[Any], keyring: Keyring | None) -> ExceptionView:
+def _exception(r: Row[Any], keyring: Keyring | None, customer: str) -> ExceptionView:
+    """The exception with its reason and details opened with the customer's key: the
+    decisions carry them sealed with it whatever the exception's subject (an account, for a
+    transaction alert), as ``processors.cases.CaseGrouper`` seals them."""
     details = {
-        k: (_open(keyring, r.subject_id, v) if isinstance(v, str) else v)
+        k: (_open(keyring, customer, v) if isinstance(v, str) else v)
         for k, v in (r.details or {}).items()
     }
     return ExceptionView(
@@ -279,7 +319,7 @@ def _exception(r: Row[Any], keyring: Keyring | None) -> ExceptionView:
         severity=r.severity,
         raised_at=r.raised_at,
         sla_due_at=r.sla_due_at,
-        reason=_open(keyring, r.subject_id, r.reason),
+        reason=_open(keyring, customer, r.reason),
         details=details,
         evidence=tuple(EvidenceRef(e["kind"], e["ref"]) for e in r.evidence or []),
     )

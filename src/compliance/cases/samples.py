@@ -27,8 +27,11 @@ def sample_exception(
     occurred_at: datetime | None = None,
     cause: str | None = None,
     evidence: list[tuple[str, str]] | None = None,
+    subject_id: str | None = None,
 ) -> Outgoing:
-    """A ComplianceException about ``customer_id`` (keyed by it, as the checker's are)."""
+    """A ComplianceException about ``customer_id`` (keyed by it, as the checker's are);
+    ``subject_id``: the envelope's subject when it is not the customer (a transaction
+    alert's is the account)."""
     at = occurred_at or now()
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     document = document_id or f"doc-{uuid.uuid4().hex[:12]}"
@@ -38,7 +41,7 @@ def sample_exception(
         cause=cause or str(uuid.uuid4()),
         discriminator="exception",
         correlation_id=document,
-        subject_id=customer_id,
+        subject_id=subject_id or customer_id,
         causation_id=None,
         occurred_at=at,
     )

@@ -99,8 +99,35 @@ case_projection_positions = Table(
 )
 
 
+_OPEN_LIST = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+# The queue's and the search's indexes (``compliance.cases.queries.queue``), created apart
+# from the tables so that a database made before them gets them too. The queue is ordered
+# by due time (ascending: NULLS LAST, as the queue asks), opening time and case id within a
+# scope: the open cases' partial index serves the usual queue, the one with the status a
+# single status; the search finds case ids by a customer or document id prefix.
+QUEUE_INDEXES = {
+    "cases_open_queue": "ON cases (scope, sla_due_at, opened_at, case_id)"
+    f" WHERE status IN ({_OPEN_LIST})",
+    "cases_scope_queue": "ON cases (scope, sla_due_at, opened_at, case_id)",
+    "cases_status_queue": "ON cases (scope, status, sla_due_at, opened_at, case_id)",
+    "cases_customer_prefix": "ON cases (scope, customer_id text_pattern_ops)",
+    "case_exceptions_document_prefix": "ON case_exceptions (document_id text_pattern_ops)",
+}
+
+
 def create_cases_schema(engine: Engine) -> None:
-    """Create the case tables when missing (safe from several processes at once)."""
+    """Create the case tables and their indexes when missing (safe from several processes
+    at once). Only the missing indexes are created: creating one needs the table's owner."""
     with retryable_db_errors("the case tables"), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
+        present = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE indexname = ANY(:names)"),
+                {"names": list(QUEUE_INDEXES)},
+            )
+        }
+        for name, definition in QUEUE_INDEXES.items():
+            if name not in present:
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} {definition}"))

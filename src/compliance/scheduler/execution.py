@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from compliance import metrics
 from compliance.config import Settings
 from compliance.errors import ComplianceError
 from compliance.scheduler.claims import RunClaims
@@ -114,6 +115,7 @@ class JobRunner:
             finished.detail,
             finished.finished_at,
         )
+        metrics.scheduled_runs.labels(job=moment.job, outcome=outcome.outcome).inc()
         return finished
 
     def _announce(self, moment: RunMoment) -> None:
