@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from compliance import kafka_io
+from compliance import health, kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.config import Settings
 from compliance.scheduler.execution import JobRunner
@@ -42,9 +42,14 @@ def main(settings: Settings, stop: threading.Event) -> None:
         settings.scheduler_file,
         schedule.misfire_grace_s,
     )
+    # Not a Kafka consumer: /readyz asks that its loop goes round and the database answers.
+    health.state.without_kafka_consumer()
+    health.state.add_check("database", health.database_check(engine))
     service.start()
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            health.state.tick()
     finally:
+        health.state.set_stopping()
         service.stop()
         runner.sender.flush()

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     notifier_review_base_url: str | None = Field(
         None,
         description="Base URL of the review application, for the notifier's links "
-        "(<base>/cases?search=<customer id>); unset: messages carry no link.",
+        "(<base>/?q=<customer id>, the queue searched); unset: messages carry no link.",
     )
     scheduler_file: Path = Field(
         PROJECT_ROOT / "config" / "scheduler.yaml",

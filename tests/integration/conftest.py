@@ -268,16 +268,17 @@ def recorded(engine: Engine, prefix: str) -> int:
 
 
 def compliance_cli(
-    settings: Settings, *args: str | Path, timeout: float = 120
+    settings: Settings, *args: str | Path, timeout: float = 120, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``compliance <args>`` in a process of its own, on this test's topics, as an operator
-    or officer would run it."""
+    or officer would run it (``stdin``: what they type or pipe in)."""
     return subprocess.run(
         [sys.executable, "-m", "compliance", *map(str, args)],
         env=processor_env(settings),
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )
 
 

@@ -16,6 +16,8 @@ from compliance.officers import add_officer, officers
 from .conftest import Processes, compliance_cli
 from .test_cases import customer, publish, scoped_cases, wait_for_cases
 
+SECRET = "a long enough secret\n"  # what an officer types, or pipes with --password-stdin
+
 pytestmark = pytest.mark.integration
 
 
@@ -23,7 +25,7 @@ def test_an_officer_lists_shows_assigns_and_resolves_a_case_on_the_command_line(
     settings: Settings, engine: Engine, processes: Processes
 ) -> None:
     who = customer()
-    analyst = add_officer(engine, f"ana-{uuid.uuid4().hex[:6]}", "analyst", "a long enough secret")
+    analyst = add_officer(engine, f"ana-{uuid.uuid4().hex[:6]}", "analyst", SECRET.strip())
     publish(settings, engine, [sample_exception(who, severity="low", reason=f"{who} is unknown")])
     processes.start("cases")
     wait_for_cases(engine, settings, 1, processes)
@@ -34,11 +36,27 @@ def test_an_officer_lists_shows_assigns_and_resolves_a_case_on_the_command_line(
     assert case.case_id in listed.stdout and "1 case(s)" in listed.stdout
 
     assigned = compliance_cli(
-        settings, "cases", "assign", case.case_id, analyst.username, "--as", analyst.username
+        settings,
+        "cases",
+        "assign",
+        case.case_id,
+        analyst.username,
+        "--as",
+        analyst.username,
+        "--password-stdin",
+        stdin=SECRET,
     )
     assert assigned.returncode == 0, assigned.stderr
     commented = compliance_cli(
-        settings, "cases", "comment", case.case_id, "phoned the branch", "--as", analyst.username
+        settings,
+        "cases",
+        "comment",
+        case.case_id,
+        "phoned the branch",
+        "--as",
+        analyst.username,
+        "--password-stdin",
+        stdin=SECRET,
     )
     assert commented.returncode == 0, commented.stderr
 
@@ -58,6 +76,8 @@ def test_an_officer_lists_shows_assigns_and_resolves_a_case_on_the_command_line(
         "customer known",
         "--as",
         analyst.username,
+        "--password-stdin",
+        stdin=SECRET,
     )
     assert resolved.returncode == 0, resolved.stderr
     assert "closed_cleared" in resolved.stdout
@@ -84,7 +104,7 @@ def test_an_unknown_or_disabled_officer_is_refused(
     processes.start("cases")
     wait_for_cases(engine, settings, 1, processes)
     [case] = scoped_cases(engine, settings)
-    gone = add_officer(engine, f"gone-{uuid.uuid4().hex[:6]}", "supervisor", "a long enough secret")
+    gone = add_officer(engine, f"gone-{uuid.uuid4().hex[:6]}", "supervisor", SECRET.strip())
     with engine.begin() as conn:
         conn.execute(
             officers.update().where(officers.c.username == gone.username).values(disabled=True)
@@ -92,9 +112,48 @@ def test_an_unknown_or_disabled_officer_is_refused(
 
     for user in ("nobody-" + uuid.uuid4().hex[:6], gone.username):
         refused = compliance_cli(
-            settings, "cases", "escalate", case.case_id, "--reason", "just because", "--as", user
+            settings,
+            "cases",
+            "escalate",
+            case.case_id,
+            "--reason",
+            "just because",
+            "--as",
+            user,
+            "--password-stdin",
+            stdin=SECRET,
         )
         assert refused.returncode == 2
         assert user in refused.stderr
+    [after] = scoped_cases(engine, settings)
+    assert after.status == "open" and after.last_event_id == case.last_event_id
+
+
+def test_an_officer_must_prove_who_they_are_with_their_password(
+    settings: Settings, engine: Engine, processes: Processes
+) -> None:
+    """Naming a supervisor with --as is not enough: without their password, one person could
+    propose and approve a four-eyes decision alone."""
+    publish(settings, engine, [sample_exception(customer(), severity="low")])
+    processes.start("cases")
+    wait_for_cases(engine, settings, 1, processes)
+    [case] = scoped_cases(engine, settings)
+    boss = add_officer(engine, f"boss-{uuid.uuid4().hex[:6]}", "supervisor", SECRET.strip())
+
+    for typed in ("not their password\n", "\n"):
+        refused = compliance_cli(
+            settings,
+            "cases",
+            "escalate",
+            case.case_id,
+            "--reason",
+            "looks odd",
+            "--as",
+            boss.username,
+            "--password-stdin",
+            stdin=typed,
+        )
+        assert refused.returncode == 2, refused.stdout
+        assert "wrong password" in refused.stderr
     [after] = scoped_cases(engine, settings)
     assert after.status == "open" and after.last_event_id == case.last_event_id

@@ -156,7 +156,7 @@ def test_each_exception_reaches_the_routes_that_take_it_masked_as_configured(
     blocks = slack.body["blocks"]
     assert [b["type"] for b in blocks] == ["header", "section", "section", "context", "actions"]
     assert blocks[0]["text"]["text"] == "Critical Sanctions exception: aml.sanctions-name-screen"
-    assert blocks[-1]["elements"][0]["url"] == "https://review.example/cases?search=C-100"
+    assert blocks[-1]["elements"][0]["url"] == "https://review.example/?q=C-100"
     reason = blocks[2]["text"]["text"]
     assert "differs from" in reason and "••••••Q90" in reason
 

@@ -266,11 +266,12 @@ def test_the_sla_sweep_job_flags_each_overdue_case_once_with_an_audited_decision
         "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
     )
     first = _runner(settings, engine, "a", at).run(job, at)
-    assert first == Outcome.ok("1 case(s) newly past their SLA, escalated")
+    assert first == Outcome.ok("1 case(s) newly past their SLA, flagged as breached")
     assert scoped() == {late: True, on_time: False}
     later = at + timedelta(minutes=1)
     second = _runner(settings, engine, "a", later).run(job, later)
-    assert second == Outcome.ok("0 case(s) newly past their SLA, escalated")  # flagged once
+    # flagged once
+    assert second == Outcome.ok("0 case(s) newly past their SLA, flagged as breached")
     runs_ok_after = REGISTRY.get_sample_value(
         "compliance_scheduled_runs_total", {"job": "sla-sweep", "outcome": "ok"}
     )

@@ -247,3 +247,26 @@ def test_every_configuration_file_a_setting_names_is_pointed_at_in_the_image() -
         if isinstance(default, Path) and default.is_relative_to(PROJECT_ROOT / "config"):
             inside = "/app/" + default.relative_to(PROJECT_ROOT).as_posix()
             assert f"COMPLIANCE_{name.upper()}={inside}" in dockerfile, name
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A loader that refuses a key given twice in one mapping, as Docker Compose does (PyYAML
+    keeps the last one silently)."""
+
+
+def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [
+        loader.construct_object(key, deep=True)
+        for key, _ in node.value
+        if key.tag != "tag:yaml.org,2002:merge"
+    ]
+    twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+    assert not twice, f"line {node.start_mark.line + 1}: keys given twice: {', '.join(twice)}"
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def test_no_service_or_setting_is_given_twice() -> None:
+    yaml.load(COMPOSE.read_text(encoding="utf-8"), Loader=_StrictLoader)

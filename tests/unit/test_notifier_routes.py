@@ -119,7 +119,7 @@ def test_a_route_shows_only_the_fields_it_lists_and_no_personal_data_by_default(
     text = json.dumps([slack_message(notice), teams_message(notice)])
     assert DOCUMENT_NUMBER[:-3] not in text and HOLDER not in text
     assert "C-1" not in text  # nor the customer id, in the fields or in the link
-    assert notice["link"] == "https://review/cases"
+    assert notice["link"] == "https://review/"
 
 
 def test_document_ids_are_masked_to_their_last_three_characters_by_default() -> None:
@@ -166,7 +166,7 @@ def test_the_link_searches_the_review_queue_for_the_customer_when_the_route_show
     notice = build_notice(
         rule_exception("C 1/7"), route(show=("customer_id",)), DictKeyring(), "https://rv/"
     )
-    assert notice["link"] == "https://rv/cases?search=C%201%2F7"
+    assert notice["link"] == "https://rv/?q=C%201%2F7"
 
 
 def test_an_exception_written_before_routing_is_routed_by_its_rule() -> None:
@@ -198,7 +198,7 @@ def test_the_slack_message_is_block_kit_with_header_fields_context_and_a_button(
     assert all(f["type"] == "mrkdwn" for f in blocks[1]["fields"])
     assert blocks[2]["text"]["text"].startswith("*Reason*\n")
     button = blocks[4]["elements"][0]
-    assert button["type"] == "button" and button["url"] == "https://review/cases?search=C-1"
+    assert button["type"] == "button" and button["url"] == "https://review/?q=C-1"
     assert message["text"]  # the notification's fallback text
     assert DOCUMENT_NUMBER not in json.dumps(message) and HOLDER not in json.dumps(message)
 
@@ -226,7 +226,7 @@ def test_the_teams_message_carries_an_adaptive_card_1_4() -> None:
         {
             "type": "Action.OpenUrl",
             "title": "Open in review",
-            "url": "https://review/cases?search=C-1",
+            "url": "https://review/?q=C-1",
         }
     ]
     assert DOCUMENT_NUMBER not in json.dumps(message) and HOLDER not in json.dumps(message)

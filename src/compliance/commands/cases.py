@@ -1,13 +1,18 @@
 """``compliance cases ...``: the case queue and officers' decisions on the command line.
 
 Every change goes through ``compliance.cases.desk.CaseDesk``, as the review application's do,
-as the officer named by ``--as`` (an unknown or disabled user is refused). ``rebuild`` drops
+as the officer named by ``--as``, who proves it with their password (prompted for, or read
+from stdin with ``--password-stdin``): without it anyone who can reach the database could act
+as two officers and pass the four-eyes rule alone. An unknown or disabled user, or a wrong
+password, is refused. ``rebuild`` drops
 the case tables' rows of this deployment and applies cases.decisions from its beginning.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +30,12 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def _officer(engine: Engine, username: str) -> Any:
-    from compliance.officers import find_officer
+def _officer(engine: Engine, args: argparse.Namespace) -> Any:
+    """The officer of ``--as``, once their password is checked (as the review application's
+    login checks it)."""
+    from compliance.officers import authenticate, find_officer
 
+    username: str = args.as_user
     officer = find_officer(engine, username)
     if officer is None:
         raise ComplianceError(
@@ -35,6 +43,12 @@ def _officer(engine: Engine, username: str) -> Any:
         )
     if officer.disabled:
         raise ComplianceError(f"officer {username!r} is disabled")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password of {username}: ")
+    if authenticate(engine, username, password) is None:
+        raise ComplianceError(f"wrong password for officer {username!r}")
     return officer
 
 
@@ -142,27 +156,27 @@ def _done(case: Any) -> int:
 
 def cmd_assign(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.assign(args.case_id, _officer(engine, args.as_user), args.assignee))
+    return _done(desk.assign(args.case_id, _officer(engine, args), args.assignee))
 
 
 def cmd_comment(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.comment(args.case_id, _officer(engine, args.as_user), args.text))
+    return _done(desk.comment(args.case_id, _officer(engine, args), args.text))
 
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.start_review(args.case_id, _officer(engine, args.as_user)))
+    return _done(desk.start_review(args.case_id, _officer(engine, args)))
 
 
 def cmd_escalate(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.escalate(args.case_id, _officer(engine, args.as_user), args.reason))
+    return _done(desk.escalate(args.case_id, _officer(engine, args), args.reason))
 
 
 def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    case = desk.resolve(args.case_id, _officer(engine, args.as_user), args.outcome, args.reason)
+    case = desk.resolve(args.case_id, _officer(engine, args), args.outcome, args.reason)
     if case.pending_outcome:
         print("recorded; a second officer (a supervisor) must approve it")
     return _done(case)
@@ -170,12 +184,12 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.approve(args.case_id, _officer(engine, args.as_user)))
+    return _done(desk.approve(args.case_id, _officer(engine, args)))
 
 
 def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.reject(args.case_id, _officer(engine, args.as_user), args.reason))
+    return _done(desk.reject(args.case_id, _officer(engine, args), args.reason))
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -214,6 +228,11 @@ def register(sub: Any) -> None:
         parser.add_argument("case_id")
         parser.add_argument(
             "--as", dest="as_user", required=True, metavar="USERNAME", help="the officer deciding"
+        )
+        parser.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the officer's password from stdin (else it is prompted for)",
         )
         parser.set_defaults(func=func)
         return parser

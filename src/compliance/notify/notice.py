@@ -179,8 +179,8 @@ def _link(record: Record, route: RouteConfig, base: str | None) -> str | None:
     base = base.rstrip("/")
     customer = record.get("customer_id")
     if customer and "customer_id" in route.show:
-        return f"{base}/cases?search={quote(customer, safe='')}"
-    return f"{base}/cases"
+        return f"{base}/?q={quote(customer, safe='')}"
+    return f"{base}/"
 
 
 def _iso(at: datetime) -> str:

@@ -8,6 +8,7 @@ import threading
 
 import uvicorn
 
+from compliance import health
 from compliance.config import Settings
 from compliance.errors import ConfigurationError
 from compliance.review.app import create_app
@@ -35,6 +36,8 @@ def main(settings: Settings, stop: threading.Event) -> None:
     thread = threading.Thread(target=web.run, name="review-ui", daemon=True)
     thread.start()
     announced = False
+    # Not a Kafka consumer: /readyz asks that the server listens and its loop goes round.
+    health.state.without_kafka_consumer()
     while not stop.wait(0.2):
         if not thread.is_alive():
             raise ConfigurationError(
@@ -46,5 +49,8 @@ def main(settings: Settings, stop: threading.Event) -> None:
                 "review application on http://%s:%d/", settings.review_host, settings.review_port
             )
             announced = True
+        if web.started:
+            health.state.tick()
+    health.state.set_stopping()
     web.should_exit = True
     thread.join(STOP_TIMEOUT_S)

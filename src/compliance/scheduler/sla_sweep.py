@@ -1,4 +1,4 @@
-"""Job ``sla-sweep``: cases past their SLA due time marked breached, with an escalation event
+"""Job ``sla-sweep``: cases past their SLA due time marked breached, with an audited decision
 each. The work belongs to case management (``compliance.cases``); this job only calls its
 sweep, ``compliance.cases.sweep.sweep_sla_breaches(settings, engine, now) -> int`` (the cases
 newly breached), and is ``skipped`` with the reason when case management, or its sweep, is
@@ -41,4 +41,4 @@ def run(context: JobContext) -> Outcome:
             f"case management has no SLA sweep to call ({SWEEP_MODULE}.{SWEEP_FUNCTION})"
         )
     breached = sweep(context.settings, context.engine, context.scheduled_for)
-    return Outcome.ok(f"{breached} case(s) newly past their SLA, escalated")
+    return Outcome.ok(f"{breached} case(s) newly past their SLA, flagged as breached")
