@@ -1,10 +1,13 @@
 """Fixtures for integration tests against the real Kafka broker and PostgreSQL.
 
-Strategy: the services are the ones `make services` starts (or testcontainers, where a Docker
-engine exists). They are shared; isolation comes from names: every test gets its own topic
-prefix, hence its own topics and consumer groups, and filters the shared audit table by that
-prefix. Processors run as real OS processes (`python -m compliance run <name>`), so tests can
-SIGTERM or SIGKILL them like production would. If a service does not answer, the tests fail
+Strategy: where a Docker engine answers, testcontainers starts a Kafka and a PostgreSQL
+container for the session (the images docker-compose.yml runs); otherwise the services are the
+ones `make services` starts. COMPLIANCE_TEST_SERVICES=local|containers overrides the choice
+(tests/support/service_choice.py), which the report header prints. The services are shared;
+isolation comes from names: every test gets its own topic prefix, hence its own topics and
+consumer groups, and filters the shared audit table by that prefix. Processors run as real OS
+processes (`python -m compliance run <name>`), so tests can SIGTERM or SIGKILL them like
+production would. If a service does not answer, the tests fail
 with the command that starts it; they are never skipped.
 
 Database roles: the session runs `compliance db init`'s work as the owner of the tables
@@ -17,6 +20,7 @@ the whole session runs in development mode.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -39,6 +43,15 @@ from compliance.audit.store import audit_events, connect, create_schema
 from compliance.config import DEVELOPMENT_MODE_VARIABLE, PROJECT_ROOT, Settings
 from compliance.db_setup import create_every_table, grant
 from compliance.errors import ConfigurationError
+from tests.support.service_choice import (
+    OVERRIDE_VARIABLE,
+    ServiceChoice,
+    ServiceChoiceError,
+    Services,
+    choose_services,
+    docker_engine,
+    started_containers,
+)
 
 from .private_services import (
     PrivateKafka,
@@ -61,8 +74,70 @@ def as_owner(**fields: object) -> Settings:
     return Settings(database_url=owner, **fields)  # type: ignore[arg-type]
 
 
+@functools.cache
+def chosen_services() -> ServiceChoice | ServiceChoiceError:
+    """The session's services, decided once (the Docker engine is asked once)."""
+    try:
+        return choose_services(os.environ.get(OVERRIDE_VARIABLE), docker_engine(), os.environ)
+    except ServiceChoiceError as exc:
+        return exc
+
+
+def _services_line() -> str:
+    choice = chosen_services()
+    return (
+        choice.header() if isinstance(choice, ServiceChoice) else f"compliance services: {choice}"
+    )
+
+
+_announced: list[str] = []
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The choice, at the top of the run (when this folder's tests are named on the command
+    line, this file is read before the header is printed)."""
+    _announced.append("header")
+    return _services_line()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The choice, once, when the header came before this file was read (`pytest tests`)."""
+    collected_here = any(
+        Path(str(item.path)).is_relative_to(Path(__file__).parent) for item in session.items
+    )
+    if _announced or not collected_here:
+        return
+    _announced.append("collection")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(_services_line())
+
+
 @pytest.fixture(scope="session")
-def base_settings() -> Settings:
+def services() -> Iterator[ServiceChoice]:
+    """The chosen services, started when they are containers (and their addresses put in the
+    environment every Settings and every processor started reads)."""
+    choice = chosen_services()
+    if isinstance(choice, ServiceChoiceError):
+        pytest.fail(str(choice), pytrace=False)
+    if choice.services is Services.LOCAL:
+        yield choice
+        return
+    with started_containers() as environment:
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        try:
+            yield choice
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def base_settings(services: ServiceChoice) -> Settings:
     return as_owner()
 
 
