@@ -128,8 +128,9 @@ def _first_line(exc: BaseException) -> str:
 
 def kafka_environment() -> dict[str, str]:
     """The broker container's settings: one KRaft node (broker and controller), clients on
-    KAFKA_CLIENT_PORT, one replica of the internal topics, no topics created by accident (as
-    docker-compose.yml). Where clients are sent back to is ``advertised_listeners``."""
+    KAFKA_CLIENT_PORT, one replica of the internal topics, no topics created by accident, the
+    broker settings of infra/kafka.sh the tests rely on. Where clients are sent back to is
+    ``advertised_listeners``."""
     return {
         "KAFKA_NODE_ID": "1",
         "KAFKA_PROCESS_ROLES": "broker,controller",
@@ -145,6 +146,15 @@ def kafka_environment() -> dict[str, str]:
         "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+        "KAFKA_NUM_PARTITIONS": "3",
+        "KAFKA_TRANSACTION_MAX_TIMEOUT_MS": "3600000",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        # As infra/kafka.sh: a member killed with -9 gives its partitions up after 10 s, not 45.
+        "KAFKA_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS": "6000",
+        "KAFKA_GROUP_CONSUMER_SESSION_TIMEOUT_MS": "10000",
+        "KAFKA_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS": "1000",
+        "KAFKA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS": "2000",
     }
 
 

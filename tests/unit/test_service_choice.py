@@ -152,6 +152,8 @@ def test_the_broker_container_is_one_kraft_node_that_creates_no_topic_by_acciden
     assert settings["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert settings["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert settings["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "1"  # transactions on one node
+    # A processor killed with -9 hands its partitions on within the tests' waits.
+    assert int(settings["KAFKA_GROUP_CONSUMER_SESSION_TIMEOUT_MS"]) <= 10_000
     assert "KAFKA_ADVERTISED_LISTENERS" not in settings  # known only once the port is mapped
     assert advertised_listeners("127.0.0.1:32791").startswith("HOST://127.0.0.1:32791,")
 
