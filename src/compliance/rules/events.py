@@ -65,13 +65,17 @@ def ruleset_changed(
     rejected_version: str | None = None,
 ) -> Outgoing:
     """The audited record of a ruleset coming into force (or of a rejected reload). The id
-    depends on the scope and the versions, not on the instance: several checkers loading the
-    same change record it once."""
+    depends on the scope, the versions and the instance: each copy of the checker loading a
+    change is an event of its own (the record names the copy; one id for all copies would
+    be one id with different contents, a conflict in the audit trail); the same copy
+    announcing the same change again (a restart) records it once."""
     before = {r.id: r.full_version for r in previous.rules} if previous else {}
     after = {r.id: r.full_version for r in current.rules}
     accepted = error is None
     previous_version = previous.version if previous else None
-    cause = f"{scope}ruleset:{previous_version}->{rejected_version or current.version}"
+    cause = (
+        f"{scope}ruleset:{instance_id}:{previous_version}->{rejected_version or current.version}"
+    )
     record: Record = {
         "envelope": envelope(
             event_type="RulesetChanged",
