@@ -222,10 +222,17 @@ class Processes:
         self.settings = settings
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, copy: str | None = None, **extra_env: str
+    ) -> subprocess.Popen[bytes]:
+        """``copy``: one of several copies of the processor in its consumer group, with an
+        instance id of its own; it is then known (to ``kill``) as ``<name>-<copy>``."""
+        key = name if copy is None else f"{name}-{copy}"
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = (LOG_DIR / f"{self.settings.topic_prefix}{name}.log").open("ab")
+        log = (LOG_DIR / f"{self.settings.topic_prefix}{key}.log").open("ab")
         env = processor_env(self.settings) | extra_env
+        if copy is not None:
+            env["COMPLIANCE_INSTANCE_ID"] = f"{self.settings.instance_id}-{copy}"
         if "COMPLIANCE_DATABASE_URL" in extra_env:
             # A test pointing a processor at a database of its own (a private cluster, a
             # relay) means every role of that process: there it is the owner's URL.
@@ -238,7 +245,7 @@ class Processes:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        self.running[name] = proc
+        self.running[key] = proc
         return proc
 
     def kill(self, name: str) -> None:
