@@ -4,7 +4,8 @@ partitions to the other, and nothing is lost and nothing is audited or screened 
 
 The copies are ``compliance run <name>`` processes with instance ids of their own (hence
 transactional ids of their own). Who owns which partition is read from the broker
-(describe_consumer_groups); progress from the audit table and the topics, never from a sleep.
+(describe_consumer_groups), that both copies did work from the group's committed offsets,
+completeness from the audit table and the topics; never from a sleep.
 A killed member gives its partitions up when its session expires (10 s on the test broker).
 """
 
@@ -16,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine
 
@@ -33,8 +34,8 @@ from compliance.topics import (
 )
 from compliance.transactions.model import Transaction
 
-from .conftest import Processes, read_topic, recorded, wait_for
-from .test_pipeline import all_complete, audited_rows, event_ids_on_topics, publish
+from .conftest import Processes, read_topic, wait_for
+from .test_pipeline import all_complete, audited_rows, event_ids_on_topics
 
 pytestmark = pytest.mark.integration
 SAMPLES = PROJECT_ROOT / "samples" / "documents"
@@ -64,6 +65,22 @@ def share(owned: Owned, topic: str | None) -> bool:
     )
 
 
+def committed(admin: AdminClient, group: str) -> dict[tuple[str, int], int]:
+    found = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    result = found[group].result(timeout=10)
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
+
+
+def each_member_committed(admin: AdminClient, group: str, topic: str | None) -> bool:
+    """Both members own a partition (of ``topic`` when given) whose offset the group has
+    committed past its start: both copies have done work."""
+    owned, offsets = owners(admin, group), committed(admin, group)
+    return len(owned) == 2 and all(
+        any(offsets.get(tp, -1) > 0 for tp in parts if topic is None or tp[0] == topic)
+        for parts in owned.values()
+    )
+
+
 def taken_over(owned: Owned, before: Owned) -> bool:
     """One member left, owning every partition the two owned before."""
     every = set().union(*before.values())
@@ -79,6 +96,17 @@ def text_documents(folder: Path, copies: int, batch: str) -> list[Path]:
             target.write_text(sample.read_text(encoding="utf-8") + f"\nReference: {batch} {i}\n")
             paths.append(target)
     return paths
+
+
+def publish(settings: Settings, paths: list[Path], customers: int = 12) -> list[Published]:
+    """For ``customers`` customers (the key): the documents spread over the partitions."""
+    published: list[Published] = []
+    with Publisher(settings) as publisher:
+        for k in range(customers):
+            published += publisher.publish_files(
+                paths[k::customers], source_system=settings.topic_prefix, customer_id=f"C-{k}"
+            )
+    return published
 
 
 def test_two_copies_of_each_document_stage_share_the_work_and_a_kill_9_loses_and_doubles_nothing(
@@ -103,12 +131,14 @@ def test_two_copies_of_each_document_stage_share_the_work_and_a_kill_9_loses_and
     before = {name: owners(admin, group) for name, group in groups.items()}
 
     first = publish(settings, text_documents(tmp_path, copies=12, batch="first"))
-    wait_for(
-        lambda: recorded(engine, settings.topic_prefix) >= len(first),
-        60,
-        "the first documents under way",
-        processes,
-    )
+
+    def both_copies_of_every_stage_worked() -> bool:
+        return all(
+            each_member_committed(admin, groups[name], topic and settings.topic(topic))
+            for name, topic in DOCUMENT_STAGES.items()
+        )
+
+    wait_for(both_copies_of_every_stage_worked, 60, "both copies of every stage at work", processes)
     for name in DOCUMENT_STAGES:
         processes.kill(f"{name}-a")
     second = publish(settings, text_documents(tmp_path, copies=6, batch="second"))
@@ -158,19 +188,6 @@ def publish_payments(settings: Settings, payments: list[Transaction]) -> None:
             publisher.publish_transaction(tx, source_system="core-banking")
 
 
-def records_on(settings: Settings, topic: str) -> int:
-    """Offsets taken on ``topic`` (records and transaction markers): a progress gauge."""
-    name = settings.topic(topic)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": name})
-    try:
-        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
-        )
-    finally:
-        consumer.close()
-
-
 def screened(settings: Settings) -> Counter[str]:
     """Committed check results (read_committed) per transaction id."""
     codec = registry()
@@ -196,16 +213,16 @@ def test_two_screener_copies_share_the_partitions_and_a_kill_9_screens_every_pay
     )
     before = owners(admin, group)
 
-    first = [payment(i) for i in range(600)]
+    first = [payment(i) for i in range(500)]
     publish_payments(settings, first)
     wait_for(
-        lambda: records_on(settings, COMPLIANCE_CHECKS.name) >= 60,
+        lambda: each_member_committed(admin, group, settings.topic(TRANSACTIONS_SUBMITTED)),
         60,
-        "the first payments under way",
+        "both screeners at work",
         processes,
     )
     processes.kill(f"{SCREENER}-a")
-    second = [payment(i) for i in range(600, 800)]
+    second = [payment(i) for i in range(500, 650)]
     publish_payments(settings, second)
     wait_for(
         lambda: taken_over(owners(admin, group), before), 45, "the survivor owns all", processes
