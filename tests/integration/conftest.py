@@ -113,10 +113,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reporter.write_line(_services_line())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def services() -> Iterator[ServiceChoice]:
     """The chosen services, started when they are containers (and their addresses put in the
-    environment every Settings and every processor started reads)."""
+    environment every Settings and every processor started reads), before any integration
+    test: also those that build their Settings themselves."""
     choice = chosen_services()
     if isinstance(choice, ServiceChoiceError):
         pytest.fail(str(choice), pytrace=False)
