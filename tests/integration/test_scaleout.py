@@ -6,15 +6,21 @@ The copies are ``compliance run <name>`` processes with instance ids of their ow
 transactional ids of their own). Who owns which partition is read from the broker
 (describe_consumer_groups), that both copies did work from the group's committed offsets,
 completeness from the audit table and the topics; never from a sleep.
-A killed member gives its partitions up when its session expires (10 s on the test broker).
+A killed member gives its partitions up when its session expires: 10 s for the document
+stages (KIP-848 groups; the test broker's group.consumer.session.timeout.ms), 45 s for the
+transaction screener (Quix Streams' consumer, classic protocol, librdkafka's default).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
@@ -48,6 +54,7 @@ DOCUMENT_STAGES = {
     "audit-sink": None,  # every topic: any partition will do
 }
 Owned = dict[str, set[tuple[str, int]]]  # member id -> (topic, partition)
+T = TypeVar("T")
 
 
 def owners(admin: AdminClient, group: str) -> Owned:
@@ -87,26 +94,67 @@ def taken_over(owned: Owned, before: Owned) -> bool:
     return len(owned) == 1 and every <= next(iter(owned.values()))
 
 
-def text_documents(folder: Path, copies: int, batch: str) -> list[Path]:
-    """``copies`` distinct documents per text sample (distinct bytes: distinct ids)."""
-    paths = []
-    for sample in sorted(SAMPLES.glob("*.txt")):
-        for i in range(copies):
-            target = folder / f"{sample.stem}-{batch}-{i}.txt"
-            target.write_text(sample.read_text(encoding="utf-8") + f"\nReference: {batch} {i}\n")
-            paths.append(target)
-    return paths
+class Feeder(threading.Thread, Generic[T]):
+    """Publishes chunk after chunk at a steady pace until told to stop or out of chunks, so
+    the copies are killed with work in hand and more arrives while their partitions move."""
+
+    def __init__(self, publish: Callable[[int], list[T]], chunks: int, interval_s: float) -> None:
+        super().__init__(daemon=True)
+        self.publish, self.chunks, self.interval_s = publish, chunks, interval_s
+        self.published: list[T] = []
+        self.error: Exception | None = None
+        self.done = 0
+        self.last = chunks
+
+    def stop_after(self, chunks: int) -> None:
+        """Publish ``chunks`` more, then stop."""
+        self.last = min(self.last, self.done + chunks)
+
+    def run(self) -> None:
+        try:
+            while self.done < self.last:
+                self.published += self.publish(self.done)
+                self.done += 1
+                time.sleep(self.interval_s)  # the pace of the feed
+        except Exception as exc:  # handed to the test by finish()
+            self.error = exc
+
+    def finish(self) -> list[T]:
+        """Wait for the chunks still to publish; what was published."""
+        self.join(60)
+        assert not self.is_alive(), "the feeder did not stop"
+        if self.error is not None:
+            raise self.error
+        return self.published
 
 
-def publish(settings: Settings, paths: list[Path], customers: int = 12) -> list[Published]:
-    """For ``customers`` customers (the key): the documents spread over the partitions."""
-    published: list[Published] = []
-    with Publisher(settings) as publisher:
-        for k in range(customers):
-            published += publisher.publish_files(
-                paths[k::customers], source_system=settings.topic_prefix, customer_id=f"C-{k}"
+def text_documents(folder: Path, copies: int) -> list[list[Path]]:
+    """``copies`` chunks of distinct documents, one of each text sample per chunk."""
+    samples = sorted(SAMPLES.glob("*.txt"))
+    chunks = []
+    for i in range(copies):
+        chunk = []
+        for sample in samples:
+            target = folder / f"{sample.stem}-{i}.txt"
+            target.write_text(sample.read_text(encoding="utf-8") + f"\nReference: {i}\n")
+            chunk.append(target)
+        chunks.append(chunk)
+    return chunks
+
+
+def document_feeder(settings: Settings, folder: Path) -> Feeder[Published]:
+    """A chunk of documents every half second for one of twelve customers (the key): the
+    documents spread over the partitions."""
+    chunks = text_documents(folder, copies=40)
+
+    def publish(i: int) -> list[Published]:
+        with Publisher(settings) as publisher:
+            published: list[Published] = publisher.publish_files(
+                chunks[i], source_system=settings.topic_prefix, customer_id=f"C-{i % 12}"
             )
-    return published
+        return published
+
+    return Feeder(publish, len(chunks), interval_s=0.5)
 
 
 def test_two_copies_of_each_document_stage_share_the_work_and_a_kill_9_loses_and_doubles_nothing(
@@ -129,8 +177,8 @@ def test_two_copies_of_each_document_stage_share_the_work_and_a_kill_9_loses_and
 
     wait_for(every_stage_shared, 90, "both copies of every stage assigned partitions", processes)
     before = {name: owners(admin, group) for name, group in groups.items()}
-
-    first = publish(settings, text_documents(tmp_path, copies=12, batch="first"))
+    feeder = document_feeder(settings, tmp_path)
+    feeder.start()
 
     def both_copies_of_every_stage_worked() -> bool:
         return all(
@@ -139,15 +187,16 @@ def test_two_copies_of_each_document_stage_share_the_work_and_a_kill_9_loses_and
         )
 
     wait_for(both_copies_of_every_stage_worked, 60, "both copies of every stage at work", processes)
+    assert feeder.is_alive(), "the documents ran out before the kill: it would not be mid-run"
     for name in DOCUMENT_STAGES:
         processes.kill(f"{name}-a")
-    second = publish(settings, text_documents(tmp_path, copies=6, batch="second"))
+    feeder.stop_after(4)  # more documents while the partitions move
 
     def every_stage_taken_over() -> bool:
         return all(taken_over(owners(admin, g), before[n]) for n, g in groups.items())
 
     wait_for(every_stage_taken_over, 45, "the survivors own every partition", processes)
-    published: list[Published] = first + second
+    published = feeder.finish()
     wait_for(
         lambda: all_complete(engine, settings, published),
         90,
@@ -182,10 +231,17 @@ def payment(i: int) -> Transaction:
     )
 
 
-def publish_payments(settings: Settings, payments: list[Transaction]) -> None:
-    with Publisher(settings) as publisher:
-        for tx in payments:
-            publisher.publish_transaction(tx, source_system="core-banking")
+def payment_feeder(settings: Settings) -> Feeder[str]:
+    """25 payments on 40 accounts (the key) every quarter of a second, 1,500 at most."""
+
+    def publish(chunk: int) -> list[str]:
+        payments = [payment(i) for i in range(chunk * 25, (chunk + 1) * 25)]
+        with Publisher(settings) as publisher:
+            for tx in payments:
+                publisher.publish_transaction(tx, source_system="core-banking")
+        return [tx.transaction_id for tx in payments]
+
+    return Feeder(publish, chunks=60, interval_s=0.25)
 
 
 def screened(settings: Settings) -> Counter[str]:
@@ -212,22 +268,23 @@ def test_two_screener_copies_share_the_partitions_and_a_kill_9_screens_every_pay
         processes,
     )
     before = owners(admin, group)
-
-    first = [payment(i) for i in range(500)]
-    publish_payments(settings, first)
+    feeder = payment_feeder(settings)
+    feeder.start()
     wait_for(
         lambda: each_member_committed(admin, group, settings.topic(TRANSACTIONS_SUBMITTED)),
         60,
         "both screeners at work",
         processes,
     )
+    assert feeder.is_alive(), "the payments ran out before the kill: it would not be mid-run"
     processes.kill(f"{SCREENER}-a")
-    second = [payment(i) for i in range(500, 650)]
-    publish_payments(settings, second)
+    feeder.stop_after(8)  # more payments while the partitions move
+    # The screener's consumer (Quix Streams: the classic group protocol) holds a killed
+    # member's partitions until its session expires: librdkafka's 45 s session.timeout.ms.
     wait_for(
-        lambda: taken_over(owners(admin, group), before), 45, "the survivor owns all", processes
+        lambda: taken_over(owners(admin, group), before), 90, "the survivor owns all", processes
     )
 
-    ids = {tx.transaction_id for tx in first + second}
+    ids = set(feeder.finish())
     wait_for(lambda: ids <= set(screened(settings)), 90, "every payment screened", processes)
     assert screened(settings) == Counter(dict.fromkeys(ids, 1))
