@@ -79,6 +79,7 @@ COPIES = (1, 2)
 START_TIMEOUT_S = 180  # processes up and every copy owning partitions
 RUN_TIMEOUT_S = 1800
 Figures = dict[str, dict[str, Any]]
+KEPT_FROM = " (figures not measured by it kept from: "
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 KINDS = {
     "passport": {
@@ -518,7 +519,8 @@ def write(figures: Figures, this_run: str) -> None:
     kept = {k: v for k, v in existing.get("figures", {}).items() if k not in figures}
     run = this_run
     if kept and existing.get("command"):
-        run += f" (figures not measured by it kept from: {existing['command']})"
+        earlier = existing["command"].removesuffix(")").split(KEPT_FROM)
+        run += KEPT_FROM + "; ".join(dict.fromkeys(c.strip("; ") for c in earlier)) + ")"
     result = {
         "command": run,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
