@@ -72,20 +72,31 @@ def _search(fmt: str, chars: list[list[str]]) -> tuple[MRZ, list[Repair]] | None
     failing = first.failed_checks
     fields = {name for check in failing for name in CHECKED[fmt].get(check, ())}
     spans = [s for s in SPANS[fmt] if s.kind == "X" and s.field in fields]
-    positions = _ambiguous(spans, chars)[:_MAX_POSITIONS]
-    found: list[tuple[MRZ, list[Repair]]] = []
-    for field, line, pos in positions:
+    found: list[tuple[MRZ, Repair, bool]] = []
+    for span, pos in _ambiguous(spans, chars)[:_MAX_POSITIONS]:
         trial = [row[:] for row in chars]
-        read = trial[line][pos]
-        trial[line][pos] = SWAPS[read]
+        read = trial[span.line][pos]
+        trial[span.line][pos] = SWAPS[read]
         mrz = parse(["".join(row) for row in trial])
         if mrz.valid:
-            found.append((mrz, [Repair(field, line, pos, read, SWAPS[read])]))
-    # Several readings that fit: the check digits do not decide, nothing is repaired.
-    return found[0] if len(found) == 1 else None
+            repair = Repair(span.field, span.line, pos, read, SWAPS[read])
+            found.append((mrz, repair, _fits(span, pos, trial[span.line])))
+    if len(found) == 1:
+        return found[0][0], [found[0][1]]
+    # Several readings fit (two neighbouring look-alikes swap alike under weights 7 and 3):
+    # the one whose new character has the class of its neighbours in the field wins, if alone.
+    fitting = [(mrz, repair) for mrz, repair, fits in found if fits]
+    return (fitting[0][0], [fitting[0][1]]) if len(fitting) == 1 else None
 
 
-def _ambiguous(spans: list[Span], chars: list[list[str]]) -> list[tuple[str, int, int]]:
+def _fits(span: Span, pos: int, line: list[str]) -> bool:
+    """Whether the character at ``pos`` is of the class (letter or digit) of its neighbours
+    within the field (fillers say nothing)."""
+    near = [line[i] for i in (pos - 1, pos + 1) if span.start <= i < span.end and line[i] != "<"]
+    return all(c.isalpha() == line[pos].isalpha() for c in near)
+
+
+def _ambiguous(spans: list[Span], chars: list[list[str]]) -> list[tuple[Span, int]]:
     found = []
     for span in spans:
         for pos in range(span.start, span.end):
@@ -95,5 +106,5 @@ def _ambiguous(spans: list[Span], chars: list[list[str]]) -> list[tuple[str, int
             line = chars[span.line]
             near = [line[i] for i in (pos - 1, pos + 1) if span.start <= i < span.end]
             if char.isalpha() or any(c.isalpha() for c in near):
-                found.append((span.field, span.line, pos))
+                found.append((span, pos))
     return found
