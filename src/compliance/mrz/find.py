@@ -5,7 +5,8 @@ then, if none holds, the text is read again as raw OCR output (``compliance.mrz.
 A zone line need not contain the filler ``<``: a Chinese passport's data line or a Belgian
 card's second line is often full. A group of lines is taken when at least one of its lines has
 a filler, or when its check digits hold (the one-line driving-licence zone of the Netherlands
-has none). A group whose check digits fail is reported (invalid) only if every line has one.
+has none). A group whose check digits fail is reported (invalid) when one of its lines has a
+filler.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def find_mrz(text: str) -> MRZ | None:
 
 def find_exact_mrz(text: str) -> MRZ | None:
     """The first valid zone printed as ICAO specifies it (spaces inside lines tolerated), else
-    the first invalid one whose every line has a filler."""
+    the first invalid one with a filler in one of its lines."""
     lines = [re.sub(r"\s+", "", line).upper() for line in text.splitlines()]
     candidates = [line for line in lines if len(line) in _LENGTHS and _LINE.match(line)]
     invalid: MRZ | None = None
@@ -56,7 +57,7 @@ def find_exact_mrz(text: str) -> MRZ | None:
                 continue
             if mrz.valid:
                 return mrz
-            if invalid is None and all("<" in line for line in group):
+            if invalid is None and any("<" in line for line in group):
                 invalid = mrz
     return invalid
 
