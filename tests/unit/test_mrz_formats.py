@@ -187,6 +187,13 @@ def test_dutch_driving_licence_is_found_in_text_without_any_filler() -> None:
     assert (mrz.issuing_state, mrz.document_number) == ("NLD", "5094962111")
 
 
+def test_dutch_driving_licence_read_with_a_space_inside_its_line_is_found() -> None:
+    line = SPECIMENS["nld-dl"]["lines"][0]
+    mrz = find_mrz(f"RIJBEWIJS\n{line[:15]} {line[15:]}\n")
+    assert mrz is not None and mrz.valid
+    assert mrz.document_number == "5094962111"
+
+
 def test_dutch_driving_licence_with_a_wrong_check_digit_is_rejected() -> None:
     mrz = find_mrz(zone("nld-dl-bad-digit"))
     assert mrz is None or not mrz.valid

@@ -30,7 +30,7 @@ def find_mrz(text: str) -> MRZ | None:
     """The first MRZ in ``text``. Spaces inside lines are tolerated; when no zone as printed
     (repaired where check digits decide) is valid, the text is read again as OCR output and
     that reading is taken if it is."""
-    if not any(filler in text for filler in _FILLERS) and not _LICENCE.search(text.upper()):
+    if not any(filler in text for filler in _FILLERS) and not _has_licence_line(text):
         return None
     exact = find_exact_mrz(text)
     if exact is not None and exact.valid:
@@ -39,6 +39,10 @@ def find_mrz(text: str) -> MRZ | None:
     if repaired is not None and (repaired.valid or exact is None):
         return repaired
     return exact
+
+
+def _has_licence_line(text: str) -> bool:
+    return _LICENCE.search(re.sub(r"[ \t]+", "", text.upper())) is not None
 
 
 def find_exact_mrz(text: str) -> MRZ | None:
