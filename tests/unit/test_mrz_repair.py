@@ -99,3 +99,13 @@ def test_visa_number_look_alike_is_not_guessed_from_a_single_check_digit() -> No
 def test_a_zone_printed_right_has_no_repairs() -> None:
     mrz = find_mrz("\n".join(SPECIMENS["chn-pt-specimen"]))
     assert mrz is not None and mrz.valid and mrz.repairs == ()
+
+
+def test_digits_in_russian_internal_passport_names_are_kept() -> None:
+    """The Russian internal passport spells some Cyrillic letters with digits (``ANATOL9EVI3``),
+    so its names are not read as OCR noise."""
+    line1, line2 = SPECIMENS["rus-td3-internal"]
+    mrz = find_mrz(f"{line1.replace('ZDRIL7K', 'ZDRIL6K')}\n{line2}")
+    assert mrz is not None and mrz.valid
+    assert (mrz.surname, mrz.given_names) == ("ZDRIL6K", "SERGEQ ANATOL9EVI3")
+    assert mrz.repairs == ()

@@ -9,8 +9,12 @@ them fails, the readings that swap one look-alike are tried (a letter for its di
 digit for its letter only next to a letter) and one is taken only if it is the single reading
 for which every check digit holds. Two independent digits must agree (the field's own and the
 composite), so formats without a composite (visas, most driving licences) get class fixes
-only: one check digit alone passes a wrong reading once in ten. Every change is recorded in
-``MRZ.repairs``.
+only: one check digit alone passes a wrong reading once in ten. When two neighbouring
+look-alikes both fit (weights 7 and 3 sum to 10, so swapping either satisfies every digit), the
+one whose new character has the class of its neighbours wins if it alone does; otherwise
+nothing is guessed. G/6 cannot be told apart by check digits at all (their values differ by
+10). Names of Russian internal passports (``PNRUS``) keep their digits: their transliteration
+uses them for letters. Every change is recorded in ``MRZ.repairs``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5"
 TO_LETTER = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
 SWAPS = {"O": "0", "0": "O", "I": "1", "1": "I", "B": "8", "8": "B", "S": "5", "5": "S",
          "Z": "2", "2": "Z", "G": "6", "6": "G"}  # fmt: skip
+_DIGITS_IN_NAMES = ("PNRUS",)  # zones whose names spell letters with digits
 _MAX_POSITIONS = 16  # look-alikes tried in the fields a failing check covers
 
 
@@ -52,9 +57,10 @@ def fix_classes(fmt: str, lines: list[str]) -> tuple[list[list[str]], list[Repai
     """Map look-alikes to the class each position holds; returns the characters and repairs."""
     chars = [list(line) for line in lines]
     repairs: list[Repair] = []
+    digits_in_names = lines[0].startswith(_DIGITS_IN_NAMES)
     for span in SPANS[fmt]:
         table = TO_DIGIT if span.kind == "N" else TO_LETTER if span.kind == "A" else None
-        if table is None:
+        if table is None or (span.field == "names" and digits_in_names):
             continue
         for pos in range(span.start, span.end):
             read = chars[span.line][pos]
