@@ -1,24 +1,36 @@
-"""Finding a machine-readable zone in a document's text: as printed first, then as OCR output
-repaired where ICAO 9303 fixes the character class."""
+"""Finding a machine-readable zone in a document's text: runs of lines whose count and lengths
+are a zone's, read with the class- and check-digit-guided repair of ``compliance.mrz.repair``;
+then, if none holds, the text is read again as raw OCR output (``compliance.mrz.ocr``).
+
+A zone line need not contain the filler ``<``: a Chinese passport's data line or a Belgian
+card's second line is often full. A group of lines is taken when at least one of its lines has
+a filler, or when its check digits hold (the one-line driving-licence zone of the Netherlands
+has none). A group whose check digits fail is reported (invalid) when one of its lines has a
+filler.
+"""
 
 from __future__ import annotations
 
 import re
 
 from compliance.mrz.ocr import find_ocr_mrz
-from compliance.mrz.zone import MRZ, parse_lines
+from compliance.mrz.repair import read_zone
+from compliance.mrz.zone import MRZ
 
-_LINE = re.compile(r"^[A-Z0-9<]{30,44}$")
-# Every zone line holds the filler "<" (OCR may read it as the guillemets kept here): a text
-# without any has no zone, whatever else it holds (most documents: checked in one pass).
+_LINE = re.compile(r"^[A-Z0-9<]+$")
+_LENGTHS = {9, 30, 36, 44}
+# Line counts and lengths of every zone, tried in this order at each line of the text.
+_SHAPES = ((44, 44), (30, 30, 30), (36, 36), (9, 30, 30), (30,))
 _FILLERS = ("<", "\u00ab", "\u2039")
+# A one-line driving-licence zone without any filler.
+_LICENCE = re.compile(r"^\s*D[0-9A-Z][A-Z<]{3}[A-Z0-9<]{25}\s*$", re.MULTILINE)
 
 
 def find_mrz(text: str) -> MRZ | None:
-    """The first MRZ in ``text``. Spaces inside lines are tolerated; when the zone as printed
-    does not parse with valid check digits, it is read again as OCR output (see
-    ``compliance.mrz.ocr``) and that reading is taken if it does."""
-    if not any(filler in text for filler in _FILLERS):
+    """The first MRZ in ``text``. Spaces inside lines are tolerated; when no zone as printed
+    (repaired where check digits decide) is valid, the text is read again as OCR output and
+    that reading is taken if it is."""
+    if not any(filler in text for filler in _FILLERS) and not _has_licence_line(text):
         return None
     exact = find_exact_mrz(text)
     if exact is not None and exact.valid:
@@ -29,14 +41,35 @@ def find_mrz(text: str) -> MRZ | None:
     return exact
 
 
+def _has_licence_line(text: str) -> bool:
+    return _LICENCE.search(re.sub(r"[ \t]+", "", text.upper())) is not None
+
+
 def find_exact_mrz(text: str) -> MRZ | None:
-    """The first zone printed as ICAO specifies it (spaces inside lines tolerated)."""
+    """The first valid zone printed as ICAO specifies it (spaces inside lines tolerated), else
+    the first invalid one with a filler in one of its lines."""
     lines = [re.sub(r"\s+", "", line).upper() for line in text.splitlines()]
-    candidates = [line for line in lines if _LINE.match(line)]
+    candidates = [line for line in lines if len(line) in _LENGTHS and _LINE.match(line)]
+    invalid: MRZ | None = None
     for i in range(len(candidates)):
-        window = candidates[i : i + 3]
-        for size, length in ((2, 44), (3, 30), (2, 36)):
-            group = window[:size]
-            if len(group) == size and all(len(line) == length and "<" in line for line in group):
-                return parse_lines(group)
-    return None
+        for shape in _SHAPES:
+            group = candidates[i : i + len(shape)]
+            if tuple(len(line) for line in group) != shape:
+                continue
+            mrz = _read(group)
+            if mrz is None:
+                continue
+            if mrz.valid:
+                return mrz
+            if invalid is None and any("<" in line for line in group):
+                invalid = mrz
+    return invalid
+
+
+def _read(group: list[str]) -> MRZ | None:
+    if len(group) == 1 and not re.match(r"D[0-9A-Z][A-Z<]{3}", group[0]):
+        return None
+    try:
+        return read_zone(group)
+    except ValueError:  # no format has these lines (e.g. 30 characters not opening with D)
+        return None
