@@ -350,6 +350,25 @@ class Settings(BaseSettings):
         description="How often the cases processor marks open cases past their SLA due time "
         "(0: never; the scheduler's sla-sweep job can do it instead).",
     )
+    cases_startup_retry_s: float = Field(
+        60.0,
+        ge=0,
+        description="For how long the cases processor, starting, asks the broker again when it "
+        "answers not leader / unknown topic or partition (as it does just after the topics are "
+        "created) before giving up.",
+    )
+    review_login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed logins to the review application, per user name and per client "
+        "address, that lock further attempts for review_login_lockout_s.",
+    )
+    review_login_lockout_s: float = Field(
+        900.0,
+        gt=0,
+        description="How long logins are refused after review_login_max_failures failures "
+        "(counted over the same window), per user name and per client address.",
+    )
     review_host: str = Field(
         "127.0.0.1",
         description="Address the review application (`compliance run review-ui`) listens on.",

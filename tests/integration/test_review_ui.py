@@ -84,7 +84,7 @@ def _every_case_has_its_evidence_audited(engine: Engine, stack: Stack) -> bool:
         found = queue(engine, search=customer, scope=stack.settings.topic_prefix)
         if not found:
             return False
-        view = case_view(engine, codec, found[0].case_id)
+        view = case_view(engine, codec, found[0].case_id, scope=stack.settings.topic_prefix)
         if view is None or not kinds <= {t.event_type for t in view.trail}:
             return False
     return True
@@ -188,7 +188,7 @@ def test_an_officer_reads_the_failed_rule_clears_the_case_and_the_decision_is_au
     stack: Stack, engine: Engine, browser: Browser, dialogs: list[str]
 ) -> None:
     case = stack.case_of(engine, stack.expired)
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=stack.settings.topic_prefix)
     assert view is not None
     failed = [t for t in view.trail if t.event_type == "CheckResult" and t.explanation]
     assert failed, "the checker's result with its explanation is in the audit trail"
@@ -204,7 +204,7 @@ def test_an_officer_reads_the_failed_rule_clears_the_case_and_the_decision_is_au
     page.fill("#resolve-reason", "renewed passport seen at the branch")
     page.click("#decide")
     expect(page.locator(".notice.done")).to_contain_text("Decision recorded")
-    closed = find_case(engine, case.case_id)
+    closed = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert closed is not None and closed.status == "closed_cleared"
     wait_for(
         lambda: _audited(engine, stack.settings, closed.last_event_id),
@@ -228,7 +228,7 @@ def test_an_analyst_cannot_complete_a_four_eyes_case_alone_and_a_supervisor_can(
 
     analyst.click("#approve")
     expect(analyst.locator("#refused")).to_be_visible()
-    pending = find_case(engine, case.case_id)
+    pending = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert pending is not None and pending.status != "closed_confirmed"
     assert pending.pending_outcome == "confirmed" and pending.pending_by == stack.officers.analyst
 
@@ -237,7 +237,7 @@ def test_an_analyst_cannot_complete_a_four_eyes_case_alone_and_a_supervisor_can(
     expect(supervisor.locator(".pending")).to_contain_text(stack.officers.analyst)
     supervisor.click("#approve")
     expect(supervisor.locator(".notice.done")).to_contain_text("approved")
-    closed = find_case(engine, case.case_id)
+    closed = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert closed is not None and closed.status == "closed_confirmed"
     wait_for(
         lambda: _audited(engine, stack.settings, closed.last_event_id),

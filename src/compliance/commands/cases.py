@@ -96,7 +96,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.subject_keyring import DatabaseKeyring
 
     engine = _engine(settings)
-    view = case_view(engine, DatabaseKeyring(engine), args.case_id)
+    view = case_view(engine, DatabaseKeyring(engine), args.case_id, scope=settings.topic_prefix)
     if view is None:
         raise ComplianceError(f"no case {args.case_id}")
     c = view.case
@@ -112,6 +112,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
             f"  pending: {c.pending_outcome} by {c.pending_by} ({_when(c.pending_at)}), "
             "needs a second officer"
         )
+        print(f"  pending decision {c.pending_event_id} (approve or reject it with --decision)")
     print(f"\nexceptions ({len(view.exceptions)}):")
     for e in view.exceptions:
         print(
@@ -184,12 +185,12 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.approve(args.case_id, _officer(engine, args)))
+    return _done(desk.approve(args.case_id, _officer(engine, args), args.decision))
 
 
 def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.reject(args.case_id, _officer(engine, args), args.reason))
+    return _done(desk.reject(args.case_id, _officer(engine, args), args.reason, args.decision))
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,10 +245,17 @@ def register(sub: Any) -> None:
     resolve = decision("resolve", "clear or confirm the case", cmd_resolve)
     resolve.add_argument("outcome", choices=["cleared", "confirmed"])
     resolve.add_argument("--reason", required=True)
-    decision("approve", "approve the decision waiting on the case (four eyes)", cmd_approve)
-    decision("reject", "reject the decision waiting on the case", cmd_reject).add_argument(
-        "--reason", required=True
+    pending_help = (
+        "the id of the pending decision, as `compliance cases show` prints it: refused when "
+        "the decision waiting is no longer that one"
     )
+    approve = decision(
+        "approve", "approve the decision waiting on the case (four eyes)", cmd_approve
+    )
+    approve.add_argument("--decision", required=True, metavar="DECISION_ID", help=pending_help)
+    reject = decision("reject", "reject the decision waiting on the case", cmd_reject)
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--decision", required=True, metavar="DECISION_ID", help=pending_help)
     rebuild = cases.add_parser("rebuild", help="rebuild the case tables from cases.decisions")
     rebuild.add_argument("--timeout", type=float, default=600)
     rebuild.set_defaults(func=cmd_rebuild)
