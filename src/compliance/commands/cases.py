@@ -30,10 +30,11 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def _officer(engine: Engine, args: argparse.Namespace) -> Any:
+def _officer(settings: Settings, engine: Engine, args: argparse.Namespace) -> Any:
     """The officer of ``--as``, once their password is checked (as the review application's
     login checks it)."""
-    from compliance.officers import authenticate, find_officer
+    from compliance.officer_logins import LoginPolicy, log_in
+    from compliance.officers import find_officer
 
     username: str = args.as_user
     officer = find_officer(engine, username)
@@ -47,7 +48,13 @@ def _officer(engine: Engine, args: argparse.Namespace) -> Any:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"password of {username}: ")
-    if authenticate(engine, username, password) is None:
+    policy = LoginPolicy(settings.review_login_max_failures, settings.review_login_lockout_s)
+    result = log_in(engine, username, password, "command-line", policy)
+    if result.outcome == "locked":
+        raise ComplianceError(
+            f"too many failed logins for officer {username!r}: wait a while before trying again"
+        )
+    if result.officer is None:
         raise ComplianceError(f"wrong password for officer {username!r}")
     return officer
 
@@ -157,27 +164,27 @@ def _done(case: Any) -> int:
 
 def cmd_assign(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.assign(args.case_id, _officer(engine, args), args.assignee))
+    return _done(desk.assign(args.case_id, _officer(settings, engine, args), args.assignee))
 
 
 def cmd_comment(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.comment(args.case_id, _officer(engine, args), args.text))
+    return _done(desk.comment(args.case_id, _officer(settings, engine, args), args.text))
 
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.start_review(args.case_id, _officer(engine, args)))
+    return _done(desk.start_review(args.case_id, _officer(settings, engine, args)))
 
 
 def cmd_escalate(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.escalate(args.case_id, _officer(engine, args), args.reason))
+    return _done(desk.escalate(args.case_id, _officer(settings, engine, args), args.reason))
 
 
 def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    case = desk.resolve(args.case_id, _officer(engine, args), args.outcome, args.reason)
+    case = desk.resolve(args.case_id, _officer(settings, engine, args), args.outcome, args.reason)
     if case.pending_outcome:
         print("recorded; a second officer (a supervisor) must approve it")
     return _done(case)
@@ -185,12 +192,14 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.approve(args.case_id, _officer(engine, args), args.decision))
+    return _done(desk.approve(args.case_id, _officer(settings, engine, args), args.decision))
 
 
 def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.reject(args.case_id, _officer(engine, args), args.reason, args.decision))
+    return _done(
+        desk.reject(args.case_id, _officer(settings, engine, args), args.reason, args.decision)
+    )
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:

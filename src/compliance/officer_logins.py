@@ -1,0 +1,161 @@
+"""Officers' logins: every attempt recorded, and too many failures locking further attempts.
+
+Every login to the review application and every officer proving who they are on the command
+line comes through ``log_in``. Each attempt, whatever its outcome, is a row of
+``officer_logins`` (append-only: when, the outcome, the client address, the officer's name
+when it is an officer's; never the password, and never a name typed that is not an officer's,
+which may be a password typed in the wrong field: only its digest, to count its failures).
+
+After ``max_failures`` failed attempts within ``lockout_s`` seconds (since the last success)
+for one user name, or from one client address, further attempts of that name or from that
+address are refused without looking at the password until the failures age out of the
+window. A refused attempt is recorded too (``locked``) but does not count as a failure, so
+the lock ends ``lockout_s`` after the failures that set it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    func,
+    select,
+    text,
+)
+
+from compliance.db_errors import retryable_db_errors
+from compliance.officers import Officer, authenticate, find_officer
+
+Outcome = Literal["ok", "failed", "locked"]
+_WHAT = "the officers' login table"
+_SCHEMA_LOCK = 0x0FF1_CE27
+
+metadata = MetaData()
+officer_logins = Table(
+    "officer_logins",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("name_sha256", String(64), nullable=False, doc="Digest of the user name as typed."),
+    Column("username", String(64), doc="The officer's name; null when no officer has it."),
+    Column("client", String(128), nullable=False, doc="Client address, or `command-line`."),
+    Column("outcome", String(8), nullable=False, doc="ok, failed or locked."),
+    Index("officer_logins_name", "name_sha256", "at"),
+    Index("officer_logins_client", "client", "at"),
+)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    lockout_s: float
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: Outcome
+    officer: Officer | None = None
+
+
+def create_officer_logins_table(engine: Engine) -> None:
+    with retryable_db_errors(_WHAT), engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn, checkfirst=True)
+
+
+def name_digest(username: str) -> str:
+    return hashlib.sha256(username.encode("utf-8")).hexdigest()
+
+
+def log_in(
+    engine: Engine,
+    username: str,
+    password: str,
+    client: str,
+    policy: LoginPolicy,
+    *,
+    at: datetime | None = None,
+) -> LoginResult:
+    """Check the password of ``username`` (``compliance.officers.authenticate``) unless the
+    name or the client is locked out; record the attempt either way."""
+    at = at or datetime.now(UTC)
+    digest = name_digest(username)
+    client = client[:128]
+    if _locked(engine, digest, client, policy, at):
+        result = LoginResult("locked")
+    else:
+        officer = authenticate(engine, username, password)
+        result = LoginResult("ok", officer) if officer is not None else LoginResult("failed")
+    known = result.officer or find_officer(engine, username)
+    with retryable_db_errors(_WHAT), engine.begin() as conn:
+        conn.execute(
+            officer_logins.insert().values(
+                at=at,
+                name_sha256=digest,
+                username=known.username if known is not None else None,
+                client=client,
+                outcome=result.outcome,
+            )
+        )
+    return result
+
+
+def _locked(engine: Engine, digest: str, client: str, policy: LoginPolicy, at: datetime) -> bool:
+    """Whether ``max_failures`` failures of the name, or from the client, lie within the
+    window before ``at`` (and after their last success)."""
+    since = at - timedelta(seconds=policy.lockout_s)
+    t = officer_logins.c
+    with retryable_db_errors(_WHAT), engine.connect() as conn:
+        for column, value in ((t.name_sha256, digest), (t.client, client)):
+            last_ok = (
+                select(func.max(t.at))
+                .where(column == value, t.outcome == "ok", t.at > since)
+                .scalar_subquery()
+            )
+            failures = conn.execute(
+                select(func.count()).where(
+                    and_(
+                        column == value,
+                        t.outcome == "failed",
+                        t.at > since,
+                        t.at <= at,
+                        t.at > func.coalesce(last_ok, since),
+                    )
+                )
+            ).scalar_one()
+            if int(failures) >= policy.max_failures:
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    at: datetime
+    username: str | None
+    client: str
+    outcome: str
+
+
+def recent_logins(engine: Engine, username: str, limit: int = 20) -> list[LoginRecord]:
+    """The latest attempts with the name ``username``, newest first."""
+    t = officer_logins.c
+    query = (
+        select(t.at, t.username, t.client, t.outcome)
+        .where(t.name_sha256 == name_digest(username))
+        .order_by(t.at.desc(), t.id.desc())
+        .limit(limit)
+    )
+    with retryable_db_errors(_WHAT), engine.connect() as conn:
+        return [LoginRecord(*row) for row in conn.execute(query)]
