@@ -360,14 +360,20 @@ class Settings(BaseSettings):
     review_login_max_failures: int = Field(
         5,
         ge=1,
-        description="Failed logins to the review application, per user name and per client "
-        "address, that lock further attempts for review_login_lockout_s.",
+        description="Failed logins with one user name (review application and officers on the "
+        "command line) that lock further attempts with that name for review_login_lockout_s.",
+    )
+    review_login_max_failures_per_client: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one client address (any names) that lock further "
+        "attempts from that address for review_login_lockout_s; higher than the per-name "
+        "limit, as officers behind one proxy share an address.",
     )
     review_login_lockout_s: float = Field(
         900.0,
         gt=0,
-        description="How long logins are refused after review_login_max_failures failures "
-        "(counted over the same window), per user name and per client address.",
+        description="The window failures are counted over, and so how long a lock lasts.",
     )
     review_host: str = Field(
         "127.0.0.1",

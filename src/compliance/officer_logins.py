@@ -7,10 +7,10 @@ when it is an officer's; never the password, and never a name typed that is not 
 which may be a password typed in the wrong field: only its digest, to count its failures).
 
 After ``max_failures`` failed attempts within ``lockout_s`` seconds (since the last success)
-for one user name, or from one client address, further attempts of that name or from that
-address are refused without looking at the password until the failures age out of the
-window. A refused attempt is recorded too (``locked``) but does not count as a failure, so
-the lock ends ``lockout_s`` after the failures that set it.
+for one user name, or ``max_client_failures`` from one client address, further attempts of
+that name or from that address are refused without looking at the password until the
+failures age out of the window. A refused attempt is recorded too (``locked``) but does
+not count as a failure, so the lock ends ``lockout_s`` after the failures that set it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 
+from compliance.config import Settings
 from compliance.db_errors import retryable_db_errors
 from compliance.officers import Officer, authenticate, find_officer
 
@@ -59,8 +60,17 @@ officer_logins = Table(
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    max_failures: int
+    max_failures: int  # per user name
     lockout_s: float
+    max_client_failures: int | None = None  # per client address; None: max_failures
+
+    @classmethod
+    def of(cls, settings: Settings) -> LoginPolicy:
+        return cls(
+            settings.review_login_max_failures,
+            settings.review_login_lockout_s,
+            settings.review_login_max_failures_per_client,
+        )
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,11 @@ def _locked(engine: Engine, digest: str, client: str, policy: LoginPolicy, at: d
     since = at - timedelta(seconds=policy.lockout_s)
     t = officer_logins.c
     with retryable_db_errors(_WHAT), engine.connect() as conn:
-        for column, value in ((t.name_sha256, digest), (t.client, client)):
+        per_client = policy.max_client_failures or policy.max_failures
+        for column, value, limit in (
+            (t.name_sha256, digest, policy.max_failures),
+            (t.client, client, per_client),
+        ):
             last_ok = (
                 select(func.max(t.at))
                 .where(column == value, t.outcome == "ok", t.at > since)
@@ -135,7 +149,7 @@ def _locked(engine: Engine, digest: str, client: str, policy: LoginPolicy, at: d
                     )
                 )
             ).scalar_one()
-            if int(failures) >= policy.max_failures:
+            if int(failures) >= limit:
                 return True
     return False
 

@@ -48,7 +48,7 @@ def _officer(settings: Settings, engine: Engine, args: argparse.Namespace) -> An
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"password of {username}: ")
-    policy = LoginPolicy(settings.review_login_max_failures, settings.review_login_lockout_s)
+    policy = LoginPolicy.of(settings)
     result = log_in(engine, username, password, "command-line", policy)
     if result.outcome == "locked":
         raise ComplianceError(

@@ -2,7 +2,8 @@
 the same time whether the name exists or not (``compliance.officers.authenticate``). Every
 attempt is recorded, and too many failures of one name or from one client address lock
 further attempts for a while (``compliance.officer_logins``: ``review_login_max_failures``
-within ``review_login_lockout_s``)."""
+per name, ``review_login_max_failures_per_client`` per address, within
+``review_login_lockout_s``)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,7 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     review = review_of(request)
-    settings = review.settings
-    policy = LoginPolicy(settings.review_login_max_failures, settings.review_login_lockout_s)
+    policy = LoginPolicy.of(review.settings)
     client = request.client.host if request.client is not None else "unknown"
     result = log_in(review.engine, username.strip().lower(), password, client, policy)
     if result.outcome == "locked":

@@ -105,7 +105,8 @@ def is_fire_time(trigger: CronTrigger, at: datetime) -> bool:
     at = at.astimezone(UTC)
     if at.microsecond:
         return False
-    return trigger.get_next_fire_time(None, at) == at
+    fire: datetime | None = trigger.get_next_fire_time(None, at)
+    return fire == at
 
 
 def latest_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
