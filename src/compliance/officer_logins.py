@@ -2,9 +2,10 @@
 
 Every login to the review application and every officer proving who they are on the command
 line comes through ``log_in``. Each attempt, whatever its outcome, is a row of
-``officer_logins`` (append-only: when, the outcome, the client address, the officer's name
-when it is an officer's; never the password, and never a name typed that is not an officer's,
-which may be a password typed in the wrong field: only its digest, to count its failures).
+``officer_logins`` (made with the officers' table, ``compliance.officers``; append-only:
+when, the outcome, the client address, the officer's name when it is an officer's; never the
+password, and never a name typed that is not an officer's, which may be a password typed in
+the wrong field: only its digest, to count its failures).
 
 After ``max_failures`` failed attempts within ``lockout_s`` seconds (since the last success)
 for one user name, or ``max_client_failures`` from one client address, further attempts of
@@ -20,42 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    Index,
-    MetaData,
-    String,
-    Table,
-    and_,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Engine, and_, func, select
 
 from compliance.config import Settings
 from compliance.db_errors import retryable_db_errors
-from compliance.officers import Officer, authenticate, find_officer
+from compliance.officers import Officer, authenticate, find_officer, officer_logins
 
 Outcome = Literal["ok", "failed", "locked"]
 _WHAT = "the officers' login table"
-_SCHEMA_LOCK = 0x0FF1_CE27
-
-metadata = MetaData()
-officer_logins = Table(
-    "officer_logins",
-    metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("name_sha256", String(64), nullable=False, doc="Digest of the user name as typed."),
-    Column("username", String(64), doc="The officer's name; null when no officer has it."),
-    Column("client", String(128), nullable=False, doc="Client address, or `command-line`."),
-    Column("outcome", String(8), nullable=False, doc="ok, failed or locked."),
-    Index("officer_logins_name", "name_sha256", "at"),
-    Index("officer_logins_client", "client", "at"),
-)
 
 
 @dataclass(frozen=True)
@@ -77,12 +50,6 @@ class LoginPolicy:
 class LoginResult:
     outcome: Outcome
     officer: Officer | None = None
-
-
-def create_officer_logins_table(engine: Engine) -> None:
-    with retryable_db_errors(_WHAT), engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        metadata.create_all(conn, checkfirst=True)
 
 
 def name_digest(username: str) -> str:

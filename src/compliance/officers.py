@@ -18,10 +18,12 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
     DateTime,
+    Index,
     MetaData,
     String,
     Table,
@@ -55,6 +57,21 @@ officers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Every login attempt (``compliance.officer_logins``): never a password, and a name typed only
+# as its digest unless an officer has it.
+officer_logins = Table(
+    "officer_logins",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("name_sha256", String(64), nullable=False, doc="Digest of the user name as typed."),
+    Column("username", String(64), doc="The officer's name; null when no officer has it."),
+    Column("client", String(128), nullable=False, doc="Client address, or `command-line`."),
+    Column("outcome", String(8), nullable=False, doc="ok, failed or locked."),
+    Index("officer_logins_name", "name_sha256", "at"),
+    Index("officer_logins_client", "client", "at"),
+)
+
 _hasher = PasswordHasher()
 _SCHEMA_LOCK = 0x0FF1_CE25
 
@@ -76,12 +93,10 @@ class Officer:
 
 
 def create_officers_table(engine: Engine) -> None:
-    from compliance.officer_logins import create_officer_logins_table
-
+    """The officers' table and their logins' (``compliance.officer_logins``) when missing."""
     with retryable_db_errors("the officers table"), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
-    create_officer_logins_table(engine)
 
 
 def _valid_password(password: str) -> None:

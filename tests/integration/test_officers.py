@@ -120,7 +120,7 @@ def test_logins_are_locked_after_too_many_failures_per_user_and_per_client(
     assert [r.outcome for r in recorded] == ["ok", "locked", "failed", "failed", "failed"]
     assert {r.username for r in recorded} == {name}
     with app_engine.connect() as conn:
-        from compliance.officer_logins import officer_logins
+        from compliance.officers import officer_logins
 
         stored = " ".join(str(tuple(r)) for r in conn.execute(select(officer_logins)))
     assert "the right password" not in stored and "guess 0" not in stored
