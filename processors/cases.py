@@ -13,11 +13,20 @@ Order of work, per batch of exceptions:
    in a crash, an earlier owner's), so the grouping below sees every earlier decision; the
    same feed follows the topic meanwhile in a thread of its own, for the officers' decisions
    made elsewhere whose own apply was lost;
-2. the batch is grouped (one query reads the open cases of its customers; its own earlier
-   exceptions count too) and its decisions produced in the runner's Kafka transaction with
-   the consumed offsets (exactly once; event ids derive from the exceptions);
+2. the batch is grouped (one query reads the open cases of its customers and locks their
+   rows; its own earlier exceptions count too) and its decisions produced in the runner's
+   Kafka transaction with the consumed offsets (exactly once; event ids derive from the
+   exceptions);
 3. once the transaction has committed, its decisions are applied to the tables, idempotently
-   by event id (a crash between 2 and 3 is repaired by step 1 at the next start).
+   by event id, in the database transaction that locked the rows in step 2 (a crash between
+   2 and 3 is repaired by step 1 at the next start).
+
+The rows stay locked from step 2 to step 3, so an officer cannot close a case between the
+read that sends an exception to it and the apply that adds it: the officer's decision waits
+for the batch (``compliance.cases.desk``) and is then made on the case with the exception in
+it. Should an exception still reach a case closed before it (an officer's decision on the
+topic whose own apply was lost), the projection reopens the case, with a history row saying
+so (``compliance.cases.projection``): never silently.
 
 Every ``cases_sweep_interval_s`` seconds (``COMPLIANCE_CASES_SWEEP_INTERVAL_S``, default 30;
 0: never, the scheduler's ``sla-sweep`` job doing it instead) a sweep
@@ -36,13 +45,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
-from sqlalchemy import ARRAY, Engine, Text, any_, cast, select
+from sqlalchemy import ARRAY, Connection, Engine, Text, any_, cast, select
 
 from compliance import kafka_io
 from compliance.audit.store import connect, require_database
 from compliance.cases.counting import count_decisions
 from compliance.cases.decisions import CaseState
-from compliance.cases.feed import DecisionFeed
+from compliance.cases.feed import DecisionFeed, started_feed
 from compliance.cases.grouping import CaseKey, case_key, take_in
 from compliance.cases.projection import apply_many
 from compliance.cases.sweep import state_of, sweep
@@ -70,6 +79,9 @@ class CaseGrouper:
         self.keyring = keyring
         self.scope = scope
         self.decided: list[Record] = []
+        # The runner's database transaction for the batch: the open cases are read in it
+        # with their rows locked until the batch's decisions are applied.
+        self.conn: Connection | None = None
 
     def __call__(
         self, inputs: Sequence[tuple[str, Record]]
@@ -77,7 +89,7 @@ class CaseGrouper:
         self.decided = []
         results: list[Sequence[Outgoing] | PoisonMessage] = []
         wanted = {case_key(r) for t, r in inputs if t == "ComplianceException"}
-        open_cases = read_open_cases(self.engine, self.scope, wanted)
+        open_cases = read_open_cases(self.engine, self.scope, wanted, self.conn)
         for event_type, record in inputs:
             if event_type != "ComplianceException":
                 results.append(
@@ -132,9 +144,11 @@ class CaseGrouper:
 
 
 def read_open_cases(
-    engine: Engine, scope: str, keys: Iterable[CaseKey]
+    engine: Engine, scope: str, keys: Iterable[CaseKey], conn: Connection | None = None
 ) -> dict[CaseKey, CaseState]:
-    """The open case of each (customer, category), as the tables have it."""
+    """The open case of each (customer, category), as the tables have it; in ``conn`` (a
+    transaction of the caller's) their rows are locked, in the order of their ids, until it
+    ends."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -146,10 +160,15 @@ def read_open_cases(
     )
     found: dict[CaseKey, CaseState] = {}
     asked = set(wanted)
-    with retryable_db_errors("the case tables"), engine.connect() as conn:
-        for r in conn.execute(query):
-            if (r.customer_id, r.category) in asked:
-                found[(r.customer_id, r.category)] = state_of(r)
+    if conn is not None:
+        with retryable_db_errors("the case tables"):
+            rows = list(conn.execute(query.order_by(c.case_id).with_for_update(of=cases)))
+    else:
+        with retryable_db_errors("the case tables"), engine.connect() as own:
+            rows = list(own.execute(query))
+    for r in rows:
+        if (r.customer_id, r.category) in asked:
+            found[(r.customer_id, r.category)] = state_of(r)
     return found
 
 
@@ -191,13 +210,22 @@ class CasesRunner(TransactionalRunner):
             self.lagging = False
             self.caught_up_for |= partitions | assigned
         self.grouper.decided = []
-        super()._process_in_transaction(consumer, producer, batch)
-        decided, self.grouper.decided = self.grouper.decided, []
-        count_decisions(decided)  # committed: made once
+        committed = False
         try:
             with retryable_db_errors("the case tables"), self.engine.begin() as conn:
+                self.grouper.conn = conn  # the open cases read (and locked) in it
+                try:
+                    super()._process_in_transaction(consumer, producer, batch)
+                finally:
+                    self.grouper.conn = None
+                committed = True
+                decided, self.grouper.decided = self.grouper.decided, []
+                count_decisions(decided)  # committed: made once
                 apply_many(conn, decided, self.settings.topic_prefix)
-        except RetryableError as exc:  # committed on Kafka: the feed applies them
+        except RetryableError as exc:
+            if not committed:
+                raise
+            # Committed on Kafka: the feed applies them.
             log.warning("cases: decisions committed but not applied yet (%s)", exc)
             self.lagging = True
 
@@ -259,8 +287,9 @@ def main(settings: Settings, stop: threading.Event) -> None:
     # runner's own outputs (dead letters) are sealed on their way out.
     keyring = DatabaseKeyring(engine)
     grouper = CaseGrouper(engine, keyring, settings.topic_prefix)
-    feed = DecisionFeed(settings, engine)
-    feed.catch_up(timeout_s=120)
+    # Right after the topics are created the broker may answer "not leader" or "unknown
+    # topic" for a moment: asked again for up to cases_startup_retry_s.
+    feed = started_feed(settings, engine, within_s=settings.cases_startup_retry_s)
     runner = CasesRunner(settings, engine, grouper, feed, codec=_SealingOnly(keyring))
     helpers = [threading.Thread(target=feed.follow, args=(stop,), name="cases-feed", daemon=True)]
     if settings.cases_sweep_interval_s > 0:

@@ -350,6 +350,31 @@ class Settings(BaseSettings):
         description="How often the cases processor marks open cases past their SLA due time "
         "(0: never; the scheduler's sla-sweep job can do it instead).",
     )
+    cases_startup_retry_s: float = Field(
+        60.0,
+        ge=0,
+        description="For how long the cases processor, starting, asks the broker again when it "
+        "answers not leader / unknown topic or partition (as it does just after the topics are "
+        "created) before giving up.",
+    )
+    review_login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed logins with one user name (review application and officers on the "
+        "command line) that lock further attempts with that name for review_login_lockout_s.",
+    )
+    review_login_max_failures_per_client: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one client address (any names) that lock further "
+        "attempts from that address for review_login_lockout_s; higher than the per-name "
+        "limit, as officers behind one proxy share an address.",
+    )
+    review_login_lockout_s: float = Field(
+        900.0,
+        gt=0,
+        description="The window failures are counted over, and so how long a lock lasts.",
+    )
     review_host: str = Field(
         "127.0.0.1",
         description="Address the review application (`compliance run review-ui`) listens on.",

@@ -1,8 +1,12 @@
 """Compliance officers: who may decide on cases, in which role, with which password.
 
 Passwords are kept only as argon2id hashes (argon2-cffi's defaults, rehashed on login when the
-parameters change). Roles: an ``analyst`` works cases; a ``supervisor`` can also approve the
-decisions of others on high and critical cases (four eyes; nobody approves their own).
+parameters change); ``set_password`` replaces one. ``disable_officer`` stops an officer:
+they cannot log in, their review sessions are deleted at once, and the desk refuses their
+decisions; ``enable_officer`` lets them in again. Login attempts are counted and recorded by
+``compliance.officer_logins``. Roles: an ``analyst`` works cases; a ``supervisor`` can also
+approve the decisions of others on high and critical cases (four eyes; nobody approves their
+own).
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
+    Index,
     MetaData,
     String,
     Table,
+    delete,
     func,
+    inspect,
     select,
     text,
     update,
@@ -48,6 +57,21 @@ officers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Every login attempt (``compliance.officer_logins``): never a password, and a name typed only
+# as its digest unless an officer has it.
+officer_logins = Table(
+    "officer_logins",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("name_sha256", String(64), nullable=False, doc="Digest of the user name as typed."),
+    Column("username", String(64), doc="The officer's name; null when no officer has it."),
+    Column("client", String(128), nullable=False, doc="Client address, or `command-line`."),
+    Column("outcome", String(8), nullable=False, doc="ok, failed or locked."),
+    Index("officer_logins_name", "name_sha256", "at"),
+    Index("officer_logins_client", "client", "at"),
+)
+
 _hasher = PasswordHasher()
 _SCHEMA_LOCK = 0x0FF1_CE25
 
@@ -69,9 +93,57 @@ class Officer:
 
 
 def create_officers_table(engine: Engine) -> None:
+    """The officers' table and their logins' (``compliance.officer_logins``) when missing."""
     with retryable_db_errors("the officers table"), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
+
+
+def _valid_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise OfficerError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def set_password(engine: Engine, username: str, password: str) -> None:
+    """Replace the officer's password (its argon2id hash); their open sessions end, so a
+    password changed because it leaked logs the holder out."""
+    _valid_password(password)
+    with retryable_db_errors("the officers table"), engine.begin() as conn:
+        changed = conn.execute(
+            update(officers)
+            .where(officers.c.username == username)
+            .values(password_hash=_hasher.hash(password))
+        ).rowcount
+        if not changed:
+            raise OfficerError(f"there is no officer {username!r}")
+        _end_sessions(conn, username)
+
+
+def disable_officer(engine: Engine, username: str) -> None:
+    """Stop the officer: no login from now on, and their review sessions end at once."""
+    with retryable_db_errors("the officers table"), engine.begin() as conn:
+        changed = conn.execute(
+            update(officers).where(officers.c.username == username).values(disabled=True)
+        ).rowcount
+        if not changed:
+            raise OfficerError(f"there is no officer {username!r}")
+        _end_sessions(conn, username)
+
+
+def enable_officer(engine: Engine, username: str) -> None:
+    with retryable_db_errors("the officers table"), engine.begin() as conn:
+        changed = conn.execute(
+            update(officers).where(officers.c.username == username).values(disabled=False)
+        ).rowcount
+        if not changed:
+            raise OfficerError(f"there is no officer {username!r}")
+
+
+def _end_sessions(conn: Connection, username: str) -> None:
+    from compliance.review.sessions import review_sessions
+
+    if inspect(conn).has_table(review_sessions.name):
+        conn.execute(delete(review_sessions).where(review_sessions.c.username == username))
 
 
 def add_officer(
@@ -81,8 +153,7 @@ def add_officer(
         raise OfficerError("a username is 2-64 characters: lower-case letters, digits and . _ @ -")
     if role not in ROLES:
         raise OfficerError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise OfficerError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    _valid_password(password)
     officer = Officer(username, display_name or username, role)
     try:
         with retryable_db_errors("the officers table"), engine.begin() as conn:

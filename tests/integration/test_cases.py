@@ -235,24 +235,28 @@ def test_a_high_case_needs_a_second_officer_who_is_a_supervisor(
     pending = desk.resolve(case.case_id, analyst, "confirmed", "the name does not match")
     assert pending.status == "open" and pending.pending_outcome == "confirmed"
     assert pending.pending_by == analyst.username
+    first = pending.pending_event_id
+    assert first is not None
     with pytest.raises(TransitionRefused, match="your own decision"):
-        desk.approve(case.case_id, analyst)
+        desk.approve(case.case_id, analyst, first)
     with pytest.raises(TransitionRefused, match="only a supervisor"):
-        desk.approve(case.case_id, other_analyst)
+        desk.approve(case.case_id, other_analyst, first)
     with pytest.raises(TransitionRefused, match="already waiting"):
         desk.resolve(case.case_id, other_analyst, "cleared", "looks fine to me")
 
-    desk.reject(case.case_id, boss, "check the second page first")
+    desk.reject(case.case_id, boss, "check the second page first", first)
     again = desk.resolve(case.case_id, boss, "confirmed", "second page checked")
     assert again.pending_by == boss.username
+    second = again.pending_event_id
+    assert second is not None and second != first
     with pytest.raises(TransitionRefused, match="your own decision"):
-        desk.approve(case.case_id, boss)  # a supervisor neither
-    closed = desk.approve(case.case_id, other_boss)
+        desk.approve(case.case_id, boss, second)  # a supervisor neither
+    closed = desk.approve(case.case_id, other_boss, second)
     assert closed.status == "closed_confirmed" and closed.pending_outcome is None
     with pytest.raises(TransitionRefused, match="closed case cannot be escalated"):
         desk.escalate(case.case_id, boss, "too late")
 
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
     assert view is not None
     assert [h.action for h in view.history] == [
         "opened",
@@ -291,7 +295,7 @@ def test_the_desk_assigns_comments_reviews_and_escalates(
     mine = queue(engine, assignee=analyst.username, scope=settings.topic_prefix)
     assert [c.case_id for c in mine] == [case.case_id]
     assert queue(engine, search=who[:8], scope=settings.topic_prefix)[0].case_id == case.case_id
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
     assert view is not None
     assert view.exceptions[0].reason == f"name of {who} differs"
     assert [h.action for h in view.history][-3:] == ["commented", "review_started", "escalated"]
@@ -409,7 +413,7 @@ def test_every_decision_reaches_the_audit_trail(
     )
     assert recorded(engine, settings.topic(CASES_DECISIONS)) == len(expected)
 
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
     assert view is not None
     trail = [t for t in view.trail if t.event_type == "ComplianceException"]
     assert sorted(t.event_id for t in trail) == sorted(e.event_id for e in view.exceptions)
@@ -462,16 +466,17 @@ def test_clearing_a_sanctions_case_records_a_clearance_so_the_hit_does_not_come_
     version = entity_version(entity)
     screened = customer_version("Ivan Placeholder", "1960-01-12", ["NL"])
 
-    desk.resolve(case.case_id, analyst, "cleared", "different person: other birth date")
+    pending = desk.resolve(case.case_id, analyst, "cleared", "different person: other birth date")
     assert store.in_force(who, entity.entity_id, version, screened) is None  # not before approval
-    closed = desk.approve(case.case_id, boss)
+    assert pending.pending_event_id is not None
+    closed = desk.approve(case.case_id, boss, pending.pending_event_id)
     assert closed.status == "closed_cleared"
 
     clearance = store.in_force(who, entity.entity_id, version, screened)
     assert clearance is not None
     assert clearance.officer == f"{analyst.username}, approved by {boss.username}"
     assert len(read_topic(settings, SANCTIONS_CLEARANCES.name)) == 1
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
     assert view is not None
     assert view.history[-1].detail["cleared_entities"] == entity.entity_id
 
@@ -567,7 +572,7 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
     [case] = scoped_cases(engine, settings)
 
     def shown() -> list[Any]:
-        view = case_view(engine, sealing_codec(engine), case.case_id)
+        view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
         return [] if view is None else view.transactions
 
     wait_for(lambda: len(shown()) == 3, 60, "the payments in the case view", processes)
@@ -575,7 +580,7 @@ def test_a_transaction_monitoring_case_shows_the_payments_behind_its_alert(
     assert [t.transaction_id for t in txs] == [tx.transaction_id for tx in payments]  # by time
     assert {(t.amount, t.currency, t.direction) for t in txs} == {("9500.00", "EUR", "in")}
     assert [t.counterparty for t in txs] == ["Sender 0", "Sender 1", "Sender 2"]
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=settings.topic_prefix)
     assert view is not None
     [alert] = view.exceptions
     assert alert.subject_id == account

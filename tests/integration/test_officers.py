@@ -82,3 +82,57 @@ def test_a_taken_username_is_refused(app_engine: Engine) -> None:
         add_officer(app_engine, name, "supervisor", "another long secret")
     found = find_officer(app_engine, name)
     assert found is not None and found.role == "analyst"
+
+
+def test_logins_are_locked_after_too_many_failures_per_user_and_per_client(
+    app_engine: Engine,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from compliance.officer_logins import LoginPolicy, log_in, recent_logins
+
+    policy = LoginPolicy(max_failures=3, lockout_s=600)
+    name, other = _name(), _name()
+    add_officer(app_engine, name, "analyst", "the right password")
+    add_officer(app_engine, other, "analyst", "another right one")
+    at = datetime.now(UTC)
+    client, elsewhere = f"10.1.{uuid.uuid4().int % 250}.7", f"10.2.{uuid.uuid4().int % 250}.8"
+
+    for i in range(3):
+        failed = log_in(app_engine, name, f"guess {i}", client, policy, at=at)
+        assert failed.outcome == "failed" and failed.officer is None
+    # The name is locked, from any address, even with the right password ...
+    locked = log_in(app_engine, name, "the right password", elsewhere, policy, at=at)
+    assert locked.outcome == "locked" and locked.officer is None
+    # ... and the address is locked, for any name.
+    assert log_in(app_engine, other, "another right one", client, policy, at=at).outcome == (
+        "locked"
+    )
+    assert log_in(app_engine, other, "another right one", elsewhere, policy, at=at).outcome == (
+        "ok"
+    )
+    # The lock ends when the failures age out of the window.
+    later = at + timedelta(seconds=601)
+    back = log_in(app_engine, name, "the right password", elsewhere, policy, at=later)
+    assert back.outcome == "ok" and back.officer is not None
+
+    recorded = recent_logins(app_engine, name)
+    assert [r.outcome for r in recorded] == ["ok", "locked", "failed", "failed", "failed"]
+    assert {r.username for r in recorded} == {name}
+    with app_engine.connect() as conn:
+        from compliance.officers import officer_logins
+
+        stored = " ".join(str(tuple(r)) for r in conn.execute(select(officer_logins)))
+    assert "the right password" not in stored and "guess 0" not in stored
+
+
+def test_a_login_with_a_name_no_officer_has_is_recorded_without_that_name(
+    app_engine: Engine,
+) -> None:
+    from compliance.officer_logins import LoginPolicy, log_in, recent_logins
+
+    typed = f"maybe-a-password-{uuid.uuid4().hex[:8]}"
+    result = log_in(app_engine, typed, "whatever", "10.9.9.9", LoginPolicy(5, 60))
+    assert result.outcome == "failed"
+    [attempt] = recent_logins(app_engine, typed)
+    assert attempt.username is None and attempt.outcome == "failed"

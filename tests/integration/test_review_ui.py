@@ -84,7 +84,7 @@ def _every_case_has_its_evidence_audited(engine: Engine, stack: Stack) -> bool:
         found = queue(engine, search=customer, scope=stack.settings.topic_prefix)
         if not found:
             return False
-        view = case_view(engine, codec, found[0].case_id)
+        view = case_view(engine, codec, found[0].case_id, scope=stack.settings.topic_prefix)
         if view is None or not kinds <= {t.event_type for t in view.trail}:
             return False
     return True
@@ -188,7 +188,7 @@ def test_an_officer_reads_the_failed_rule_clears_the_case_and_the_decision_is_au
     stack: Stack, engine: Engine, browser: Browser, dialogs: list[str]
 ) -> None:
     case = stack.case_of(engine, stack.expired)
-    view = case_view(engine, sealing_codec(engine), case.case_id)
+    view = case_view(engine, sealing_codec(engine), case.case_id, scope=stack.settings.topic_prefix)
     assert view is not None
     failed = [t for t in view.trail if t.event_type == "CheckResult" and t.explanation]
     assert failed, "the checker's result with its explanation is in the audit trail"
@@ -204,7 +204,7 @@ def test_an_officer_reads_the_failed_rule_clears_the_case_and_the_decision_is_au
     page.fill("#resolve-reason", "renewed passport seen at the branch")
     page.click("#decide")
     expect(page.locator(".notice.done")).to_contain_text("Decision recorded")
-    closed = find_case(engine, case.case_id)
+    closed = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert closed is not None and closed.status == "closed_cleared"
     wait_for(
         lambda: _audited(engine, stack.settings, closed.last_event_id),
@@ -228,7 +228,7 @@ def test_an_analyst_cannot_complete_a_four_eyes_case_alone_and_a_supervisor_can(
 
     analyst.click("#approve")
     expect(analyst.locator("#refused")).to_be_visible()
-    pending = find_case(engine, case.case_id)
+    pending = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert pending is not None and pending.status != "closed_confirmed"
     assert pending.pending_outcome == "confirmed" and pending.pending_by == stack.officers.analyst
 
@@ -237,7 +237,7 @@ def test_an_analyst_cannot_complete_a_four_eyes_case_alone_and_a_supervisor_can(
     expect(supervisor.locator(".pending")).to_contain_text(stack.officers.analyst)
     supervisor.click("#approve")
     expect(supervisor.locator(".notice.done")).to_contain_text("approved")
-    closed = find_case(engine, case.case_id)
+    closed = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
     assert closed is not None and closed.status == "closed_confirmed"
     wait_for(
         lambda: _audited(engine, stack.settings, closed.last_event_id),
@@ -366,3 +366,86 @@ def test_a_transaction_case_draws_the_payments_on_a_timeline_and_the_counterpart
     expect(page.locator("main")).to_contain_text("left again")
     assert "[erased]" not in page.locator("main").inner_text()
     assert dialogs == []
+
+
+def test_an_approval_of_a_pending_decision_that_changed_since_the_page_was_shown_is_refused(
+    stack: Stack, engine: Engine, browser: Browser, dialogs: list[str]
+) -> None:
+    from compliance.cases.desk import CaseDesk
+    from compliance.cases.samples import sample_exception
+    from compliance.officers import find_officer
+    from compliance.screening.sending import EventSender
+    from compliance.topics import COMPLIANCE_EXCEPTIONS
+
+    who = f"C-stale-{uuid.uuid4().hex[:8]}"
+    out = sample_exception(who, severity="high", reason="the name does not match")
+    sender = EventSender(stack.settings, codec=sealing_codec(engine))
+    sender.send(COMPLIANCE_EXCEPTIONS, out.event_type, out.record)
+    sender.flush()
+    wait_for(
+        lambda: len(queue(engine, search=who, scope=stack.settings.topic_prefix)) == 1,
+        60,
+        "the new case",
+    )
+    case = stack.case_of(engine, who)
+    desk = CaseDesk(stack.settings, engine)
+    analyst = find_officer(engine, stack.officers.analyst)
+    assert analyst is not None
+    shown = desk.resolve(case.case_id, analyst, "cleared", "a namesake")
+
+    supervisor = _page(browser, stack, stack.officers.supervisor, dialogs)
+    supervisor.goto(f"{stack.url}/cases/{case.case_id}")
+    expect(supervisor.locator(".pending")).to_contain_text("cleared")
+    # While the page is open the analyst withdraws the decision and proposes the opposite.
+    assert shown.pending_event_id is not None
+    desk.reject(case.case_id, analyst, "wrong button", shown.pending_event_id)
+    desk.resolve(case.case_id, analyst, "confirmed", "the same person after all")
+
+    supervisor.click("#approve")
+    expect(supervisor.locator("#refused")).to_contain_text("changed since you opened it")
+    still = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
+    assert still is not None and still.status == "open" and still.pending_outcome == "confirmed"
+
+    supervisor.goto(f"{stack.url}/cases/{case.case_id}")  # the decision as it is now
+    expect(supervisor.locator(".pending")).to_contain_text("confirmed")
+    supervisor.click("#approve")
+    expect(supervisor.locator(".notice.done")).to_contain_text("approved")
+    closed = find_case(engine, case.case_id, scope=stack.settings.topic_prefix)
+    assert closed is not None and closed.status == "closed_confirmed"
+    assert dialogs == []
+
+
+def test_logins_with_a_name_are_locked_after_too_many_failures_and_recorded(
+    stack: Stack, engine: Engine, browser: Browser
+) -> None:
+    from compliance.officer_logins import recent_logins
+
+    name = f"locked-{uuid.uuid4().hex[:8]}"
+    add_officer(engine, name, "analyst", PASSWORD)
+    strict = Settings(
+        topic_prefix=stack.settings.topic_prefix,
+        review_cookie_secure=True,
+        review_login_max_failures=2,
+        review_login_max_failures_per_client=1000,  # the tests' browsers share 127.0.0.1
+    )
+    with review_server(strict) as url:
+        page = browser.new_context().new_page()
+        for typed in ("not it", "not it either"):
+            page.goto(f"{url}/login")
+            page.fill("#username", name)
+            page.fill("#password", typed)
+            with page.expect_response(f"{url}/login") as answer:
+                page.click("button[type=submit]")
+            assert answer.value.status == 401
+        page.goto(f"{url}/login")
+        page.fill("#username", name)
+        page.fill("#password", PASSWORD)
+        with page.expect_response(f"{url}/login") as answer:
+            page.click("button[type=submit]")
+        assert answer.value.status == 429
+        expect(page.locator("body")).to_contain_text("Too many failed logins")
+        assert page.url == f"{url}/login"
+        assert not [c for c in page.context.cookies() if "review-session" in c["name"]]
+
+    assert [r.outcome for r in recent_logins(engine, name)] == ["locked", "failed", "failed"]
+    assert {r.client for r in recent_logins(engine, name)} == {"127.0.0.1"}

@@ -387,3 +387,43 @@ def test_the_sanctions_refresh_over_http_keeps_the_version_in_force_while_the_so
         server.shutdown()
         server.server_close()
         serving.join(5)
+
+
+def test_a_run_by_hand_for_an_instant_off_the_schedule_is_refused_unless_forced(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = tmp_path / "scheduler.yaml"
+    schedule.write_text('misfire_grace_s: 3600\njobs:\n  sla-sweep:\n    cron: "15 1 * * *"\n')
+    monkeypatch.setenv("COMPLIANCE_SCHEDULER_FILE", str(schedule))
+    claims = RunClaims(engine, settings.topic_prefix)
+
+    off = compliance_cli(settings, "jobs", "run", "sla-sweep", "--at", "2026-03-10T01:16:00Z")
+    assert off.returncode == 2
+    assert "not a fire time of job sla-sweep" in off.stderr
+    assert "2026-03-11T01:15:00+00:00" in off.stderr  # the next one, to help
+    assert claims.runs("sla-sweep") == []  # nothing claimed, nothing run
+
+    on = compliance_cli(settings, "jobs", "run", "sla-sweep", "--at", "2026-03-10T01:15:00Z")
+    assert on.returncode == 0, on.stderr
+    forced = compliance_cli(
+        settings, "jobs", "run", "sla-sweep", "--at", "2026-03-10T01:16:00Z", "--force"
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert "(forced)" in forced.stdout
+
+    runs = {run.scheduled_for: run for run in claims.runs("sla-sweep")}
+    assert runs[datetime(2026, 3, 10, 1, 15, tzinfo=UTC)].forced is False
+    assert runs[datetime(2026, 3, 10, 1, 16, tzinfo=UTC)].forced is True
+    announced = {
+        (r["scheduled_for"], r["phase"]): r["forced"]
+        for r in _job_runs(settings)
+        if r["job"] == "sla-sweep"
+    }
+    assert announced == {
+        (datetime(2026, 3, 10, 1, 15, tzinfo=UTC), "started"): False,
+        (datetime(2026, 3, 10, 1, 15, tzinfo=UTC), "finished"): False,
+        (datetime(2026, 3, 10, 1, 16, tzinfo=UTC), "started"): True,
+        (datetime(2026, 3, 10, 1, 16, tzinfo=UTC), "finished"): True,
+    }
+    listed = compliance_cli(settings, "jobs", "runs", "--job", "sla-sweep")
+    assert listed.returncode == 0 and " forced:" in listed.stdout

@@ -16,7 +16,14 @@ import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, IsolationLevel, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import OffsetSpec
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -37,6 +44,23 @@ from compliance.errors import PoisonMessage, RetryableError
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+# What a broker answers for a moment just after topics are created, or while leadership
+# moves: asked again (within a bound), never a reason to stop.
+TRANSIENT_KAFKA_ERRORS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
+    }
+)
+
+
+def transient(exc: KafkaException) -> bool:
+    """A broker error that passes on its own (leadership, a topic being created)."""
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and (err.code() in TRANSIENT_KAFKA_ERRORS or err.retriable())
 
 
 class DecisionFeed:
@@ -87,7 +111,11 @@ class DecisionFeed:
                     raise RetryableError(f"{self.topic} not read to its end within {timeout_s:g} s")
                 applied += self._read(0.2)
                 asked = [TopicPartition(self.topic, p) for p in behind]
-                for tp in self.consumer.position(asked):  # past transaction markers too
+                try:
+                    reached = self.consumer.position(asked)  # past transaction markers too
+                except KafkaException as exc:
+                    raise RetryableError(f"{self.topic}: positions unavailable: {exc}") from exc
+                for tp in reached:
                     if tp.offset >= 0:
                         self.positions[tp.partition] = max(
                             self.positions.get(tp.partition, 0), tp.offset
@@ -197,6 +225,41 @@ def _write_positions(conn: Connection, scope: str, positions: dict[int, int]) ->
                 where=t.c.next_offset < stmt.excluded.next_offset,
             )
         )
+
+
+def started_feed(
+    settings: Settings,
+    engine: Engine,
+    *,
+    within_s: float,
+    catch_up_s: float = 120.0,
+    pause_s: float = 1.0,
+) -> DecisionFeed:
+    """A feed caught up with cases.decisions, for a processor starting: the broker's
+    transient answers just after the topics are created (not leader, unknown topic or
+    partition) and a broker or database not answering yet are asked again for up to
+    ``within_s`` seconds; then the last error stops the start."""
+    deadline = time.monotonic() + within_s
+    attempt = 0
+    while True:
+        attempt += 1
+        feed: DecisionFeed | None = None
+        try:
+            feed = DecisionFeed(settings, engine)
+            feed.catch_up(timeout_s=catch_up_s)
+            return feed
+        except (RetryableError, KafkaException) as exc:
+            if feed is not None:
+                feed.close()
+            if isinstance(exc, KafkaException) and not transient(exc):
+                raise
+            if time.monotonic() + pause_s > deadline:
+                raise RetryableError(
+                    f"{settings.topic(TOPIC)} not readable after {attempt} attempt(s) in "
+                    f"{within_s:g} s: {exc}"
+                ) from exc
+            log.warning("cases projection: not ready yet (%s); trying again", exc)
+            time.sleep(pause_s)
 
 
 def drop_projection(engine: Engine, scope: str) -> int:

@@ -14,10 +14,15 @@ exception: the count, the highest severity, the earliest due time; a review or e
 the status; an assignment: the assignee ...), so decisions of different writers (the
 processor, the desk, the SLA sweep) do not undo each other whatever order they land in.
 
+An exception never joins a closed case silently: an ``exception_added`` decision that finds
+its case closed (closed meanwhile by an officer whose decision landed first) reopens it, with
+a ``reopened`` history row saying why, so the new exception is in the queue again.
+
 A batch is applied in a few round trips whatever its size: the history rows, the new cases
 and the new exceptions inserted in multi-row statements, then every case touched updated in
-one statement, each with its decisions folded in order. Rows are written in the order of
-their keys, so two writers applying overlapping batches never deadlock.
+one statement, each with its decisions folded in order (the rows of the cases touched locked
+first, in the order of their ids). Rows are written in the order of their keys, so two
+writers applying overlapping batches never deadlock.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from compliance.cases.decisions import SEVERITY_RANK, to_json
+from compliance.cases.decisions import PROCESSOR, SEVERITY_RANK, to_json
 from compliance.cases.tables import case_exceptions, case_history, cases
 from compliance.codec import Record
+from compliance.events import derive_event_id
 
 STATUS_ACTIONS = frozenset({"review_started", "escalated", "decision_approved", "closed"})
 ENDS_PENDING = frozenset({"decision_approved", "decision_rejected", "closed"})
+REOPENED = "reopened"  # a history row of the projection's own (no event: it follows from one)
 
 
 def apply(conn: Connection, decision: Record, scope: str = "") -> bool:
@@ -59,12 +66,56 @@ def apply_new(conn: Connection, decisions: Sequence[Record], scope: str = "") ->
     fresh = [d for d in fresh if d["envelope"]["event_id"] in new]
     _insert_cases(conn, [d for d in fresh if d["action"] == "opened"], scope)
     added = _insert_exceptions(conn, [d for d in fresh if d.get("exception") is not None])
+    statuses = _locked_statuses(conn, sorted({d["case_id"] for d in fresh}))
     changes: dict[str, _Change] = {}
+    reopenings: list[Record] = []
     for d in fresh:
-        change = changes.setdefault(d["case_id"], _Change(d["case_id"]))
-        change.fold(d, d.get("exception") is not None and d["exception"]["event_id"] in added)
+        case_id = d["case_id"]
+        change = changes.setdefault(case_id, _Change(case_id, start_status=statuses.get(case_id)))
+        was = change.current_status
+        if change.fold(d, d.get("exception") is not None and d["exception"]["event_id"] in added):
+            reopenings.append(_reopening(d, was or ""))
+    if reopenings:
+        _insert_history(conn, reopenings)
     _update_cases(conn, [changes[case_id] for case_id in sorted(changes)])
     return fresh
+
+
+def _locked_statuses(conn: Connection, case_ids: list[str]) -> dict[str, str]:
+    """The status of each case touched, its row locked until the caller's transaction ends
+    (in the order of the ids: one lock order for every writer)."""
+    if not case_ids:
+        return {}
+    query = (
+        select(cases.c.case_id, cases.c.status)
+        .where(cases.c.case_id.in_(case_ids))
+        .order_by(cases.c.case_id)
+        .with_for_update()
+    )
+    return {r.case_id: r.status for r in conn.execute(query)}
+
+
+def _reopening(d: Record, was: str) -> Record:
+    """The history row (as a decision-shaped record) of a closed case reopened by the
+    exception ``d`` adds; its id derives from that decision's, so it is written once."""
+    event_id = d["envelope"]["event_id"]
+    return {
+        "envelope": {
+            "event_id": derive_event_id("cases-projection", event_id, REOPENED),
+            "occurred_at": d["envelope"]["occurred_at"],
+        },
+        "case_id": d["case_id"],
+        "actor": PROCESSOR,
+        "action": REOPENED,
+        "status": "open",
+        "comment": None,
+        "detail": {
+            "was": was,
+            "because": "an exception arrived after the case was closed",
+            "decision_event_id": event_id,
+        },
+        "exception": d.get("exception"),
+    }
 
 
 def _not_applied(conn: Connection, decisions: Sequence[Record]) -> list[Record]:
@@ -169,6 +220,7 @@ class _Change:
     """What a case's decisions of one batch do to its row, folded in order."""
 
     case_id: str
+    start_status: str | None = None  # as the row was before this batch (None: new)
     added: int = 0
     severity: str | None = None  # the highest severity of the exceptions added
     due: datetime | None = None  # the earliest due time of the exceptions added
@@ -179,12 +231,20 @@ class _Change:
     pending_outcome: str | None = None
     pending_by: str | None = None
     pending_at: datetime | None = None
+    pending_event_id: str | None = None
     breached: bool = False
     at: datetime | None = None
     event_id: str = ""
 
-    def fold(self, d: Record, exception_added: bool) -> None:
+    @property
+    def current_status(self) -> str | None:
+        return self.status if self.status is not None else self.start_status
+
+    def fold(self, d: Record, exception_added: bool) -> bool:
+        """Fold one decision in; True when it reopens a closed case (an exception added to
+        a case closed before it)."""
         action = d["action"]
+        reopens = action == "exception_added" and _closed(self.current_status)
         at = d["envelope"]["occurred_at"]
         if exception_added:
             e = d["exception"]
@@ -205,12 +265,20 @@ class _Change:
                 d["actor"],
                 at,
             )
+            self.pending_event_id = d["envelope"]["event_id"]
         elif action in ENDS_PENDING:
             self.set_pending = True
             self.pending_outcome = self.pending_by = self.pending_at = None
+            self.pending_event_id = None
         if action == "sla_breached":
             self.breached = True
+        if reopens:
+            self.status = "open"
+            self.set_pending = True
+            self.pending_outcome = self.pending_by = self.pending_at = None
+            self.pending_event_id = None
         self.at, self.event_id = at, d["envelope"]["event_id"]
+        return reopens
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -226,10 +294,15 @@ class _Change:
             "pending_outcome": self.pending_outcome,
             "pending_by": self.pending_by,
             "pending_at": self.pending_at,
+            "pending_event_id": self.pending_event_id,
             "breached": self.breached,
             "at": self.at,
             "event_id": self.event_id,
         }
+
+
+def _closed(status: str | None) -> bool:
+    return status is not None and status.startswith("closed")
 
 
 def _rank(severity: str) -> int:
@@ -255,6 +328,8 @@ UPDATE cases AS c SET
   pending_outcome = CASE WHEN v.set_pending THEN v.pending_outcome ELSE c.pending_outcome END,
   pending_by = CASE WHEN v.set_pending THEN v.pending_by ELSE c.pending_by END,
   pending_at = CASE WHEN v.set_pending THEN v.pending_at ELSE c.pending_at END,
+  pending_event_id = CASE WHEN v.set_pending THEN v.pending_event_id
+                          ELSE c.pending_event_id END,
   sla_breached = c.sla_breached OR v.breached,
   updated_at = v.at,
   last_event_id = v.event_id
@@ -264,9 +339,11 @@ FROM unnest(
   CAST(:set_assignee AS boolean[]), CAST(:assignee AS text[]),
   CAST(:set_pending AS boolean[]), CAST(:pending_outcome AS text[]),
   CAST(:pending_by AS text[]), CAST(:pending_at AS timestamptz[]),
+  CAST(:pending_event_id AS text[]),
   CAST(:breached AS boolean[]), CAST(:at AS timestamptz[]), CAST(:event_id AS text[])
 ) AS v(case_id, added, severity, severity_rank, due, status, set_assignee, assignee,
-       set_pending, pending_outcome, pending_by, pending_at, breached, at, event_id)
+       set_pending, pending_outcome, pending_by, pending_at, pending_event_id, breached, at,
+       event_id)
 WHERE c.case_id = v.case_id
 """
 )

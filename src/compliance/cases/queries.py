@@ -44,6 +44,7 @@ class CaseSummary:
     pending_by: str | None
     pending_at: datetime | None
     last_event_id: str
+    pending_event_id: str | None = None  # the pending decision's event id
 
     @property
     def is_open(self) -> bool:
@@ -144,6 +145,7 @@ def summary(row: Row[Any]) -> CaseSummary:
         pending_by=row.pending_by,
         pending_at=row.pending_at,
         last_event_id=row.last_event_id,
+        pending_event_id=row.pending_event_id,
     )
 
 
@@ -157,7 +159,7 @@ def queue(
     search: str | None = None,
     limit: int = 50,
     offset: int = 0,
-    scope: str | None = None,
+    scope: str | None,
 ) -> list[CaseSummary]:
     """Cases sorted by SLA due time (none last), then by when they opened. ``search``
     matches the customer id or a document id of the case, exactly or as a prefix; ``scope``
@@ -185,7 +187,7 @@ def queue_query(
     search: str | None = None,
     limit: int = 50,
     offset: int = 0,
-    scope: str | None = None,
+    scope: str | None,
 ) -> Select[Any]:
     """The statement of ``queue``: its order is that of the tables' queue indexes."""
     c = cases.c
@@ -198,8 +200,7 @@ def queue_query(
         query = query.where(c.severity == severity)
     if assignee:
         query = query.where(c.assignee == assignee)
-    if scope is not None:
-        query = query.where(c.scope == scope)
+    query = query.where(*visible(scope))
     if search:
         query = query.where(c.case_id.in_(_searched(search, scope)))
     query = (
@@ -217,8 +218,7 @@ def _searched(search: str, scope: str | None) -> CompoundSelect[str]:
     pattern = _prefix_pattern(search)
     c = cases.c
     by_customer = select(c.case_id).where(c.customer_id.like(pattern, escape="\\"))
-    if scope is not None:
-        by_customer = by_customer.where(c.scope == scope)
+    by_customer = by_customer.where(*visible(scope))
     by_document = select(case_exceptions.c.case_id).where(
         case_exceptions.c.document_id.like(pattern, escape="\\")
     )
@@ -230,21 +230,39 @@ def _prefix_pattern(search: str) -> str:
     return escaped + "%"
 
 
-def find_case(engine: Engine, case_id: str) -> CaseSummary | None:
+def visible(scope: str | None) -> list[ColumnElement[bool]]:
+    """The access check of every read of cases: the conditions a case meets to be shown to
+    a reader of the deployment ``scope`` (its topic prefix; None: an operator's tool reading
+    every deployment's)."""
+    return [] if scope is None else [cases.c.scope == scope]
+
+
+def one_case(case_id: str, scope: str | None) -> Select[Any]:
+    """The statement reading one case through the access check."""
+    return select(cases).where(cases.c.case_id == case_id, *visible(scope))
+
+
+def find_case(engine: Engine, case_id: str, *, scope: str | None) -> CaseSummary | None:
+    """The case, if the reader of ``scope`` may see it (``visible``), else None."""
     with engine.connect() as conn:
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        row = conn.execute(one_case(case_id, scope)).first()
     return summary(row) if row is not None else None
 
 
 def case_view(
-    engine: Engine, codec_or_keyring: SchemaRegistry | Keyring, case_id: str
+    engine: Engine,
+    codec_or_keyring: SchemaRegistry | Keyring,
+    case_id: str,
+    *,
+    scope: str | None,
 ) -> CaseView | None:
     """The case with its exceptions (reason and details opened), the audit-trail rows of their
     evidence, its history (comments opened) and, for a transaction-monitoring case, the
-    payments behind its alerts; None when there is no such case."""
+    payments behind its alerts; None when there is no such case the reader of ``scope`` may
+    see (``visible``)."""
     keyring = _keyring(codec_or_keyring)
     with engine.connect() as conn:
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        row = conn.execute(one_case(case_id, scope)).first()
         if row is None:
             return None
         case = summary(row)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -51,6 +52,9 @@ cases = Table(
     Column("pending_outcome", Text),
     Column("pending_by", Text),
     Column("pending_at", DateTime(timezone=True)),
+    # The event id of the pending decision: an approval or rejection names it, so a decision
+    # that changed since the approver looked is not approved by mistake.
+    Column("pending_event_id", Text),
     Column("last_event_id", Text, nullable=False),
     Index("cases_queue", "status", "sla_due_at"),
     Index("cases_customer", "scope", "customer_id", "category", "status"),
@@ -115,12 +119,46 @@ QUEUE_INDEXES = {
 }
 
 
+# Columns added after the tables were first released: (table, column, type).
+ADDED_COLUMNS = (("cases", "pending_event_id", "text"),)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the columns a database made before them lacks (needs the table's owner, as
+    ``compliance db init`` runs; nothing is asked of it when they are there)."""
+    for table, column, kind in ADDED_COLUMNS:
+        present = conn.execute(
+            text(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = :table AND column_name = :column"
+            ),
+            {"table": table, "column": column},
+        ).first()
+        if present is None:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"))
+            if column == "pending_event_id":
+                conn.execute(_PENDING_BACKFILL)
+
+
+# A decision pending before its id was kept: its id is that of the case's last proposal.
+_PENDING_BACKFILL = text(
+    """
+UPDATE cases SET pending_event_id = (
+  SELECT h.event_id FROM case_history h
+  WHERE h.case_id = cases.case_id AND h.action = 'decision_proposed'
+  ORDER BY h.at DESC, h.event_id DESC LIMIT 1)
+WHERE pending_outcome IS NOT NULL AND pending_event_id IS NULL
+"""
+)
+
+
 def create_cases_schema(engine: Engine) -> None:
     """Create the case tables and their indexes when missing (safe from several processes
     at once). Only the missing indexes are created: creating one needs the table's owner."""
     with retryable_db_errors("the case tables"), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
+        _add_missing_columns(conn)
         present = {
             r[0]
             for r in conn.execute(

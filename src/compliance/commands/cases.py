@@ -30,10 +30,11 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def _officer(engine: Engine, args: argparse.Namespace) -> Any:
+def _officer(settings: Settings, engine: Engine, args: argparse.Namespace) -> Any:
     """The officer of ``--as``, once their password is checked (as the review application's
     login checks it)."""
-    from compliance.officers import authenticate, find_officer
+    from compliance.officer_logins import LoginPolicy, log_in
+    from compliance.officers import find_officer
 
     username: str = args.as_user
     officer = find_officer(engine, username)
@@ -47,7 +48,13 @@ def _officer(engine: Engine, args: argparse.Namespace) -> Any:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"password of {username}: ")
-    if authenticate(engine, username, password) is None:
+    policy = LoginPolicy.of(settings)
+    result = log_in(engine, username, password, "command-line", policy)
+    if result.outcome == "locked":
+        raise ComplianceError(
+            f"too many failed logins for officer {username!r}: wait a while before trying again"
+        )
+    if result.officer is None:
         raise ComplianceError(f"wrong password for officer {username!r}")
     return officer
 
@@ -96,7 +103,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.subject_keyring import DatabaseKeyring
 
     engine = _engine(settings)
-    view = case_view(engine, DatabaseKeyring(engine), args.case_id)
+    view = case_view(engine, DatabaseKeyring(engine), args.case_id, scope=settings.topic_prefix)
     if view is None:
         raise ComplianceError(f"no case {args.case_id}")
     c = view.case
@@ -112,6 +119,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
             f"  pending: {c.pending_outcome} by {c.pending_by} ({_when(c.pending_at)}), "
             "needs a second officer"
         )
+        print(f"  pending decision {c.pending_event_id} (approve or reject it with --decision)")
     print(f"\nexceptions ({len(view.exceptions)}):")
     for e in view.exceptions:
         print(
@@ -156,27 +164,27 @@ def _done(case: Any) -> int:
 
 def cmd_assign(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.assign(args.case_id, _officer(engine, args), args.assignee))
+    return _done(desk.assign(args.case_id, _officer(settings, engine, args), args.assignee))
 
 
 def cmd_comment(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.comment(args.case_id, _officer(engine, args), args.text))
+    return _done(desk.comment(args.case_id, _officer(settings, engine, args), args.text))
 
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.start_review(args.case_id, _officer(engine, args)))
+    return _done(desk.start_review(args.case_id, _officer(settings, engine, args)))
 
 
 def cmd_escalate(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.escalate(args.case_id, _officer(engine, args), args.reason))
+    return _done(desk.escalate(args.case_id, _officer(settings, engine, args), args.reason))
 
 
 def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    case = desk.resolve(args.case_id, _officer(engine, args), args.outcome, args.reason)
+    case = desk.resolve(args.case_id, _officer(settings, engine, args), args.outcome, args.reason)
     if case.pending_outcome:
         print("recorded; a second officer (a supervisor) must approve it")
     return _done(case)
@@ -184,12 +192,14 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.approve(args.case_id, _officer(engine, args)))
+    return _done(desk.approve(args.case_id, _officer(settings, engine, args), args.decision))
 
 
 def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
     desk, engine = _desk(settings)
-    return _done(desk.reject(args.case_id, _officer(engine, args), args.reason))
+    return _done(
+        desk.reject(args.case_id, _officer(settings, engine, args), args.reason, args.decision)
+    )
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,10 +254,17 @@ def register(sub: Any) -> None:
     resolve = decision("resolve", "clear or confirm the case", cmd_resolve)
     resolve.add_argument("outcome", choices=["cleared", "confirmed"])
     resolve.add_argument("--reason", required=True)
-    decision("approve", "approve the decision waiting on the case (four eyes)", cmd_approve)
-    decision("reject", "reject the decision waiting on the case", cmd_reject).add_argument(
-        "--reason", required=True
+    pending_help = (
+        "the id of the pending decision, as `compliance cases show` prints it: refused when "
+        "the decision waiting is no longer that one"
     )
+    approve = decision(
+        "approve", "approve the decision waiting on the case (four eyes)", cmd_approve
+    )
+    approve.add_argument("--decision", required=True, metavar="DECISION_ID", help=pending_help)
+    reject = decision("reject", "reject the decision waiting on the case", cmd_reject)
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--decision", required=True, metavar="DECISION_ID", help=pending_help)
     rebuild = cases.add_parser("rebuild", help="rebuild the case tables from cases.decisions")
     rebuild.add_argument("--timeout", type=float, default=600)
     rebuild.set_defaults(func=cmd_rebuild)

@@ -1,10 +1,15 @@
-"""``compliance report sar --input case.json --out sar.xml``: the FinCEN SAR batch XML of a
+"""``compliance report sar --case ID --out sar.xml``: the FinCEN SAR batch XML of a
 confirmed case, validated against FinCEN's schema before a byte is written.
 
-The input is the case as plain JSON (``compliance.reports.sar_input.CaseInput``); the parties
-come from ``COMPLIANCE_SAR_CONFIG_FILE``, amounts are converted to US dollars with the
-transaction rules' rate table. An invalid report is never written: the command names the
-elements at fault and exits 2.
+Only a case the case tables hold as ``closed_confirmed``, whose confirming decision is in the
+audit trail, makes a filing; any other is refused with the reason. With ``--case`` the SAR is
+built from the case tables and the audit trail behind the case
+(``compliance.reports.sar_from_case``). ``--input case.json`` (a case as plain JSON,
+``compliance.reports.sar_input.CaseInput``, e.g. edited offline) gives the content instead,
+but the case it names must still be confirmed in the tables: a status written in the file is
+never believed. The parties come from ``COMPLIANCE_SAR_CONFIG_FILE``, amounts are converted
+to US dollars with the transaction rules' rate table. An invalid report is never written: the
+command names the elements at fault and exits 2.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ def cmd_report_sar(settings: Settings, args: argparse.Namespace) -> int:
     from compliance.reports.sar_xml import sar_xml
     from compliance.transactions.rates import load_rates
 
-    case = _read_case(args.input, CaseInput)
+    case = _confirmed_case(settings, args, CaseInput)
     parties = load_sar_parties(settings.sar_config_file)
     rates = load_rates(
         settings.transactions_rates_file or settings.transactions_rules_dir / "rates.yaml"
@@ -46,6 +51,27 @@ def cmd_report_sar(settings: Settings, args: argparse.Namespace) -> int:
         f"USD {filing.activity.amount_usd or 0:,}, valid against FinCEN's SAR XML schema"
     )
     return 0
+
+
+def _confirmed_case(settings: Settings, args: argparse.Namespace, model: Any) -> Any:
+    """The case to report: from the tables and the audit trail (``--case``), or the file's
+    content (``--input``) for a case the tables hold as confirmed, with their status."""
+    from compliance.audit.store import connect, require_database
+    from compliance.reports.sar_from_case import case_input, confirmed_view
+    from compliance.subject_keyring import DatabaseKeyring
+
+    given = _read_case(args.input, model) if args.input is not None else None
+    engine = connect(settings.database_dsn)
+    try:
+        require_database(engine)
+        keyring = DatabaseKeyring(engine)
+        scope = settings.topic_prefix
+        if given is None:
+            return case_input(engine, keyring, args.case, scope)
+        view = confirmed_view(engine, keyring, given.case_id, scope)
+        return given.model_copy(update={"status": view.case.status})
+    finally:
+        engine.dispose()
 
 
 def _read_case(path: Path, model: Any) -> Any:
@@ -90,7 +116,16 @@ def register(report: Any) -> None:
     sar = report.add_parser(
         "sar", help="the FinCEN SAR batch XML of a confirmed case, validated before written"
     )
-    sar.add_argument("--input", type=Path, required=True, help="the case as JSON (see CaseInput)")
+    source = sar.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--case", metavar="CASE_ID", help="a closed_confirmed case of the case tables"
+    )
+    source.add_argument(
+        "--input",
+        type=Path,
+        help="the content as JSON (see CaseInput) of a case the tables hold as confirmed "
+        "(its status in the file is ignored)",
+    )
     sar.add_argument("--out", type=Path, required=True, help="the XML file to write")
     sar.add_argument(
         "--filing-date", type=_day, default=None, help="YYYY-MM-DD (default: today, UTC)"

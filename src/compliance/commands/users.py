@@ -1,4 +1,9 @@
-"""``compliance users add`` / ``list``: the officers who log in to the review application.
+"""``compliance users add`` / ``list`` / ``disable`` / ``enable`` / ``set-password`` /
+``logins``: the officers who log in to the review application.
+
+``disable`` ends the officer's sessions at once and refuses their logins from then on;
+``set-password`` replaces the password (their sessions end too); ``logins`` shows the latest
+login attempts with a name (when, from where, the outcome; never a password).
 
 The password is read from a prompt (twice, not echoed) or, with ``--password-stdin``, from the
 first line of standard input; it is never an argument, so it stays out of shell histories and
@@ -16,7 +21,14 @@ from sqlalchemy import Engine
 
 from compliance.config import Settings
 from compliance.errors import ComplianceError
-from compliance.officers import ROLES, add_officer, officer_list
+from compliance.officers import (
+    ROLES,
+    add_officer,
+    disable_officer,
+    enable_officer,
+    officer_list,
+    set_password,
+)
 
 
 def _engine(settings: Settings) -> Engine:
@@ -56,6 +68,34 @@ def cmd_users_list(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_disable(settings: Settings, args: argparse.Namespace) -> int:
+    disable_officer(_engine(settings), args.username)
+    print(f"disabled {args.username}: their sessions ended, they cannot log in")
+    return 0
+
+
+def cmd_users_enable(settings: Settings, args: argparse.Namespace) -> int:
+    enable_officer(_engine(settings), args.username)
+    print(f"enabled {args.username}")
+    return 0
+
+
+def cmd_users_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    engine = _engine(settings)
+    password = read_password(args.password_stdin)
+    set_password(engine, args.username, password)
+    print(f"password of {args.username} changed; their sessions ended")
+    return 0
+
+
+def cmd_users_logins(settings: Settings, args: argparse.Namespace) -> int:
+    from compliance.officer_logins import recent_logins
+
+    for attempt in recent_logins(_engine(settings), args.username, args.limit):
+        print(f"{attempt.at:%Y-%m-%d %H:%M:%S} {attempt.outcome:7} {attempt.client}")
+    return 0
+
+
 def register(sub: Any) -> None:
     users = sub.add_parser("users", help="officers of the review application").add_subparsers(
         dest="action", required=True
@@ -73,3 +113,23 @@ def register(sub: Any) -> None:
     users.add_parser("list", help="every officer, their role and whether disabled").set_defaults(
         func=cmd_users_list
     )
+    disable = users.add_parser("disable", help="stop an officer: sessions end, no more login")
+    disable.add_argument("username")
+    disable.set_defaults(func=cmd_users_disable)
+    enable = users.add_parser("enable", help="let a disabled officer log in again")
+    enable.add_argument("username")
+    enable.set_defaults(func=cmd_users_enable)
+    change = users.add_parser(
+        "set-password", help="replace an officer's password (asked for); their sessions end"
+    )
+    change.add_argument("username")
+    change.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+    change.set_defaults(func=cmd_users_set_password)
+    logins = users.add_parser("logins", help="the latest login attempts with a user name")
+    logins.add_argument("username")
+    logins.add_argument("--limit", type=int, default=20)
+    logins.set_defaults(func=cmd_users_logins)

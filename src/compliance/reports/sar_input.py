@@ -80,7 +80,11 @@ class CaseInput(_Plain):
     case_id: str
     customer_id: str
     category: str | None = None
-    status: str
+    status: str = Field(
+        "unknown",
+        description="Set from the case tables by ``compliance report sar``; a status given "
+        "in a file is replaced by the tables' (only a case confirmed there makes a filing).",
+    )
     opened_at: datetime | None = None
     closed_at: datetime | None = None
     exceptions: list[CaseException] = Field(default_factory=list)

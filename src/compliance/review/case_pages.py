@@ -44,7 +44,9 @@ def _case_page(
     refused: str | None = None,
 ) -> Response:
     review = review_of(request)
-    view = queries.case_view(review.engine, review.codec, case_id)
+    view = queries.case_view(
+        review.engine, review.codec, case_id, scope=review.settings.topic_prefix
+    )
     if view is None:
         raise HTTPException(404, "No such case.")
     payments = charts.payments_of(view)
@@ -92,6 +94,9 @@ def _decide(
 
 Officer = Annotated[Visitor, Depends(csrf.checked)]
 Text = Annotated[str, Form(max_length=TEXT)]
+# The case's last event id as the form's page showed it, and the pending decision's id.
+Seen = Annotated[str, Form(max_length=200)]
+DecisionId = Annotated[str, Form(max_length=200)]
 
 
 @router.post("/cases/{case_id}/assign")
@@ -146,6 +151,7 @@ def resolve(
     case_id: str,
     outcome: Annotated[str, Form()] = "",
     reason: Text = "",
+    seen: Seen = "",
 ) -> Response:
     desk = review_of(request).desk
     if outcome not in ("cleared", "confirmed"):
@@ -156,26 +162,43 @@ def resolve(
         request,
         visitor,
         case_id,
-        lambda: desk.resolve(case_id, visitor.officer, outcome, reason.strip()),
+        lambda: desk.resolve(case_id, visitor.officer, outcome, reason.strip(), seen=seen or None),
         lambda case: "pending" if case.pending_outcome else "resolved",
     )
 
 
 @router.post("/cases/{case_id}/approve")
-def approve(request: Request, visitor: Officer, case_id: str) -> Response:
-    desk = review_of(request).desk
-    return _decide(
-        request, visitor, case_id, lambda: desk.approve(case_id, visitor.officer), "approved"
-    )
-
-
-@router.post("/cases/{case_id}/reject")
-def reject(request: Request, visitor: Officer, case_id: str, reason: Text = "") -> Response:
+def approve(
+    request: Request,
+    visitor: Officer,
+    case_id: str,
+    decision: DecisionId = "",
+    seen: Seen = "",
+) -> Response:
     desk = review_of(request).desk
     return _decide(
         request,
         visitor,
         case_id,
-        lambda: desk.reject(case_id, visitor.officer, reason.strip()),
+        lambda: desk.approve(case_id, visitor.officer, decision, seen=seen or None),
+        "approved",
+    )
+
+
+@router.post("/cases/{case_id}/reject")
+def reject(
+    request: Request,
+    visitor: Officer,
+    case_id: str,
+    reason: Text = "",
+    decision: DecisionId = "",
+    seen: Seen = "",
+) -> Response:
+    desk = review_of(request).desk
+    return _decide(
+        request,
+        visitor,
+        case_id,
+        lambda: desk.reject(case_id, visitor.officer, reason.strip(), decision, seen=seen or None),
         "rejected",
     )

@@ -1,5 +1,9 @@
 """Logging in and out. A failed login says only that the name or password is wrong, and costs
-the same time whether the name exists or not (``compliance.officers.authenticate``)."""
+the same time whether the name exists or not (``compliance.officers.authenticate``). Every
+attempt is recorded, and too many failures of one name or from one client address lock
+further attempts for a while (``compliance.officer_logins``: ``review_login_max_failures``
+per name, ``review_login_max_failures_per_client`` per address, within
+``review_login_lockout_s``)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from compliance.officers import authenticate
+from compliance.officer_logins import LoginPolicy, log_in
 from compliance.review import csrf
 from compliance.review.auth import SESSION_COOKIE, clear_cookie, cookie_name, review_of, set_cookie
 from compliance.review.visitor import Visitor
@@ -44,7 +48,15 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     review = review_of(request)
-    officer = authenticate(review.engine, username.strip().lower(), password)
+    policy = LoginPolicy.of(review.settings)
+    client = request.client.host if request.client is not None else "unknown"
+    result = log_in(review.engine, username.strip().lower(), password, client, policy)
+    if result.outcome == "locked":
+        log.warning("review application: a login refused, too many failures")
+        return _login_page(
+            request, "Too many failed logins: wait a while before trying again.", 429
+        )
+    officer = result.officer
     if officer is None:
         return _login_page(request, "Wrong user name or password.", 401)
     token, _ = review.sessions.open(officer.username)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -41,6 +42,13 @@ scheduler_runs = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("outcome", Text, doc="ok, failed or skipped; null while running (or if it died)."),
     Column("detail", Text),
+    Column(
+        "forced",
+        Boolean,
+        nullable=False,
+        server_default=text("false"),
+        doc="Run by hand for an instant off the job's schedule (`jobs run --at T --force`).",
+    ),
 )
 
 _SCHEMA_LOCK = 0x5C_4E_D0_01
@@ -53,6 +61,19 @@ def create_scheduler_schema(engine: Engine) -> None:
     with retryable_db_errors(_WHAT), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
+        present = conn.execute(
+            text(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = 'scheduler_runs' AND column_name = 'forced'"
+            )
+        ).first()
+        if present is None:  # a table made before forced runs were recorded
+            conn.execute(
+                text(
+                    "ALTER TABLE scheduler_runs ADD COLUMN IF NOT EXISTS forced boolean"
+                    " NOT NULL DEFAULT false"
+                )
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +85,7 @@ class RunRecord:
     finished_at: datetime | None
     outcome: str | None
     detail: str | None
+    forced: bool = False
 
 
 class RunClaims:
@@ -71,8 +93,11 @@ class RunClaims:
         self.engine = engine
         self.namespace = namespace
 
-    def claim(self, job: str, scheduled_for: datetime, instance_id: str) -> bool:
-        """True when this call claimed the run (and must run it), False when it was claimed."""
+    def claim(
+        self, job: str, scheduled_for: datetime, instance_id: str, *, forced: bool = False
+    ) -> bool:
+        """True when this call claimed the run (and must run it), False when it was claimed.
+        ``forced``: a run by hand for an instant off the job's schedule, recorded as such."""
         statement = (
             insert(scheduler_runs)
             .values(
@@ -80,6 +105,7 @@ class RunClaims:
                 job=job,
                 scheduled_for=scheduled_for,
                 instance_id=instance_id,
+                forced=forced,
             )
             .on_conflict_do_nothing()
             .returning(scheduler_runs.c.job)
@@ -112,6 +138,7 @@ class RunClaims:
             scheduler_runs.c.finished_at,
             scheduler_runs.c.outcome,
             scheduler_runs.c.detail,
+            scheduler_runs.c.forced,
         ).where(scheduler_runs.c.namespace == self.namespace)
         if job is not None:
             query = query.where(scheduler_runs.c.job == job)

@@ -58,10 +58,13 @@ class JobRunner:
         self.claims = RunClaims(engine, settings.topic_prefix)
         self.clock = clock
 
-    def run(self, job: JobSchedule, scheduled_for: datetime) -> Outcome | None:
-        """Run ``job`` for ``scheduled_for`` if this copy claims it; None when another has."""
+    def run(
+        self, job: JobSchedule, scheduled_for: datetime, *, forced: bool = False
+    ) -> Outcome | None:
+        """Run ``job`` for ``scheduled_for`` if this copy claims it; None when another has.
+        ``forced``: an instant off the job's schedule, run by hand and recorded as forced."""
         scheduled_for = fire_time(scheduled_for)
-        if not self.claims.claim(job.name, scheduled_for, self.instance_id):
+        if not self.claims.claim(job.name, scheduled_for, self.instance_id, forced=forced):
             log.info("job %s at %s: already claimed", job.name, scheduled_for.isoformat())
             return None
         moment = RunMoment(
@@ -70,6 +73,7 @@ class JobRunner:
             self.instance_id,
             fire_time(self.clock()),
             namespace=self.settings.topic_prefix,
+            forced=forced,
         )
         try:
             self._announce(moment)

@@ -27,6 +27,7 @@ class RunMoment:
     outcome: str | None = None
     detail: str | None = None
     namespace: str = ""  # the deployment's topic prefix
+    forced: bool = False  # run by hand for an instant off the job's schedule
 
     @property
     def run_key(self) -> str:
@@ -55,4 +56,5 @@ def job_run_event(run: RunMoment) -> Record:
         "outcome": run.outcome,
         "detail": run.detail,
         "instance_id": run.instance_id,
+        "forced": run.forced,
     }

@@ -100,6 +100,15 @@ def load_schedule(path: Path) -> Schedule:
     return parse_schedule(data, str(path))
 
 
+def is_fire_time(trigger: CronTrigger, at: datetime) -> bool:
+    """Whether ``at`` is one of the trigger's fire times (to the second)."""
+    at = at.astimezone(UTC)
+    if at.microsecond:
+        return False
+    fire: datetime | None = trigger.get_next_fire_time(None, at)
+    return fire == at
+
+
 def latest_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
     """The latest fire time of ``trigger`` in (``now`` - ``grace``, ``now``], else None: the
     run that is due now (or was missed, within the grace time)."""
