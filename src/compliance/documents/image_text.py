@@ -1,0 +1,61 @@
+"""The text of a photo or scan: its machine-readable zone read on its own, then the page.
+
+1. The zone: each candidate band (``image_prep.zone_bands``: found, deskewed, cut out, tried
+   sideways too) is read with the zone model, as it is and then upside down, until one parses
+   with valid check digits (``compliance.mrz``); the first band that gives a zone with failing
+   check digits is kept if none does.
+2. The page, turned the way its zone was found, is read with the ``eng`` model.
+
+The zone's lines replace what the page reading made of them (zone-like lines are dropped from
+it), so the classifier reads the zone once, as the zone model read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from compliance.documents import image_prep
+from compliance.documents.ocr_engine import Gray, mrz_model, page_model, recognise
+from compliance.mrz import MRZ, find_mrz
+
+# A line of the page reading that is (a piece of) a zone line: long runs of A-Z0-9 with fillers.
+_ZONE_LIKE = re.compile(r"^[A-Z0-9<«\s]{20,}$")
+
+
+@dataclass(frozen=True)
+class ZoneReading:
+    mrz: MRZ
+    quarter_turns: int  # how the page is turned (counter-clockwise) for its zone to read
+
+
+def read_image(data: bytes) -> str:
+    gray = image_prep.decode(data)
+    zone = read_zone(gray)
+    turns = zone.quarter_turns if zone else 0
+    text = recognise(image_prep.page(image_prep.turn(gray, turns)), page_model())
+    if zone is None:
+        return text
+    kept = [line for line in text.splitlines() if not _zone_like(line)]
+    return "\n".join([*kept, "", *zone.mrz.lines, ""])
+
+
+def read_zone(gray: Gray) -> ZoneReading | None:
+    """The zone of the image, valid if any band reads valid."""
+    fallback: ZoneReading | None = None
+    for band in image_prep.zone_bands(gray):
+        for upside_down in (False, True):
+            image = image_prep.turn(band.image, 2) if upside_down else band.image
+            mrz = find_mrz(recognise(image, mrz_model()))
+            if mrz is None:
+                continue
+            reading = ZoneReading(mrz, band.quarter_turns + (2 if upside_down else 0))
+            if mrz.valid:
+                return reading
+            fallback = fallback or reading
+            break  # read the right way up, only not valid: no need to turn it
+    return fallback
+
+
+def _zone_like(line: str) -> bool:
+    return "<" in line and bool(_ZONE_LIKE.match(line.strip()))
