@@ -12,18 +12,20 @@ the same either way).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from compliance.documents.ocr_engine import Gray
 from compliance.errors import DocumentUnreadable
 
 _WORK_WIDTH = 900  # the search runs on a copy this wide
 _PAGE_MAX = 2000  # the page is read at most this long on its longer side
-_PAGE_MIN = 1000  # ... and at least this long (small photos are enlarged)
-_BAND_WIDTH = 1000  # a band is read at this width
+_PAGE_MIN = 800  # ... and at least this long (small photos are enlarged)
+_BAND_WIDTH = 800  # a band is read at this width
 _MIN_BAND_SHARE = 0.35  # of the image's width
 _MIN_ASPECT = 3.5  # width / height of a blob that may be a zone (TD1 ~5, TD3 ~10)
 _MAX_BANDS = 3  # per orientation
@@ -34,6 +36,14 @@ class Band:
     image: Gray  # the band, deskewed and scaled
     quarter_turns: int  # how far the page is turned (counter-clockwise) for the band to stand
     score: float
+    outline: npt.NDArray[np.int32]  # its four corners on the page as given (x, y)
+
+
+def blank(gray: Gray, band: Band) -> Gray:
+    """``gray`` with ``band`` painted white (what is read in the band need not be read again)."""
+    out = gray.copy()
+    cv2.fillPoly(out, [band.outline], 255)
+    return out
 
 
 def decode(data: bytes) -> Gray:
@@ -62,13 +72,11 @@ def turn(gray: Gray, quarter_turns: int) -> Gray:
     return np.asarray(cv2.rotate(gray, codes[quarter_turns % 4]), dtype=np.uint8)
 
 
-def zone_bands(gray: Gray) -> list[Band]:
-    """Candidate zone bands of ``gray``, the likeliest first: upright ones, then those of the
-    page turned a quarter."""
-    found: list[Band] = []
+def zone_bands(gray: Gray) -> Iterator[Band]:
+    """Candidate zone bands of ``gray``, the likeliest first: those of the page as it is, then
+    (searched only if asked for more) those of the page turned a quarter."""
     for quarter in (0, 1):
-        found += sorted(_bands(turn(gray, quarter), quarter), key=lambda b: -b.score)
-    return found
+        yield from _bands(gray, quarter)
 
 
 def binarised(band: Gray) -> Gray:
@@ -84,7 +92,8 @@ def _scale(gray: Gray, factor: float, interpolation: int = cv2.INTER_AREA) -> Gr
     return np.asarray(cv2.resize(gray, size, interpolation=interpolation), dtype=np.uint8)
 
 
-def _bands(gray: Gray, quarter: int) -> list[Band]:
+def _bands(page: Gray, quarter: int) -> list[Band]:
+    gray = turn(page, quarter)
     factor = _WORK_WIDTH / gray.shape[1]
     small = _scale(gray, factor, cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
     height, width = small.shape
@@ -110,19 +119,25 @@ def _bands(gray: Gray, quarter: int) -> list[Band]:
         (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
         if h > w:  # minAreaRect may name the long side height
             w, h, angle = h, w, angle - 90
+        angle = (angle + 90) % 180 - 90  # the smaller turn that lays the band flat
         if w < _MIN_BAND_SHARE * width or h < 2 * unit or w / h < _MIN_ASPECT:
             continue
         fill = cv2.contourArea(contour) / (w * h)
         score = (w / width) * fill * (0.5 + cy / height)  # wide, solid, low on the page
-        crop = _cut(gray, (cx / factor, cy / factor), (w / factor, h / factor), angle)
+        crop, corners = _cut(gray, (cx / factor, cy / factor), (w / factor, h / factor), angle)
+        if quarter:  # back from the page turned a quarter counter-clockwise to the page
+            corners = np.stack([page.shape[1] - 1 - corners[:, 1], corners[:, 0]], axis=1)
         # Both turns are counter-clockwise: the page's, then the band's own straightening.
-        bands.append(Band(crop, round((90 * quarter + angle) / 90) % 4, score))
+        turns = round((90 * quarter + angle) / 90) % 4
+        bands.append(Band(crop, turns, score, np.round(corners).astype(np.int32)))
     return sorted(bands, key=lambda b: -b.score)[:_MAX_BANDS]
 
 
-def _cut(gray: Gray, centre: tuple[float, float], size: tuple[float, float], angle: float) -> Gray:
+def _cut(
+    gray: Gray, centre: tuple[float, float], size: tuple[float, float], angle: float
+) -> tuple[Gray, npt.NDArray[np.float64]]:
     """The rectangle at ``centre`` of ``size`` turned by ``angle``, straightened, with a
-    margin, scaled to the band width."""
+    margin, scaled to the band width; and its corners in ``gray``."""
     w, h = size
     w, h = w * 1.06 + 10, h * 1.6 + 10
     matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
@@ -135,4 +150,8 @@ def _cut(gray: Gray, centre: tuple[float, float], size: tuple[float, float], ang
         flags=cv2.INTER_CUBIC,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    return _scale(np.asarray(band, dtype=np.uint8), _BAND_WIDTH / band.shape[1], cv2.INTER_CUBIC)
+    back = cv2.invertAffineTransform(matrix)
+    box = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], dtype=np.float64)
+    corners = box @ back.T
+    scaled = _scale(np.asarray(band, dtype=np.uint8), _BAND_WIDTH / band.shape[1], cv2.INTER_CUBIC)
+    return scaled, corners

@@ -27,15 +27,17 @@ _ZONE_LIKE = re.compile(r"^[A-Z0-9<«\s]{20,}$")
 class ZoneReading:
     mrz: MRZ
     quarter_turns: int  # how the page is turned (counter-clockwise) for its zone to read
+    band: image_prep.Band
 
 
 def read_image(data: bytes) -> str:
     gray = image_prep.decode(data)
     zone = read_zone(gray)
-    turns = zone.quarter_turns if zone else 0
-    text = recognise(image_prep.page(image_prep.turn(gray, turns)), page_model())
     if zone is None:
-        return text
+        return recognise(image_prep.page(gray), page_model())
+    if zone.mrz.valid:  # read once is enough
+        gray = image_prep.blank(gray, zone.band)
+    text = recognise(image_prep.page(image_prep.turn(gray, zone.quarter_turns)), page_model())
     kept = [line for line in text.splitlines() if not _zone_like(line)]
     return "\n".join([*kept, "", *zone.mrz.lines, ""])
 
@@ -49,7 +51,7 @@ def read_zone(gray: Gray) -> ZoneReading | None:
             mrz = find_mrz(recognise(image, mrz_model()))
             if mrz is None:
                 continue
-            reading = ZoneReading(mrz, band.quarter_turns + (2 if upside_down else 0))
+            reading = ZoneReading(mrz, band.quarter_turns + (2 if upside_down else 0), band)
             if mrz.valid:
                 return reading
             fallback = fallback or reading
