@@ -42,7 +42,7 @@ def zone_of(path: Path) -> MRZ | None:
 
 
 def td3_page() -> np.ndarray[Any, Any]:
-    page = td3_page()
+    page = cv2.imread(str(data_file(TD3)), cv2.IMREAD_GRAYSCALE)
     assert page is not None
     return page
 
