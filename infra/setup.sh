@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and re-runnable) setup of a fresh Debian machine for this project:
-# Java 17, Maven, PostgreSQL binaries, Tesseract's English OCR model, Chromium (the review application's browser
-# tests drive Debian's build through Playwright) and the Python venv in .venv.
+# Java 17, Maven, PostgreSQL binaries, Tesseract's English OCR model, Chromium (the review
+# application's browser tests drive Debian's build through Playwright) and the Python venv.
 # Installs only what is missing; apt-get update runs at most once, and only if needed.
 set -euo pipefail
 
