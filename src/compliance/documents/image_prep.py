@@ -30,6 +30,10 @@ _MIN_BAND_SHARE = 0.35  # of the image's width
 _MIN_ASPECT = 3.5  # width / height of a blob that may be a zone (TD1 ~5, TD3 ~10)
 _MAX_BANDS = 3  # per orientation
 
+# One thread per image: the classifier reads several documents at once already, and OpenCV's
+# own threads would only compete with them.
+cv2.setNumThreads(1)
+
 
 @dataclass(frozen=True)
 class Band:

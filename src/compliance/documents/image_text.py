@@ -21,6 +21,7 @@ from compliance.mrz import MRZ, find_mrz
 
 # A line of the page reading that is (a piece of) a zone line: long runs of A-Z0-9 with fillers.
 _ZONE_LIKE = re.compile(r"^[A-Z0-9<«\s]{20,}$")
+_FILLER_RUN = "<<<"  # read upside down, a zone's fillers are not read as fillers
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,15 @@ def read_zone(gray: Gray) -> ZoneReading | None:
     for band in image_prep.zone_bands(gray):
         for upside_down in (False, True):
             image = image_prep.turn(band.image, 2) if upside_down else band.image
-            mrz = find_mrz(recognise(image, mrz_model()))
-            if mrz is None:
-                continue
-            reading = ZoneReading(mrz, band.quarter_turns + (2 if upside_down else 0), band)
-            if mrz.valid:
-                return reading
-            fallback = fallback or reading
-            break  # read the right way up, only not valid: no need to turn it
+            text = recognise(image, mrz_model())
+            mrz = find_mrz(text)
+            if mrz is not None:
+                reading = ZoneReading(mrz, band.quarter_turns + (2 if upside_down else 0), band)
+                if mrz.valid:
+                    return reading
+                fallback = fallback or reading
+            if mrz is not None or _FILLER_RUN in text:
+                break  # read the right way up (fillers read as such): no need to turn it
     return fallback
 
 
