@@ -200,7 +200,7 @@ def write(figures: dict[str, dict[str, Any]]) -> None:
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), Python "
         f"{platform.python_version()}, {platform.system()}; load average {load:.1f} at the "
-        "end of the OCR run",
+        "end of the run",
     )
     results["figures"] = {**results.get("figures", {}), **figures}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
