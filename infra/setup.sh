@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and re-runnable) setup of a fresh Debian machine for this project:
-# Java 17, Maven, PostgreSQL binaries, Tesseract OCR, Chromium (the review application's browser
-# tests drive Debian's build through Playwright) and the Python venv in .venv.
+# Java 17, Maven, PostgreSQL binaries, Tesseract's English OCR model, Chromium (the review
+# application's browser tests drive Debian's build through Playwright) and the Python venv.
 # Installs only what is missing; apt-get update runs at most once, and only if needed.
 set -euo pipefail
 
@@ -35,11 +35,18 @@ ensure_maven() {
 }
 
 ensure_tesseract() {
-    if command -v tesseract >/dev/null 2>&1; then
-        log "tesseract: $(tesseract --version 2>&1 | head -n1)"
-        return 0
-    fi
-    apt_install tesseract-ocr tesseract-ocr-eng
+    # OCR runs in process (the tesserocr wheel carries libtesseract; the MRZ model ships in
+    # src/compliance/documents/tessdata): what the machine must have is Tesseract's English
+    # model, Debian's tesseract-ocr-eng.
+    local folder
+    for folder in "${TESSDATA_PREFIX:-}" /usr/share/tesseract-ocr/5/tessdata \
+        /usr/share/tesseract-ocr/4.00/tessdata /usr/share/tessdata; do
+        if [[ -n "$folder" && -f "$folder/eng.traineddata" ]]; then
+            log "tesseract model: $folder/eng.traineddata"
+            return 0
+        fi
+    done
+    apt_install tesseract-ocr-eng
 }
 
 ensure_chromium() {

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pypdf import PdfWriter
 
+from compliance.documents import ocr_engine
 from compliance.documents import text as text_module
 from compliance.documents.reference import INLINE_URI, describe, fetch, guess_media_type
 from compliance.documents.text import extract_text
@@ -245,7 +246,7 @@ def test_extract_text_reads_utf8_and_falls_back_to_latin1() -> None:
 def test_extract_text_of_an_image_without_tesseract_stops_the_process_not_the_document(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(ocr_engine, "system_tessdata", lambda: None)
     with pytest.raises(ConfigurationError, match="tesseract"):
         extract_text(data_file(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
 
@@ -256,7 +257,7 @@ def test_the_classifier_refuses_to_start_without_tesseract_in_one_sentence(
     from compliance.processors import classifier
 
     monkeypatch.setattr(classifier.kafka_io, "require_broker", lambda _settings: None)
-    monkeypatch.setattr(text_module.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(ocr_engine, "system_tessdata", lambda: None)
     with pytest.raises(ConfigurationError) as info:
         classifier.main(settings, threading.Event())
     assert "tesseract" in str(info.value) and str(info.value).count(". ") == 0
@@ -293,21 +294,13 @@ def test_a_file_that_cannot_be_read_for_its_own_sake_stays_an_exception(
     assert _unreadable(arrival, [docs]) == "io_error"
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EAGAIN, errno.ENOMEM])
-def test_ocr_failing_for_lack_of_disk_memory_or_processes_is_retried(
-    monkeypatch: pytest.MonkeyPatch, code: int
-) -> None:
-    monkeypatch.setattr(text_module.shutil, "which", lambda _name: "/usr/bin/tesseract")
-    monkeypatch.setattr(text_module.tempfile, "NamedTemporaryFile", _failing_open(code))
+def test_ocr_running_out_of_memory_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_memory(_data: bytes) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(text_module, "read_image", no_memory)
     with pytest.raises(RetryableError, match="OCR"):
-        extract_text(b"\x89PNG not really", "image/png")
-
-
-def test_ocr_failing_to_start_a_process_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(text_module.shutil, "which", lambda _name: "/usr/bin/tesseract")
-    monkeypatch.setattr(text_module.subprocess, "run", _failing_open(errno.EAGAIN))
-    with pytest.raises(RetryableError, match="EAGAIN"):
-        extract_text(b"\x89PNG not really", "image/png")
+        extract_text(data_file(ID_SPECIMENS / "passport-td3.png").read_bytes(), "image/png")
 
 
 def test_nul_characters_past_the_binary_sniff_are_removed_from_the_text() -> None:

@@ -1,30 +1,30 @@
 """Text extraction: plain text and statements as they are, PDFs from their text layer and
-filled form fields (PDFium, see ``compliance.documents.pdf``), images through Tesseract OCR.
-A file that yields no text is unreadable, with the reason.
+filled form fields (PDFium, see ``compliance.documents.pdf``), photos and scans through
+Tesseract OCR in this process (``compliance.documents.image_text``: the machine-readable zone
+found and read on its own, then the page). A file that yields no text is unreadable, with the
+reason: an exception for a human, never dropped.
 
 NUL characters are removed from the text: they carry nothing a reader could see, and
 PostgreSQL (the LLM cache, the checker's state, the audit trail) cannot store them.
 
-Images need the ``tesseract`` binary: the classifier checks for it at start-up
-(``require_ocr``) and stops with one sentence if it is missing, rather than turning every
-scan into an exception. A temporary file or subprocess that fails for lack of disk, memory or
-processes is an outage (``RetryableError``): the document waits."""
+Images need Tesseract's ``eng`` model (Debian: tesseract-ocr-eng) and the ``tesserocr``
+package: the classifier checks for them at start-up (``require_ocr``) and stops with one
+sentence if one is missing, rather than turning every scan into an exception. Running out of
+memory while reading an image is an outage (``RetryableError``): the document waits."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 
-from compliance.documents.io_errors import is_transient, outage
+import cv2
+
+from compliance.documents.image_text import read_image
+from compliance.documents.ocr_engine import require_tesseract
 from compliance.documents.pdf import pdf_text
-from compliance.errors import ConfigurationError, DocumentUnreadable
+from compliance.errors import DocumentUnreadable, RetryableError
 
 TEXT_TYPES = {"text/plain", "application/x-swift-mt940", "application/json", "text/csv"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
-OCR_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,8 @@ def extract_text(data: bytes, media_type: str) -> ExtractedText:
 
 
 def require_ocr() -> str:
-    """The path of the ``tesseract`` binary, or ConfigurationError with one sentence."""
-    tesseract = shutil.which("tesseract")
-    if tesseract is None:
-        raise ConfigurationError(
-            "the tesseract OCR binary is not on PATH; install it (Debian: apt-get install "
-            "tesseract-ocr) so scanned documents can be read"
-        )
-    return tesseract
+    """The folder of Tesseract's models, or ConfigurationError with one sentence."""
+    return str(require_tesseract())
 
 
 def _decode(data: bytes) -> str:
@@ -72,32 +66,10 @@ def _decode(data: bytes) -> str:
 
 
 def _ocr(data: bytes) -> str:
-    tesseract = require_ocr()
+    require_ocr()
     try:
-        done = _run_tesseract(tesseract, data)
-    except subprocess.TimeoutExpired:
-        raise DocumentUnreadable(f"OCR took over {OCR_TIMEOUT_S} s", "ocr_timeout") from None
-    except (FileNotFoundError, PermissionError):  # removed or broken since start-up
-        raise ConfigurationError(f"the tesseract OCR binary {tesseract} cannot be run") from None
-    except OSError as exc:
-        if is_transient(exc):
-            raise outage(exc, "running OCR") from exc
-        raise
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-        raise DocumentUnreadable(f"OCR failed: {reason[0]}", "corrupt")
-    return done.stdout.decode("utf-8", "replace")
-
-
-def _run_tesseract(tesseract: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
-    with tempfile.NamedTemporaryFile(suffix=".img") as image:
-        image.write(data)
-        image.flush()
-        return subprocess.run(
-            [tesseract, image.name, "stdout"],
-            capture_output=True,
-            timeout=OCR_TIMEOUT_S,
-            check=False,
-            # One thread per OCR: the classifier runs several documents at once already.
-            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
-        )
+        return read_image(data)
+    except MemoryError:
+        raise RetryableError("out of memory reading an image (OCR)") from None
+    except cv2.error as exc:  # an image OpenCV decoded but cannot process
+        raise DocumentUnreadable(f"OCR failed: {exc.err}", "corrupt") from None
