@@ -56,7 +56,7 @@ def encoded(image: np.ndarray[Any, Any]) -> bytes:
 # --- specimen photos and scans: the zone's fields ---------------------------------------------
 
 SPECIMENS = [
-    "100_pass-bdr.jpg",  # German passport, nationality "D"
+    "100_pass-bdr.jpg",  # German passport, nationality "D", issued by "BDR" (no such state code)
     "100_pass-fin.jpg",
     "100_pass-lux.jpg",  # a photo of the open booklet, the page tilted
     "62_pass-pol.jpg",
@@ -74,7 +74,10 @@ def test_a_specimen_photo_gives_the_labelled_number_nationality_and_birth_date(
     label = labels()[image]
     mrz = zone_of(PHOTOS / image)
     assert mrz is not None, f"no zone found in {image}"
-    assert mrz.valid, mrz.failed_checks
+    # Every check digit holds; a zone naming a state no code list knows is read as printed and
+    # reported invalid for that alone.
+    expected_failures = ["issuing_state"] if mrz.issuing_state == "BDR" else []
+    assert list(mrz.failed_checks) == expected_failures
     assert (mrz.document_number, mrz.nationality, mrz.birth_date) == (
         label["document_number"],
         label["nationality"],
