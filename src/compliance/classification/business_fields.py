@@ -116,7 +116,7 @@ def contract_fields(text: str) -> list[ExtractedField]:
         (
             r"\(2\)\s*([^,(\n]+?)(?:\s+of\b|,|\()",
             r"\band the tenant\s*:\s*([^,\n]+)",
-            r"\band\s+([A-Z][\w.' -]+?),\s+(?:an?|the)\b",
+            r"\band\s+(?!between\b)([A-Z][\w.' -]+?),\s+(?:an?|the)\b",
             r"^und\s*\n\s*(?:herrn?|frau)\s+([^,\n]+)",
         ),
         text,
@@ -126,7 +126,10 @@ def contract_fields(text: str) -> list[ExtractedField]:
         fields.append(ExtractedField("first_party", first, 0.6))
     if second:
         fields.append(ExtractedField("second_party", second, 0.6))
-    found = _first_date(text)
+    made = re.search(
+        r"\b(?:dated|made on|as of|signed on|den|le)\s+(.{6,30})", text, re.I
+    )  # the date it was made, not a party's date of birth
+    found = (_first_date(made.group(1)) if made else None) or _first_date(text)
     if found:
         fields.append(ExtractedField("document_date", found, 0.6))
     return fields
@@ -136,7 +139,7 @@ def registration_fields(text: str) -> list[ExtractedField]:
     company = _search(
         (
             r"\bcertifies that\s*\n\s*([^\n]+)",
-            r"\bfirma:\s*([^\n]+)",
+            r"^\s*(?:\d\.\s*)?(?:a\)\s*)?firma:\s*([^\n]+)",
             r"\bhandelsnaam\s+([^\n]+)",
             r"\bd[eé]nomination ou raison sociale\s+([^\n]+)",
             r"\bname of the limited liability company is\s+([^\n]+?)\.?$",
@@ -164,4 +167,56 @@ def registration_fields(text: str) -> list[ExtractedField]:
     found = _first_date(text)
     if found:
         fields.append(ExtractedField("document_date", found, 0.5))
+    return fields
+
+
+_HONORIFIC = r"(?:mr|mrs|ms|miss|mx|dr|madame|monsieur|herrn?|frau)\.?"
+
+
+def address_fields(text: str) -> list[ExtractedField]:
+    """A bill or a bank's letter: the addressee (the line that starts with an honorific, or
+    a labelled holder), the address (a labelled supply or service address, else the lines
+    under the addressee) and the date it was issued."""
+    fields = []
+    holder = _search(
+        (
+            r"\baccount holder\s*:\s*([^\n]+)",
+            r"\bcustomer name\s*:\s*([^\n]+)",
+            rf"^\s*({_HONORIFIC}\s+[^\n,]+)$",
+        ),
+        text,
+    )
+    if holder:
+        name = re.sub(rf"^{_HONORIFIC}\s+", "", holder, flags=re.I).strip()
+        fields.append(ExtractedField("full_name", name, 0.7))
+    address = _search(
+        (
+            r"\b(?:supply|service|installation) address\s*:?\s*([^\n]+)",
+            r"\badresse de consommation\s*:?\s*([^\n]+)",
+            r"^\s*property\s*:\s*([^\n]+?)(?:\s{2,}|$)",
+            r"\baddress we hold for this customer is\s*:?\s*\n?\s*([^\n]+)",
+        ),
+        text,
+    )
+    if address is None and holder:
+        lines = text.splitlines()
+        at = next(i for i, line in enumerate(lines) if holder in line)
+        block = []
+        for line in lines[at + 1 : at + 4]:
+            if not line.strip() or ":" in line:
+                break
+            block.append(line.strip())
+        address = ", ".join(block) or None
+    if address:
+        fields.append(ExtractedField("address", address.strip(" ,"), 0.7))
+    date = _search(
+        (
+            r"\b(?:bill date|date of issue|invoice date|statement date|date de facture"
+            r"|date)\s*:?\s*([^\n]{6,30})",
+        ),
+        text,
+    )
+    parsed = _first_date(date) if date else None
+    if parsed:
+        fields.append(ExtractedField("document_date", parsed, 0.8))
     return fields

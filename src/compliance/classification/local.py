@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from compliance.classification import evidence
 from compliance.classification.business_fields import (
+    address_fields,
     contract_fields,
     payslip_fields,
     receipt_fields,
@@ -71,6 +72,8 @@ def _type_fields(document_type: str, text: str) -> list[ExtractedField]:
         return w9_fields(text) if form == "W-9" else tax_form_fields(text, form)
     if document_type == "invoice":
         return invoice_fields(text)
+    if document_type == "proof_of_address":
+        return address_fields(text)
     if document_type == "driving_licence":
         return licence_fields(text)
     if document_type == "payslip":

@@ -58,8 +58,8 @@ _EIN = r"(\d{2}-\d{7})"
 
 
 def _after(label: str, value: str, text: str, flags: int = re.I) -> str | None:
-    """The first ``value`` printed on the label's line or within the next line."""
-    found = re.search(f"(?:{label})" + r"[^\n]*?(?:\n[^\n]*?)??" + value, text, flags)
+    """The first ``value`` printed on the label's line or within the next two lines."""
+    found = re.search(f"(?:{label})" + r"[^\n]*?(?:\n[^\n]*?){0,2}?" + value, text, flags)
     return found.group(1) if found else None
 
 
@@ -79,9 +79,12 @@ def _labelled(label: str, text: str) -> str | None:
 
 
 def _name_words(value: str | None) -> str | None:
-    """A printed name without what follows it on the line (a column of figures)."""
+    """A printed name without what follows it on the line (a column of figures); a line of
+    words alone is the name, however an OCR spaced it."""
     if not value:
         return None
+    if not re.search(r"\d|:", value):  # a wide gap still ends it: the next column
+        return " ".join(re.split(r"\s{3,}", value.strip())[0].split()).strip(" ,") or None
     name = re.split(r"\s{2,}|\t|\d", value.strip())[0].strip(" ,")
     return name or None
 
@@ -105,7 +108,7 @@ def _1099(text: str) -> dict[str, str | None]:
     recipient = _after(r"recipient'?s tin|borrower'?s tin", _SSN + r"(?!\d)", text)
     payer_tin = _after(r"payer'?s tin|lender'?s tin", _EIN, text)
     name = _labelled(r"recipient'?s name|payer'?s/borrower'?s name", text)
-    payer = _labelled(r"(?:payer|lender)'?s name[^\n]*?(?:telephone no\.|\bzip\b)", text)
+    payer = _line_after(r"(?:payer|lender)'?s name, street address", text)
     if payer is None:
         payer = _labelled(r"payer'?s name", text)
     return {
@@ -123,7 +126,11 @@ def _w8ben(text: str) -> dict[str, str | None]:
         text,
         re.I,
     )
-    foreign = _after(r"foreign tax identifying number[^\n]*", r"([0-9A-Z][0-9A-Z .-]{5,30})", text)
+    foreign = _after(
+        r"foreign tax identifying number(?: \(see instructions\))?",
+        r"\s*(\d[0-9A-Z .-]{5,30})",
+        text,
+    )
     us_tin = _after(r"u\.s\. taxpayer identification number[^\n]*\n?", _SSN, text)
     return {
         "full_name": _name_words(name.group(1)) if name else None,
