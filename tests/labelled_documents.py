@@ -32,7 +32,7 @@ class Labelled:
 
     def text(self) -> str:
         path = ROOT / self.path
-        return extract_text(path.read_bytes(), guess_media_type(path.name)).text
+        return str(extract_text(path.read_bytes(), guess_media_type(path.name)).text)
 
 
 def held_back(path: str) -> bool:

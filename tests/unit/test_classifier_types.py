@@ -31,7 +31,7 @@ def _fields(path: str) -> dict[str, str | None]:
 @pytest.fixture(scope="module")
 def auto_accept() -> float:
     """The confidence from which a document type is taken without review."""
-    return Settings().min_document_confidence
+    return float(Settings().min_document_confidence)
 
 
 # --- the vocabulary ---------------------------------------------------------------------------
