@@ -36,21 +36,85 @@ class Signal:
     kind: str
     pattern: re.Pattern[str]
     weight: float
-    words: tuple[str, ...]  # the lowered text holds one of them wherever the pattern matches
+    # The pattern's alternatives, each with a substring the lowered text holds wherever the
+    # alternative matches ("" when it has none): an alternative is searched only in a text
+    # holding its substring, as a substring test is far cheaper than a search.
+    parts: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def matches(self, lowered: str) -> bool:
+        return any(
+            (not needle or needle in lowered) and part.search(lowered) is not None
+            for needle, part in self.parts
+        )
 
 
-def _literal_words(pattern: str) -> tuple[str, ...]:
-    """The words a pattern made only of ``\\bliteral\\b`` alternatives needs, so a text
-    holding none is not searched (a substring test is far cheaper than a search); () if
-    the pattern is not that simple."""
-    words = tuple(alternative.replace(r"\b", "") for alternative in pattern.split("|"))
-    if any(re.search(r"[\\()\[\]?*+{}^$.]", word) or not word for word in words):
-        return ()
-    return words
+def _alternatives(pattern: str) -> list[str]:
+    """The pattern's top-level alternatives (``|`` outside groups and classes)."""
+    parts, depth, in_class, current, i = [], 0, False, "", 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            current += pattern[i : i + 2]
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(current)
+            current = ""
+            i += 1
+            continue
+        current += char
+        i += 1
+    return [*parts, current]
+
+
+def _needle(alternative: str) -> str:
+    """The longest run of plain characters the alternative must match as they are."""
+    runs, run, i = [], "", 0
+    while i < len(alternative):
+        char = alternative[i]
+        if char == "\\" and i + 1 < len(alternative):
+            escaped = alternative[i + 1]
+            if escaped in ".()[]{}?*+|^$\\/-'":
+                run += escaped
+            else:  # \b, \s, \d, \w: not a plain character
+                runs.append(run)
+                run = ""
+            i += 2
+            continue
+        if char in "?*{":  # the character before is optional or repeated
+            run = run[:-1]
+            runs.append(run)
+            run = ""
+            if char == "{":
+                i = alternative.index("}", i)
+        elif char in "()[]|^$.+":
+            runs.append(run)
+            run = ""
+            if char == "[":
+                i = alternative.index("]", i + 1)
+            elif char == "(" and alternative.startswith("(?:", i):
+                i += 2
+        else:
+            run += char
+        i += 1
+    runs.append(run)
+    return max(runs, key=len)
 
 
 def _signal(name: str, kind: str, pattern: str, weight: float) -> Signal:
-    return Signal(name, kind, re.compile(pattern, re.MULTILINE), weight, _literal_words(pattern))
+    parts = []
+    for alternative in _alternatives(pattern):
+        needle = _needle(alternative)
+        parts.append((needle if len(needle) >= 3 else "", re.compile(alternative, re.MULTILINE)))
+    return Signal(name, kind, re.compile(pattern, re.MULTILINE), weight, tuple(parts))
 
 
 # Field labels several identity documents share.
@@ -554,9 +618,22 @@ class TypeEvidence:
     score: float
 
 
+# A document says what it is on its first page (title, form number, the first field labels)
+# and sometimes in its footer (an IRS form's number and revision); the evidence is looked for
+# there, so a 36,000-character six-page form costs no more than a two-page one.
+HEAD_CHARS = 6000
+TAIL_CHARS = 2000
+
+
+def _where_types_show(text: str) -> str:
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text.lower()
+    return (text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]).lower()
+
+
 def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
     """For each type: its score and the signals that matched (each counted once)."""
-    lowered = text.lower()
+    lowered = _where_types_show(text)
     found: dict[str, tuple[float, tuple[Signal, ...]]] = {}
     hits: dict[str, bool] = {}
     for doc_type, signals in SIGNALS.items():
@@ -564,9 +641,7 @@ def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
         for signal in signals:
             key = signal.pattern.pattern
             if key not in hits:
-                hits[key] = (not signal.words or any(w in lowered for w in signal.words)) and bool(
-                    signal.pattern.search(lowered)
-                )
+                hits[key] = signal.matches(lowered)
             if hits[key]:
                 matched.append(signal)
         found[doc_type] = (sum(s.weight for s in matched), tuple(matched))
