@@ -382,7 +382,8 @@ _SIGNALS: dict[str, tuple[tuple[str, str, str, float], ...]] = {
             r"|\bform 1099|\b1099-(?:int|div|nec|misc|r|b|k|g|s|oid|sa)\b|\bform 1098\b"
             r"|\bmortgage interest statement\b|\bform 1040\b|\(form 1040\)|\bform w-8ben\b"
             r"|\bp60 end of year certificate\b|\blohnsteuerbescheinigung\b"
-            r"|\bstatement of remuneration paid\b|\brequest for taxpayer identification number\b",
+            r"|\bstatement of remuneration paid\b|\brequest for taxpayer identification number\b"
+            r"|^\s*(?:\d{4}\s+)?form \d{3,5}(?:-[a-z]+)?\b",  # a numbered form's heading
             5.0,
         ),
         (

@@ -11,14 +11,16 @@ import re
 
 from compliance.classification.model import ExtractedField
 
-# (form name, pattern on the lowered text), most specific first: Form 1040 and its schedules
-# name the W-2 and the 1099s they take figures from, so they are looked for before them.
+# (form name, pattern on the lowered text), most specific first: a form headed with its number
+# ("Form 8949") is that form; Form 1040 and its schedules name the W-2 and the 1099s they take
+# figures from, so they are looked for before them.
 _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
         ("W-9", r"\bform w-9\b|request for taxpayer identification number and certification"),
         ("W-8BEN", r"\bform w-8ben\b"),
-        ("1040 Schedule", r"\bschedule [a-z1-3]{1,3}\s*\(form 1040\)"),
+        ("numbered", r"(?m)^\s*(?:\d{4}\s+)?form \d{3,5}(?:-[a-z]+)?\b"),
+        ("1040 Schedule", r"\bschedule [a-z0-9]{1,4}\s*\(form 1040\)"),
         ("1040", r"\bform 1040\b[^\n]{0,40}individual income tax return|\bform 1040\b"),
         ("W-2", r"\bwage and tax statement\b|\bform w-2\b"),
         ("1099", r"\bform 1099-[a-z]+\b|\b1099-(?:int|div|nec|misc|r|b|k|g|s|oid|sa)\b"),
@@ -29,7 +31,8 @@ _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _FORM_SUFFIX = {
-    "1040 Schedule": re.compile(r"\bschedule ([a-z1-3]{1,3})\s*\(form 1040\)"),
+    "1040 Schedule": re.compile(r"\bschedule ([a-z0-9]{1,4})\s*\(form 1040\)"),
+    "numbered": re.compile(r"^\s*(?:\d{4}\s+)?form (\d{3,5}(?:-[a-z]+)?)\b", re.M),
     "1099": re.compile(r"\b(?:form )?1099-([a-z]+)\b"),
     "1098": re.compile(r"\bform 1098(-[a-z])?\b"),
 }
@@ -39,12 +42,14 @@ def form_name(text: str) -> str | None:
     """The tax form's name as the IRS (or HMRC, the BMF, the CRA) writes it, else None."""
     lowered = text.lower()
     for name, pattern in _FORMS:
-        if not pattern.search(lowered):
+        if not pattern.search(lowered[:400] if name == "numbered" else lowered):
             continue
         suffix = _FORM_SUFFIX.get(name)
         found = suffix.search(lowered) if suffix else None
         if name == "1040 Schedule" and found:
             return f"1040 Schedule {found.group(1).upper()}"
+        if name == "numbered" and found:  # the number a form is headed with: "Form 8949"
+            return found.group(1).upper()
         if name == "1099" and found:
             return f"1099-{found.group(1).upper()}"
         if name == "1098":
