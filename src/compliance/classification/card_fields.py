@@ -92,3 +92,74 @@ def licence_fields(text: str) -> list[ExtractedField]:
         if read:
             fields.append(ExtractedField(name, read, 0.8))
     return fields
+
+
+# Printed labels of identity documents, in the languages their fields are labelled in (a
+# label is often several at once: "Name/Surname/Nom"), and the field each names.
+_PRINTED_LABELS = {
+    "surname": "surname",
+    "nom": "surname",
+    "naam": "surname",
+    "apellidos": "surname",
+    "cognome": "surname",
+    "given names": "given_names",
+    "given name": "given_names",
+    "vornamen": "given_names",
+    "prénoms": "given_names",
+    "voornamen": "given_names",
+    "nombre": "given_names",
+    "nome": "given_names",
+    "date of birth": "date_of_birth",
+    "geburtsdatum": "date_of_birth",
+    "geburtstag": "date_of_birth",
+    "geboortedatum": "date_of_birth",
+    "date de naissance": "date_of_birth",
+    "fecha de nacimiento": "date_of_birth",
+    "date of expiry": "expiry_date",
+    "date of expiration": "expiry_date",
+    "gültig bis": "expiry_date",
+    "valid until": "expiry_date",
+    "geldig tot": "expiry_date",
+    "card expires": "expiry_date",
+    "validez": "expiry_date",
+    "nationality": "nationality",
+    "staatsangehörigkeit": "nationality",
+    "nationaliteit": "nationality",
+    "document no.": "document_number",
+    "document no": "document_number",
+    "dokumentnummer": "document_number",
+    "documentnummer": "document_number",
+    "passport no.": "document_number",
+}
+_PRINTED_LINE = re.compile(
+    r"^\s*(?:\d+\.\s*)?([^\W\d][\w'./ -]*?)\s*(?::|\s{2,})\s*(\S[^\n]*?)\s*$"
+)
+
+
+def printed_identity_fields(text: str) -> list[ExtractedField]:
+    """The fields an identity card, a permit or a passport page prints beside their labels
+    ("Surname  MUSTERFRAU", "Gültig bis/Valid until  30.06.2028"), for documents read
+    without a machine-readable zone; a zone's fields, when there is one, take precedence."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _PRINTED_LINE.match(line)
+        if not match:
+            continue
+        labels = [part.strip().lower() for part in match.group(1).split("/")]
+        names = {_PRINTED_LABELS[label] for label in labels if label in _PRINTED_LABELS}
+        if len(names) != 1:
+            continue
+        name = names.pop()
+        value = match.group(2)
+        if name in ("date_of_birth", "expiry_date"):
+            read = _date(value.split("   ")[0])
+            if read is None:
+                continue
+            value = read
+        found.setdefault(name, value)
+    fields = [ExtractedField(name, value, 0.7) for name, value in found.items()]
+    if "surname" in found and "given_names" in found:
+        fields.append(
+            ExtractedField("full_name", f"{found['given_names']} {found['surname']}", 0.7)
+        )
+    return fields

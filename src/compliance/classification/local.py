@@ -15,7 +15,7 @@ from compliance.classification.business_fields import (
     receipt_fields,
     registration_fields,
 )
-from compliance.classification.card_fields import licence_fields
+from compliance.classification.card_fields import licence_fields, printed_identity_fields
 from compliance.classification.dates import parse_printed_date
 from compliance.classification.fieldsets import TEXT_TYPE
 from compliance.classification.model import Classification, ExtractedField
@@ -76,6 +76,8 @@ def _type_fields(document_type: str, text: str) -> list[ExtractedField]:
         return address_fields(text)
     if document_type == "driving_licence":
         return licence_fields(text)
+    if document_type in ("passport", "national_id", "residence_permit"):
+        return printed_identity_fields(text)
     if document_type == "payslip":
         return payslip_fields(text)
     if document_type == "receipt":
