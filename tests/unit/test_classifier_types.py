@@ -258,3 +258,17 @@ def test_a_registration_extract_gives_the_company_and_its_number() -> None:
         "NORTHFIELD ENGINEERING LTD",
         "08812345",
     )
+
+
+def test_a_residence_permit_without_a_zone_gives_the_fields_printed_beside_its_labels() -> None:
+    fields = _fields("residence_permit/de_aufenthaltstitel.txt")
+    assert (fields["full_name"], fields["expiry_date"], fields["document_number"]) == (
+        "ANNA MUSTERFRAU",
+        "2028-06-30",
+        "Y00T4M2H8",
+    )
+
+
+def test_a_zones_fields_take_precedence_over_the_printed_ones() -> None:
+    fields = _fields("national_id/utopia_td1_specimen.txt")  # prints "Document No. D23145890"
+    assert (fields["document_number"], fields["date_of_birth"]) == ("D23145890", "1974-08-12")
