@@ -1,10 +1,13 @@
 """No document escapes every rule, end to end through the real broker and PostgreSQL: an
 invoice from a sanctioned company, a W-9 whose SSN was never issued, and a declared passport
 that talks the classifier into "unknown" each end in an exception for an officer; a clean
-real invoice passes every check. Through Claude (the real SDK in a real classifier process,
-against a Messages-API stand-in whose "model" obeys the document), a passport with a valid
-MRZ that the model calls "unknown" and one it calls a consent form go to review too. Every
-decision is read back from the audit trail.
+real invoice passes every check. A document of each type the classifier added (driving
+licence, residence permit, payslip, receipt, contract, company registration extract, a W-2)
+is decided by every rule of its type, its own among them; a letter that mentions a passport
+once, declared a passport, is unknown and goes to an officer. Through Claude (the real SDK
+in a real classifier process, against a Messages-API stand-in whose "model" obeys the
+document), a passport with a valid MRZ that the model calls "unknown" and one it calls a
+consent form go to review too. Every decision is read back from the audit trail.
 
 Each test has its own topic prefix (the ``settings`` fixture) and its own customer ids.
 """
@@ -36,6 +39,7 @@ from .test_classifier_llm import claude_env, unique_copy
 from .test_rules_checker import checked, customer, exceptions_for, results_for, start_pipeline
 
 DOCUMENTS = PROJECT_ROOT / "tests" / "data" / "documents" / "rules"
+LABELLED = PROJECT_ROOT / "tests" / "data" / "documents" / "labelled"
 
 
 def publish_declared(
@@ -187,3 +191,55 @@ def test_passports_claude_is_talked_into_unknown_or_a_wrong_type_go_to_review(
     assert {r["document_type"] for r in wrong.values()} == {"consent_form"}
     assert wrong["classification.declared-type-agrees"]["outcome"] == "review"
     assert raised(persuaded.document_id)["classification.declared-type-agrees"] == "needs_review"
+
+
+NEW_TYPES = {
+    "driving_licence/de_fuehrerschein.txt": "driving_licence",
+    "residence_permit/uk_brp.txt": "residence_permit",
+    "payslip/fr_bulletin_de_paie.txt": "payslip",
+    "receipt/restaurant_receipt_de.txt": "receipt",
+    "contract/employment_contract.txt": "contract",
+    "company_registration/uk_certificate_of_incorporation.txt": "company_registration",
+    "tax_form/w2_2023_scan_ocr.txt": "tax_form",
+}
+
+
+def test_a_document_of_each_new_type_is_decided_by_the_rules_of_its_type(
+    settings: Settings, processes: Processes, engine: Engine
+) -> None:
+    ruleset = load_ruleset(settings.rules_dir)
+    published = {
+        path: publish_declared(settings, path, declared, LABELLED).document_id
+        for path, declared in NEW_TYPES.items()
+    }
+    letter = publish_declared(
+        settings, "unknown/letter_mentions_passport.txt", "passport", LABELLED
+    ).document_id
+    expected = {published[path]: t for path, t in NEW_TYPES.items()} | {letter: "unknown"}
+    start_pipeline(processes)
+    wait_for(
+        lambda: all(
+            checked(engine, settings, d, len(ruleset.for_type(t))) for d, t in expected.items()
+        ),
+        120,
+        "every document checked and audited",
+        processes,
+    )
+    for document_id, document_type in expected.items():
+        results = results_for(engine, settings, document_id)
+        assert {r["document_type"] for r in results.values()} == {document_type}
+        assert set(results) == {r.id for r in ruleset.for_type(document_type)}
+        if document_type != "unknown":
+            own = {r.id for r in ruleset.for_type(document_type) if document_type in r.applies_to}
+            assert own and own <= set(results), document_type
+            assert results["classification.type-has-rules"]["outcome"] == "pass"
+
+    def raised(document_id: str) -> dict[str, str]:
+        found = exceptions_for(engine, settings, document_id)
+        return {rule: e["kind"] for rule, e in found.items() if rule is not None}
+
+    wait_for(lambda: len(raised(letter)) == 2, 30, "the letter's exceptions audited", processes)
+    assert raised(letter) == {
+        "classification.declared-type-agrees": "needs_review",
+        "classification.type-has-rules": "needs_review",
+    }

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from compliance.classification.circuit import CircuitBreaker
 from compliance.classification.llm import ClaudeClassifier, client_for
+from compliance.classification.model import DOCUMENT_TYPES
 from compliance.classification.prompt import PROMPT_VERSION
 from compliance.codec import registry
 from compliance.config import Settings
@@ -112,16 +113,15 @@ def test_the_request_forces_one_tool_call_with_a_schema_per_document_type(
     request = stub.requests[0]
     assert request["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
     tools = {t["name"]: t["input_schema"] for t in request["tools"]}
-    assert set(tools) == {
-        "record_passport",
-        "record_national_id",
-        "record_proof_of_address",
-        "record_bank_statement",
-        "record_consent_form",
-        "record_tax_form",
-        "record_invoice",
-        "record_unknown",
-    }
+    assert set(tools) == {"record_" + document_type for document_type in DOCUMENT_TYPES}
+    assert {
+        "record_driving_licence",
+        "record_residence_permit",
+        "record_payslip",
+        "record_receipt",
+        "record_contract",
+        "record_company_registration",
+    } < set(tools)
     passport_fields = tools["record_passport"]["properties"]["fields"]
     assert passport_fields["additionalProperties"] is False
     assert {"document_number", "date_of_birth", "expiry_date"} <= set(passport_fields["properties"])

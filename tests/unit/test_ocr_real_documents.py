@@ -154,7 +154,12 @@ def test_scanned_w9_is_a_tax_form_and_its_name_is_read_close_to_the_label() -> N
 
 # --- invoices (PDF text layer) ----------------------------------------------------------------
 
-INVOICE_STEMS = sorted(p.stem for p in INVOICES.glob("*.pdf")) or ["<no invoices found>"]
+# oyo.pdf, in invoice2data's invoice samples, is headed "PAYMENT RECEIPT" and tells the guest
+# to "ask Hotel for invoice": it is read as the receipt it is (see the test below).
+RECEIPTS = {"oyo"}
+INVOICE_STEMS = sorted(p.stem for p in INVOICES.glob("*.pdf") if p.stem not in RECEIPTS) or [
+    "<no invoices found>"
+]
 
 
 def _truth(stem: str) -> dict[str, object]:
@@ -172,7 +177,13 @@ def test_invoice_pdf_is_an_invoice_and_what_is_extracted_matches_the_truth(stem:
         assert got["document_date"] == truth["date"]
 
 
+def test_the_hotels_payment_receipt_among_the_invoice_samples_is_a_receipt() -> None:
+    _, result = read(INVOICES / "oyo.pdf")
+    assert result.document_type == "receipt"
+    assert values(result)["document_date"] == _truth("oyo")["date"]
+
+
 def test_most_invoice_numbers_and_dates_are_found() -> None:
     found = [values(read(INVOICES / f"{stem}.pdf")[1]) for stem in INVOICE_STEMS]
-    assert sum("invoice_number" in v for v in found) >= 7, "of 11 real invoices"
-    assert sum("document_date" in v for v in found) >= 5
+    assert sum("invoice_number" in v for v in found) >= 7, "of 10 real invoices"
+    assert sum("document_date" in v for v in found) >= 4  # and the receipt's, tested above

@@ -93,6 +93,21 @@ def test_the_bundled_ruleset_loads_with_its_rules(ruleset: Ruleset) -> None:
         "invoice.issuer-identified",
         "identifiers.invoice-vat",
         "identifiers.invoice-iban",
+        "address.holder-named",
+        "aml.tax-form-payer-screen",
+        "identity.licence-number-present",
+        "identity.licence-zone-valid",
+        "identity.holder-named",
+        "income.employee-named",
+        "income.recent-payslip",
+        "aml.employer-screen",
+        "aml.receipt-issuer-screen",
+        "receipt.amount-and-date",
+        "aml.contract-parties-screen",
+        "contract.dated",
+        "aml.company-screen",
+        "company.registration-number-present",
+        "company.recent-extract",
     }
     assert ruleset.version.startswith("sha256:")
     assert len(ruleset.version) == len("sha256:") + 16
@@ -423,6 +438,7 @@ def test_proof_of_address_without_an_address_fails(ruleset: Ruleset) -> None:
         "address.address-present",
         "address.recent-document",
         "address.consistent",
+        "address.holder-named",
         "identity.name-matches-customer",
     }
     assert results["address.address-present"].outcome == "fail"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from compliance.classification.local import MODEL
 from compliance.codec import registry
 from compliance.config import Settings
 from compliance.errors import PoisonMessage
@@ -87,7 +88,7 @@ def test_classify_arrival_of_a_readable_sample_gives_one_document_classified(
         cause["correlation_id"],
         cause["subject_id"],
     )
-    assert env["model"] == "local-rules/1"
+    assert env["model"] == MODEL  # the local classifier, by its version
     assert record["document_id"] == arrival["document_id"]
     assert record["customer_id"] == MANIFEST[filename]["customer_id"]
     assert record["document_sha256"] == arrival["sha256"]

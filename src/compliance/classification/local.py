@@ -1,89 +1,28 @@
-"""The local, offline classifier: keyword evidence for the type, MRZ parsing and labelled
-lines for the fields. Deterministic, so the same text always gives the same result."""
+"""The local, offline classifier: evidence for the type from titles, field labels and layout
+(``evidence``), a machine-readable zone on top, and the fields read per type. Deterministic,
+so the same text always gives the same result."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
+from compliance.classification import evidence
+from compliance.classification.business_fields import (
+    address_fields,
+    contract_fields,
+    payslip_fields,
+    receipt_fields,
+    registration_fields,
+)
+from compliance.classification.card_fields import licence_fields, printed_identity_fields
 from compliance.classification.dates import parse_printed_date
 from compliance.classification.fieldsets import TEXT_TYPE
 from compliance.classification.model import Classification, ExtractedField
+from compliance.classification.tax_fields import form_name, tax_form_fields
 from compliance.mrz import MRZ, find_mrz, mrz_date
 
-MODEL = "local-rules/1"
-
-# Evidence for each type: (pattern, weight, words). The type with the highest total wins.
-# ``words``: the text (lower-cased) holds one of them wherever the pattern matches, so a text
-# holding none is not searched (a plain substring test is a hundred times faster than a
-# search for a pattern that starts with a word boundary, on a six-page form).
-_EVIDENCE: dict[str, tuple[tuple[str, float, tuple[str, ...]], ...]] = {
-    "passport": (
-        (r"\bpass(e)?port\b", 3.0, ("passport", "passeport")),
-        (r"\bnationality\b", 1.0, ("nationality",)),
-    ),
-    "national_id": (
-        (
-            r"\bidentity card\b|\bnational id\b|\bid card\b",
-            3.0,
-            ("identity card", "national id", "id card"),
-        ),
-    ),
-    "proof_of_address": (
-        (
-            r"\butility bill\b|\belectricity\b|\bwater bill\b|\bgas bill\b",
-            3.0,
-            ("utility bill", "electricity", "water bill", "gas bill"),
-        ),
-        (r"\bproof of address\b", 3.0, ("proof of address",)),
-        (
-            r"\bservice address\b|\bbilling address\b",
-            1.5,
-            ("service address", "billing address"),
-        ),
-    ),
-    "bank_statement": (
-        (r"^:20:", 2.0, (":20:",)),
-        (r"^:25:", 1.0, (":25:",)),
-        (r"^:6[02][fm]:", 2.0, (":60f:", ":60m:", ":62f:", ":62m:")),
-        (
-            r"\bbank statement\b|\baccount statement\b",
-            3.0,
-            ("bank statement", "account statement"),
-        ),
-    ),
-    "consent_form": (
-        (r"\bconsent\b", 2.0, ("consent",)),
-        (
-            r"\bpurpose of processing\b|\blawful basis\b",
-            2.0,
-            ("purpose of processing", "lawful basis"),
-        ),
-        (r"\bdata protection\b|\bgdpr\b", 1.0, ("data protection", "gdpr")),
-    ),
-    "tax_form": (
-        (r"\bform w-9\b", 4.0, ("form w-9",)),
-        (r"\btaxpayer identification number\b", 2.0, ("taxpayer identification number",)),
-    ),
-    "invoice": (
-        (
-            r"\binvoice\b|\bfactuur|\bfacture\b|\brechnung|\bfattura\b|\bfactura\b",
-            2.5,
-            ("invoice", "factuur", "facture", "rechnung", "fattura", "factura"),
-        ),
-        (
-            r"\bamount due\b|\btotal due\b|\bvat\b|\bbtw\b|\btva\b|\bmwst\b",
-            1.0,
-            ("amount due", "total due", "vat", "btw", "tva", "mwst"),
-        ),
-    ),
-}
-_COMPILED_EVIDENCE = {
-    doc_type: tuple(
-        (re.compile(pattern, re.MULTILINE), weight, words) for pattern, weight, words in evidence
-    )
-    for doc_type, evidence in _EVIDENCE.items()
-}
+MODEL = "local-rules/2"
 
 _LABELS: dict[str, tuple[str, ...]] = {
     "full_name": ("name", "full name", "customer name", "account holder", "data subject"),
@@ -107,7 +46,8 @@ _LABEL_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z .'/-]{1,40}?)\s*[:]\s*(.+?)\s*$"
 
 
 def classify(text: str) -> Classification:
-    document_type, confidence = _document_type(text)
+    found = evidence.document_type(text)
+    document_type, confidence = found.document_type, found.confidence
     fields = {f.name: f for f in _labelled_fields(text)}
     mrz = find_mrz(text)
     if mrz is not None:
@@ -115,35 +55,38 @@ def classify(text: str) -> Classification:
         document_type, confidence = type_from_mrz(mrz, document_type, confidence)
         fields.update({f.name: f for f in mrz_fields(mrz)})
         fields[read_as.name] = read_as
-    if document_type == "bank_statement":
-        fields.update({f.name: f for f in _mt940_fields(text)})
-    elif document_type == "tax_form":
-        fields.update({f.name: f for f in w9_fields(text)})
-    elif document_type == "invoice":
-        found = invoice_fields(text)  # a labelled "Issuer:" line beats a guessed one
-        fields.update({f.name: f for f in found if f.name != "issuer" or "issuer" not in fields})
+    for field in _type_fields(document_type, text):  # a labelled line beats a guessed one
+        if field.name not in fields or field.confidence > fields[field.name].confidence:
+            fields[field.name] = field
     if "full_name" not in fields and {"surname", "given_names"} <= fields.keys():
         full = f"{fields['given_names'].value} {fields['surname'].value}"
         fields["full_name"] = ExtractedField("full_name", full, 0.9)
     return Classification(document_type, confidence, tuple(fields.values()), MODEL)
 
 
-def _document_type(text: str) -> tuple[str, float]:
-    lowered = text.lower()
-    scores = {
-        doc_type: sum(
-            weight
-            for pattern, weight, words in evidence
-            if any(word in lowered for word in words) and pattern.search(lowered)
-        )
-        for doc_type, evidence in _COMPILED_EVIDENCE.items()
-    }
-    best = max(scores, key=lambda t: scores[t])
-    if scores[best] == 0:
-        return "unknown", 0.0
-    runner_up = max(score for t, score in scores.items() if t != best)
-    margin = (scores[best] - runner_up) / scores[best]
-    return best, round(min(0.99, 0.5 + 0.5 * margin), 3)
+def _type_fields(document_type: str, text: str) -> list[ExtractedField]:
+    if document_type == "bank_statement":
+        return _mt940_fields(text)
+    if document_type == "tax_form":
+        form = form_name(text) or "W-9"
+        return w9_fields(text) if form == "W-9" else tax_form_fields(text, form)
+    if document_type == "invoice":
+        return invoice_fields(text)
+    if document_type == "proof_of_address":
+        return address_fields(text)
+    if document_type == "driving_licence":
+        return licence_fields(text)
+    if document_type in ("passport", "national_id", "residence_permit"):
+        return printed_identity_fields(text)
+    if document_type == "payslip":
+        return payslip_fields(text)
+    if document_type == "receipt":
+        return receipt_fields(text)
+    if document_type == "contract":
+        return contract_fields(text)
+    if document_type == "company_registration":
+        return registration_fields(text)
+    return []
 
 
 def text_type(guessed: str) -> ExtractedField:
@@ -152,8 +95,27 @@ def text_type(guessed: str) -> ExtractedField:
     return ExtractedField(TEXT_TYPE, guessed, 1.0)
 
 
+# Document codes of residence permits in the TD1/TD2 formats (ICAO leaves the second letter
+# to the issuing state: the UK's and Ireland's "IR", Germany's "AR", "RP", "RT").
+_PERMIT_CODES = frozenset({"IR", "AR", "RP", "RT"})
+
+
 def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
-    mrz_type = "passport" if mrz.document_code.startswith("P") else "national_id"
+    """The type the zone's document code gives (P passport, V visa, D driving licence, a
+    permit's own code, else an identity card), with the text's confidence when the text
+    agrees; a card-format zone on a document whose text reads as a residence permit or a
+    driving licence keeps the text's type, as their zones share the identity card's code."""
+    code = mrz.document_code.replace("<", "")
+    if code.startswith("P"):
+        mrz_type = "passport"
+    elif code.startswith("V"):
+        mrz_type = "residence_permit"
+    elif code.startswith("D"):
+        mrz_type = "driving_licence"
+    elif code in _PERMIT_CODES or guessed in ("residence_permit", "driving_licence"):
+        mrz_type = "residence_permit" if guessed != "driving_licence" else guessed
+    else:
+        mrz_type = "national_id"
     if guessed == mrz_type:
         return mrz_type, max(confidence, 0.98)
     return mrz_type, 0.95 if mrz.valid else 0.75

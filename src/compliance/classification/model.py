@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The classifier's vocabulary (both classifiers): identity documents, proofs of address
+# (utility bills, a bank's letter confirming the address), financial documents, tax forms
+# (any country's: the ``form`` field names which), and ``unknown`` when the evidence is thin.
 DOCUMENT_TYPES = (
     "passport",
     "national_id",
+    "driving_licence",
+    "residence_permit",  # residence permits and visas
     "proof_of_address",
     "bank_statement",
+    "payslip",
     "consent_form",
     "tax_form",
     "invoice",
+    "receipt",
+    "contract",
+    "company_registration",
     "unknown",
 )
 

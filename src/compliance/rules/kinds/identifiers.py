@@ -1,7 +1,8 @@
 """Identifiers with check digits, validated by python-stdnum: IBAN (ISO 13616, mod 97 and the
 country's length and layout), BIC (ISO 9362), LEI (ISO 17442, mod 97), VAT identification
 numbers (each country's own scheme, chosen by the country prefix), US taxpayer identification
-numbers (SSN, ITIN, EIN: the numbers a Form W-9 takes) and national personal identity numbers
+numbers (SSN, ITIN, EIN: the numbers a Form W-9 takes), Canadian social insurance numbers
+(a T4's) and national personal identity numbers
 (each country's own check-digit scheme)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from stdnum import bic, iban, lei, vatin
+from stdnum.ca import sin
 from stdnum.exceptions import InvalidComponent, ValidationError
 from stdnum.us import ein, itin, ssn
 
@@ -78,9 +80,10 @@ SCHEMES: dict[str, tuple[Validate, str]] = {
     "us_itin": (itin.validate, "US individual taxpayer identification number"),
     "us_ein": (ein.validate, "US employer identification number"),
     "us_tin": (us_tin, "US taxpayer identification number"),
+    "ca_sin": (sin.validate, "Canadian social insurance number"),
 }
 Scheme = Literal[
-    "iban", "bic", "lei", "vat", "us_ssn", "us_itin", "us_ein", "us_tin", "national_id"
+    "iban", "bic", "lei", "vat", "us_ssn", "us_itin", "us_ein", "us_tin", "ca_sin", "national_id"
 ]
 
 
