@@ -157,6 +157,12 @@ class ScreenerApp:
             spec.name: self.app.topic(settings.topic(spec)).name
             for spec in (COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS)
         }
+        # Per output topic: its name on the broker and its records-out counter, bound once.
+        self._output_topics = {
+            spec: (topic, metrics.bind(metrics.records_out, self.name, topic))
+            for spec, topic in self.outputs.items()
+        }
+        self._encode = registry().encode
         self._processed = metrics.bind(metrics.processed, self.name)
         self._records_in = metrics.bind(metrics.records_in, self.name, self.input_name)
         source = self.app.topic(self.input_name, value_deserializer="bytes")
@@ -167,8 +173,9 @@ class ScreenerApp:
     ) -> None:
         """Screen one record and publish what it gives with the application's producer: in
         exactly-once mode the framework's open transaction carries these events with the
-        state change and the record's offset, or none of them."""
-        account = AccountState.from_json(state.get(STATE_KEY))
+        state change and the record's offset, or none of them. The account's state is read
+        once and written once per record, whatever the number of rules."""
+        account = AccountState()
 
         def attempt() -> Sequence[Outgoing]:
             nonlocal account
@@ -179,13 +186,13 @@ class ScreenerApp:
         outputs = self.guard.waiting_out_outages("the record", attempt)
         state.set(STATE_KEY, account.to_json())
         produce = self.app._producer.produce
-        encode = registry().encode
+        encode = self._encode
         for out in outputs:
-            topic = self.outputs[out.topic]
+            topic, counter = self._output_topics[out.topic]
             produce(
                 topic=topic, key=subject_key(out.record), value=encode(out.event_type, out.record)
             )
-            metrics.bind(metrics.records_out, self.name, topic).inc()
+            counter.inc()
         self._processed.inc()
         self._records_in.inc()
 
