@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -293,10 +294,14 @@ def stage_alone(records: list[tuple[bytes, bytes, str]]) -> tuple[float, float]:
 
 
 def count_results(
-    settings: Settings, n: int, timeout_s: float, topic: str | None = None
+    settings: Settings,
+    n: int,
+    timeout_s: float,
+    topic: str | None = None,
+    on_first: Callable[[], object] | None = None,
 ) -> tuple[int, float, float]:
     """Read check results (or the records of ``topic``) until ``n`` (read_committed);
-    (count, first time, last time)."""
+    (count, first time, last time). ``on_first`` is called when the first is read."""
     topic = topic or settings.topic(COMPLIANCE_CHECKS)
     consumer = Consumer(
         {
@@ -315,6 +320,8 @@ def count_results(
             if msg.error():
                 continue
             now = time.perf_counter()
+            if not first and on_first is not None:
+                on_first()
             first = first or now
             last = now
             count += 1
@@ -401,6 +408,9 @@ def start_screeners(
             "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
             "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir / f"copy-{copy}"),
             "COMPLIANCE_LOG_LEVEL": "WARNING",
+            "COMPLIANCE_TRANSACTIONS_COMMIT_INTERVAL_S": str(
+                settings.transactions_commit_interval_s
+            ),
         }
         started.append(
             subprocess.Popen(
@@ -408,6 +418,19 @@ def start_screeners(
             )
         )
     return started
+
+
+class _Done(Exception):
+    """The figures asked for (``--only``) are measured."""
+
+
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User and system CPU time the processes used so far (Linux /proc)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def figure(value: float, unit: str, target: float | None = None) -> dict[str, Any]:
@@ -423,9 +446,25 @@ def main() -> None:
         default=1,
         help="screener processes sharing the partitions (one per core uses the machine)",
     )
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        default=None,
+        help="the screeners' commit interval in seconds (default: the setting's)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("sustained", "latency"),
+        default=None,
+        help="measure only this (with the ceiling), for trying settings",
+    )
     args = parser.parse_args()
     prefix = f"bench-tx-{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix)
+    if args.commit_interval is not None:
+        settings = Settings(
+            topic_prefix=prefix, transactions_commit_interval_s=args.commit_interval
+        )
     kafka_io.require_broker(settings)
     kafka_io.create_topics(settings)
     state_dir = Path("/tmp") / f"{prefix}state"
@@ -440,24 +479,37 @@ def main() -> None:
         figures["ceiling: pass-through events/s"] = figure(rate, "events/s")
         loads["after ceiling"] = os.getloadavg()
         screeners = start_screeners(settings, state_dir, args.copies)
-        count, first, last = count_results(settings, len(records), timeout_s=1800)
+        cpu_at_first: list[float] = []
+        count, first, last = count_results(
+            settings,
+            len(records),
+            timeout_s=1800,
+            on_first=lambda: cpu_at_first.append(cpu_seconds(screeners)),
+        )
         sustained = (count - 1) / (last - first) if last > first else 0.0
         figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
         figures["sustained: check results read"] = figure(count, "results")
+        figures["sustained: screener CPU per transaction"] = figure(
+            (cpu_seconds(screeners) - cpu_at_first[0]) / max(count - 1, 1) * 1e6, "µs"
+        )
         figures["screener processes"] = figure(args.copies, "processes")
+        figures["commit interval"] = figure(settings.transactions_commit_interval_s * 1000, "ms")
         loads["after sustained"] = os.getloadavg()
-        floor = quix_floor(
-            settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
-        )
-        figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
-        runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
-        figures["project runner floor: decode and publish again events/s"] = figure(
-            runner, "events/s"
-        )
-        alone, alone_cpu = stage_alone(records)
-        figures["stage alone: transactions/s"] = figure(alone, "transactions/s")
-        figures["stage alone: CPU per transaction"] = figure(alone_cpu, "µs")
-        loads["after floor and stage"] = os.getloadavg()
+        if args.only is None:
+            floor = quix_floor(
+                settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
+            )
+            figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+            runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
+            figures["project runner floor: decode and publish again events/s"] = figure(
+                runner, "events/s"
+            )
+            alone, alone_cpu = stage_alone(records)
+            figures["stage alone: transactions/s"] = figure(alone, "transactions/s")
+            figures["stage alone: CPU per transaction"] = figure(alone_cpu, "µs")
+            loads["after floor and stage"] = os.getloadavg()
+        if args.only == "sustained":
+            raise _Done
         later = start + timedelta(days=10)
         live = encoded(synthetic(RATE * LATENCY_SECONDS, SEED + 1, later, prefix="lx"))
         measured = latency(settings, live)
@@ -468,6 +520,8 @@ def main() -> None:
             measured["received"] / measured["sent"] * 100, "%"
         )
         loads["after latency"] = os.getloadavg()
+    except _Done:
+        pass
     finally:
         for screener in screeners:
             screener.send_signal(signal.SIGTERM)
@@ -481,17 +535,25 @@ def main() -> None:
         if topics:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
+    command = (
+        f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
+        f" --copies {args.copies}"
+    )
+    if args.commit_interval is not None:
+        command += f" --commit-interval {args.commit_interval}"
+    if args.only is not None:
+        command += f" --only {args.only}"
     result = {
-        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
-        f" --copies {args.copies}",
+        "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "
         f"min) {', '.join(f'{k}: {tuple(round(x, 1) for x in v)}' for k, v in loads.items())}",
         "figures": figures,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.only is None:  # a partial run is printed, not kept
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 

@@ -52,6 +52,7 @@ from compliance.transactions.guard import (
     InfrastructureDown,
     StoppedWhileWaiting,
 )
+from compliance.transactions.pacing import CommitPacing
 from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,11 @@ class ScreenerApp:
                 "linger.ms": 1,
                 "compression.type": "lz4",
             },
-            consumer_poll_timeout=min(settings.poll_timeout_s, 0.2),
+            # A poll waiting for records also holds back the commit of those screened:
+            # never wait longer than the commit interval.
+            consumer_poll_timeout=min(
+                settings.poll_timeout_s, settings.transactions_commit_interval_s
+            ),
             loglevel=None,
             request_timeout=30,
             topic_create_timeout=60,
@@ -165,11 +170,16 @@ class ScreenerApp:
         self._encode = registry().encode
         self._processed = metrics.bind(metrics.processed, self.name)
         self._records_in = metrics.bind(metrics.records_in, self.name, self.input_name)
+        # The framework commits every ``transactions_commit_interval_s``; the pacing holds
+        # commits back to ``CATCHING_UP_COMMIT_S`` while the screener catches up.
+        context = self.app._processing_context
+        self.pacing = CommitPacing(context.commit_checkpoint)
+        context.commit_checkpoint = self.pacing.commit_checkpoint  # type: ignore[method-assign]
         source = self.app.topic(self.input_name, value_deserializer="bytes")
         self.app.dataframe(source).update(self._screen, stateful=True, metadata=True)
 
     def _screen(
-        self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State[str, Any]
+        self, value: bytes | None, key: Any, timestamp: int, _headers: Any, state: State[str, Any]
     ) -> None:
         """Screen one record and publish what it gives with the application's producer: in
         exactly-once mode the framework's open transaction carries these events with the
@@ -195,6 +205,7 @@ class ScreenerApp:
             counter.inc()
         self._processed.inc()
         self._records_in.inc()
+        self.pacing.screened(timestamp)
 
     def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
         """``action_for`` decides: a content error is dead-lettered and the stream goes on

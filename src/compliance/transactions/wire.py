@@ -77,20 +77,21 @@ class TransactionReader:
 
     def __call__(self, data: bytes | None) -> Record:
         if not self._fast or not data or data[:HEADER_LEN] != self._header:
-            event_type, record = self._codec.decode(data)
+            event_type, slow = self._codec.decode(data)
             if event_type != EVENT_TYPE:
                 raise PoisonMessage(f"{event_type} does not belong on transactions.submitted")
-            return record
+            return slow
         buffer = io.BytesIO(data)
         buffer.seek(HEADER_LEN)
         try:
-            record = schemaless_reader(buffer, self._schema, None)
+            decoded = schemaless_reader(buffer, self._schema, None)
         except Exception as exc:  # fastavro raises several types on corrupt bodies
             raise PoisonMessage(f"corrupt {EVENT_TYPE} body: {exc}") from exc
         if buffer.tell() != len(data):
             raise PoisonMessage(f"{len(data) - buffer.tell()} trailing bytes after the body")
-        if not isinstance(record, dict):
+        if not isinstance(decoded, dict):
             raise PoisonMessage(f"{EVENT_TYPE} body is not a record")
+        record: Record = decoded
         self._check_bounds(record)
         envelope = record["envelope"]
         envelope["occurred_at"] = _EPOCH + timedelta(milliseconds=envelope["occurred_at"])
