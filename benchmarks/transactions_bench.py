@@ -15,17 +15,24 @@ deleted afterwards. Fixed seed: the same transactions every run.
    results committed per second, from the first to the last (``sustained transactions/s``);
 3. where the time goes, for the choice of framework: the same transactions through a Quix
    Streams application doing nothing but count per account in its state (exactly-once, the
-   screener's commit interval): the framework's own floor (``quixstreams floor: stateful
-   no-op events/s``); the project's own transactional runner (batches, no state) publishing
-   each decoded record again (``project runner floor: ...``); and the screener's stage
-   alone, in this process without Kafka (decode, rules, encode: ``stage alone:
-   transactions/s``);
+   screener's commit interval through a backlog): the framework's own floor (``quixstreams
+   floor: stateful no-op events/s`` and its CPU per event); the project's own transactional
+   runner (batches, no state) publishing each decoded record again (``project runner
+   floor: ...``); and the screener's stage alone, in this process without Kafka (decode,
+   rules, the state as JSON, encode: ``stage alone: transactions/s`` and its CPU per
+   transaction);
 4. latency: with the screener caught up, transactions are published at 3,000 a second for
    20 s; for each, the time from its publication to its check result being readable by a
    read_committed consumer in another process (p50, p99).
 
 The machine's load average is recorded with the figures: on a machine shared with other
-work, the figures are lower than on an idle one.
+work, the figures are lower than on an idle one. CPU time per transaction (the screener
+processes' user and system time, all their threads, over the sustained run) depends much
+less on the other work, and says what a quiet machine would do.
+
+Options for trying settings: ``--commit-interval S`` (the screeners' setting), ``--rate N``
+(the latency measurement's rate), ``--only sustained|latency``; such runs print their
+figures without keeping them.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from compliance.codec import registry  # noqa: E402
 from compliance.config import Settings  # noqa: E402
 from compliance.topics import COMPLIANCE_CHECKS, TRANSACTIONS_SUBMITTED, TopicSpec  # noqa: E402
 from compliance.transactions.model import Transaction, transaction_record  # noqa: E402
+from compliance.transactions.pacing import CATCHING_UP_COMMIT_S  # noqa: E402
 
 GIVEN = [
     "Anna",
@@ -198,9 +206,10 @@ def ceiling(settings: Settings, source: str, n: int) -> float:
     return seen / elapsed if elapsed else 0.0
 
 
-def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> float:
+def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> tuple[float, float]:
     """A Quix Streams application counting per key in its state and producing each record
-    again, exactly-once: what the framework costs before any work."""
+    again, exactly-once: what the framework costs before any work. (events/s, CPU
+    microseconds per event: this process, all its threads)."""
     from quixstreams import Application
 
     app = Application(
@@ -208,7 +217,8 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
         consumer_group=f"{settings.topic_prefix}quix-floor",
         processing_guarantee="exactly-once",
         auto_offset_reset="earliest",
-        commit_interval=settings.transactions_commit_interval_s,
+        # The screener's commit interval through a backlog (``compliance.transactions.pacing``)
+        commit_interval=max(settings.transactions_commit_interval_s, CATCHING_UP_COMMIT_S),
         state_dir=state_dir,
         loglevel="WARNING",
     )
@@ -226,11 +236,13 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
 
     def processed(_topic: str, _partition: int, _offset: int) -> None:
         if not first:
-            first.append(time.perf_counter())
+            first.extend((time.perf_counter(), time.process_time()))
 
     app._on_message_processed = processed
     app.run(count=n, timeout=300)
-    return n / (time.perf_counter() - first[0]) if first else 0.0
+    if not first:
+        return 0.0, 0.0
+    return n / (time.perf_counter() - first[0]), (time.process_time() - first[1]) / n * 1e6
 
 
 def runner_floor(settings: Settings, source: str, n: int) -> float:
@@ -504,10 +516,11 @@ def main() -> None:
         figures["commit interval"] = figure(settings.transactions_commit_interval_s * 1000, "ms")
         loads["after sustained"] = os.getloadavg()
         if args.only is None:
-            floor = quix_floor(
+            floor, floor_cpu = quix_floor(
                 settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
             )
             figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+            figures["quixstreams floor: CPU per event"] = figure(floor_cpu, "µs")
             runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
             figures["project runner floor: decode and publish again events/s"] = figure(
                 runner, "events/s"

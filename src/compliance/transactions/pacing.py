@@ -10,8 +10,8 @@ marker on every partition it wrote, CPU the screener then lacks for screening. S
   ``CATCHING_UP_LAG_MS`` ago): commit every ``interval_s``
   (``COMPLIANCE_TRANSACTIONS_COMMIT_INTERVAL_S``), for latency;
 - catching up (a backlog: a restart, a replay, a burst over its speed): commit every
-  ``CATCHING_UP_COMMIT_S``; those results are late anyway, and fewer commits make the
-  backlog go faster.
+  ``CATCHING_UP_COMMIT_S`` (or ``interval_s`` if that is longer); those results are late
+  anyway, and fewer commits make the backlog go faster.
 
 The lag is the record's timestamp (the broker's append time on ``transactions.submitted``)
 against this machine's clock: a clock off by more than the bound only makes commits less

@@ -17,6 +17,10 @@ it to the framework and guards the edges:
   never quotes the error's message): it is screened again after the fix, and the topic is
   never drained into the dead-letter topic (``compliance.transactions.guard``);
 - the framework's internal topics (the state changelog) are named under the topic prefix;
+- the Kafka transaction commits every ``transactions_commit_interval_s`` while the screener
+  keeps up, and every ``CATCHING_UP_COMMIT_S`` while it works through a backlog
+  (``compliance.transactions.pacing``): results are readable soon after their payment, and
+  a backlog goes as fast as the machine allows;
 - every wait is bounded: the broker must answer within ``request_timeout``, a broker gone
   for ``broker_availability_timeout`` stops the process, and a stop request is honoured
   after the current record; once asked to stop, the process must be gone within
