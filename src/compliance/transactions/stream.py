@@ -143,10 +143,10 @@ class ScreenerApp:
                 "linger.ms": 1,
                 "compression.type": "lz4",
             },
-            # A poll waiting for records also holds back the commit of those screened:
-            # never wait longer than the commit interval.
+            # A poll that brings nothing tells the pacing the screener is idle, and commits
+            # what it screened: a short poll keeps that soon after the last record.
             consumer_poll_timeout=min(
-                settings.poll_timeout_s, settings.transactions_commit_interval_s
+                settings.poll_timeout_s, settings.transactions_commit_interval_s / 4
             ),
             loglevel=None,
             request_timeout=30,

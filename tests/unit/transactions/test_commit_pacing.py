@@ -70,3 +70,28 @@ def test_a_forced_commit_is_never_held_back_while_catching_up() -> None:
     paced.screened(int(clocks.wall_ms) - 60_000)
     paced.commit_checkpoint(force=True, revoking=True)
     assert commits == [{"force": True, "revoking": True}]
+
+
+def test_a_poll_that_brings_nothing_commits_what_was_screened_at_once() -> None:
+    clocks, commits = Clocks(), []  # type: ignore[var-annotated]
+    paced = pacing(clocks, commits)
+    paced.screened(int(clocks.wall_ms) - 2)
+    paced.commit_checkpoint()  # after the poll that brought the record: the interval decides
+    paced.commit_checkpoint()  # after a poll that brought nothing: idle, commit now
+    paced.commit_checkpoint()  # idle again, nothing new: the interval decides
+    assert commits == [
+        {"force": False, "revoking": False},
+        {"force": True, "revoking": False},
+        {"force": False, "revoking": False},
+    ]
+
+
+def test_the_end_of_a_backlog_is_committed_when_the_polls_run_dry() -> None:
+    clocks, commits = Clocks(), []  # type: ignore[var-annotated]
+    paced = pacing(clocks, commits)
+    paced.screened(int(clocks.wall_ms) - 60_000)
+    paced.commit_checkpoint()  # catching up: held back
+    assert commits == []
+    clocks.advance(0.002)
+    paced.commit_checkpoint()  # the poll brought nothing: the backlog is done
+    assert commits == [{"force": True, "revoking": False}]
