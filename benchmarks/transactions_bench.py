@@ -15,17 +15,24 @@ deleted afterwards. Fixed seed: the same transactions every run.
    results committed per second, from the first to the last (``sustained transactions/s``);
 3. where the time goes, for the choice of framework: the same transactions through a Quix
    Streams application doing nothing but count per account in its state (exactly-once, the
-   screener's commit interval): the framework's own floor (``quixstreams floor: stateful
-   no-op events/s``); the project's own transactional runner (batches, no state) publishing
-   each decoded record again (``project runner floor: ...``); and the screener's stage
-   alone, in this process without Kafka (decode, rules, encode: ``stage alone:
-   transactions/s``);
+   screener's commit interval through a backlog): the framework's own floor (``quixstreams
+   floor: stateful no-op events/s`` and its CPU per event); the project's own transactional
+   runner (batches, no state) publishing each decoded record again (``project runner
+   floor: ...``); and the screener's stage alone, in this process without Kafka (decode,
+   rules, the state as JSON, encode: ``stage alone: transactions/s`` and its CPU per
+   transaction);
 4. latency: with the screener caught up, transactions are published at 3,000 a second for
    20 s; for each, the time from its publication to its check result being readable by a
    read_committed consumer in another process (p50, p99).
 
 The machine's load average is recorded with the figures: on a machine shared with other
-work, the figures are lower than on an idle one.
+work, the figures are lower than on an idle one. CPU time per transaction (the screener
+processes' user and system time, all their threads, over the sustained run) depends much
+less on the other work, and says what a quiet machine would do.
+
+Options for trying settings: ``--commit-interval S`` (the screeners' setting), ``--rate N``
+(the latency measurement's rate), ``--only sustained|latency``; such runs print their
+figures without keeping them.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +68,7 @@ from compliance.codec import registry  # noqa: E402
 from compliance.config import Settings  # noqa: E402
 from compliance.topics import COMPLIANCE_CHECKS, TRANSACTIONS_SUBMITTED, TopicSpec  # noqa: E402
 from compliance.transactions.model import Transaction, transaction_record  # noqa: E402
+from compliance.transactions.pacing import CATCHING_UP_COMMIT_S  # noqa: E402
 
 GIVEN = [
     "Anna",
@@ -197,9 +206,10 @@ def ceiling(settings: Settings, source: str, n: int) -> float:
     return seen / elapsed if elapsed else 0.0
 
 
-def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> float:
+def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> tuple[float, float]:
     """A Quix Streams application counting per key in its state and producing each record
-    again, exactly-once: what the framework costs before any work."""
+    again, exactly-once: what the framework costs before any work. (events/s, CPU
+    microseconds per event: this process, all its threads)."""
     from quixstreams import Application
 
     app = Application(
@@ -207,7 +217,8 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
         consumer_group=f"{settings.topic_prefix}quix-floor",
         processing_guarantee="exactly-once",
         auto_offset_reset="earliest",
-        commit_interval=settings.transactions_commit_interval_s,
+        # The screener's commit interval through a backlog (``compliance.transactions.pacing``)
+        commit_interval=max(settings.transactions_commit_interval_s, CATCHING_UP_COMMIT_S),
         state_dir=state_dir,
         loglevel="WARNING",
     )
@@ -225,11 +236,13 @@ def quix_floor(settings: Settings, source: str, n: int, state_dir: Path) -> floa
 
     def processed(_topic: str, _partition: int, _offset: int) -> None:
         if not first:
-            first.append(time.perf_counter())
+            first.extend((time.perf_counter(), time.process_time()))
 
     app._on_message_processed = processed
     app.run(count=n, timeout=300)
-    return n / (time.perf_counter() - first[0]) if first else 0.0
+    if not first:
+        return 0.0, 0.0
+    return n / (time.perf_counter() - first[0]), (time.process_time() - first[1]) / n * 1e6
 
 
 def runner_floor(settings: Settings, source: str, n: int) -> float:
@@ -258,8 +271,11 @@ def runner_floor(settings: Settings, source: str, n: int) -> float:
     return (count - 1) / (last - first) if last > first else 0.0
 
 
-def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
-    """The screener's stage in this process, no Kafka: decode, every rule, encode."""
+def stage_alone(records: list[tuple[bytes, bytes, str]]) -> tuple[float, float]:
+    """The screener's stage in this process, no Kafka: decode, every rule, the state as
+    JSON (as the state store keeps it), encode. (transactions/s, CPU microseconds each)."""
+    import orjson
+
     from compliance.processors.transaction_screener import TransactionScreener
     from compliance.transactions.account import AccountState
     from compliance.transactions.ruleset import load_transaction_rules
@@ -271,23 +287,33 @@ def stage_alone(records: list[tuple[bytes, bytes, str]]) -> float:
         folder_screen(settings.sanctions_dir),
     )
     codec = registry()
-    states: dict[bytes, Any] = {}
-    started = 0.0
+    states: dict[bytes, bytes] = {}
+    started = cpu = 0.0
+    warm = len(records) // 5  # the first fifth warms the sanctions cache
     for i, (key, value, _) in enumerate(records):
-        if i == len(records) // 5:  # the first fifth warms the sanctions cache
-            started = time.perf_counter()
-        account = AccountState.from_json(states.get(key))
+        if i == warm:
+            started, cpu = time.perf_counter(), time.process_time()
+        stored = states.get(key)
+        account = AccountState.from_json(orjson.loads(stored) if stored else None)
         for out in stage(value, key, account):
             codec.encode(out.event_type, out.record)
-        states[key] = account.to_json()
-    return (len(records) - len(records) // 5) / (time.perf_counter() - started)
+        states[key] = orjson.dumps(account.to_json())
+    timed = len(records) - warm
+    return (
+        timed / (time.perf_counter() - started),
+        (time.process_time() - cpu) / timed * 1e6,
+    )
 
 
 def count_results(
-    settings: Settings, n: int, timeout_s: float, topic: str | None = None
+    settings: Settings,
+    n: int,
+    timeout_s: float,
+    topic: str | None = None,
+    on_first: Callable[[], object] | None = None,
 ) -> tuple[int, float, float]:
     """Read check results (or the records of ``topic``) until ``n`` (read_committed);
-    (count, first time, last time)."""
+    (count, first time, last time). ``on_first`` is called when the first is read."""
     topic = topic or settings.topic(COMPLIANCE_CHECKS)
     consumer = Consumer(
         {
@@ -306,6 +332,8 @@ def count_results(
             if msg.error():
                 continue
             now = time.perf_counter()
+            if not first and on_first is not None:
+                on_first()
             first = first or now
             last = now
             count += 1
@@ -339,7 +367,9 @@ def _receiver(bootstrap: str, topic: str, start_offsets: dict[int, int], n: int,
     out.put(seen)
 
 
-def latency(settings: Settings, records: list[tuple[bytes, bytes, str]]) -> dict[str, float]:
+def latency(
+    settings: Settings, records: list[tuple[bytes, bytes, str]], rate: int = RATE
+) -> dict[str, float]:
     checks = settings.topic(COMPLIANCE_CHECKS)
     probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "probe"})
     parts = probe.list_topics(checks, timeout=10).topics[checks].partitions
@@ -356,10 +386,10 @@ def latency(settings: Settings, records: list[tuple[bytes, bytes, str]]) -> dict
     topic = settings.topic(TRANSACTIONS_SUBMITTED)
     sent: dict[str, float] = {}
     tick = 0.01
-    per_tick = int(RATE * tick)
+    per_tick = max(1, int(rate * tick))
     start = time.perf_counter()
     for i in range(0, len(records), per_tick):
-        due = start + (i // per_tick) * tick
+        due = start + i / rate
         pause = due - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
@@ -392,6 +422,9 @@ def start_screeners(
             "COMPLIANCE_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
             "COMPLIANCE_TRANSACTIONS_STATE_DIR": str(state_dir / f"copy-{copy}"),
             "COMPLIANCE_LOG_LEVEL": "WARNING",
+            "COMPLIANCE_TRANSACTIONS_COMMIT_INTERVAL_S": str(
+                settings.transactions_commit_interval_s
+            ),
         }
         started.append(
             subprocess.Popen(
@@ -399,6 +432,19 @@ def start_screeners(
             )
         )
     return started
+
+
+class _Done(Exception):
+    """The figures asked for (``--only``) are measured."""
+
+
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User and system CPU time the processes used so far (Linux /proc)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def figure(value: float, unit: str, target: float | None = None) -> dict[str, Any]:
@@ -414,9 +460,31 @@ def main() -> None:
         default=1,
         help="screener processes sharing the partitions (one per core uses the machine)",
     )
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        default=None,
+        help="the screeners' commit interval in seconds (default: the setting's)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=RATE,
+        help="transactions/s of the latency measurement (the target is at 3,000)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("sustained", "latency"),
+        default=None,
+        help="measure only this (with the ceiling), for trying settings",
+    )
     args = parser.parse_args()
     prefix = f"bench-tx-{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix)
+    if args.commit_interval is not None:
+        settings = Settings(
+            topic_prefix=prefix, transactions_commit_interval_s=args.commit_interval
+        )
     kafka_io.require_broker(settings)
     kafka_io.create_topics(settings)
     state_dir = Path("/tmp") / f"{prefix}state"
@@ -431,32 +499,53 @@ def main() -> None:
         figures["ceiling: pass-through events/s"] = figure(rate, "events/s")
         loads["after ceiling"] = os.getloadavg()
         screeners = start_screeners(settings, state_dir, args.copies)
-        count, first, last = count_results(settings, len(records), timeout_s=1800)
+        cpu_at_first: list[float] = []
+        count, first, last = count_results(
+            settings,
+            len(records),
+            timeout_s=1800,
+            on_first=lambda: cpu_at_first.append(cpu_seconds(screeners)),
+        )
         sustained = (count - 1) / (last - first) if last > first else 0.0
         figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
         figures["sustained: check results read"] = figure(count, "results")
+        figures["sustained: screener CPU per transaction"] = figure(
+            (cpu_seconds(screeners) - cpu_at_first[0]) / max(count - 1, 1) * 1e6, "µs"
+        )
         figures["screener processes"] = figure(args.copies, "processes")
+        figures["commit interval"] = figure(settings.transactions_commit_interval_s * 1000, "ms")
         loads["after sustained"] = os.getloadavg()
-        floor = quix_floor(
-            settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
-        )
-        figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
-        runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
-        figures["project runner floor: decode and publish again events/s"] = figure(
-            runner, "events/s"
-        )
-        figures["stage alone: transactions/s"] = figure(stage_alone(records), "transactions/s")
-        loads["after floor and stage"] = os.getloadavg()
+        if args.only is None:
+            floor, floor_cpu = quix_floor(
+                settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records), state_dir / "floor"
+            )
+            figures["quixstreams floor: stateful no-op events/s"] = figure(floor, "events/s")
+            figures["quixstreams floor: CPU per event"] = figure(floor_cpu, "µs")
+            runner = runner_floor(settings, settings.topic(TRANSACTIONS_SUBMITTED), len(records))
+            figures["project runner floor: decode and publish again events/s"] = figure(
+                runner, "events/s"
+            )
+            alone, alone_cpu = stage_alone(records)
+            figures["stage alone: transactions/s"] = figure(alone, "transactions/s")
+            figures["stage alone: CPU per transaction"] = figure(alone_cpu, "µs")
+            loads["after floor and stage"] = os.getloadavg()
+        if args.only == "sustained":
+            raise _Done
         later = start + timedelta(days=10)
-        live = encoded(synthetic(RATE * LATENCY_SECONDS, SEED + 1, later, prefix="lx"))
-        measured = latency(settings, live)
-        figures["p99 ms publish to check result at 3,000 tx/s"] = figure(measured["p99"], "ms", 35)
-        figures["p50 ms publish to check result at 3,000 tx/s"] = figure(measured["p50"], "ms")
+        live = encoded(synthetic(args.rate * LATENCY_SECONDS, SEED + 1, later, prefix="lx"))
+        measured = latency(settings, live, args.rate)
+        at = f"at {args.rate:,} tx/s"
+        figures[f"p99 ms publish to check result {at}"] = figure(
+            measured["p99"], "ms", 35 if args.rate == RATE else None
+        )
+        figures[f"p50 ms publish to check result {at}"] = figure(measured["p50"], "ms")
         figures["latency: publish rate achieved"] = figure(measured["rate"], "transactions/s")
         figures["latency: results received of sent"] = figure(
             measured["received"] / measured["sent"] * 100, "%"
         )
         loads["after latency"] = os.getloadavg()
+    except _Done:
+        pass
     finally:
         for screener in screeners:
             screener.send_signal(signal.SIGTERM)
@@ -470,17 +559,27 @@ def main() -> None:
         if topics:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
+    command = (
+        f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
+        f" --copies {args.copies}"
+    )
+    if args.commit_interval is not None:
+        command += f" --commit-interval {args.commit_interval}"
+    if args.rate != RATE:
+        command += f" --rate {args.rate}"
+    if args.only is not None:
+        command += f" --only {args.only}"
     result = {
-        "command": f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
-        f" --copies {args.copies}",
+        "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "
         f"min) {', '.join(f'{k}: {tuple(round(x, 1) for x in v)}' for k, v in loads.items())}",
         "figures": figures,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.only is None and args.rate == RATE:  # a partial run is printed, not kept
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 

@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 
 from compliance import health, metrics
 from compliance.audit.store import connect, require_database
-from compliance.codec import Record, registry
+from compliance.codec import Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.errors import PoisonMessage
 from compliance.outgoing import Outgoing
@@ -37,20 +38,24 @@ from compliance.screening.live import LiveSanctions
 from compliance.transactions.account import AccountState
 from compliance.transactions.events import outputs
 from compliance.transactions.findings import CounterpartyScreen
-from compliance.transactions.model import EVENT_TYPE, Transaction, read_transaction
+from compliance.transactions.model import Transaction, read_transaction
 from compliance.transactions.ruleset import TransactionRules, load_transaction_rules, screen
 from compliance.transactions.sanctions import live_screen
 from compliance.transactions.stream import ScreenerApp
+from compliance.transactions.wire import TransactionReader
 
 log = logging.getLogger(__name__)
 NAME = "transaction-screener"
 
 
+@lru_cache(maxsize=4)
+def _reader(codec: SchemaRegistry) -> TransactionReader:
+    return TransactionReader(codec)
+
+
 def read(value: bytes | None, key: bytes | None) -> tuple[Record, Transaction]:
     """The transaction in a record; ``PoisonMessage`` saying why it cannot be screened."""
-    event_type, record = registry().decode(value)
-    if event_type != EVENT_TYPE:
-        raise PoisonMessage(f"{event_type} does not belong on transactions.submitted")
+    record = _reader(registry())(value)
     tx = read_transaction(record)
     if key is not None and key != tx.account_id.encode("utf-8"):
         raise PoisonMessage("the record's key is not its account id (its history would split)")

@@ -13,14 +13,16 @@ screener's state store (RocksDB, changelogged to Kafka) as plain JSON-able lists
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_ENTRIES = 1000
 DAY_MS = 86_400_000
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One transaction in an account's history. A tuple: the state holds thousands of them
+    and reads and writes them with every transaction, as JSON arrays."""
+
     booked_ms: int
     transaction_id: str
     amount: float  # in the reporting currency
@@ -30,15 +32,7 @@ class Entry:
     original_amount: float  # in the transaction's own currency
 
     def as_list(self) -> list[Any]:
-        return [
-            self.booked_ms,
-            self.transaction_id,
-            self.amount,
-            self.direction,
-            self.channel,
-            self.counterparty,
-            self.original_amount,
-        ]
+        return list(self)
 
 
 def day_of(booked_ms: int) -> str:
@@ -59,15 +53,15 @@ class AccountState:
         if not value:
             return cls()
         return cls(
-            entries=[Entry(*e) for e in value["entries"]],
-            days={k: list(v) for k, v in value["days"].items()},
-            alerted=dict(value["alerted"]),
+            entries=[Entry._make(e) for e in value["entries"]],
+            days=value["days"],  # freshly decoded: ours to change
+            alerted=value["alerted"],
             first_ms=value.get("first_ms"),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "entries": [e.as_list() for e in self.entries],
+            "entries": [list(e) for e in self.entries],
             "days": self.days,
             "alerted": self.alerted,
             "first_ms": self.first_ms,

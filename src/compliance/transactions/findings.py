@@ -36,18 +36,40 @@ class CounterpartyScreen(Protocol):
     ) -> list[Hit]: ...
 
 
-@dataclass(frozen=True)
 class Seen:
-    """A transaction as the rules see it, with the account's history including it."""
+    """A transaction as the rules see it, with the account's history including it. Made
+    once per transaction (a plain class: a frozen dataclass costs more to build than the
+    rules that read it)."""
 
-    tx: Transaction
-    amount: Decimal | None  # in the reporting currency; None: no rate for its currency
-    entry: Entry
-    account: AccountState
-    reporting_currency: str
-    sanctions: CounterpartyScreen | None = None
-    country: str | None = None  # the counterparty's (``Transaction.country``), worked out once
-    _windows: dict[int, list[Entry]] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = (
+        "_windows",
+        "account",
+        "amount",
+        "country",
+        "entry",
+        "reporting_currency",
+        "sanctions",
+        "tx",
+    )
+
+    def __init__(
+        self,
+        tx: Transaction,
+        amount: Decimal | None,  # in the reporting currency; None: no rate for its currency
+        entry: Entry,
+        account: AccountState,
+        reporting_currency: str,
+        sanctions: CounterpartyScreen | None = None,
+        country: str | None = None,  # the counterparty's (``Transaction.country``), once
+    ) -> None:
+        self.tx = tx
+        self.amount = amount
+        self.entry = entry
+        self.account = account
+        self.reporting_currency = reporting_currency
+        self.sanctions = sanctions
+        self.country = country
+        self._windows: dict[int, list[Entry]] = {}
 
     def window(self, length_ms: int) -> list[Entry]:
         """The account's entries in the window of this length ending at its latest booking

@@ -112,6 +112,12 @@ class TransactionRules:
         days = [r.params.baseline_days for r in self.rules if r.kind == "velocity"]
         return max(days, default=0) + 2
 
+    @cached_property
+    def plan(self) -> tuple[tuple[Rule, str, int | None, Evaluate, Any], ...]:
+        """Each rule with what ``screen`` reads of it for every transaction, looked up once:
+        (rule, id, window, evaluate, params)."""
+        return tuple((r, r.id, r.window_ms, r.evaluate, r.params) for r in self.rules)
+
 
 def _read_yaml(path: Path) -> Any:
     try:
@@ -229,25 +235,28 @@ def screen(
     one alert, naming every transaction of it."""
     if account.seen(tx.transaction_id):
         return Screened((), None, duplicate=True)
-    amount = rules.rates.to_reporting(tx.amount, tx.currency)
+    rates = rules.rates
+    amount = rates.to_reporting(tx.amount, tx.currency)
     entry = _entry(tx, amount)
     account.add(entry, rules.keep_ms, rules.keep_days)
-    seen = Seen(tx, amount, entry, account, rules.rates.reporting_currency, sanctions, tx.country)
+    seen = Seen(tx, amount, entry, account, rates.reporting_currency, sanctions, tx.country)
     alerts: list[Alert] = []
     if amount is None:
-        reason = f"no rate from {tx.currency} to {rules.rates.reporting_currency}"
+        reason = f"no rate from {tx.currency} to {rates.reporting_currency}"
         alerts.append(Alert(RATE_MISSING, Finding((tx.transaction_id,), reason, {})))
-    for rule in rules.rules:
-        window = rule.window_ms
-        last = account.alerted.get(rule.id)
-        if window is not None and last is not None and last < entry.booked_ms < last + window:
-            continue
-        finding = rule.evaluate(rule.params, seen)
+    alerted = account.alerted
+    booked_ms = entry.booked_ms
+    for rule, rule_id, window, evaluate, params in rules.plan:
+        if window is not None:
+            last = alerted.get(rule_id)
+            if last is not None and last < booked_ms < last + window:
+                continue
+        finding = evaluate(params, seen)
         if finding is None:
             continue
         alerts.append(Alert(rule, finding))
         if window is not None:
-            account.alerted[rule.id] = entry.booked_ms
+            alerted[rule_id] = booked_ms
     return Screened(tuple(alerts), amount, duplicate=False)
 
 

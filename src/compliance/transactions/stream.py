@@ -17,6 +17,10 @@ it to the framework and guards the edges:
   never quotes the error's message): it is screened again after the fix, and the topic is
   never drained into the dead-letter topic (``compliance.transactions.guard``);
 - the framework's internal topics (the state changelog) are named under the topic prefix;
+- the Kafka transaction commits every ``transactions_commit_interval_s`` while the screener
+  keeps up, and every ``CATCHING_UP_COMMIT_S`` while it works through a backlog
+  (``compliance.transactions.pacing``): results are readable soon after their payment, and
+  a backlog goes as fast as the machine allows;
 - every wait is bounded: the broker must answer within ``request_timeout``, a broker gone
   for ``broker_availability_timeout`` stops the process, and a stop request is honoured
   after the current record; once asked to stop, the process must be gone within
@@ -52,6 +56,7 @@ from compliance.transactions.guard import (
     InfrastructureDown,
     StoppedWhileWaiting,
 )
+from compliance.transactions.pacing import CommitPacing
 from compliance.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -138,7 +143,11 @@ class ScreenerApp:
                 "linger.ms": 1,
                 "compression.type": "lz4",
             },
-            consumer_poll_timeout=min(settings.poll_timeout_s, 0.2),
+            # A poll that brings nothing tells the pacing the screener is idle, and commits
+            # what it screened: a short poll keeps that soon after the last record.
+            consumer_poll_timeout=min(
+                settings.poll_timeout_s, settings.transactions_commit_interval_s / 4
+            ),
             loglevel=None,
             request_timeout=30,
             topic_create_timeout=60,
@@ -157,18 +166,30 @@ class ScreenerApp:
             spec.name: self.app.topic(settings.topic(spec)).name
             for spec in (COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS)
         }
+        # Per output topic: its name on the broker and its records-out counter, bound once.
+        self._output_topics = {
+            spec: (topic, metrics.bind(metrics.records_out, self.name, topic))
+            for spec, topic in self.outputs.items()
+        }
+        self._encode = registry().encode
         self._processed = metrics.bind(metrics.processed, self.name)
         self._records_in = metrics.bind(metrics.records_in, self.name, self.input_name)
+        # The framework commits every ``transactions_commit_interval_s``; the pacing holds
+        # commits back to ``CATCHING_UP_COMMIT_S`` while the screener catches up.
+        context = self.app._processing_context
+        self.pacing = CommitPacing(context.commit_checkpoint)
+        context.commit_checkpoint = self.pacing.commit_checkpoint  # type: ignore[method-assign]
         source = self.app.topic(self.input_name, value_deserializer="bytes")
         self.app.dataframe(source).update(self._screen, stateful=True, metadata=True)
 
     def _screen(
-        self, value: bytes | None, key: Any, _timestamp: int, _headers: Any, state: State[str, Any]
+        self, value: bytes | None, key: Any, timestamp: int, _headers: Any, state: State[str, Any]
     ) -> None:
         """Screen one record and publish what it gives with the application's producer: in
         exactly-once mode the framework's open transaction carries these events with the
-        state change and the record's offset, or none of them."""
-        account = AccountState.from_json(state.get(STATE_KEY))
+        state change and the record's offset, or none of them. The account's state is read
+        once and written once per record, whatever the number of rules."""
+        account = AccountState()
 
         def attempt() -> Sequence[Outgoing]:
             nonlocal account
@@ -179,15 +200,16 @@ class ScreenerApp:
         outputs = self.guard.waiting_out_outages("the record", attempt)
         state.set(STATE_KEY, account.to_json())
         produce = self.app._producer.produce
-        encode = registry().encode
+        encode = self._encode
         for out in outputs:
-            topic = self.outputs[out.topic]
+            topic, counter = self._output_topics[out.topic]
             produce(
                 topic=topic, key=subject_key(out.record), value=encode(out.event_type, out.record)
             )
-            metrics.bind(metrics.records_out, self.name, topic).inc()
+            counter.inc()
         self._processed.inc()
         self._records_in.inc()
+        self.pacing.screened(timestamp)
 
     def on_processing_error(self, exc: Exception, row: Row | None, logger: Any) -> bool:
         """``action_for`` decides: a content error is dead-lettered and the stream goes on
