@@ -4,7 +4,9 @@ Values that identify a person or an account by themselves are replaced by number
 placeholders such as ``[IBAN_1]``; the mapping stays in this process, and placeholders in
 Claude's reply are put back, so the extracted fields still carry the real values. Machine-
 readable zones are replaced whole: they are parsed locally (``compliance.mrz``) and their
-check-digit-verified fields win over Claude's reading anyway.
+check-digit-verified fields win over Claude's reading anyway. Every line of a zone the parser
+finds is replaced, also one with no ``<`` filler (a Chinese passport's data line, a Belgian
+card's second line) or printed with spaces inside.
 
 Names and street addresses are not redacted (no pattern finds them reliably): a bank that
 must not send them should use the local classifier.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from compliance.mrz import find_mrz
 
 # Order matters: the more specific patterns run first.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -43,17 +47,28 @@ def redact(text: str) -> Redaction:
     seen: dict[str, str] = {}  # the same value twice gets the same placeholder
     counters: dict[str, int] = {}
 
+    def placeholder(kind: str, value: str) -> str:
+        if value not in seen:
+            counters[kind] = counters.get(kind, 0) + 1
+            seen[value] = f"[{kind}_{counters[kind]}]"
+            originals[seen[value]] = value
+        return seen[value]
+
+    zone = find_mrz(text)
+    zone_lines = frozenset(zone.lines) if zone is not None else frozenset()
+    if zone_lines:
+        text = "\n".join(
+            placeholder("MRZ", line) if re.sub(r"\s+", "", line).upper() in zone_lines else line
+            for line in text.split("\n")
+        )
+
     for kind, pattern in _PATTERNS:
 
         def replace(match: re.Match[str], kind: str = kind) -> str:
             value = match.group(0)
             if kind == "MRZ" and "<" not in value:
                 return value
-            if value not in seen:
-                counters[kind] = counters.get(kind, 0) + 1
-                seen[value] = f"[{kind}_{counters[kind]}]"
-                originals[seen[value]] = value
-            return seen[value]
+            return placeholder(kind, value)
 
         text = pattern.sub(replace, text)
     return Redaction(text, originals)
