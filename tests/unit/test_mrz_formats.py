@@ -298,3 +298,19 @@ def test_german_d_and_stateless_xxx_codes_are_valid() -> None:
     assert read("deu-td1-specimen").codes == {"issuing_state": "icao", "nationality": "icao"}
     visa = read("icao-mrva-utopia")
     assert visa.valid and visa.codes["nationality"] == "icao"  # XXX: unspecified nationality
+
+
+def test_a_cards_printed_number_above_an_invalid_td1_zone_does_not_make_it_a_swiss_licence() -> None:
+    # A Belgian specimen zone with its document number's check digit broken, under the card's
+    # number printed on a line of its own (nine characters, like a Swiss licence's first line).
+    text = (
+        "CARD No 000590240\n"
+        "L01X00T47\n"
+        "IDBEL000590240<6016<<<<<<<<<<<\n"
+        "8512017F1311048BEL851201002007\n"
+        "REINARTZ<<ULRIKE<KATIA<E<<<<<<\n"
+    )
+    mrz = find_mrz(text)
+    assert mrz is not None
+    assert (mrz.format, mrz.kind, mrz.valid) == ("TD1", "identity_card", False)
+    assert "layout" not in mrz.failed_checks

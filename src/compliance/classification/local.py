@@ -20,7 +20,7 @@ from compliance.classification.dates import parse_printed_date
 from compliance.classification.fieldsets import TEXT_TYPE
 from compliance.classification.model import Classification, ExtractedField
 from compliance.classification.tax_fields import form_name, tax_form_fields
-from compliance.mrz import MRZ, find_mrz, mrz_date
+from compliance.mrz import MRZ, document_kind, find_mrz, mrz_date
 
 MODEL = "local-rules/2"
 
@@ -101,15 +101,21 @@ _PERMIT_CODES = frozenset({"IR", "AR", "RP", "RT"})
 
 
 def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float]:
-    """The type the zone's document code gives (P passport, V visa, D driving licence, a
-    permit's own code, else an identity card), with the text's confidence when the text
+    """The type the zone gives (its kind as the MRZ parser reads it from the format and the
+    document code: passport, visa, residence permit, driving licence; else D driving licence,
+    a permit's own code, else an identity card), with the text's confidence when the text
     agrees; a card-format zone on a document whose text reads as a residence permit or a
     driving licence keeps the text's type, as their zones share the identity card's code."""
     code = mrz.document_code.replace("<", "")
-    if code.startswith("P"):
-        mrz_type = "passport"
-    elif code.startswith("V"):
-        mrz_type = "residence_permit"
+    by_kind = {
+        "passport": "passport",
+        "visa": "residence_permit",
+        "residence_permit": "residence_permit",
+        "driving_licence": "driving_licence",
+    }
+    kind = mrz.kind or document_kind(code)
+    if kind in by_kind:
+        mrz_type = by_kind[kind]
     elif code.startswith("D"):
         mrz_type = "driving_licence"
     elif code in _PERMIT_CODES or guessed in ("residence_permit", "driving_licence"):

@@ -47,7 +47,9 @@ def _has_licence_line(text: str) -> bool:
 
 def find_exact_mrz(text: str) -> MRZ | None:
     """The first valid zone printed as ICAO specifies it (spaces inside lines tolerated), else
-    the first invalid one with a filler in one of its lines."""
+    the first invalid one with a filler in one of its lines, one whose layout holds before one
+    whose layout does not (a card's printed number just above its TD1 zone reads as the first
+    line of a Swiss licence's zone)."""
     lines = [re.sub(r"\s+", "", line).upper() for line in text.splitlines()]
     candidates = [line for line in lines if len(line) in _LENGTHS and _LINE.match(line)]
     invalid: MRZ | None = None
@@ -61,7 +63,10 @@ def find_exact_mrz(text: str) -> MRZ | None:
                 continue
             if mrz.valid:
                 return mrz
-            if invalid is None and any("<" in line for line in group):
+            if any("<" in line for line in group) and (
+                invalid is None
+                or ("layout" in invalid.failed_checks and "layout" not in mrz.failed_checks)
+            ):
                 invalid = mrz
     return invalid
 
