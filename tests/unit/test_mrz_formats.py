@@ -300,7 +300,7 @@ def test_german_d_and_stateless_xxx_codes_are_valid() -> None:
     assert visa.valid and visa.codes["nationality"] == "icao"  # XXX: unspecified nationality
 
 
-def test_a_cards_printed_number_above_an_invalid_td1_zone_does_not_make_it_a_swiss_licence() -> None:
+def test_a_printed_number_above_an_invalid_td1_zone_does_not_make_a_swiss_licence() -> None:
     # A Belgian specimen zone with its document number's check digit broken, under the card's
     # number printed on a line of its own (nine characters, like a Swiss licence's first line).
     text = (
