@@ -72,6 +72,20 @@ def test_mrz_with_a_wrong_check_digit_fails_naming_it(lines: str, failed: str) -
     assert failed in verdict.explanation
 
 
+def test_a_zone_naming_no_state_fails_saying_so_not_blaming_its_check_digits() -> None:
+    # The issuing state is outside the check digits of a passport zone: they all still hold.
+    verdict = mrz(TD3_SPECIMEN.replace("P<UTO", "P<QQQ", 1))
+    assert not verdict.passed
+    assert "issuing state 'QQQ' names no state" in verdict.explanation
+    assert "check digits do not match" not in verdict.explanation
+
+
+def test_a_specimen_zone_says_it_is_a_specimen() -> None:
+    verdict = mrz(TD3_SPECIMEN)
+    assert verdict.passed
+    assert "(a specimen document)" in verdict.explanation
+
+
 @pytest.mark.parametrize("lines", [None, "", "no zone here", "P<UTO\nshort"])
 def test_a_document_without_an_mrz_fails(lines: str | None) -> None:
     verdict = mrz(lines)

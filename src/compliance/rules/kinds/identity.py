@@ -132,9 +132,18 @@ def mrz_check_digits(params: FieldParams, fields: Fields, _: Any, __: Context) -
     if mrz is None:
         return Verdict(False, "no machine-readable zone was found on the document", inputs)
     if not mrz.valid:
-        failed = ", ".join(mrz.failed_checks)
-        return Verdict(False, f"MRZ check digits do not match for: {failed}", inputs)
+        reasons = []
+        digits = [name for name, ok in mrz.checks.items() if not ok]
+        if digits:
+            reasons.append(f"MRZ check digits do not match for: {', '.join(digits)}")
+        for field_name in mrz.unknown_codes:
+            code = getattr(mrz, field_name, "")
+            reasons.append(f"the MRZ's {field_name.replace('_', ' ')} {code!r} names no state")
+        return Verdict(False, "; ".join(reasons), inputs)
     checked = ", ".join(mrz.checks)
+    note = " (a specimen document)" if mrz.specimen else ""
     return Verdict(
-        True, f"all {len(mrz.checks)} MRZ check digits match ({mrz.format}: {checked})", inputs
+        True,
+        f"all {len(mrz.checks)} MRZ check digits match ({mrz.format}: {checked}){note}",
+        inputs,
     )
