@@ -101,26 +101,10 @@ class Screener:
         scored (the config's ``max_candidates``)."""
         index = self._index  # one read: this call uses this index throughout
         config = self.config
-        surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
-        tokens = normalise_name(name, surname_first=surname_first)
+        tokens, expansions, recs = self._retrieve(index, name, entity_type)
         if not tokens:
             return []
-        expansions = [
-            index.expand(
-                t,
-                config.token_similarity,
-                config.max_expansions_per_token,
-                config.known_name_penalty,
-            )
-            for t in tokens
-        ]
         single = len(tokens) == 1
-        recs = index.candidates(
-            expansions,
-            single_min_similarity=config.single_token_similarity,
-            max_postings=config.max_postings_per_key,
-            max_candidates=config.max_candidates,
-        )
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         best: dict[str, Hit] = {}
@@ -196,6 +180,40 @@ class Screener:
         if hits and customer_id is not None and self.is_cleared is not None:
             hits = self._not_cleared(hits, customer_id, name, query_dob, countries)
         return hits[: config.max_hits if max_hits is None else max_hits]
+
+    def candidate_entity_ids(self, name: str, *, entity_type: EntityType | None = None) -> set[str]:
+        """The entities whose names retrieval passes on to scoring for ``name`` (whatever
+        their score): what a benchmark of candidate recall measures."""
+        index = self._index
+        _tokens, _expansions, recs = self._retrieve(index, name, entity_type)
+        return {index.entities[index.rec_entity[rec]].entity_id for rec in recs}
+
+    def _retrieve(
+        self, index: ScreeningIndex, name: str, entity_type: EntityType | None
+    ) -> tuple[tuple[str, ...], list[dict[str, float]], list[int]]:
+        config = self.config
+        surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
+        tokens = normalise_name(name, surname_first=surname_first)
+        if not tokens:
+            return tokens, [], []
+        expansions = [
+            index.expand(
+                t,
+                config.token_similarity,
+                config.max_expansions_per_token,
+                config.known_name_penalty,
+            )
+            for t in tokens
+        ]
+        recs = index.candidates(
+            expansions,
+            single_min_similarity=config.single_token_similarity,
+            max_postings=config.max_postings_per_key,
+            max_candidates=config.max_candidates,
+        )
+        if len(tokens) == 1:
+            recs = [rec for rec in recs if len(index.rec_tokens[rec].split()) == 1]
+        return tokens, expansions, recs
 
     def _not_cleared(
         self,
