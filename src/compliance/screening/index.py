@@ -29,7 +29,9 @@ Records are numbered shortest first, so when a pair is very common the postings 
 
 from __future__ import annotations
 
+import re
 import threading
+import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -75,6 +77,16 @@ class ListInfo:
     entity_count: int
 
 
+_WORDS = re.compile(r"[^\W\d_]+")
+_ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "de", "del", "la", "y", "et", "&"})
+
+
+def _initials_key(tokens: Sequence[str]) -> int:
+    """A 32-bit key of the first letters of all tokens but the last, and the last token."""
+    text = "".join(t[0] for t in tokens[:-1]) + "|" + tokens[-1]
+    return zlib.crc32(text.encode())
+
+
 def _deletions(token: str) -> set[str]:
     keys = {token}
     if len(token) >= _MIN_DELETE_LEN:
@@ -95,6 +107,8 @@ class ScreeningIndex:
         self._token_keys = array("I")
         self._token_recs = array("I")
         self._acronyms: dict[str, list[int]] = {}
+        self._initials_keys = array("Q")
+        self._initials_recs = array("I")
         self._skeletons: dict[str, list[int]] = {}
         self._skeleton_deletes: dict[str, list[int]] = {}
         self._skeleton_cache: dict[tuple[str, int], dict[str, float]] = {}
@@ -156,8 +170,24 @@ class ScreeningIndex:
                 two_families = surname_first and len(tokens) >= 3 and second_surname(name)
                 records.append((tokens, number, alias_no, two_families))
 
+    def _initials_of(self, tokens: tuple[str, ...], entity_no: int, alias_no: int) -> set[str]:
+        """An organisation name's initials: of its normalised words and of the words as
+        written, legal form included, less "and", "of", "the" (NIOC: National Iranian Oil
+        Company)."""
+        found: set[str] = set()
+        if len(tokens) >= 3:
+            found.add("".join(t[0] for t in tokens if not t.isdigit()))
+        entity = self.entities[entity_no]
+        written = entity.name if alias_no < 0 else entity.aliases[alias_no].name
+        words = [w for w in _WORDS.findall(written.lower()) if w not in _ACRONYM_SKIP]
+        if len(words) >= 3:
+            found.add("".join(w[0] for w in words))
+        return {f for f in found if len(f) >= 3}
+
     def _index_records(self, records: list[tuple[tuple[str, ...], int, int, bool]]) -> None:
         vocab = self.vocab
+        rec_bits = max(len(records), 2).bit_length()
+        initials_keys = array("Q")
         token_ids: list[tuple[int, ...]] = []
         person_types = (EntityType.PERSON, EntityType.UNKNOWN)
         for tokens, entity_no, alias_no, two_families in records:
@@ -172,10 +202,12 @@ class ScreeningIndex:
             self.rec_alias.append(alias_no)
             self.rec_tokens.append(" ".join(tokens))
             self.rec_second_surname.append(two_families)
-            if len(tokens) >= 3 and self.entities[entity_no].entity_type not in person_types:
-                initials = "".join(t[0] for t in tokens if not t.isdigit())
-                if len(initials) >= 3:
-                    self._acronyms.setdefault(initials, []).append(len(self.rec_entity) - 1)
+            rec = len(self.rec_entity) - 1
+            if self.entities[entity_no].entity_type not in person_types:
+                for initials in self._initials_of(tokens, entity_no, alias_no):
+                    self._acronyms.setdefault(initials, []).append(rec)
+            elif len(tokens) >= 2:
+                initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
         self.vocab_tokens = list(vocab)
         frequency: Counter[int] = Counter()
         for record_ids in token_ids:
@@ -187,7 +219,12 @@ class ScreeningIndex:
         frequent = {self.vocab_tokens[t] for t, n in frequency.items() if n >= floor}
         self.common_tokens = COMMON_NAME_TOKENS | frequent
         width = max(len(vocab), 2)
-        rec_bits = max(len(records), 2).bit_length()
+        ordered_initials = sorted(initials_keys)
+        del initials_keys
+        initials_mask = (1 << rec_bits) - 1
+        self._initials_keys = array("Q", [v >> rec_bits for v in ordered_initials])
+        self._initials_recs = array("I", [v & initials_mask for v in ordered_initials])
+        del ordered_initials
         if (width * width).bit_length() + rec_bits > 64:
             raise ValueError("too many distinct tokens and names for the pair index")
         self._width, self._rec_bits = width, rec_bits
@@ -271,7 +308,11 @@ class ScreeningIndex:
         for tid in candidates:
             other = self.vocab_tokens[tid]
             if other != token:
-                sim = token_similarity(token, other) - penalty
+                sim = token_similarity(token, other)
+                if (
+                    penalty and phonetic_key(other) != sound
+                ):  # "davis"/"david", not "hijazi"/"hejazi"
+                    sim -= penalty
                 if sim >= min_similarity:
                     found[other] = sim
         best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
@@ -323,6 +364,15 @@ class ScreeningIndex:
         if hi - lo > cap:
             return None
         return self._token_recs[lo:hi]
+
+    def initials_records(self, tokens: Sequence[str], cap: int) -> array[int]:
+        """Person names whose given names start with the letters of ``tokens[:-1]`` and
+        whose last name is ``tokens[-1]`` ("H. A. S. Mohammad")."""
+        key = _initials_key(tokens)
+        keys = self._initials_keys
+        lo = bisect_left(keys, key)
+        hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
+        return self._initials_recs[lo:hi]
 
     def acronym_records(self, token: str) -> list[int]:
         """Organisation names (three words or more) whose initials spell ``token``."""

@@ -216,6 +216,9 @@ def _numerals(tokens: list[str]) -> list[str]:
     return out
 
 
+FILLER_WORDS = _FILLERS
+
+
 def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
     kept = [t for t in tokens if t not in drop]
     return kept if kept else tokens

@@ -20,6 +20,7 @@ from compliance.screening.hits import Hit, ScoreBreakdown, TokenMatch
 from compliance.screening.index import ListInfo, ScreeningIndex
 from compliance.screening.model import AliasType, EntityType, PartialDate, SanctionsList
 from compliance.screening.normalise import (
+    FILLER_WORDS,
     VARIANTS,
     consonant_skeleton,
     legal_forms,
@@ -37,8 +38,10 @@ from compliance.screening.translit import has_abjad
 
 _FALLBACK_BELOW = 5  # fewer candidates sharing two words: look for one shared rare word
 _FALLBACK_SIMILARITY = 0.85
+_RARE_POSTINGS = 12  # a word in at most this many names: its names are always scored
 _MAX_READINGS = 4
 _ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
+_JOINED_SIMILARITY = 0.85
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 
 
@@ -59,9 +62,29 @@ def _alternatives(
     the result is a listed word (or, for an Arabic-script name, has listed consonants)."""
     found: list[tuple[tuple[str, ...], str]] = [(tokens, "")]
     vocab = index.vocab
+
+    def listed_word(word: str) -> bool:
+        if word in vocab:
+            return True
+        if abjad:
+            return bool(index.expand_skeleton(word, 1))
+        return any(sim >= _JOINED_SIMILARITY for sim in index.expand(word, 0.8, 1).values())
+
+    if len(tokens) >= 3 and (whole := "".join(tokens)) in vocab:
+        found.append(((whole,), f"screened words read as one, '{whole}'"))
+    letters = [i for i, t in enumerate(tokens) if len(t) == 1]
+    if len(letters) >= 2 and letters == list(range(letters[0], letters[-1] + 1)):
+        joined = "".join(tokens[i] for i in letters)
+        if joined in vocab:
+            found.append(
+                (
+                    (*tokens[: letters[0]], joined, *tokens[letters[-1] + 1 :]),
+                    f"single letters read as one word, '{joined}'",
+                )
+            )
     for i in range(len(tokens) - 1):
         joined = tokens[i] + tokens[i + 1]
-        if joined in vocab or (abjad and index.expand_skeleton(joined, 1)):
+        if len(tokens[i]) > 1 and len(tokens[i + 1]) > 1 and listed_word(joined):
             how = f"screened words '{tokens[i]} {tokens[i + 1]}' read as one, '{joined}'"
             found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
     for i, token in enumerate(tokens):
@@ -74,9 +97,10 @@ def _alternatives(
             continue
         for k in range(2, len(token) - 1):
             head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
-            if head in vocab and tail in vocab:
-                how = f"screened word '{token}' read as two, '{head} {tail}'"
-                found.append(((*tokens[:i], head, tail, *tokens[i + 1 :]), how))
+            if head in vocab and (tail in vocab or tail in FILLER_WORDS):
+                parts = (head, tail) if tail in vocab else (head,)
+                how = f"screened word '{token}' read as '{head} {tail}'"
+                found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
     return found[:_MAX_READINGS]
 
 
@@ -382,16 +406,22 @@ class Screener:
         word = name.strip()
         if len(tokens) == 1 and len(word) >= 4 and word.isalpha() and word.isupper():
             acronyms = set(index.acronym_records(tokens[0])[: config.max_token_postings])
-        if len(counts) < _FALLBACK_BELOW:
-            for reading in readings:
-                for expansion in reading.expansions:
-                    for token, sim in list(expansion.items())[:3]:
-                        if sim < _FALLBACK_SIMILARITY or len(token) < 3 or token.isdigit():
-                            continue
-                        postings = index.token_postings(token, config.max_token_postings)
-                        if postings:
-                            counts.update(postings)
+        few = len(counts) < _FALLBACK_BELOW
+        rare: Counter[int] = Counter()
+        for reading in readings:
+            for expansion in reading.expansions:
+                for token, sim in list(expansion.items())[: 3 if few else 1]:
+                    if sim < _FALLBACK_SIMILARITY or len(token) < 3 or token.isdigit():
+                        continue
+                    cap = config.max_token_postings if few else _RARE_POSTINGS
+                    postings = index.token_postings(token, cap)
+                    if postings:
+                        rare.update(postings)
+            if len(reading.tokens) >= 2 and any(len(t) == 1 for t in reading.tokens):
+                rare.update(index.initials_records(reading.tokens, config.max_token_postings))
         recs = [rec for rec, _ in counts.most_common(config.max_candidates)]
+        chosen = set(recs)
+        recs.extend(rec for rec, _ in rare.most_common(config.max_candidates) if rec not in chosen)
         recs.extend(sorted(acronyms - set(recs)))
         return readings, recs, acronyms
 
