@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from rapidfuzz import fuzz, process  # noqa: E402
+
 from compliance.screening import (  # noqa: E402
     Alias,
     AliasType,
@@ -152,8 +154,10 @@ def token_statistics(index: ScreeningIndex) -> dict[bool, tuple[Counter[str], Co
 
 
 class WordIndex:
-    """Which names contain every word of a query, word for word, read by this bench's own
-    rules (letters only, lower case): the negatives must not be listed names."""
+    """Which names contain, for every word of a query, that word or one spelt nearly alike
+    (rapidfuzz ratio >= SAME_WORD_RATIO: "Mohammed" / "Muhammad" / "Mohamad", "Yusuf" /
+    "Yousef"), read by this bench's own rules (letters only, lower case) and not by the
+    matcher's tables: the negatives must not be listed names, however spelt."""
 
     def __init__(self, names: Sequence[tuple[str, bool]]) -> None:
         postings: dict[str, array[int]] = {}
@@ -164,18 +168,32 @@ class WordIndex:
                     found = postings[word] = array("I")
                 found.append(number)
         self.postings = postings
+        self.words = list(postings)
+        self._alike: dict[str, list[str]] = {}
+
+    def alike(self, word: str) -> list[str]:
+        found = self._alike.get(word)
+        if found is None:
+            found = [
+                w
+                for w, _score, _i in process.extract(
+                    word, self.words, scorer=fuzz.ratio, score_cutoff=SAME_WORD_RATIO, limit=50
+                )
+            ]
+            self._alike[word] = found
+        return found
 
     def contains(self, query: str) -> bool:
         words = {w.lower() for w in name_words(query, person=True)}
-        lists = sorted((self.postings.get(w, array("I")) for w in words), key=len)
-        if not lists or not lists[0]:
-            return False
-        common = set(lists[0])
-        for other in lists[1:]:
-            common.intersection_update(other)
+        common: set[int] | None = None
+        for word in sorted(words, key=len, reverse=True):
+            holders: set[int] = set()
+            for alike in self.alike(word):
+                holders.update(self.postings[alike])
+            common = holders if common is None else common & holders
             if not common:
                 return False
-        return True
+        return bool(common)
 
 
 def listed_names(lists: Sequence[SanctionsList]) -> list[tuple[str, bool]]:
@@ -232,6 +250,7 @@ _COMMON_FAMILY = _words(
 # words of letters (hyphens and apostrophes kept inside a word), "SURNAME, Given" turned round.
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _STRONG_ALIASES = {AliasType.AKA, AliasType.FKA, AliasType.NKA}
+SAME_WORD_RATIO = 80.0  # rapidfuzz ratio from which two words count as one name spelt otherwise
 SPELLING_SIMILARITY = 0.7  # difflib ratio above which a real alias is the same name respelt
 
 

@@ -38,10 +38,10 @@ from compliance.screening.translit import has_abjad
 
 _FALLBACK_BELOW = 5  # fewer candidates sharing two words: look for one shared rare word
 _FALLBACK_SIMILARITY = 0.85
+_MAX_RARE = 25  # records found by one shared word that are scored, most words shared first
 _RARE_POSTINGS = 12  # a word in at most this many names: its names are always scored
 _MAX_READINGS = 4
 _ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
-_JOINED_SIMILARITY = 0.85
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 
 
@@ -53,6 +53,11 @@ class _Reading:
     expansions: list[dict[str, float]]
     how: str  # how this reading differs from the plain one ("" for the plain one)
     abjad: bool  # romanised from Arabic, Persian or Hebrew letters
+    # listed spellings of the tokens this reading changed: a listed name with none of them
+    # scores no better under this reading than under the plain one
+    changed: frozenset[str] = frozenset()
+    spellings: frozenset[str] = frozenset()  # every listed spelling of every token
+    has_initial: bool = False
 
 
 def _alternatives(
@@ -66,9 +71,7 @@ def _alternatives(
     def listed_word(word: str) -> bool:
         if word in vocab:
             return True
-        if abjad:
-            return bool(index.expand_skeleton(word, 1))
-        return any(sim >= _JOINED_SIMILARITY for sim in index.expand(word, 0.8, 1).values())
+        return abjad and bool(index.expand_skeleton(word, 1))
 
     if len(tokens) >= 3 and (whole := "".join(tokens)) in vocab:
         found.append(((whole,), f"screened words read as one, '{whole}'"))
@@ -342,7 +345,19 @@ class Screener:
     ) -> tuple[_Reading, NameScore] | None:
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
+        listed_initial = any(len(t) == 1 for t in listed)
         for reading in readings:
+            if reading.how and reading.changed.isdisjoint(listed):
+                continue
+            if (
+                len(listed) >= 3
+                and len(reading.tokens) >= 2
+                and not (reading.has_initial or listed_initial)
+                and sum(t in reading.spellings for t in listed) <= 1
+            ):
+                # one word shared of three or more listed: at best about 63 (one end word of
+                # the listed name missing weighs 1, the screened name's other word 0.3)
+                continue
             if len(reading.tokens) == 1 and len(listed) != 1:
                 if rec in acronyms:
                     acronym = _acronym_score(reading, listed, config)
@@ -386,10 +401,20 @@ class Screener:
         if not tokens:
             return [], [], set()
         abjad = has_abjad(name)
-        readings = [
-            _Reading(alternative, self._expand(index, alternative, abjad), how, abjad)
-            for alternative, how in _alternatives(index, tokens, abjad)
-        ]
+        readings = []
+        for alternative, how in _alternatives(index, tokens, abjad):
+            expansions = self._expand(index, alternative, abjad)
+            changed = frozenset(
+                spelling
+                for token, found in zip(alternative, expansions, strict=True)
+                if token not in tokens
+                for spelling in found
+            )
+            spellings = frozenset(spelling for found in expansions for spelling in found)
+            initial = any(len(t) == 1 for t in alternative)
+            readings.append(
+                _Reading(alternative, expansions, how, abjad, changed, spellings, initial)
+            )
         counts: Counter[int] = Counter()
         for reading in readings:
             for rank, rec in enumerate(
@@ -398,7 +423,9 @@ class Screener:
                     single_min_similarity=config.single_token_similarity,
                     max_postings=config.max_postings_per_key,
                     max_candidates=config.max_candidates,
-                    pair_expansions=_ABJAD_PAIR_EXPANSIONS if abjad else None,
+                    pair_expansions=_ABJAD_PAIR_EXPANSIONS
+                    if abjad and len(reading.tokens) <= 3
+                    else None,
                 )
             ):
                 counts[rec] += config.max_candidates - rank
@@ -421,7 +448,7 @@ class Screener:
                 rare.update(index.initials_records(reading.tokens, config.max_token_postings))
         recs = [rec for rec, _ in counts.most_common(config.max_candidates)]
         chosen = set(recs)
-        recs.extend(rec for rec, _ in rare.most_common(config.max_candidates) if rec not in chosen)
+        recs.extend(rec for rec, _ in rare.most_common(_MAX_RARE) if rec not in chosen)
         recs.extend(sorted(acronyms - set(recs)))
         return readings, recs, acronyms
 
