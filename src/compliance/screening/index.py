@@ -432,6 +432,9 @@ class ScreeningIndex:
         counts: Counter[int] = Counter()
         if len(expansions) > 1:
             live = [i for i, found in enumerate(ids) if found]
+            if len(live) > _MAX_PAIR_TOKENS:  # a long name: its longest words are enough
+                longest = sorted(live, key=lambda i: -max(map(len, expansions[i])))
+                live = sorted(longest[:_MAX_PAIR_TOKENS])
             for x, i in enumerate(live):
                 for j in live[x + 1 :]:
                     counts.update(self._pair_postings(ids[i], ids[j], max_postings))
