@@ -267,14 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall: list[float] = []
     cpu: list[float] = []
     for q in queries:
-        w0, c0 = time.perf_counter(), time.process_time()
+        w0, c0 = time.perf_counter(), time.thread_time()
         full.screen(q)
-        cpu.append((time.process_time() - c0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
         wall.append((time.perf_counter() - w0) * 1000)
     wall.sort()
     figure(figures, "bundled: median latency per name", statistics.median(wall), "ms")
     figure(figures, "bundled: p99 latency per name", wall[int(len(wall) * 0.99)], "ms", 2.0)
     figure(figures, "bundled: mean CPU time per name", statistics.fmean(cpu), "ms")
+    cpu.sort()
+    figure(figures, "bundled: p99 CPU time per name", cpu[int(len(cpu) * 0.99)], "ms")
     if args.part == "held" and not args.no_customers:
         result = {
             "command": f".venv/bin/python benchmarks/screening_quality_bench.py --seed {args.seed}",
