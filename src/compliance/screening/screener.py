@@ -98,13 +98,22 @@ def _alternatives(
             how = f"article written joined: '{token}' read as '{token[:2]} {rest}'"
             found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
             continue
+        if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
+            continue
         for k in range(2, len(token) - 1):
             head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
-            if head in vocab and (tail in vocab or tail in FILLER_WORDS):
+            if _part(index, head) and (_part(index, tail) or tail in FILLER_WORDS):
                 parts = (head, tail) if tail in vocab else (head,)
                 how = f"screened word '{token}' read as '{head} {tail}'"
                 found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
     return found[:_MAX_READINGS]
+
+
+def _part(index: ScreeningIndex, word: str) -> bool:
+    """Can ``word`` be one part of a screened word read as two? A listed word of four
+    letters or more, or a shorter one that several listed names use ("don" of "Don Juan",
+    not "aka" of "Tanaka")."""
+    return word in index.vocab and (len(word) >= 4 or index.is_known_name(word))
 
 
 def _how(match: TokenMatch, abjad: bool) -> str:
