@@ -83,7 +83,15 @@ def score_name(
         initial = len(q) == 1
         for j, c in enumerate(listed):
             sim = similar.get(c, 0.0)
-            if not sim and (initial or len(c) == 1) and q[0] == c[0] and not organisation:
+            if (
+                not sim
+                and (initial or len(c) == 1)
+                and q[0] == c[0]
+                and not organisation
+                # an initial stands for a given name, never for the other name's family name
+                and not (initial and j == len(listed) - 1 and len(listed) > 1)
+                and not (len(c) == 1 and i == len(query) - 1 and len(query) > 1)
+            ):
                 sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
             elif organisation and 0 < sim < 1.0:
                 shortest = min(len(q), len(c))
