@@ -26,10 +26,19 @@ class ScreeningConfig:
     last_token_weight: float = 1.0
     middle_token_weight: float = 0.3
     max_middle_weight: float = 0.6  # all missing middle names together ("Muammar Qadhafi")
+    # A listed second family name ("GARCIA MARQUEZ, Gabriel") left out weighs this much.
+    second_surname_weight: float = 0.3
+    # Organisation and vessel words of this many letters or fewer must agree exactly: "ALFA"
+    # is not "ALTA", "CHINT" is not "CHINA".
+    short_word_length: int = 5
     # Retrieval limits (bound the work per query whatever the list size).
     max_expansions_per_token: int = 12
     max_postings_per_key: int = 4000
     max_candidates: int = 60
+    # Fallback retrieval by one shared word: only words in at most this many listed names.
+    max_token_postings: int = 300
+    # A one-word query equal to the initials of a listed organisation's name scores this.
+    acronym_score: float = 86.0
     max_hits: int = 20
     # Secondary factors, in score points (0..100 scale).
     dob_exact_bonus: float = 8.0
@@ -40,4 +49,12 @@ class ScreeningConfig:
     nationality_mismatch_penalty: float = 5.0
     entity_type_mismatch_penalty: float = 25.0
     weak_alias_penalty: float = 5.0
+    number_mismatch_penalty: float = 30.0
+    # A legal form of another kind ("llc" against "jsc"): legal forms weigh little.
+    legal_form_mismatch_penalty: float = 2.0
+    # An ID number given with the query found in the listing (passport, national ID...).
+    id_number_bonus: float = 10.0
+    # Only very common given and family names, no date of birth, nationality or ID number
+    # agreeing: at most this score (a review, never a certain match).
+    common_name_cap: float = 90.0
     include_weak_aliases: bool = True

@@ -12,6 +12,8 @@ class TokenMatch:
     query_token: str
     listed_token: str
     similarity: float  # 0..1
+    # exact, spelling, initial, same consonants (a name written in Arabic letters), initials
+    how: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,10 @@ class ScoreBreakdown:
     unmatched_query_tokens: tuple[str, ...]
     unmatched_listed_tokens: tuple[str, ...]
     notes: tuple[str, ...]  # plain-language reasons for each factor
+    number_factor: float = 0.0  # points off when an organisation's or vessel's numbers differ
+    legal_form_factor: float = 0.0  # points off for legal forms of different kinds
+    id_number_factor: float = 0.0  # points added when a given ID number is in the listing
+    capped_at: float | None = None  # common names without a second identifier: a review
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +60,9 @@ class Hit:
         b = self.breakdown
         kind = "primary name" if self.alias_type is AliasType.PRIMARY else self.alias_type.value
         tokens = ", ".join(
-            f"{m.query_token}~{m.listed_token} {m.similarity:.2f}" for m in b.matched_tokens
+            f"{m.query_token}~{m.listed_token} {m.similarity:.2f}"
+            + (f" ({m.how})" if m.how else "")
+            for m in b.matched_tokens
         )
         factors = [
             (label, value)
@@ -63,11 +71,16 @@ class Hit:
                 ("nationality", b.nationality_factor),
                 ("entity type", b.entity_type_factor),
                 ("alias quality", b.alias_factor),
+                ("numbers", b.number_factor),
+                ("legal form", b.legal_form_factor),
+                ("ID number", b.id_number_factor),
             )
             if value
         ]
         formula = f"name {b.name_score:.1f}" + "".join(f" {v:+.1f} {k}" for k, v in factors)
-        if abs(b.name_score + sum(v for _, v in factors) - self.score) > 0.05:
+        if b.capped_at is not None and self.score == b.capped_at:
+            formula += f", capped at {b.capped_at:g} (common names only)"
+        elif abs(b.name_score + sum(v for _, v in factors) - self.score) > 0.05:
             formula += ", capped to 0..100"
         described = ", ".join(
             part

@@ -13,7 +13,15 @@ entity and which alias it is. Candidate retrieval never scans the records:
   in any order, so a missing middle name still retrieves while a shared surname alone
   ("Smith") does not;
 - records of a single token (organisations such as "HAMAS", one-word aliases) sit in a
-  **single-token index**, the only place a one-word query looks.
+  **single-token index**, the only place a one-word query looks, with the **initials** of
+  longer organisation names ("NIORDC" for "National Iranian Oil Refining and Distribution
+  Company");
+- a **token index** (record numbers per token, sorted packed keys like the pairs) is the
+  fallback when a query shares fewer than two words with any listed name ("A. D. Pershada",
+  "Hameedul Hassan"): only tokens rare enough to be evidence (``max_token_postings``) are
+  looked up there;
+- a **consonant-skeleton index** of the vocabulary finds the spellings of a name written in
+  Arabic, Persian or Hebrew letters, which leave most vowels out ("mhmd" -> "muhammad").
 
 Records are numbered shortest first, so when a pair is very common the postings kept
 (``max_postings_per_key``) are the closest in length to a two-word query.
@@ -21,7 +29,9 @@ Records are numbered shortest first, so when a pair is very common the postings 
 
 from __future__ import annotations
 
+import re
 import threading
+import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -37,8 +47,13 @@ from compliance.screening.model import (
     SanctionsList,
     entity_version,
 )
-from compliance.screening.normalise import normalise_name, phonetic_key
-from compliance.screening.similarity import token_similarity
+from compliance.screening.normalise import (
+    consonant_skeleton,
+    normalise_name,
+    phonetic_key,
+    second_surname,
+)
+from compliance.screening.similarity import letter_similarity, token_similarity
 
 _MAX_PAIR_TOKENS = 8  # tokens of a record that take part in pairs (long company names)
 _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
@@ -62,6 +77,16 @@ class ListInfo:
     entity_count: int
 
 
+_WORDS = re.compile(r"[^\W\d_]+")
+_ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "de", "del", "la", "y", "et", "&"})
+
+
+def _initials_key(tokens: Sequence[str]) -> int:
+    """A 32-bit key of the first letters of all tokens but the last, and the last token."""
+    text = "".join(t[0] for t in tokens[:-1]) + "|" + tokens[-1]
+    return zlib.crc32(text.encode())
+
+
 def _deletions(token: str) -> set[str]:
     keys = {token}
     if len(token) >= _MIN_DELETE_LEN:
@@ -78,6 +103,15 @@ class ScreeningIndex:
         self.rec_entity = array("I")
         self.rec_alias = array("i")  # -1: primary name, else index into entity.aliases
         self.rec_tokens: list[str] = []  # normalised tokens joined by single spaces
+        self.rec_second_surname = array("B")  # 1: "FAMILY1 FAMILY2, Given" (last token)
+        self._token_keys = array("I")
+        self._token_recs = array("I")
+        self._acronyms: dict[str, list[int]] = {}
+        self._initials_keys = array("Q")
+        self._initials_recs = array("I")
+        self._skeletons: dict[str, list[int]] = {}
+        self._skeleton_deletes: dict[str, list[int]] = {}
+        self._skeleton_cache: dict[tuple[str, int], dict[str, float]] = {}
         self.vocab: dict[str, int] = {}
         self.vocab_tokens: list[str] = []
         self.common_tokens: frozenset[str] = COMMON_NAME_TOKENS
@@ -108,7 +142,7 @@ class ScreeningIndex:
             ListInfo(lst.source, lst.version, lst.published, lst.files, len(lst.entities))
             for lst in lists
         )
-        records: list[tuple[tuple[str, ...], int, int]] = []
+        records: list[tuple[tuple[str, ...], int, int, bool]] = []
         for lst in lists:
             for entity in lst.entities:
                 index._add_entity_names(entity, config, records)
@@ -121,7 +155,7 @@ class ScreeningIndex:
         self,
         entity: Entity,
         config: ScreeningConfig,
-        records: list[tuple[tuple[str, ...], int, int]],
+        records: list[tuple[tuple[str, ...], int, int, bool]],
     ) -> None:
         number = len(self.entities)
         self.entities.append(entity)
@@ -133,12 +167,30 @@ class ScreeningIndex:
             tokens = normalise_name(name, surname_first=surname_first)
             if tokens and tokens not in seen:
                 seen.add(tokens)
-                records.append((tokens, number, alias_no))
+                two_families = surname_first and len(tokens) >= 3 and second_surname(name)
+                records.append((tokens, number, alias_no, two_families))
 
-    def _index_records(self, records: list[tuple[tuple[str, ...], int, int]]) -> None:
+    def _initials_of(self, tokens: tuple[str, ...], entity_no: int, alias_no: int) -> set[str]:
+        """An organisation name's initials: of its normalised words and of the words as
+        written, legal form included, less "and", "of", "the" (NIOC: National Iranian Oil
+        Company)."""
+        found: set[str] = set()
+        if len(tokens) >= 3:
+            found.add("".join(t[0] for t in tokens if not t.isdigit()))
+        entity = self.entities[entity_no]
+        written = entity.name if alias_no < 0 else entity.aliases[alias_no].name
+        words = [w for w in _WORDS.findall(written.lower()) if w not in _ACRONYM_SKIP]
+        if len(words) >= 3:
+            found.add("".join(w[0] for w in words))
+        return {f for f in found if len(f) >= 3}
+
+    def _index_records(self, records: list[tuple[tuple[str, ...], int, int, bool]]) -> None:
         vocab = self.vocab
+        rec_bits = max(len(records), 2).bit_length()
+        initials_keys = array("Q")
         token_ids: list[tuple[int, ...]] = []
-        for tokens, entity_no, alias_no in records:
+        person_types = (EntityType.PERSON, EntityType.UNKNOWN)
+        for tokens, entity_no, alias_no, two_families in records:
             ids: list[int] = []
             for token in tokens:
                 tid = vocab.get(token)
@@ -149,6 +201,13 @@ class ScreeningIndex:
             self.rec_entity.append(entity_no)
             self.rec_alias.append(alias_no)
             self.rec_tokens.append(" ".join(tokens))
+            self.rec_second_surname.append(two_families)
+            rec = len(self.rec_entity) - 1
+            if self.entities[entity_no].entity_type not in person_types:
+                for initials in self._initials_of(tokens, entity_no, alias_no):
+                    self._acronyms.setdefault(initials, []).append(rec)
+            elif len(tokens) >= 2:
+                initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
         self.vocab_tokens = list(vocab)
         frequency: Counter[int] = Counter()
         for record_ids in token_ids:
@@ -160,10 +219,25 @@ class ScreeningIndex:
         frequent = {self.vocab_tokens[t] for t, n in frequency.items() if n >= floor}
         self.common_tokens = COMMON_NAME_TOKENS | frequent
         width = max(len(vocab), 2)
-        rec_bits = max(len(records), 2).bit_length()
+        ordered_initials = sorted(initials_keys)
+        del initials_keys
+        initials_mask = (1 << rec_bits) - 1
+        self._initials_keys = array("Q", [v >> rec_bits for v in ordered_initials])
+        self._initials_recs = array("I", [v & initials_mask for v in ordered_initials])
+        del ordered_initials
         if (width * width).bit_length() + rec_bits > 64:
             raise ValueError("too many distinct tokens and names for the pair index")
         self._width, self._rec_bits = width, rec_bits
+        packed = array("Q")
+        append = packed.append
+        for rec, rec_ids in enumerate(token_ids):
+            for tid in set(rec_ids):
+                append((tid << rec_bits) | rec)
+        ordered = sorted(packed)
+        mask = (1 << rec_bits) - 1
+        self._token_keys = array("I", [v >> rec_bits for v in ordered])
+        self._token_recs = array("I", [v & mask for v in ordered])
+        del packed, ordered
         packed = array("Q")
         append = packed.append
         singles: dict[int, list[int]] = {}
@@ -190,6 +264,13 @@ class ScreeningIndex:
             sound = phonetic_key(token)
             if len(sound) >= _MIN_PHONETIC_LEN:
                 self._phonetic.setdefault(sound, []).append(tid)
+            if not token.isdigit():
+                skeleton = consonant_skeleton(token)
+                self._skeletons.setdefault(skeleton, []).append(tid)
+                if len(skeleton) >= 5:
+                    for i in range(len(skeleton)):
+                        deleted = skeleton[:i] + skeleton[i + 1 :]
+                        self._skeleton_deletes.setdefault(deleted, []).append(tid)
 
     # ---- querying -------------------------------------------------------------------
 
@@ -227,7 +308,11 @@ class ScreeningIndex:
         for tid in candidates:
             other = self.vocab_tokens[tid]
             if other != token:
-                sim = token_similarity(token, other) - penalty
+                sim = token_similarity(token, other)
+                if (
+                    penalty and phonetic_key(other) != sound
+                ):  # "davis"/"david", not "hijazi"/"hejazi"
+                    sim -= penalty
                 if sim >= min_similarity:
                     found[other] = sim
         best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
@@ -235,6 +320,63 @@ class ScreeningIndex:
             self._expansions.clear()
         self._expansions[key] = best
         return best
+
+    def expand_skeleton(self, token: str, limit: int) -> dict[str, float]:
+        """Listed spellings of a token romanised from Arabic, Persian or Hebrew letters: the
+        same consonants or, from four consonants on, one more or one fewer; the closer the
+        letters, the more similar. Cached."""
+        key = (token, limit)
+        cached = self._skeleton_cache.get(key)
+        if cached is not None:
+            return cached
+        skeleton = consonant_skeleton(token)
+        found: dict[str, float] = {}
+        if skeleton:
+            # same consonants: 0.8 to 0.95 as the letters written agree more ("jlal" is
+            # closer to "jalal" than to "julia"); one consonant more or fewer: 0.72 to 0.82
+            base = 0.8 if len(skeleton) >= 3 else 0.75
+            for tid in self._skeletons.get(skeleton, ()):
+                other = self.vocab_tokens[tid]
+                found[other] = min(0.95, base + 0.15 * letter_similarity(token, other))
+            if len(skeleton) >= 4:
+                near: set[int] = set(self._skeleton_deletes.get(skeleton, ()))
+                for i in range(len(skeleton)):
+                    near.update(self._skeletons.get(skeleton[:i] + skeleton[i + 1 :], ()))
+                for tid in near:
+                    other = self.vocab_tokens[tid]
+                    if other not in found:
+                        found[other] = 0.72 + 0.1 * letter_similarity(token, other)
+        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+        if len(self._skeleton_cache) >= _CACHE_LIMIT:
+            self._skeleton_cache.clear()
+        self._skeleton_cache[key] = best
+        return best
+
+    def token_postings(self, token: str, cap: int) -> array[int] | None:
+        """The records holding ``token``, or None when more than ``cap`` do (too common to
+        be evidence on its own)."""
+        tid = self.vocab.get(token)
+        if tid is None:
+            return array("I")
+        keys = self._token_keys
+        lo = bisect_left(keys, tid)
+        hi = bisect_right(keys, tid, lo, min(len(keys), lo + cap + 1))
+        if hi - lo > cap:
+            return None
+        return self._token_recs[lo:hi]
+
+    def initials_records(self, tokens: Sequence[str], cap: int) -> array[int]:
+        """Person names whose given names start with the letters of ``tokens[:-1]`` and
+        whose last name is ``tokens[-1]`` ("H. A. S. Mohammad")."""
+        key = _initials_key(tokens)
+        keys = self._initials_keys
+        lo = bisect_left(keys, key)
+        hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
+        return self._initials_recs[lo:hi]
+
+    def acronym_records(self, token: str) -> list[int]:
+        """Organisation names (three words or more) whose initials spell ``token``."""
+        return self._acronyms.get(token, [])
 
     def is_known_name(self, token: str) -> bool:
         """A common name, or one that several listed names use."""
@@ -281,13 +423,18 @@ class ScreeningIndex:
         single_min_similarity: float,
         max_postings: int,
         max_candidates: int,
+        pair_expansions: int | None = None,
     ) -> list[int]:
         """Record numbers worth scoring, most shared query tokens first."""
         vocab = self.vocab
-        ids = [tuple([vocab[t] for t in exp][:_PAIR_EXPANSIONS]) for exp in expansions]
+        per_token = pair_expansions or _PAIR_EXPANSIONS
+        ids = [tuple([vocab[t] for t in exp][:per_token]) for exp in expansions]
         counts: Counter[int] = Counter()
         if len(expansions) > 1:
             live = [i for i, found in enumerate(ids) if found]
+            if len(live) > _MAX_PAIR_TOKENS:  # a long name: its longest words are enough
+                longest = sorted(live, key=lambda i: -max(map(len, expansions[i])))
+                live = sorted(longest[:_MAX_PAIR_TOKENS])
             for x, i in enumerate(live):
                 for j in live[x + 1 :]:
                     counts.update(self._pair_postings(ids[i], ids[j], max_postings))

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rigour.names import extract_org_types
+
 from compliance.screening.translit import transliterate
 
 # Letters romanised differently from one script to the next, folded on both sides: Russian
@@ -37,7 +39,7 @@ _TITLES = _words(
     "mr mrs ms miss mx dr prof professor sir dame madam mme mlle herr frau sheikh shaikh "
     "sheik shaykh cheikh sheekh haji hajji hadji hajj alhaji alhadji alhajj mullah mulla "
     "molla maulana mawlana maulvi mawlawi moulavi ayatollah hojatoleslam imam rev reverend "
-    "hon honourable honorable excellency his_excellency jr jnr sr snr esq phd ii iii iv"
+    "hon honourable honorable excellency his_excellency jr jnr sr snr esq phd"
 )
 # Ranks and offices: dropped only in front of a name ("General Muhammad ...").
 _LEADING_TITLES = _words(
@@ -74,18 +76,19 @@ _FILLERS = _words(
 # Spelling variants folded to one key. Each line: key, then the variants.
 _VARIANT_LINES = """
 muhammad mohammed mohammad mohamed mohamad muhammed muhamed mohammod mahomed mohd
-muhammad muhamad mouhamed mouhammad mohammet mehmet mehmed muhammet mohamud
-ahmad ahmed ahmet achmed ahmat
-husayn hussein hussain husain husein hosein hossein husseyn houssein
-hasan hassan hasaan
-yusuf yousef youssef yusef yousuf yusif yousif youcef
+muhammad muhamad mouhamed mouhammad mohammet mehmet mehmed muhammet mohamud mhmd
+ahmad ahmed ahmet achmed ahmat ahmd
+husayn hussein hussain husain husein hosein hossein husseyn houssein hsyn
+hasan hassan hasaan hsn
+ali aly
+yusuf yousef youssef yusef yousuf yusif yousif youcef yvsf
 usama osama usamah osamah oussama
-abdullah abdallah abdulla abdula abdalla abdollah abdulallah
+abdullah abdallah abdulla abdula abdalla abdollah abdulallah abdullh abdallh
 umar omar omer
 uthman othman osman usman outhman
 khalid khaled khalyd
 mustafa mustapha moustafa mostafa moustapha
-ibrahim ebrahim ibraheem brahim
+ibrahim ebrahim ibraheem brahim abrahym ibrahym
 ismail ismael ismaeel ismaiel esmail ismayil
 said saeed sayed saeid saied
 abu abou abo
@@ -198,6 +201,24 @@ def _merge_abd(tokens: list[str]) -> list[str]:
     return out
 
 
+# Roman numerals become digits: "OCEAN STAR II" and "OCEAN STAR 2" are one name, and a number
+# is then compared as a number (scoring.py: a different or missing number is another name).
+# "i", "v" and "x" only as the last word (elsewhere they are initials).
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
+          "xi": "11", "xii": "12", "xiii": "13", "xiv": "14", "xv": "15"}  # fmt: skip
+_ROMAN_LAST = {"i": "1", "v": "5", "x": "10"}
+
+
+def _numerals(tokens: list[str]) -> list[str]:
+    out = [_ROMAN.get(t, t) for t in tokens]
+    if len(out) >= 2 and out[-1] in _ROMAN_LAST:
+        out[-1] = _ROMAN_LAST[out[-1]]
+    return out
+
+
+FILLER_WORDS = _FILLERS
+
+
 def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
     kept = [t for t in tokens if t not in drop]
     return kept if kept else tokens
@@ -223,13 +244,17 @@ def token_steps(tokens: list[str]) -> tuple[str, ...]:
     tokens = _without(tokens, _LEGAL_FORMS)
     tokens = _merge_abd(tokens)
     tokens = _without(tokens, _FILLERS)
+    tokens = _numerals(tokens)
     return tuple(VARIANTS.get(t, t) for t in tokens)
 
 
 # Every token some step of ``token_steps`` drops, merges or replaces.
 _TOKENS_ACTED_ON = (
-    _LEADING_TITLES | _TITLES | _PHRASE_WORDS | _LEGAL_FORMS | _ABD_PREFIXES | _FILLERS
-) | frozenset(VARIANTS)
+    (_LEADING_TITLES | _TITLES | _PHRASE_WORDS | _LEGAL_FORMS | _ABD_PREFIXES | _FILLERS)
+    | frozenset(VARIANTS)
+    | frozenset(_ROMAN)
+    | frozenset(_ROMAN_LAST)
+)
 
 
 def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:
@@ -240,7 +265,46 @@ def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:
     """
     if surname_first:
         text = reorder_surname_first(text)
-    return normalise_tokens(text.split())
+    tokens = normalise_tokens(text.split())
+    if len(tokens) >= 2:
+        # Legal forms of every country, in full or abbreviated (rigour's organisation types:
+        # "obshchestvo s ogranichennoy otvetstvennostyu", "s de rl de cv", "aktsionernoe
+        # obshchestvo"), beyond the short list above; a name is never emptied.
+        text = " ".join(tokens)
+        found = [f for f, generic in extract_org_types(text, generic=True) if generic in _COMPANY]
+        if found:
+            padded = f" {text} "
+            for form in found:
+                padded = padded.replace(f" {form} ", " ")
+            kept = padded.split()
+            if kept:
+                return tuple(kept)
+    return tokens
+
+
+# rigour's generic kinds of company legal form; its other kinds ("ngo": "charity fund",
+# "soe": "federal state unitary enterprise", "coop") are words of the name.
+_COMPANY = frozenset({"llc", "jsc", "lp", "llp"})
+
+
+def legal_forms(text: str) -> list[tuple[str, str]]:
+    """The legal forms in a name, as (written, generic form): [("ooo", "llc")]. For
+    explanations; matching sets legal forms aside (``normalise_name``)."""
+    folded = " ".join(t for w in text.split() for t in fold_word(w))
+    return [
+        (f, generic)
+        for f, generic in extract_org_types(folded, generic=True)
+        if generic in _COMPANY
+    ]
+
+
+def second_surname(text: str) -> bool:
+    """A person listed "FAMILY1 FAMILY2, Given": Spanish or Portuguese style, two family
+    names, of which the second is often left out."""
+    if text.count(",") != 1:
+        return False
+    family = [t for w in text.split(",")[0].split() for t in fold_word(w)]
+    return len(family) == 2 and not _is_suffix_part(text.split(",")[1])
 
 
 _PHONETIC_RULES = (
@@ -276,3 +340,21 @@ def phonetic_key(token: str) -> str:
             continue
         out.append(ch)
     return "".join(out)
+
+
+_SKELETON_DIGRAPHS = (("th", "t"), ("dh", "d"), ("gh", "g"), ("ph", "f"), ("sh", "x"),
+                      ("ch", "x"), ("zh", "j"))  # fmt: skip
+_SKELETON_DROP = str.maketrans("", "", "aeiouyvw")
+
+
+@lru_cache(maxsize=200_000)
+def consonant_skeleton(token: str) -> str:
+    """The consonants of a (normalised) token, doubled letters once: what an Arabic, Persian
+    or Hebrew spelling writes. "muhammad" and "mhmd" -> "mhmd"; "houthi" and "hwthy" -> "ht";
+    "w", "y" and "v" are left out (they write vowels in those scripts too); a leading vowel
+    is kept as "'" ("ahsan" is not "hasan")."""
+    for digraph, single in _SKELETON_DIGRAPHS:
+        token = token.replace(digraph, single)
+    lead = "'" if token[:1] in _VOWELS else ""  # a name that starts with a vowel (alif, ayn)
+    token = token.translate(_SKELETON_DROP)
+    return lead + "".join(ch for i, ch in enumerate(token) if i == 0 or ch != token[i - 1])

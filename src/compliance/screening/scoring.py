@@ -39,12 +39,16 @@ def _position_weight(index: int, count: int, config: ScreeningConfig, strict: bo
     return 1.0 if strict else config.middle_token_weight
 
 
-def _missing_weight(count: int, used: set[int], config: ScreeningConfig, strict: bool) -> float:
+def _missing_weight(
+    count: int, used: set[int], config: ScreeningConfig, strict: bool, soft_last: bool = False
+) -> float:
     ends = middles = 0.0
     for i in range(count):
         if i not in used:
             weight = _position_weight(i, count, config, strict)
-            if 0 < i < count - 1 and not strict:
+            if soft_last and i == count - 1 and i - 1 in used:
+                middles += config.second_surname_weight
+            elif 0 < i < count - 1 and not strict:
                 middles += weight
             else:
                 ends += weight
@@ -59,20 +63,40 @@ def score_name(
     common: Container[str] = frozenset(),
     *,
     at_least: float | None = None,
+    organisation: bool = False,
+    second_surname: bool = False,
 ) -> NameScore | None:
     """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
     (already computed against the index vocabulary during retrieval). When every shared
     token is in ``common`` ("Maria", "Garcia"), sharing them is weak evidence, and missing
     middle names weigh as much as first or last names. With ``at_least``, a score below it
-    gives None (most candidates: their parts are never built)."""
+    gives None (most candidates: their parts are never built).
+
+    ``organisation``: a listed organisation or vessel, whose short words are distinctive
+    ("ALFA" is not "ALTA"): words of ``short_word_length`` letters or fewer must agree
+    exactly. ``second_surname``: the listed person's last token is
+    a second family name ("GARCIA MARQUEZ, Gabriel"); left out, it weighs like a middle
+    name (unless the names shared are all common ones)."""
     pairs: list[tuple[float, int, int]] = []
     for i, q in enumerate(query):
         similar = expansions[i]
         initial = len(q) == 1
         for j, c in enumerate(listed):
             sim = similar.get(c, 0.0)
-            if not sim and (initial or len(c) == 1) and q[0] == c[0]:
+            if (
+                not sim
+                and (initial or len(c) == 1)
+                and q[0] == c[0]
+                and not organisation
+                # an initial stands for a given name, never for the other name's family name
+                and not (initial and j == len(listed) - 1 and len(listed) > 1)
+                and not (len(c) == 1 and i == len(query) - 1 and len(query) > 1)
+            ):
                 sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
+            elif organisation and 0 < sim < 1.0:
+                shortest = min(len(q), len(c))
+                if shortest <= config.short_word_length:
+                    sim = 0.0
             if sim:
                 pairs.append((sim, i, j))
     pairs.sort(reverse=True)
@@ -90,7 +114,7 @@ def score_name(
         total += sim
     strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
     missing_q = _missing_weight(len(query), used_q, config, strict)
-    missing_c = _missing_weight(len(listed), used_c, config, strict)
+    missing_c = _missing_weight(len(listed), used_c, config, strict, second_surname and not strict)
     q_cov = total / (len(aligned) + missing_q) if aligned else 0.0
     c_cov = total / (len(aligned) + missing_c) if aligned else 0.0
     score = 100.0 * (q_cov + c_cov) / 2
@@ -168,6 +192,24 @@ def nationality_factor(
             f"listed {', '.join(nationalities)})",
         )
     return 0.0, None
+
+
+def number_factor(
+    query: Sequence[str], listed: Sequence[str], listed_type: EntityType, config: ScreeningConfig
+) -> tuple[float, str | None]:
+    """Numbers in an organisation's or a vessel's name are distinctive: "OCEAN STAR 2" (or
+    "II") is neither "OCEAN STAR 3" nor "OCEAN STAR"."""
+    if listed_type is EntityType.PERSON:
+        return 0.0, None
+    mine = sorted(t for t in query if t.isdigit())
+    theirs = sorted(t for t in listed if t.isdigit())
+    if mine == theirs:
+        return 0.0, None
+    return (
+        -config.number_mismatch_penalty,
+        f"numbers differ (screened {' '.join(mine) or 'none'}, "
+        f"listed {' '.join(theirs) or 'none'})",
+    )
 
 
 def entity_type_factor(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
 
@@ -14,16 +16,158 @@ from compliance.screening.config import ScreeningConfig
 from compliance.screening.countries import normalise_country
 from compliance.screening.customers import customer_version
 from compliance.screening.dates import coerce_query_date
-from compliance.screening.hits import Hit, ScoreBreakdown
+from compliance.screening.hits import Hit, ScoreBreakdown, TokenMatch
 from compliance.screening.index import ListInfo, ScreeningIndex
 from compliance.screening.model import AliasType, EntityType, PartialDate, SanctionsList
-from compliance.screening.normalise import normalise_name
+from compliance.screening.normalise import (
+    FILLER_WORDS,
+    VARIANTS,
+    consonant_skeleton,
+    legal_forms,
+    normalise_name,
+)
 from compliance.screening.scoring import (
+    NameScore,
     dob_factor,
     entity_type_factor,
     nationality_factor,
+    number_factor,
     score_name,
 )
+from compliance.screening.translit import has_abjad
+
+_FALLBACK_BELOW = 5  # fewer candidates sharing two words: look for one shared rare word
+_FALLBACK_SIMILARITY = 0.85
+_MAX_RARE = 25  # records found by one shared word that are scored, most words shared first
+_RARE_POSTINGS = 12  # a word in at most this many names: its names are always scored
+_MAX_READINGS = 4
+_ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
+_ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One way of reading the screened name into tokens, with each token's listed spellings."""
+
+    tokens: tuple[str, ...]
+    expansions: list[dict[str, float]]
+    how: str  # how this reading differs from the plain one ("" for the plain one)
+    abjad: bool  # romanised from Arabic, Persian or Hebrew letters
+    # listed spellings of the tokens this reading changed: a listed name with none of them
+    # scores no better under this reading than under the plain one
+    changed: frozenset[str] = frozenset()
+    spellings: frozenset[str] = frozenset()  # every listed spelling of every token
+    has_initial: bool = False
+
+
+def _alternatives(
+    index: ScreeningIndex, tokens: tuple[str, ...], abjad: bool
+) -> list[tuple[tuple[str, ...], str]]:
+    """The tokens, then readings with two neighbouring words joined or one word split where
+    the result is a listed word (or, for an Arabic-script name, has listed consonants)."""
+    found: list[tuple[tuple[str, ...], str]] = [(tokens, "")]
+    vocab = index.vocab
+
+    def listed_word(word: str) -> bool:
+        if word in vocab:
+            return True
+        return abjad and bool(index.expand_skeleton(word, 1))
+
+    if len(tokens) >= 3 and (whole := "".join(tokens)) in vocab:
+        found.append(((whole,), f"screened words read as one, '{whole}'"))
+    letters = [i for i, t in enumerate(tokens) if len(t) == 1]
+    if len(letters) >= 2 and letters == list(range(letters[0], letters[-1] + 1)):
+        joined = "".join(tokens[i] for i in letters)
+        if joined in vocab:
+            found.append(
+                (
+                    (*tokens[: letters[0]], joined, *tokens[letters[-1] + 1 :]),
+                    f"single letters read as one word, '{joined}'",
+                )
+            )
+    for i in range(len(tokens) - 1):
+        joined = tokens[i] + tokens[i + 1]
+        if len(tokens[i]) > 1 and len(tokens[i + 1]) > 1 and listed_word(joined):
+            how = f"screened words '{tokens[i]} {tokens[i + 1]}' read as one, '{joined}'"
+            found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
+    for i, token in enumerate(tokens):
+        if len(token) < 5:
+            continue
+        rest = token[2:]
+        if token[:2] in _ARTICLES and len(rest) >= 3 and rest in vocab:
+            how = f"article written joined: '{token}' read as '{token[:2]} {rest}'"
+            found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
+            continue
+        if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
+            continue
+        for k in range(2, len(token) - 1):
+            head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
+            if _part(index, head) and (_part(index, tail) or tail in FILLER_WORDS):
+                parts = (head, tail) if tail in vocab else (head,)
+                how = f"screened word '{token}' read as '{head} {tail}'"
+                found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
+    return found[:_MAX_READINGS]
+
+
+def _part(index: ScreeningIndex, word: str) -> bool:
+    """Can ``word`` be one part of a screened word read as two? A listed word of four
+    letters or more, or a shorter one that several listed names use ("don" of "Don Juan",
+    not "aka" of "Tanaka")."""
+    return word in index.vocab and (len(word) >= 4 or index.is_known_name(word))
+
+
+def _how(match: TokenMatch, abjad: bool) -> str:
+    if match.query_token == match.listed_token:
+        return "exact"
+    if len(match.query_token) == 1 or len(match.listed_token) == 1:
+        return "initial"
+    if abjad and consonant_skeleton(match.query_token) == consonant_skeleton(match.listed_token):
+        return "same consonants"
+    return "spelling"
+
+
+def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningConfig) -> NameScore:
+    return NameScore(
+        score=config.acronym_score,
+        query_coverage=1.0,
+        listed_coverage=1.0,
+        matched=(TokenMatch(reading.tokens[0], " ".join(listed), 1.0, "initials"),),
+        unmatched_query=(),
+        unmatched_listed=(),
+        common_only=False,
+    )
+
+
+def _id_key(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def _id_factor(
+    query_ids: set[str], remarks: str, config: ScreeningConfig
+) -> tuple[float, str | None]:
+    if not query_ids or not remarks:
+        return 0.0, None
+    listed = {_id_key(word) for word in remarks.replace(";", " ").replace(",", " ").split()}
+    shared = sorted(query_ids & listed)
+    if shared:
+        return config.id_number_bonus, f"ID number {shared[0]} appears in the listing"
+    return 0.0, None
+
+
+def _legal_form_factor(
+    query: str, listed: str, config: ScreeningConfig
+) -> tuple[float, str | None]:
+    mine, theirs = legal_forms(query), legal_forms(listed)
+    if not mine and not theirs:
+        return 0.0, None
+    kinds_mine, kinds_theirs = {g for _, g in mine}, {g for _, g in theirs}
+    shown = (
+        f"legal forms set aside (screened {', '.join(w for w, _ in mine) or 'none'}, "
+        f"listed {', '.join(w for w, _ in theirs) or 'none'})"
+    )
+    if kinds_mine and kinds_theirs and not kinds_mine & kinds_theirs:
+        return -config.legal_form_mismatch_penalty, shown + ": of different kinds"
+    return 0.0, shown
 
 
 class ClearanceCheck(Protocol):
@@ -91,59 +235,32 @@ class Screener:
         entity_type: EntityType | None = None,
         customer_id: str | None = None,
         max_hits: int | None = None,
+        id_numbers: Sequence[str] = (),
     ) -> list[Hit]:
         """Hits for ``name``, best first. ``dob`` (a date or '1960', '1960-01-12', ...),
         ``countries`` (nationality/residence names or ISO codes) and ``entity_type`` refine
-        the score when given. With ``customer_id`` and an ``is_cleared`` hook, hits an
+        the score when given; so do ``id_numbers`` (passport, national ID, registration
+        numbers) found in the listing. With ``customer_id`` and an ``is_cleared`` hook, hits an
         officer already cleared for that customer (same entity version) are left out.
         At most ``max_hits`` hits are returned (default: the config's ``max_hits``); a
         caller that applies clearances itself can ask for more, up to every candidate
         scored (the config's ``max_candidates``)."""
         index = self._index  # one read: this call uses this index throughout
         config = self.config
-        surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
-        tokens = normalise_name(name, surname_first=surname_first)
-        if not tokens:
+        readings, recs, acronyms = self._retrieve(index, name, entity_type)
+        if not readings:
             return []
-        expansions = [
-            index.expand(
-                t,
-                config.token_similarity,
-                config.max_expansions_per_token,
-                config.known_name_penalty,
-            )
-            for t in tokens
-        ]
-        single = len(tokens) == 1
-        recs = index.candidates(
-            expansions,
-            single_min_similarity=config.single_token_similarity,
-            max_postings=config.max_postings_per_key,
-            max_candidates=config.max_candidates,
-        )
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
+        query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
         best: dict[str, Hit] = {}
         for rec in recs:
             entity, listed_name, alias_type, listed = index.record(rec)
-            if single and len(listed) != 1:
+            organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
+            found = self._best_reading(index, rec, readings, listed, organisation, acronyms)
+            if found is None:
                 continue
-            name_score = score_name(
-                tokens,
-                expansions,
-                listed,
-                config,
-                index.common_tokens,
-                at_least=config.min_name_score,
-            )
-            if name_score is None:
-                continue
-            if name_score.common_only and (
-                name_score.unmatched_listed or name_score.unmatched_query
-            ):
-                common_note: str | None = "only common names shared: missing names count fully"
-            else:
-                common_note = None
+            reading, name_score = found
             factors: list[tuple[float, str | None]] = [
                 dob_factor(query_dob, entity.dates_of_birth, config),
                 nationality_factor(query_countries, entity.nationalities, entity.countries, config),
@@ -153,16 +270,37 @@ class Screener:
             if alias_type is AliasType.WEAK:
                 alias_points = -config.weak_alias_penalty
                 factors.append((0.0, "matched a low-quality (weak) alias"))
-            if common_note:
-                factors.append((0.0, common_note))
+            numbers = number_factor(reading.tokens, listed, entity.entity_type, config)
+            ids = _id_factor(query_ids, entity.remarks, config)
             score = name_score.score + sum(p for p, _ in factors) + alias_points
+            score += numbers[0] + ids[0]
+            if score + config.legal_form_mismatch_penalty < config.threshold:
+                continue
+            legal = _legal_form_factor(name, listed_name, config) if organisation else (0.0, None)
+            score += legal[0]
+            notes = [note for _, note in factors if note]
+            notes.extend(note for _, note in (numbers, legal, ids) if note)
+            if reading.how:
+                notes.append(reading.how)
+            if name_score.common_only and (
+                name_score.unmatched_listed or name_score.unmatched_query
+            ):
+                notes.append("only common names shared: missing names count fully")
+            confirmed = factors[0][0] > 0 or factors[1][0] > 0 or ids[0] > 0
+            if name_score.common_only and not confirmed and score > config.common_name_cap:
+                score = config.common_name_cap
+                notes.append(
+                    f"capped at {config.common_name_cap:g}: only very common names, and no "
+                    "date of birth, nationality or ID number to tell this person from "
+                    "others of the same name: a review, not a certain match"
+                )
             score = max(0.0, min(100.0, score))
             if score < config.threshold:
                 continue
             previous = best.get(entity.entity_id)
             if previous is not None and previous.score >= score:
                 continue
-            query_text, listed_text = " ".join(tokens), " ".join(listed)
+            query_text, listed_text = " ".join(reading.tokens), " ".join(listed)
             breakdown = ScoreBreakdown(
                 name_score=round(name_score.score, 2),
                 query_coverage=round(name_score.query_coverage, 3),
@@ -173,10 +311,18 @@ class Screener:
                 nationality_factor=factors[1][0],
                 entity_type_factor=factors[2][0],
                 alias_factor=alias_points,
-                matched_tokens=name_score.matched,
+                matched_tokens=tuple(
+                    replace(m, how=_how(m, reading.abjad)) for m in name_score.matched
+                ),
                 unmatched_query_tokens=name_score.unmatched_query,
                 unmatched_listed_tokens=name_score.unmatched_listed,
-                notes=tuple(note for _, note in factors if note),
+                notes=tuple(notes),
+                number_factor=numbers[0],
+                legal_form_factor=legal[0],
+                id_number_factor=ids[0],
+                capped_at=config.common_name_cap
+                if score == config.common_name_cap and name_score.common_only and not confirmed
+                else None,
             )
             best[entity.entity_id] = Hit(
                 entity_id=entity.entity_id,
@@ -196,6 +342,145 @@ class Screener:
         if hits and customer_id is not None and self.is_cleared is not None:
             hits = self._not_cleared(hits, customer_id, name, query_dob, countries)
         return hits[: config.max_hits if max_hits is None else max_hits]
+
+    def _best_reading(
+        self,
+        index: ScreeningIndex,
+        rec: int,
+        readings: Sequence[_Reading],
+        listed: list[str],
+        organisation: bool,
+        acronyms: set[int],
+    ) -> tuple[_Reading, NameScore] | None:
+        config = self.config
+        best: tuple[_Reading, NameScore] | None = None
+        listed_initial = any(len(t) == 1 for t in listed)
+        for reading in readings:
+            if reading.how and reading.changed.isdisjoint(listed):
+                continue
+            if (
+                len(listed) >= 3
+                and len(reading.tokens) >= 2
+                and not (reading.has_initial or listed_initial)
+                and sum(t in reading.spellings for t in listed) <= 1
+            ):
+                # one word shared of three or more listed: at best about 63 (one end word of
+                # the listed name missing weighs 1, the screened name's other word 0.3)
+                continue
+            if len(reading.tokens) == 1 and len(listed) != 1:
+                if rec in acronyms:
+                    acronym = _acronym_score(reading, listed, config)
+                    if best is None or acronym.score > best[1].score:
+                        best = (replace(reading, how="the screened word is the initials of "
+                                        "the listed name"), acronym)  # fmt: skip
+                continue
+            name_score = score_name(
+                reading.tokens,
+                reading.expansions,
+                listed,
+                config,
+                index.common_tokens,
+                at_least=config.min_name_score,
+                organisation=organisation,
+                second_surname=bool(index.rec_second_surname[rec]),
+            )
+            if name_score is not None and (best is None or name_score.score > best[1].score):
+                best = (reading, name_score)
+        return best
+
+    def candidate_entity_ids(self, name: str, *, entity_type: EntityType | None = None) -> set[str]:
+        """The entities whose names retrieval passes on to scoring for ``name`` (whatever
+        their score): what a benchmark of candidate recall measures."""
+        index = self._index
+        _readings, recs, _acronyms = self._retrieve(index, name, entity_type)
+        return {index.entities[index.rec_entity[rec]].entity_id for rec in recs}
+
+    def _retrieve(
+        self, index: ScreeningIndex, name: str, entity_type: EntityType | None
+    ) -> tuple[list[_Reading], list[int], set[int]]:
+        """The readings of the screened name and the records worth scoring.
+
+        Readings: the normalised tokens, and the same with two words joined or one word
+        split where the result is a listed word ("Yahya Zadeh" / "Yahyazadeh"). Records:
+        those sharing two (fuzzy) words with a reading; if that finds few, those sharing
+        one rare word; for a one-word query also organisations whose initials it spells."""
+        config = self.config
+        surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
+        tokens = normalise_name(name, surname_first=surname_first)
+        if not tokens:
+            return [], [], set()
+        abjad = has_abjad(name)
+        readings = []
+        for alternative, how in _alternatives(index, tokens, abjad):
+            expansions = self._expand(index, alternative, abjad)
+            changed = frozenset(
+                spelling
+                for token, found in zip(alternative, expansions, strict=True)
+                if token not in tokens
+                for spelling in found
+            )
+            spellings = frozenset(spelling for found in expansions for spelling in found)
+            initial = any(len(t) == 1 for t in alternative)
+            readings.append(
+                _Reading(alternative, expansions, how, abjad, changed, spellings, initial)
+            )
+        counts: Counter[int] = Counter()
+        for reading in readings:
+            for rank, rec in enumerate(
+                index.candidates(
+                    reading.expansions,
+                    single_min_similarity=config.single_token_similarity,
+                    max_postings=config.max_postings_per_key,
+                    max_candidates=config.max_candidates,
+                    pair_expansions=_ABJAD_PAIR_EXPANSIONS
+                    if abjad and len(reading.tokens) <= 3
+                    else None,
+                )
+            ):
+                counts[rec] += config.max_candidates - rank
+        acronyms: set[int] = set()
+        word = name.strip()
+        if len(tokens) == 1 and len(word) >= 4 and word.isalpha() and word.isupper():
+            acronyms = set(index.acronym_records(tokens[0])[: config.max_token_postings])
+        few = len(counts) < _FALLBACK_BELOW
+        rare: Counter[int] = Counter()
+        for reading in readings:
+            for expansion in reading.expansions:
+                for token, sim in list(expansion.items())[: 3 if few else 1]:
+                    if sim < _FALLBACK_SIMILARITY or len(token) < 3 or token.isdigit():
+                        continue
+                    cap = config.max_token_postings if few else _RARE_POSTINGS
+                    postings = index.token_postings(token, cap)
+                    if postings:
+                        rare.update(postings)
+            if len(reading.tokens) >= 2 and any(len(t) == 1 for t in reading.tokens):
+                rare.update(index.initials_records(reading.tokens, config.max_token_postings))
+        recs = [rec for rec, _ in counts.most_common(config.max_candidates)]
+        chosen = set(recs)
+        recs.extend(rec for rec, _ in rare.most_common(_MAX_RARE) if rec not in chosen)
+        recs.extend(sorted(acronyms - set(recs)))
+        return readings, recs, acronyms
+
+    def _expand(
+        self, index: ScreeningIndex, tokens: Sequence[str], abjad: bool
+    ) -> list[dict[str, float]]:
+        config = self.config
+        expansions = []
+        for token in tokens:
+            found = index.expand(
+                token,
+                config.token_similarity,
+                config.max_expansions_per_token,
+                config.known_name_penalty,
+            )
+            if abjad:
+                found = dict(found)
+                for other, sim in index.expand_skeleton(
+                    token, config.max_expansions_per_token
+                ).items():
+                    found[other] = max(sim, found.get(other, 0.0))
+            expansions.append(found)
+        return expansions
 
     def _not_cleared(
         self,

@@ -30,3 +30,8 @@ def token_similarity(a: str, b: str) -> float:
         if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):
             sim = PHONETIC_SIMILARITY
     return sim
+
+
+def letter_similarity(a: str, b: str) -> float:
+    """Plain normalised Levenshtein similarity of two tokens."""
+    return float(Levenshtein.normalized_similarity(a, b))

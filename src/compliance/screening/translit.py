@@ -9,6 +9,10 @@ spelling differences are left to fuzzy matching and phonetic keys.
 # ruff: noqa: RUF001  (the tables map look-alike letters of other scripts on purpose)
 from __future__ import annotations
 
+import threading
+
+import icu  # PyICU: romanises the scripts the tables below do not cover (Han, Hangul, Kana...)
+
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
@@ -32,7 +36,7 @@ _GREEK = {
 _ARABIC = {
     "ا": "a", "أ": "a", "إ": "i", "آ": "a", "ٱ": "a", "ب": "b", "ت": "t", "ث": "th",
     "ج": "j", "ح": "h", "خ": "kh", "د": "d", "ذ": "dh", "ر": "r", "ز": "z", "س": "s",
-    "ش": "sh", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh", "ف": "f",
+    "ش": "sh", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "a", "غ": "gh", "ف": "f",
     "ق": "q", "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "و": "w", "ي": "y",
     "ى": "a", "ة": "a", "ء": "", "ؤ": "", "ئ": "", "ـ": "",
     # Persian / Urdu additions
@@ -77,10 +81,33 @@ def has_non_latin(text: str) -> bool:
     return not all(_is_latin(ch) for ch in text)
 
 
+_ABJAD_RANGES = ((0x0590, 0x05FF), (0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF),
+                 (0xFE70, 0xFEFF))  # fmt: skip
+
+
+def has_abjad(text: str) -> bool:
+    """Whether the text is written (partly) in Arabic, Persian or Hebrew letters, which leave
+    most vowels unwritten: such a name is compared by its consonants."""
+    return any(low <= ord(ch) <= high for ch in text for low, high in _ABJAD_RANGES)
+
+
+_ICU = threading.local()  # an ICU transliterator is not safe to share between threads
+
+
+def _icu_latin(text: str) -> str:
+    transliterator = getattr(_ICU, "any_latin", None)
+    if transliterator is None:
+        transliterator = icu.Transliterator.createInstance("Any-Latin; Latin-ASCII")
+        _ICU.any_latin = transliterator
+    return str(transliterator.transliterate(text))
+
+
 def transliterate(text: str) -> str:
-    """Romanise the letters of the supported scripts; other characters pass unchanged."""
+    """Romanise the letters of the supported scripts (the tables here; ICU's Any-Latin for
+    the others: Chinese, Korean, Japanese, Thai, Armenian, Georgian ...); Latin text passes
+    unchanged."""
     if not any(ord(ch) in _TABLE for ch in text):
-        return text
+        return _icu_latin(text) if has_non_latin(text) else text
     # The Arabic definite article is written joined to the word: split it off so that
     # "التكريتي" compares like "al-Tikriti".
     words = [
@@ -89,4 +116,5 @@ def transliterate(text: str) -> str:
     text = " ".join(words)
     for digraph, latin in _GREEK_DIGRAPHS:
         text = text.replace(digraph, latin)
-    return text.translate(_TABLE)
+    text = text.translate(_TABLE)
+    return _icu_latin(text) if has_non_latin(text) else text

@@ -37,7 +37,7 @@ def _hit(screener: Screener, name: str, entity_id: str, **kwargs: object) -> Hit
         ("PUTIN, Vladimir Vladimirovich", ("vladimir", "vladimirovich", "putin")),
         ("Владимир Владимирович Путин", ("vladimir", "vladimirovich", "putin")),
         ("Ιωάννης Παπαδόπουλος", ("ioannis", "papadopoulos")),
-        ("صدام حسين التكريتي", ("sdam", "hsyn", "tkryty")),
+        ("صدام حسين التكريتي", ("sdam", "husayn", "tkryty")),
         ("Müller-Lüdenscheidt, Jürgen", ("jurgen", "muller", "ludenscheidt")),
         ("Dr. Mohamed ElBaradei", ("muhammad", "elbaradei")),
         ("Sheikh Mohammed bin Rashid Al-Maktoum", ("muhammad", "bin", "rashid", "maktoum")),
