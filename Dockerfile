@@ -6,6 +6,11 @@
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# PyICU (romanising names in other scripts for sanctions screening) builds against the
+# system's ICU; it has no binary wheel.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ pkg-config libicu-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
@@ -19,9 +24,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Tesseract for OCR of scanned documents in the classifier.
+# Tesseract's English model for OCR of scanned documents (the tesserocr wheel carries the
+# library; the MRZ model ships in the package); ICU for PyICU, built in the first stage.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && apt-get install -y --no-install-recommends tesseract-ocr-eng \
+        "$(apt-cache search --names-only '^libicu[0-9]+$' | cut -d' ' -f1 | head -n1)" \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /wheels /wheels

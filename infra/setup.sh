@@ -49,6 +49,17 @@ ensure_tesseract() {
     apt_install tesseract-ocr-eng
 }
 
+ensure_icu_build() {
+    # PyICU (sanctions screening romanises names in other scripts with ICU) has no binary
+    # wheel: pip builds it against the system's ICU, with pkg-config and a C++ compiler.
+    if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists icu-i18n \
+        && command -v g++ >/dev/null 2>&1; then
+        log "icu: $(pkg-config --modversion icu-i18n) (for PyICU)"
+        return 0
+    fi
+    apt_install libicu-dev pkg-config g++
+}
+
 ensure_chromium() {
     # Playwright's own browser download is not reachable from every machine: the browser tests
     # launch Debian's chromium package at /usr/bin/chromium instead.
@@ -102,6 +113,7 @@ ensure_java
 ensure_maven
 "$INFRA_DIR/postgres.sh" install
 ensure_tesseract
+ensure_icu_build
 ensure_chromium
 ensure_prometheus
 ensure_venv
