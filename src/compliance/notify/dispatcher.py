@@ -234,7 +234,9 @@ class Dispatcher:
         url = route.url.get_secret_value()
         try:
             async with asyncio.timeout(timeout):  # the whole attempt, connect to answer
-                attempt = await delivery.post(http, url, message_for(route, notice))
+                attempt = await delivery.post(
+                    http, url, delivery.encode(message_for(route, notice))
+                )
         except TimeoutError:
             attempt = delivery.Attempt("retry", None, f"no answer within {timeout:g} s")
         outcome = decide(self.routes, row, attempt, datetime.now(UTC))
@@ -289,9 +291,12 @@ class Dispatcher:
 
     async def _chores(self, stopping: asyncio.Event) -> None:
         """Records failed rows on notifications.failed (when told and every few seconds: rows
-        a previous run left), and keeps the pending gauge."""
+        a previous run left), keeps the pending gauge, and prunes delivered rows past their
+        retention (at start and every ``prune_interval_s``)."""
         assert self._failures_due is not None
+        config = self.routes.delivery
         last_gauge = 0.0
+        last_prune: float | None = None
         while not stopping.is_set():
             try:
                 await asyncio.to_thread(self.record_failures)
@@ -302,6 +307,12 @@ class Dispatcher:
                             pending.get(route.name, 0)
                         )
                     last_gauge = time.monotonic()
+                if last_prune is None or time.monotonic() - last_prune >= config.prune_interval_s:
+                    retention_s = config.delivered_retention_days * 86400
+                    pruned = await asyncio.to_thread(self.outbox.prune_delivered, retention_s)
+                    last_prune = time.monotonic()
+                    if pruned:
+                        log.info("notifier: %d delivered notification(s) pruned", pruned)
             except RetryableError as exc:
                 log.warning("notifier: %s; trying again", exc)
             await _wait(self._failures_due, FAILURES_INTERVAL_S)

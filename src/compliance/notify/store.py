@@ -6,7 +6,9 @@ workers claim pending rows that are due (``FOR UPDATE SKIP LOCKED``, with a leas
 processes never hold the same row), post them, and record the outcome: delivered, to be
 retried at a time, or failed with the reason. A failed row is then recorded on
 ``notifications.failed`` and marked so. Rows are kept after delivery, without their notice:
-they are what makes a second post of the same (exception, route) impossible.
+they are what makes a second post of the same (exception, route) impossible. Delivered rows
+older than the retention (``delivered_retention_days``) are pruned, in batches; the notifier
+does not notify exceptions raised before then, so a pruned row is never made again.
 
 ``scope`` is the deployment's topic prefix, so tenants (and tests) sharing a database never
 see each other's rows. Every statement runs in ``retryable_db_errors``: an outage is a
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Column,
@@ -32,6 +35,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    cast,
     func,
     select,
     text,
@@ -78,7 +82,14 @@ outbox = Table(
         "scope",
         postgresql_where=text("status = 'failed' AND NOT failure_recorded"),
     ),
+    Index(
+        "notification_outbox_delivered",
+        "scope",
+        "finished_at",
+        postgresql_where=text("status = 'delivered'"),
+    ),
 )
+PRUNE_BATCH = 5_000  # rows per DELETE: short transactions, short locks
 
 
 def create_outbox_table(engine: Engine) -> None:
@@ -86,6 +97,8 @@ def create_outbox_table(engine: Engine) -> None:
     with retryable_db_errors("the notification outbox"), engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn, checkfirst=True)
+        for index in outbox.indexes:  # indexes added since an existing table was made
+            index.create(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,7 @@ class Outbox:
             .returning(
                 outbox.c.exception_event_id,
                 outbox.c.route,
-                outbox.c.notice,
+                cast(outbox.c.notice, Text),  # parsed by orjson: a quarter of json's time
                 outbox.c.attempts,
                 outbox.c.created_at,
                 outbox.c.subject_id,
@@ -213,7 +226,7 @@ class Outbox:
         )
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
             rows = conn.execute(statement).all()
-        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        return [Claimed(r[0], r[1], orjson.loads(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
         """Every outcome in one statement; a row another owner holds now is left alone."""
@@ -272,6 +285,18 @@ class Outbox:
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
             conn.execute(statement, params)
 
+    def prune_delivered(self, older_than_s: float, batch: int = PRUNE_BATCH) -> int:
+        """Delete delivered rows finished more than ``older_than_s`` ago, ``batch`` rows per
+        transaction; returns how many went."""
+        pruned = 0
+        while True:
+            params = {"scope": self.scope, "secs": older_than_s, "batch": batch}
+            with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
+                gone = int(conn.execute(_PRUNE, params).rowcount or 0)
+            pruned += gone
+            if gone < batch:
+                return pruned
+
     def pending_by_route(self) -> dict[str, int]:
         query = (
             select(outbox.c.route, func.count())
@@ -282,6 +307,16 @@ class Outbox:
             return {str(r[0]): int(r[1]) for r in conn.execute(query).all()}
 
 
+_PRUNE = text(
+    f"""
+    DELETE FROM notification_outbox WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM notification_outbox
+        WHERE scope = :scope AND status = '{DELIVERED}'
+          AND finished_at < now() - make_interval(secs => :secs)
+        LIMIT :batch
+    ))
+    """
+)
 _ADD = insert(outbox).on_conflict_do_nothing().returning(outbox.c.route)
 # One statement for a whole batch of outcomes: delivered and failed rows drop their notice;
 # rows to retry are due again at their time. Only the claim's holder may record.
