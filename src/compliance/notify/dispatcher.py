@@ -24,8 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client import Counter
 
 from compliance import metrics
 from compliance.errors import RetryableError
@@ -77,6 +80,23 @@ def decide(route: Routes, claimed: Claimed, attempt: delivery.Attempt, now: date
     return Outcome(
         claimed.exception_event_id, claimed.route, PENDING, attempt.status, attempt.reason, retry_at
     )
+
+
+@dataclass(frozen=True)
+class RouteCounters:
+    """A route's counters, looked up once (a label lookup per post costs a lock and a hash)."""
+
+    sent: Counter
+    failed: Counter
+    retried: Counter
+
+    @classmethod
+    def of(cls, route: str) -> RouteCounters:
+        return cls(
+            metrics.notifications_sent.labels(route),
+            metrics.notifications_failed.labels(route),
+            metrics.notifications_retried.labels(route),
+        )
 
 
 class Dispatcher:
@@ -179,6 +199,7 @@ class Dispatcher:
         paused_until = [0.0]  # monotonic; a 429 sets it
         outage = OUTAGE_BACKOFF_S[0]
         metric = metrics.notifications_in_flight.labels(route.name)
+        counters = RouteCounters.of(route.name)
 
         def finished(task: asyncio.Task[None]) -> None:
             in_flight.discard(task)
@@ -203,7 +224,7 @@ class Dispatcher:
                     continue
                 outage = OUTAGE_BACKOFF_S[0]
                 for row, notice in claimed:
-                    posting = self._deliver(route, http, row, notice, paused_until)
+                    posting = self._deliver(route, http, row, notice, paused_until, counters)
                     task = asyncio.create_task(posting)
                     in_flight.add(task)
                     task.add_done_callback(finished)
@@ -229,6 +250,7 @@ class Dispatcher:
         row: Claimed,
         notice: Notice,
         paused_until: list[float],
+        counters: RouteCounters,
     ) -> None:
         timeout = self.routes.delivery.attempt_timeout_s
         url = route.url.get_secret_value()
@@ -246,11 +268,11 @@ class Dispatcher:
             )
             paused_until[0] = max(paused_until[0], until)
         if outcome.status == DELIVERED:
-            metrics.notifications_sent.labels(route.name).inc()
+            counters.sent.inc()
         elif outcome.status == FAILED:
-            metrics.notifications_failed.labels(route.name).inc()
+            counters.failed.inc()
         else:
-            metrics.notifications_retried.labels(route.name).inc()
+            counters.retried.inc()
             log.info(
                 "notifier: route %s, exception %s: %s; trying again at %s",
                 route.name,

@@ -41,7 +41,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from compliance.db_errors import retryable_db_errors
@@ -151,24 +151,20 @@ class Outbox:
         self.scope = scope
 
     def add(self, rows: Sequence[Queued]) -> set[str]:
-        """Insert the rows not there yet, in one transaction; returns the routes of those that
+        """Insert the rows not there yet, in one statement; returns the routes of those that
         were new."""
         if not rows:
             return set()
-        values = [
-            {
-                "scope": self.scope,
-                "exception_event_id": r.exception_event_id,
-                "route": r.route,
-                "subject_id": r.subject_id,
-                "correlation_id": r.correlation_id,
-                "notice": r.notice,
-            }
-            for r in rows
-        ]
+        params = {
+            "scope": self.scope,
+            "ids": [r.exception_event_id for r in rows],
+            "routes": [r.route for r in rows],
+            "subjects": [r.subject_id for r in rows],
+            "correlations": [r.correlation_id for r in rows],
+            "notices": [orjson.dumps(r.notice).decode("utf-8") for r in rows],
+        }
         with retryable_db_errors("the notification outbox"), self.engine.begin() as conn:
-            added = conn.execute(_ADD, values)  # batched by SQLAlchemy's insertmanyvalues
-            return {str(row[0]) for row in added}
+            return {str(row[0]) for row in conn.execute(_ADD, params)}
 
     def release_claims_of(self, owner: str) -> int:
         """Rows a previous run of this instance had claimed and not finished, due again now
@@ -317,7 +313,21 @@ _PRUNE = text(
     ))
     """
 )
-_ADD = insert(outbox).on_conflict_do_nothing().returning(outbox.c.route)
+# One statement for a whole batch of new rows, the values as arrays (a row already there, an
+# exception read again, is left as it is).
+_ADD = text(
+    """
+    INSERT INTO notification_outbox
+        (scope, exception_event_id, route, subject_id, correlation_id, notice)
+    SELECT :scope, u.id, u.route, u.subject, u.correlation, CAST(u.notice AS jsonb)
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:routes AS text[]), CAST(:subjects AS text[]),
+        CAST(:correlations AS text[]), CAST(:notices AS text[])
+    ) AS u(id, route, subject, correlation, notice)
+    ON CONFLICT DO NOTHING
+    RETURNING route
+    """
+)
 # One statement for a whole batch of outcomes: delivered and failed rows drop their notice;
 # rows to retry are due again at their time. Only the claim's holder may record.
 _RECORD = text(
