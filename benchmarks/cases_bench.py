@@ -20,7 +20,9 @@ keeping the figures other benchmarks wrote there (read, merge, write).
    reason, posting to tests/support/webhook_stub.py (a process of its own) answering every post
    after ``--webhook-delay-s`` (200 ms); timed from the first publication until both have
    finished: every exception in a case and every notification marked delivered in the outbox.
-   Each one's own rate (publication to its last) and CPU per exception come from the same run.
+   Each one's own rate (publication to its last) and CPU per exception come from the same run,
+   and so does the webhook side's ceiling: a bare HTTP client posting to the stub with as many
+   posts in flight as the notifier may have, before the processors start.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pipeline_bench import Figures, ceiling, figure, load, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 
 from confluent_kafka import Producer  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
@@ -220,6 +223,36 @@ routes:
     return path
 
 
+def webhook_ceiling(url: str, posts: int, in_flight: int) -> tuple[float, float]:
+    """Posts/s and CPU ms per post of a bare HTTP client (aiohttp, as the notifier's) posting
+    a Slack-sized body to the stub with ``in_flight`` posts at once: what no notifier can pass
+    on this machine at this moment."""
+    import asyncio
+
+    import aiohttp
+
+    body = json.dumps({"text": "x" * 80, "blocks": [{"type": "section", "text": "y" * 600}]})
+
+    async def run() -> tuple[float, float]:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=in_flight),
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as session:
+            slots = asyncio.Semaphore(in_flight)
+
+            async def one() -> None:
+                async with slots, session.post(url, data=body) as response:
+                    await response.read()
+                    assert response.status == 200
+
+            await asyncio.gather(*(one() for _ in range(in_flight)))  # connections made
+            cpu, started = time.process_time(), time.monotonic()
+            await asyncio.gather(*(one() for _ in range(posts)))
+            return posts / (time.monotonic() - started), (time.process_time() - cpu) / posts
+
+    return asyncio.run(run())
+
+
 def wait_for_line(proc: subprocess.Popen[bytes], log_path: Path, line: str, what: str) -> None:
     ready = time.monotonic() + 120
     while line not in log_path.read_text(errors="replace"):
@@ -259,16 +292,38 @@ def combined_run(
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
-    for name in ("cases", "notifier"):
-        logs[name] = log_dir / f"{prefix}{name}.log"
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "compliance", "run", name],
-            env=env | {"COMPLIANCE_INSTANCE_ID": f"{settings.instance_id}-{name}"},
-            stdout=logs[name].open("ab"),
-            stderr=subprocess.STDOUT,
-        )
     finished: dict[str, float] = {}
     try:
+        time.sleep(1)  # the stub listens
+        load_ceiling = load()
+        ceiling_rate, ceiling_cpu = webhook_ceiling(
+            env["BENCH_SLACK_URL"], min(len(events), 10_000), in_flight
+        )
+        figure(
+            figures,
+            "cases and notifications: ceiling, bare HTTP client posts/s to the stub (same run)",
+            ceiling_rate,
+            "posts/s",
+        )
+        figure(
+            figures,
+            "cases and notifications: ceiling's CPU ms per post (bare HTTP client)",
+            1000 * ceiling_cpu,
+            "ms",
+        )
+        figures["cases and notifications: ceiling's load average (1/5/15 min) before"] = {
+            "value": load_ceiling,
+            "unit": "runnable processes",
+            "target": None,
+        }
+        for name in ("cases", "notifier"):
+            logs[name] = log_dir / f"{prefix}{name}.log"
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "compliance", "run", name],
+                env=env | {"COMPLIANCE_INSTANCE_ID": f"{settings.instance_id}-{name}"},
+                stdout=logs[name].open("ab"),
+                stderr=subprocess.STDOUT,
+            )
         wait_for_line(procs["cases"], logs["cases"], "cases consuming", "cases")
         wait_for_line(procs["notifier"], logs["notifier"], "notifier consuming", "the notifier")
         time.sleep(2)  # the group joins
