@@ -426,7 +426,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--webhook-delay-s", type=float, default=0.2)
-    parser.add_argument("--notifier-in-flight", type=int, default=256)
+    parser.add_argument("--notifier-in-flight", type=int, default=512)
     parser.add_argument(
         "--only-combined", action="store_true", help="the ceiling and section 3 only"
     )
@@ -452,7 +452,9 @@ def main() -> None:
         figures[CEILING] = figures.pop("ceiling: Kafka pass-through events/s")
         if not args.only_combined:
             cases_run(settings, engine, events, figures)
-        combined_run(both, engine, events, figures, args.webhook_delay_s, args.notifier_in_flight)
+        # Exceptions of their own (event ids and customers): those above are in cases already.
+        fresh = exceptions(both, engine, args.exceptions, args.customers)
+        combined_run(both, engine, fresh, figures, args.webhook_delay_s, args.notifier_in_flight)
     finally:
         admin = kafka_io.admin(settings)
         topics = [
