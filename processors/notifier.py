@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
@@ -32,7 +33,7 @@ from compliance.errors import ConfigurationError, PoisonMessage
 from compliance.notify.dispatcher import Dispatcher
 from compliance.notify.failures import record_failures
 from compliance.notify.log_guard import guard_webhook_urls
-from compliance.notify.notice import build_notice, category_of
+from compliance.notify.notice import Personal, build_notice, category_of
 from compliance.notify.routes import Routes, is_personal, load_routes
 from compliance.notify.store import Outbox, Queued
 from compliance.outgoing import Outgoing
@@ -63,6 +64,7 @@ class Enqueue:
         self.keyring = keyring
         self.review_base_url = review_base_url
         self.queued = queued
+        self.retention = timedelta(days=routes.delivery.delivered_retention_days)
         self.personal = any(
             is_personal(field) for route in routes.routes for field in route.config.show
         )
@@ -93,14 +95,24 @@ class Enqueue:
 
     def notifications(self, record: Record) -> list[Queued]:
         envelope = record["envelope"]
+        if envelope["occurred_at"] < datetime.now(UTC) - self.retention:
+            # Its delivered rows may have been pruned already: posting it now could be a
+            # second post (and a notification that late is no use).
+            log.info(
+                "notifier: exception %s is past the retention; not notified", envelope["event_id"]
+            )
+            return []
         routes = self.routes.matching(record["severity"], category_of(record))
+        personal = Personal(record, self.keyring)  # opened once for all the routes
         return [
             Queued(
                 exception_event_id=envelope["event_id"],
                 route=route.name,
                 subject_id=envelope["subject_id"],
                 correlation_id=envelope["correlation_id"],
-                notice=build_notice(record, route.config, self.keyring, self.review_base_url),
+                notice=build_notice(
+                    record, route.config, self.keyring, self.review_base_url, personal
+                ),
             )
             for route in routes
         ]
@@ -117,7 +129,7 @@ def require_outbox(engine: Engine) -> None:
 
 
 def main(settings: Settings, stop: threading.Event) -> None:
-    routes = load_routes(settings.notifier_routes_file)
+    routes = load_routes(settings.notifier_routes_file, allow_http=settings.development_mode)
     guard_webhook_urls(routes)
     engine = connect(settings.database_dsn, pool_size=4 + len(routes.routes))
     require_database(engine)

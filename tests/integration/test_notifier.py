@@ -15,19 +15,20 @@ import sys
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from compliance import kafka_io
 from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.events import subject_key
-from compliance.notify.store import DELIVERED, FAILED, PENDING, outbox
+from compliance.notify.store import DELIVERED, FAILED, PENDING, Outbox, Queued, outbox
 from compliance.subject_keyring import DatabaseKeyring
 from compliance.topics import COMPLIANCE_EXCEPTIONS, NOTIFICATIONS_FAILED
 from tests.support.exception_events import DOCUMENT_NUMBER, HOLDER, rule_exception
@@ -432,3 +433,103 @@ def test_a_route_whose_webhook_variable_is_unset_stops_start_up_naming_it(
     assert result.returncode == 2
     assert "TEST_TEAMS_URL is not set" in result.stderr
     assert "very-secret" not in result.stderr + result.stdout
+
+
+def test_an_http_webhook_url_stops_start_up_outside_development_mode(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = processor_env(settings) | {
+        "COMPLIANCE_DEVELOPMENT_MODE": "false",
+        "COMPLIANCE_NOTIFIER_ROUTES_FILE": str(routes_file(tmp_path)),
+        "TEST_SLACK_URL": "https://hooks.slack.example/services/T/B/very-secret",
+        "TEST_TEAMS_URL": "http://teams.example/workflows/plain-secret",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "compliance", "run", "notifier"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "TEST_TEAMS_URL holds an http:// URL" in result.stderr
+    assert "https only" in result.stderr
+    assert "plain-secret" not in result.stderr + result.stdout
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def old_delivered_rows(engine: Engine, settings: Settings, records: list[Record], age: timedelta):
+    """Rows of ``records`` as a run long ago left them: delivered ``age`` ago, notice dropped."""
+    store = Outbox(engine, settings.topic_prefix)
+    store.add(
+        [
+            Queued(r["envelope"]["event_id"], "officers-teams", "C-0", "corr", {"fields": []})
+            for r in records
+        ]
+    )
+    ids = [r["envelope"]["event_id"] for r in records]
+    with engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.scope == settings.topic_prefix, outbox.c.exception_event_id.in_(ids))
+            .values(status=DELIVERED, notice=None, finished_at=func.now() - age)
+        )
+
+
+def test_delivered_rows_past_the_retention_are_pruned_in_batches_and_others_kept(
+    settings: Settings, engine: Engine
+) -> None:
+    old = [rule_exception(f"C-R{n}") for n in range(5)]
+    recent = [rule_exception("C-R9")]
+    old_delivered_rows(engine, settings, old, timedelta(days=31))
+    old_delivered_rows(engine, settings, recent, timedelta(days=29))
+    store = Outbox(engine, settings.topic_prefix)
+    store.add([Queued("pending-long", "officers-teams", "C-0", "corr", {"fields": []})])
+    with engine.begin() as conn:  # pending, failed: not delivered, whatever their age
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.scope == settings.topic_prefix, outbox.c.status == PENDING)
+            .values(created_at=func.now() - timedelta(days=90))
+        )
+    old_delivered_rows(engine, settings, [rule_exception("C-R8")], timedelta(days=60))
+    with engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.scope == settings.topic_prefix, outbox.c.last_error.is_(None))
+            .where(outbox.c.finished_at < func.now() - timedelta(days=59))
+            .values(status=FAILED, last_error="HTTP 500")
+        )
+
+    assert store.prune_delivered(30 * 86400, batch=2) == 5  # three batches: 2, 2, 1
+    with engine.connect() as conn:
+        left = dict(
+            conn.execute(
+                select(outbox.c.exception_event_id, outbox.c.status).where(
+                    outbox.c.scope == settings.topic_prefix
+                )
+            ).all()
+        )
+    assert sorted(left.values()) == [DELIVERED, FAILED, PENDING]
+    assert recent[0]["envelope"]["event_id"] in left
+    assert store.prune_delivered(30 * 86400) == 0
+
+
+def test_the_notifier_prunes_past_the_retention_and_does_not_notify_older_exceptions(
+    settings: Settings, engine: Engine, processes: Processes, stub: WebhookStub, tmp_path: Path
+) -> None:
+    pruned = [rule_exception(f"C-P{n}") for n in range(3)]
+    old_delivered_rows(engine, settings, pruned, timedelta(days=3))
+    too_old = rule_exception("C-P8")
+    too_old["envelope"]["occurred_at"] = datetime.now(UTC) - timedelta(days=2)
+    fresh = rule_exception("C-P9")
+    publish(settings, engine, [too_old, fresh])
+    routes = routes_file(tmp_path, "  max_age_s: 3600\n  delivered_retention_days: 1")
+    start_notifier(processes, stub, routes)
+
+    wait_for(lambda: rows(engine, settings, DELIVERED) == 2, 60, "the fresh one", processes)
+    wait_for(lambda: committed_to_end(settings), 60, "offsets committed", processes)
+    processes.stop_all()
+    assert rows(engine, settings) == 2  # the three old rows pruned, none made for the too-old
+    assert {event_id_of(r.body) for r in stub.requests()} == {fresh["envelope"]["event_id"]}

@@ -70,6 +70,16 @@ def test_a_variable_that_holds_no_url_is_refused_without_repeating_its_value() -
     assert "hunter2" not in str(caught.value)
 
 
+def test_an_http_webhook_url_is_refused_outside_development_mode_naming_the_variable() -> None:
+    plain = {**ENV, "TEAMS_URL": "http://example.webhook.office.com/x-secret"}
+    with pytest.raises(ConfigurationError, match="https only") as caught:
+        parse_routes(ROUTES, "test", plain)
+    assert "TEAMS_URL" in str(caught.value) and "COMPLIANCE_DEVELOPMENT_MODE" in str(caught.value)
+    assert "x-secret" not in str(caught.value)
+    allowed = parse_routes(ROUTES, "test", plain, allow_http=True)  # a developer's stand-in
+    assert allowed.routes[1].url.get_secret_value().startswith("http://")
+
+
 def test_the_url_is_a_secret_that_never_shows_when_printed() -> None:
     routes = parse_routes(ROUTES, "test", ENV)
     assert "secret-token" not in repr(routes) and "secret-token" not in str(routes)
@@ -86,6 +96,7 @@ def test_the_url_is_a_secret_that_never_shows_when_printed() -> None:
         "routes: [{name: a, kind: slack, webhook_url_env: X}, "
         "{name: a, kind: teams, webhook_url_env: X}]",
         "delivery: {attempt_timeout_s: 60, claim_lease_s: 30}\nroutes: []",
+        "delivery: {max_age_s: 172800, delivered_retention_days: 1}\nroutes: []",
     ],
 )
 def test_a_configuration_that_cannot_work_is_refused_at_start_up(bad: str) -> None:

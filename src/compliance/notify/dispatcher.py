@@ -24,8 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client import Counter
 
 from compliance import metrics
 from compliance.errors import RetryableError
@@ -77,6 +80,23 @@ def decide(route: Routes, claimed: Claimed, attempt: delivery.Attempt, now: date
     return Outcome(
         claimed.exception_event_id, claimed.route, PENDING, attempt.status, attempt.reason, retry_at
     )
+
+
+@dataclass(frozen=True)
+class RouteCounters:
+    """A route's counters, looked up once (a label lookup per post costs a lock and a hash)."""
+
+    sent: Counter
+    failed: Counter
+    retried: Counter
+
+    @classmethod
+    def of(cls, route: str) -> RouteCounters:
+        return cls(
+            metrics.notifications_sent.labels(route),
+            metrics.notifications_failed.labels(route),
+            metrics.notifications_retried.labels(route),
+        )
 
 
 class Dispatcher:
@@ -179,6 +199,7 @@ class Dispatcher:
         paused_until = [0.0]  # monotonic; a 429 sets it
         outage = OUTAGE_BACKOFF_S[0]
         metric = metrics.notifications_in_flight.labels(route.name)
+        counters = RouteCounters.of(route.name)
 
         def finished(task: asyncio.Task[None]) -> None:
             in_flight.discard(task)
@@ -203,7 +224,7 @@ class Dispatcher:
                     continue
                 outage = OUTAGE_BACKOFF_S[0]
                 for row, notice in claimed:
-                    posting = self._deliver(route, http, row, notice, paused_until)
+                    posting = self._deliver(route, http, row, notice, paused_until, counters)
                     task = asyncio.create_task(posting)
                     in_flight.add(task)
                     task.add_done_callback(finished)
@@ -229,12 +250,15 @@ class Dispatcher:
         row: Claimed,
         notice: Notice,
         paused_until: list[float],
+        counters: RouteCounters,
     ) -> None:
         timeout = self.routes.delivery.attempt_timeout_s
         url = route.url.get_secret_value()
         try:
             async with asyncio.timeout(timeout):  # the whole attempt, connect to answer
-                attempt = await delivery.post(http, url, message_for(route, notice))
+                attempt = await delivery.post(
+                    http, url, delivery.encode(message_for(route, notice))
+                )
         except TimeoutError:
             attempt = delivery.Attempt("retry", None, f"no answer within {timeout:g} s")
         outcome = decide(self.routes, row, attempt, datetime.now(UTC))
@@ -244,11 +268,11 @@ class Dispatcher:
             )
             paused_until[0] = max(paused_until[0], until)
         if outcome.status == DELIVERED:
-            metrics.notifications_sent.labels(route.name).inc()
+            counters.sent.inc()
         elif outcome.status == FAILED:
-            metrics.notifications_failed.labels(route.name).inc()
+            counters.failed.inc()
         else:
-            metrics.notifications_retried.labels(route.name).inc()
+            counters.retried.inc()
             log.info(
                 "notifier: route %s, exception %s: %s; trying again at %s",
                 route.name,
@@ -289,9 +313,12 @@ class Dispatcher:
 
     async def _chores(self, stopping: asyncio.Event) -> None:
         """Records failed rows on notifications.failed (when told and every few seconds: rows
-        a previous run left), and keeps the pending gauge."""
+        a previous run left), keeps the pending gauge, and prunes delivered rows past their
+        retention (at start and every ``prune_interval_s``)."""
         assert self._failures_due is not None
+        config = self.routes.delivery
         last_gauge = 0.0
+        last_prune: float | None = None
         while not stopping.is_set():
             try:
                 await asyncio.to_thread(self.record_failures)
@@ -302,6 +329,12 @@ class Dispatcher:
                             pending.get(route.name, 0)
                         )
                     last_gauge = time.monotonic()
+                if last_prune is None or time.monotonic() - last_prune >= config.prune_interval_s:
+                    retention_s = config.delivered_retention_days * 86400
+                    pruned = await asyncio.to_thread(self.outbox.prune_delivered, retention_s)
+                    last_prune = time.monotonic()
+                    if pruned:
+                        log.info("notifier: %d delivered notification(s) pruned", pruned)
             except RetryableError as exc:
                 log.warning("notifier: %s; trying again", exc)
             await _wait(self._failures_due, FAILURES_INTERVAL_S)

@@ -11,7 +11,7 @@ import logging
 
 from compliance.notify.routes import Routes
 
-HTTP_CLIENT_LOGGERS = ("httpx2", "httpcore2", "httpx", "httpcore")
+HTTP_CLIENT_LOGGERS = ("aiohttp", "httpx2", "httpcore2", "httpx", "httpcore")
 
 
 class WebhookUrlFilter(logging.Filter):

@@ -85,10 +85,15 @@ class Personal:
 
 
 def build_notice(
-    record: Record, route: RouteConfig, keyring: Keyring, review_base_url: str | None
+    record: Record,
+    route: RouteConfig,
+    keyring: Keyring,
+    review_base_url: str | None,
+    personal: Personal | None = None,
 ) -> Notice:
-    """The notice of exception ``record`` on ``route``."""
-    personal = Personal(record, keyring)
+    """The notice of exception ``record`` on ``route``; ``personal``: the exception's personal
+    values, when another route of the same exception has opened them already."""
+    personal = personal or Personal(record, keyring)
     fields = []
     for name in route.show:
         value = _value(record, name, route, personal)

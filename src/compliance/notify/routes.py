@@ -5,7 +5,9 @@ credential: it is never written in a file, nor logged), the severities and categ
 takes, and what it shows. Showing is opt-in and masking is opt-out: a route shows only the
 fields it lists, and document ids, the reason text and rule inputs (``details.<name>``) are
 masked (all but their last characters) unless the route lists them under ``unmasked``.
-A route whose variable is unset or not an http(s) URL stops start-up with one sentence.
+A route whose variable is unset or not an https URL stops start-up with one sentence: a
+webhook URL is a credential and the message may carry personal data, so plain http is taken
+only on a developer's machine (``COMPLIANCE_DEVELOPMENT_MODE``, local stand-ins for Slack).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from compliance.config import DEVELOPMENT_MODE_VARIABLE
 from compliance.errors import ConfigurationError
 from compliance.exception_routing import CATEGORIES, SEVERITIES, Category, Severity
 
@@ -97,11 +100,17 @@ class DeliveryConfig(BaseModel):
     # How long a claimed row is another instance's; must outlast an attempt by far.
     claim_lease_s: float = Field(120.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0, le=60)
+    # Delivered rows are kept this long (they are what stops an exception read again from
+    # being posted again), then pruned; exceptions raised longer ago are not notified.
+    delivered_retention_days: float = Field(30.0, gt=0)
+    prune_interval_s: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> DeliveryConfig:
         if self.claim_lease_s < 2 * self.attempt_timeout_s:
             raise ValueError("claim_lease_s must be at least twice attempt_timeout_s")
+        if self.delivered_retention_days * 86400 < self.max_age_s:
+            raise ValueError("delivered_retention_days must outlast max_age_s")
         return self
 
 
@@ -144,7 +153,10 @@ class Routes:
         return next((r for r in self.routes if r.name == name), None)
 
 
-def parse_routes(text: str, where: str, environ: Mapping[str, str]) -> Routes:
+def parse_routes(
+    text: str, where: str, environ: Mapping[str, str], *, allow_http: bool = False
+) -> Routes:
+    """The routes of ``text``; http:// webhook URLs only with ``allow_http`` (development)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -158,19 +170,28 @@ def parse_routes(text: str, where: str, environ: Mapping[str, str]) -> Routes:
         raise ConfigurationError(
             f"{where}: not a valid notifier configuration: {problems}"
         ) from None
-    return Routes(parsed.delivery, tuple(_with_url(r, environ, where) for r in parsed.routes))
+    return Routes(
+        parsed.delivery,
+        tuple(_with_url(r, environ, where, allow_http) for r in parsed.routes),
+    )
 
 
-def load_routes(path: Path, environ: Mapping[str, str] | None = None) -> Routes:
+def load_routes(
+    path: Path, environ: Mapping[str, str] | None = None, *, allow_http: bool = False
+) -> Routes:
     """The routes of ``path``, their URLs from ``environ`` (the process's environment)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"cannot read the notifier routes file {path}: {exc}") from None
-    return parse_routes(text, str(path), os.environ if environ is None else environ)
+    return parse_routes(
+        text, str(path), os.environ if environ is None else environ, allow_http=allow_http
+    )
 
 
-def _with_url(route: RouteConfig, environ: Mapping[str, str], where: str) -> Route:
+def _with_url(
+    route: RouteConfig, environ: Mapping[str, str], where: str, allow_http: bool
+) -> Route:
     value = environ.get(route.webhook_url_env, "").strip()
     if not value:
         raise ConfigurationError(
@@ -183,5 +204,12 @@ def _with_url(route: RouteConfig, environ: Mapping[str, str], where: str) -> Rou
         raise ConfigurationError(
             f"route {route.name}: environment variable {route.webhook_url_env} does not hold "
             "an http(s) URL"
+        )
+    if parts.scheme == "http" and not allow_http:
+        raise ConfigurationError(
+            f"route {route.name}: environment variable {route.webhook_url_env} holds an http:// "
+            "URL; webhooks are posted over https only (the URL is a credential and the "
+            f"message may carry personal data); plain http is for local stand-ins, with "
+            f"{DEVELOPMENT_MODE_VARIABLE}=true on a developer's machine"
         )
     return Route(route, SecretStr(value))
