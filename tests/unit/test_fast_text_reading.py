@@ -1,18 +1,17 @@
 """The shortcuts the local classifier's text path takes for speed read exactly what the full
 computation reads: PDF text through PDFium's own calls equals the text through pypdfium2's
-page objects, and the words that spare a text the search for an evidence pattern are in
-every text the pattern matches."""
+page objects, and a signal's shortcut (an alternative searched only in a text holding its
+plain substring) finds exactly what its whole pattern finds."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from compliance.classification import local
+from compliance.classification import evidence, local
 from compliance.documents.pdf import _form_values, pdf_text
 from compliance.errors import DocumentUnreadable
 
@@ -64,43 +63,46 @@ def test_pdf_text_read_through_pdfium_calls_equals_the_text_through_page_objects
     assert pdf_text(data) == expected
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """Every literal text an evidence pattern's alternatives match (word boundaries and
-    line starts dropped, optional letters and letter classes expanded)."""
-    texts = []
-    for alternative in pattern.split("|"):
-        variants = [alternative.replace(r"\b", "").lstrip("^")]
-        expanded = True
-        while expanded:
-            expanded = False
-            for i, text in enumerate(variants):
-                if m := re.search(r"\((\w)\)\?", text):
-                    head, tail = text[: m.start()], text[m.end() :]
-                    variants[i : i + 1] = [head + tail, head + m.group(1) + tail]
-                    expanded = True
-                    break
-                if m := re.search(r"\[(\w+)\]", text):
-                    head, tail = text[: m.start()], text[m.end() :]
-                    variants[i : i + 1] = [head + c + tail for c in m.group(1)]
-                    expanded = True
-                    break
-        assert all(re.fullmatch(r"[\w :-]+", v) for v in variants), variants
-        texts += variants
+def _texts() -> list[str]:
+    """Every text the project carries: the labelled documents, the samples, the PDFs' text."""
+    folders = [PROJECT_ROOT / "tests" / "data" / "documents", PROJECT_ROOT / "samples"]
+    texts = [
+        path.read_text(encoding="utf-8", errors="replace")
+        for folder in folders
+        for path in sorted(folder.rglob("*.txt"))
+    ]
+    for path in PDFS:
+        try:
+            texts.append(pdf_text(path.read_bytes()))
+        except DocumentUnreadable:
+            continue
     return texts
 
 
-def test_every_text_an_evidence_pattern_matches_holds_one_of_its_words() -> None:
-    checked = 0
-    for doc_type, evidence in local._EVIDENCE.items():
-        for pattern, _, words in evidence:
-            for literal in _alternatives(pattern):
-                sample = f"first line\n{literal} and more\n"
-                assert re.search(pattern, sample, re.MULTILINE), (doc_type, literal)
-                assert any(word in sample for word in words), (doc_type, pattern, literal)
-                checked += 1
-            for word in words:  # and no word is one the pattern could never match
-                assert re.search(pattern, f"x\n{word}\n", re.MULTILINE), (doc_type, word)
-    assert checked >= 30
+def test_a_signals_shortcut_finds_exactly_what_its_whole_pattern_finds() -> None:
+    """A signal searches an alternative only in a text holding that alternative's plain
+    substring; on every text the project carries, and on each alternative's own sample
+    words, that decides exactly as searching the whole pattern would."""
+    texts = [evidence._where_types_show(text) for text in _texts()]
+    assert len(texts) >= 100
+    compared = 0
+    for signals in evidence.SIGNALS.values():
+        for signal in signals:
+            for lowered in texts:
+                assert signal.matches(lowered) == bool(signal.pattern.search(lowered)), (
+                    signal.name,
+                    signal.pattern.pattern,
+                )
+                compared += 1
+            for needle, part in signal.parts:
+                if needle:  # wherever the alternative matches, its needle is in the match
+                    for lowered in texts:
+                        for match in part.finditer(lowered):
+                            assert needle in lowered[match.start() : match.end() + 1], (
+                                signal.name,
+                                part.pattern,
+                            )
+    assert compared > 10_000
 
 
 @pytest.mark.parametrize(
@@ -115,7 +117,11 @@ def test_every_text_an_evidence_pattern_matches_holds_one_of_its_words() -> None
         ("Consent to processing\nLawful basis: consent\nGDPR", "consent_form"),
         ("Water bill\nService address: Storgata 12", "proof_of_address"),
         ("Form W-9\nTaxpayer Identification Number", "tax_form"),
-        ("National ID card of Utopia", "national_id"),
+        (
+            "National ID card of Utopia\nSurname: Okafor\nGiven names: Daniel\n"
+            "Date of birth: 04.06.1991\nDate of expiry: 28.02.2031",
+            "national_id",
+        ),
         ("nothing of the kind", "unknown"),
     ],
 )

@@ -76,32 +76,41 @@ def _alternatives(pattern: str) -> list[str]:
 
 
 def _needle(alternative: str) -> str:
-    """The longest run of plain characters the alternative must match as they are."""
-    runs, run, i = [], "", 0
+    """The longest run of plain characters the alternative must match as they are: outside
+    any group (a group may hold alternatives of its own, or be optional as a whole)."""
+    runs, run, depth, i = [], "", 0, 0
     while i < len(alternative):
         char = alternative[i]
         if char == "\\" and i + 1 < len(alternative):
             escaped = alternative[i + 1]
-            if escaped in ".()[]{}?*+|^$\\/-'":
+            if depth == 0 and escaped in ".()[]{}?*+|^$\\/-'":
                 run += escaped
-            else:  # \b, \s, \d, \w: not a plain character
+            else:  # \b, \s, \d, \w (not a plain character), or inside a group
                 runs.append(run)
                 run = ""
             i += 2
             continue
-        if char in "?*{":  # the character before is optional or repeated
+        if char == "[":  # a class: one of several characters
+            runs.append(run)
+            run = ""
+            i = alternative.index("]", i + 2 if alternative.startswith("[]", i) else i + 1)
+        elif char == "(":
+            runs.append(run)
+            run = ""
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth > 0:
+            pass
+        elif char in "?*{":  # the character before is optional or repeated
             run = run[:-1]
             runs.append(run)
             run = ""
             if char == "{":
                 i = alternative.index("}", i)
-        elif char in "()[]|^$.+":
+        elif char in "|^$.+":
             runs.append(run)
             run = ""
-            if char == "[":
-                i = alternative.index("]", i + 1)
-            elif char == "(" and alternative.startswith("(?:", i):
-                i += 2
         else:
             run += char
         i += 1
