@@ -128,9 +128,17 @@ class ScreenerApp:
             {"bootstrap.servers": settings.kafka_bootstrap, **kafka_io.security_config(settings)}
         )
         statistics = health.KafkaStatistics(name).config(settings.metrics_stats_interval_ms)
+        # Quix's consumer joins with the classic group protocol, where librdkafka's default
+        # session is 45 s: a copy killed without a clean stop would hold its accounts' payments
+        # that long. 15 s (heartbeats every 3 s) hands them over sooner.
+        consumer_config: dict[str, object] = {
+            "session.timeout.ms": 15_000,
+            "heartbeat.interval.ms": 3_000,
+            **(statistics or {}),
+        }
         self.app = Application(
             broker_address=connection,
-            consumer_extra_config=statistics or None,
+            consumer_extra_config=consumer_config,
             consumer_group=group,
             processing_guarantee="exactly-once",
             auto_offset_reset="earliest",
