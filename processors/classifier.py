@@ -141,7 +141,8 @@ def runner_for(
     ``codec``, personal fields are sealed with their subject's key and an erased subject's
     documents are refused (``compliance.erased_subjects``)."""
     with_llm = settings.anthropic_api_key is not None
-    # Claude calls wait on the network; local OCR runs in subprocesses, one per core.
+    # Claude calls wait on the network; local OCR runs in threads, one per core (tesserocr and
+    # OpenCV release the interpreter lock; each thread has its own Tesseract API objects).
     in_flight = settings.llm_concurrency if with_llm else os.cpu_count() or 1
     stage: Stage = lambda event_type, record: classify_arrival(  # noqa: E731
         settings, event_type, record, classifier
