@@ -144,8 +144,19 @@ def _labelled_fields(text: str) -> Iterable[ExtractedField]:
             yield ExtractedField(name, match.group(2), 0.9)
 
 
+# A document number (or optional data) the MRZ parser repaired by trying look-alikes until the
+# check digits held: in TD1 and TD3 zones the composite digit repeats the number's own check
+# with the same weights, so one check digit decides, and a misread that is no look-alike can
+# be "repaired" into another valid-looking number about one time in ten. Such a zone's fields
+# are read below the review threshold: an officer compares the number with the page.
+REPAIRED_BY_CHECK_DIGITS = 0.45
+_SEARCHED_FIELDS = frozenset({"document_number", "optional_data", "optional_data_2"})
+
+
 def mrz_fields(mrz: MRZ) -> list[ExtractedField]:
     confidence = 0.99 if mrz.valid else 0.6
+    if any(repair.field in _SEARCHED_FIELDS for repair in mrz.repairs):
+        confidence = REPAIRED_BY_CHECK_DIGITS
     birth = mrz_date(mrz.birth_date, future=False)
     expiry = mrz_date(mrz.expiry_date, future=True)
     values = {

@@ -7,7 +7,8 @@
 2. The page, turned the way its zone was found, is read with the ``eng`` model.
 
 The zone's lines replace what the page reading made of them (zone-like lines are dropped from
-it), so the classifier reads the zone once, as the zone model read it.
+it), so the classifier reads the zone once, as the zone model read it (repairs undone: the
+classifier's own parse repairs it again and sees what was repaired).
 """
 
 from __future__ import annotations
@@ -40,7 +41,16 @@ def read_image(data: bytes) -> str:
         gray = image_prep.blank(gray, zone.band)
     text = recognise(image_prep.page(image_prep.turn(gray, zone.quarter_turns)), page_model())
     kept = [line for line in text.splitlines() if not _zone_like(line)]
-    return "\n".join([*kept, "", *zone.mrz.lines, ""])
+    return "\n".join([*kept, "", *as_read(zone.mrz), ""])
+
+
+def as_read(mrz: MRZ) -> list[str]:
+    """The zone's lines as the zone model read them (its repairs undone), so the classifier,
+    parsing them again, finds the same repairs and can tell a repaired number from a read one."""
+    lines = [list(line) for line in mrz.lines]
+    for repair in mrz.repairs:
+        lines[repair.line][repair.position] = repair.read
+    return ["".join(line) for line in lines]
 
 
 def read_zone(gray: Gray) -> ZoneReading | None:
