@@ -272,3 +272,31 @@ def test_a_residence_permit_without_a_zone_gives_the_fields_printed_beside_its_l
 def test_a_zones_fields_take_precedence_over_the_printed_ones() -> None:
     fields = _fields("national_id/utopia_td1_specimen.txt")  # prints "Document No. D23145890"
     assert (fields["document_number"], fields["date_of_birth"]) == ("D23145890", "1974-08-12")
+
+
+# Forms that ask for a passport's details print the word and the identity labels an identity
+# document prints, but no zone: they stay below 0.9 (and below auto-accept as any type but the
+# one the identity rules then check and fail for its missing zone).
+MENTIONS_WITH_IDENTITY_LABELS = {
+    "itinerary": (
+        "TRAVEL ITINERARY\nPassenger: John Smith\nPassport number: X1234567\n"
+        "Nationality: British\nDate of birth: 01.02.1980\nFlight BA123 London - New York\n"
+        "Please bring your passport to check-in."
+    ),
+    "hotel registration card": (
+        "HOTEL REGISTRATION CARD\nGuest name: Anna Berg\nNationality: Swedish\n"
+        "Date of birth: 1985-03-04\nPassport No: 12345678\nArrival: 2026-12-01"
+    ),
+    "blank visa application": (
+        "APPLICATION FOR A SCHENGEN VISA\nSurname:\nFirst name:\nDate of birth:\n"
+        "Nationality:\nPassport number:\nDate of issue:\nDate of expiry:"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MENTIONS_WITH_IDENTITY_LABELS)
+def test_a_form_asking_for_passport_details_is_never_a_confident_identity_document(
+    name: str,
+) -> None:
+    result = classify(MENTIONS_WITH_IDENTITY_LABELS[name])
+    assert result.confidence < 0.9, (result.document_type, result.confidence)

@@ -45,11 +45,26 @@ _LABEL_LOOKUP = {label: name for name, labels in _LABELS.items() for label in la
 _LABEL_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z .'/-]{1,40}?)\s*[:]\s*(.+?)\s*$")
 
 
+# Identity documents print a machine-readable zone or a layout of their own (a licence's
+# numbered fields); without either, a title and the labels every identity form shares
+# (nationality, date of birth) are what a visa application, an itinerary or a hotel's
+# registration card print too, so the type stays below the auto-accept range.
+IDENTITY_TYPES = frozenset({"passport", "national_id", "driving_licence", "residence_permit"})
+WITHOUT_ZONE_OR_LAYOUT_CAP = 0.8
+
+
 def classify(text: str) -> Classification:
     found = evidence.document_type(text)
     document_type, confidence = found.document_type, found.confidence
     fields = {f.name: f for f in _labelled_fields(text)}
     mrz = find_mrz(text)
+    if mrz is None and document_type in IDENTITY_TYPES:
+        own_layout = any(
+            signal.kind == evidence.LAYOUT and signal.name in found.signals
+            for signal in evidence.SIGNALS[document_type]
+        )
+        if not own_layout:
+            confidence = min(confidence, WITHOUT_ZONE_OR_LAYOUT_CAP)
     if mrz is not None:
         read_as = text_type(document_type)
         document_type, confidence = type_from_mrz(mrz, document_type, confidence)
