@@ -8,6 +8,7 @@ SOURCES.md) and the ICAO specimens of tests/data/documents/id_specimens/."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from compliance.config import Settings
-from compliance.documents import ocr_engine
+from compliance.documents import image_prep, ocr_engine
 from compliance.documents.reference import guess_media_type
 from compliance.documents.text import extract_text
 from compliance.errors import DocumentUnreadable
@@ -158,6 +160,35 @@ def test_bytes_that_are_not_an_image_are_unreadable_as_corrupt() -> None:
     with pytest.raises(DocumentUnreadable) as info:
         extract_text(b"\x89PNG\r\n\x1a\n but nothing after", "image/png")
     assert info.value.code == "corrupt"
+
+
+def test_an_image_claiming_too_many_pixels_is_refused_before_it_is_decoded() -> None:
+    # 10,000 x 10,000 one-bit pixels: a few kilobytes of PNG, 100 million pixels once decoded.
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(bomb, format="PNG")
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(DocumentUnreadable) as info:
+        extract_text(bomb.getvalue(), "image/png")
+    assert info.value.code == "too_large"
+
+
+def test_an_image_too_small_to_hold_text_is_unreadable_without_text() -> None:
+    ok, png = cv2.imencode(".png", np.full((8, 8), 255, dtype=np.uint8))
+    assert ok
+    with pytest.raises(DocumentUnreadable) as info:
+        extract_text(png.tobytes(), "image/png")
+    assert info.value.code == "no_text"
+
+
+def test_a_fault_in_our_image_preparation_is_not_reported_as_a_corrupt_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(gray: object) -> object:
+        raise cv2.error("a bug in our own preparation")
+
+    monkeypatch.setattr(image_prep, "zone_bands", broken)
+    with pytest.raises(cv2.error):
+        extract_text(data_file(TD3).read_bytes(), "image/png")
 
 
 # --- one Tesseract API per model and thread, reused -------------------------------------------

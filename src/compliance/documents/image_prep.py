@@ -12,12 +12,15 @@ the same either way).
 
 from __future__ import annotations
 
+import io
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
 
 from compliance.documents.ocr_engine import Gray
 from compliance.errors import DocumentUnreadable
@@ -50,13 +53,46 @@ def blank(gray: Gray, band: Band) -> Gray:
     return out
 
 
+# A 600 dpi scan of an A4 page is about 35 million pixels; a few kilobytes of PNG can claim a
+# billion (a decompression bomb), which would be read into memory before anything else.
+MAX_PIXELS = 50_000_000
+MIN_SIDE = 16  # pixels: anything smaller holds no readable text
+
+
 def decode(data: bytes) -> Gray:
-    """The image as 8-bit grey, or DocumentUnreadable when it is not an image we can decode."""
+    """The image as 8-bit grey, or DocumentUnreadable when it is not an image we can decode
+    (``corrupt``), claims more than ``MAX_PIXELS`` in its header (``too_large``, found before
+    decoding) or is too small to hold text (``no_text``)."""
+    width, height = _header_size(data)
+    if width * height > MAX_PIXELS:
+        raise DocumentUnreadable(
+            f"the image is {width} x {height} pixels, over the {MAX_PIXELS:,} read", "too_large"
+        )
     raw = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+    try:
+        image = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # a header OpenCV refuses
+        image = None
     if image is None or image.size == 0:
         raise DocumentUnreadable("the image cannot be decoded (corrupt or not an image)", "corrupt")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise DocumentUnreadable(f"the image is under {MIN_SIDE} pixels on a side", "no_text")
     return np.asarray(image, dtype=np.uint8)
+
+
+def _header_size(data: bytes) -> tuple[int, int]:
+    """Width and height as the image's header gives them (Pillow reads the header only);
+    (0, 0) when Pillow does not know the format (OpenCV then decides)."""
+    try:
+        with warnings.catch_warnings():  # a large size is ours to judge, not Pillow's to warn of
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                return int(width), int(height)
+    except Image.DecompressionBombError:
+        return MAX_PIXELS, 2
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 0, 0
 
 
 def page(gray: Gray) -> Gray:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-
 from compliance.documents.image_text import read_image
 from compliance.documents.ocr_engine import require_tesseract
 from compliance.documents.pdf import pdf_text
@@ -71,5 +69,3 @@ def _ocr(data: bytes) -> str:
         return read_image(data)
     except MemoryError:
         raise RetryableError("out of memory reading an image (OCR)") from None
-    except cv2.error as exc:  # an image OpenCV decoded but cannot process
-        raise DocumentUnreadable(f"OCR failed: {exc.err}", "corrupt") from None
