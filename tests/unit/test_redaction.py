@@ -42,3 +42,16 @@ def test_a_zone_printed_with_spaces_inside_is_redacted_too() -> None:
 def test_a_long_line_of_capitals_and_digits_that_is_no_zone_stays() -> None:
     text = "REFERENCE\nABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n"
     assert redact(text).text == text
+
+
+def test_a_zone_line_read_with_a_look_alike_and_a_space_is_redacted() -> None:
+    # An O read for the 0 in the document number (repaired by the parser) and a space inside.
+    text = (
+        "PASSPORT\n"
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
+        "L8989O2C36UTO7408122F1 204159ZE184226B<<<<<10\n"
+    )
+    redaction = redact(text)
+    assert "L8989O2C36" not in redaction.text
+    assert "7408122" not in redaction.text
+    assert redaction.text.count("[MRZ_") == 2

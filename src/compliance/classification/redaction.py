@@ -31,6 +31,18 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _PLACEHOLDER = re.compile(r"\[(?:MRZ|EMAIL|IBAN|CARD|SSN|PHONE)_\d+\]")
 
 
+def _zone_lines(text: str) -> frozenset[str]:
+    """Every line of the zone the MRZ parser finds in ``text``, as repaired and as read (the
+    text holds what was read: an O for a 0 in a document number, a digit in a name)."""
+    zone = find_mrz(text)
+    if zone is None:
+        return frozenset()
+    read = [list(line) for line in zone.lines]
+    for repair in zone.repairs:
+        read[repair.line][repair.position] = repair.read
+    return frozenset(zone.lines) | {"".join(line) for line in read}
+
+
 @dataclass
 class Redaction:
     text: str
@@ -54,8 +66,7 @@ def redact(text: str) -> Redaction:
             originals[seen[value]] = value
         return seen[value]
 
-    zone = find_mrz(text)
-    zone_lines = frozenset(zone.lines) if zone is not None else frozenset()
+    zone_lines = _zone_lines(text)
     if zone_lines:
         text = "\n".join(
             placeholder("MRZ", line) if re.sub(r"\s+", "", line).upper() in zone_lines else line
