@@ -150,6 +150,11 @@ def test_a_status_written_in_an_input_file_is_not_believed(
         lambda: _audited(engine, confirmed.last_event_id), 60, "the confirmation audited",
         processes,
     )  # fmt: skip
+    someone_else = dict(content, customer_id="C-SOMEONE-ELSE")
+    path.write_text(json.dumps(someone_else), encoding="utf-8")
+    swapped = _sar(settings, out, "--input", str(path))
+    assert swapped.returncode == 2 and "the file's customer differ" in swapped.stderr
+    assert not out.exists()
     path.write_text(json.dumps(dict(content, status="open")), encoding="utf-8")
     filed = _sar(settings, out, "--input", str(path))  # the tables' status counts, not this
     assert filed.returncode == 0, filed.stderr

@@ -69,9 +69,32 @@ def _confirmed_case(settings: Settings, args: argparse.Namespace, model: Any) ->
         if given is None:
             return case_input(engine, keyring, args.case, scope)
         view = confirmed_view(engine, keyring, given.case_id, scope)
+        _require_same_case(given, view)
         return given.model_copy(update={"status": view.case.status})
     finally:
         engine.dispose()
+
+
+def _require_same_case(given: Any, view: Any) -> None:
+    """A file may edit a confirmed case's content for filing, never swap in another
+    customer's, another category's or exceptions the case does not hold."""
+    case = view.case
+    held = {e.rule_id for e in view.exceptions}
+    named = {e.rule_id for e in given.exceptions}
+    wrong = [
+        what
+        for what, differs in (
+            ("customer", given.customer_id != case.customer_id),
+            ("category", given.category is not None and given.category != case.category),
+            ("exceptions", not named <= held),
+        )
+        if differs
+    ]
+    if wrong:
+        raise ComplianceError(
+            f"the file's {', '.join(wrong)} differ from case {case.case_id} in the tables: "
+            "a SAR is filed for the case as confirmed"
+        )
 
 
 def _read_case(path: Path, model: Any) -> Any:
