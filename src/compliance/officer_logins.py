@@ -91,7 +91,7 @@ def log_in(
 
 def _locked(engine: Engine, digest: str, client: str, policy: LoginPolicy, at: datetime) -> bool:
     """Whether ``max_failures`` failures of the name, or from the client, lie within the
-    window before ``at`` (and after their last success)."""
+    window before ``at`` (for the name, after its last success; a client's count runs on)."""
     since = at - timedelta(seconds=policy.lockout_s)
     t = officer_logins.c
     with retryable_db_errors(_WHAT), engine.connect() as conn:
@@ -100,10 +100,14 @@ def _locked(engine: Engine, digest: str, client: str, policy: LoginPolicy, at: d
             (t.name_sha256, digest, policy.max_failures),
             (t.client, client, per_client),
         ):
+            # A success resets the count of its own name only: a client's count runs on, so an
+            # officer logging in from the same address does not clear a guessing run.
             last_ok = (
                 select(func.max(t.at))
                 .where(column == value, t.outcome == "ok", t.at > since)
                 .scalar_subquery()
+                if column is t.name_sha256
+                else None
             )
             failures = conn.execute(
                 select(func.count()).where(

@@ -136,3 +136,26 @@ def test_a_login_with_a_name_no_officer_has_is_recorded_without_that_name(
     assert result.outcome == "failed"
     [attempt] = recent_logins(app_engine, typed)
     assert attempt.username is None and attempt.outcome == "failed"
+
+
+def test_a_success_from_an_address_does_not_clear_its_count_of_failures_for_other_names(
+    app_engine: Engine,
+) -> None:
+    from datetime import UTC, datetime
+
+    from compliance.officer_logins import LoginPolicy, log_in
+
+    policy = LoginPolicy(max_failures=5, lockout_s=600, max_client_failures=3)
+    officer, guessed = _name(), _name()
+    add_officer(app_engine, officer, "analyst", "the officer's password")
+    client = f"10.3.{uuid.uuid4().int % 250}.9"
+    at = datetime.now(UTC)
+    for i in range(2):  # a guessing run from a shared address (a NAT, a proxy) ...
+        assert log_in(app_engine, guessed, f"guess {i}", client, policy, at=at).outcome == "failed"
+    # ... an officer behind the same address logs in ...
+    assert log_in(app_engine, officer, "the officer's password", client, policy, at=at).outcome == (
+        "ok"
+    )
+    # ... and the run's count goes on: one more failure locks the address.
+    assert log_in(app_engine, guessed, "guess 2", client, policy, at=at).outcome == "failed"
+    assert log_in(app_engine, guessed, "guess 3", client, policy, at=at).outcome == "locked"
