@@ -73,6 +73,8 @@ _FILLERS = _words(
     "da das dos du la le les lo van von ten ter"
 )
 
+_LONE_WORD_MAX = 4  # letters: a single word this short is too common to be a name alone
+
 # Spelling variants folded to one key. Each line: key, then the variants.
 _VARIANT_LINES = """
 muhammad mohammed mohammad mohamed mohamad muhammed muhamed mohammod mahomed mohd
@@ -243,7 +245,11 @@ def token_steps(tokens: list[str]) -> tuple[str, ...]:
     tokens = stripped if stripped else tokens
     tokens = _without(tokens, _LEGAL_FORMS)
     tokens = _merge_abd(tokens)
-    tokens = _without(tokens, _FILLERS)
+    # Particles go unless the name would be left with one short word: "DE LA RUE" is not
+    # "Rue", nor "VAN DER BERG" every Berg.
+    without_fillers = _without(tokens, _FILLERS)
+    lone_short = len(without_fillers) == 1 and len(without_fillers[0]) <= _LONE_WORD_MAX
+    tokens = tokens if lone_short else without_fillers
     tokens = _numerals(tokens)
     return tuple(VARIANTS.get(t, t) for t in tokens)
 

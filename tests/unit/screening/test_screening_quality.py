@@ -36,6 +36,8 @@ def hard_list(make: type) -> SanctionsList:
         o("21", "ALFA TRANSPORT LLC"),
         o("22", "AL-QA'IDA"),
         o("23", "NATIONAL IRANIAN OIL COMPANY"),
+        o("24", "DE LA RUE LIMITED"),
+        p("41", "VAN DER BERG, Pieter"),
         _vessel("30", "OCEAN STAR II"),
         replace(
             p("40", "HERRERA BUITRAGO, Helmer"),
@@ -148,3 +150,12 @@ def test_the_labelled_pairs_are_split_by_a_hash_of_the_target_entity() -> None:
         assert row["split"] == ("held" if digest % 100 < 50 else "tune"), row["pair_id"]
     held = [r for r in rows if r["split"] == "held"]
     assert 0.3 < len(held) / len(rows) < 0.7
+
+
+def test_a_name_made_of_particles_and_one_short_word_is_not_that_word_alone(hard: Screener) -> None:
+    # Particles are kept when dropping them leaves one short word: "Rue" is not "DE LA RUE".
+    for query, entity_id in (("Rue", "TEST:24"), ("Berg", "TEST:41")):
+        hits = [h for h in hard.screen(query) if h.entity_id == entity_id]
+        assert not hits or hits[0].score < 100, (query, hits[0].explain())
+    assert _hit(hard, "De La Rue Ltd", "TEST:24").score >= 95
+    assert _hit(hard, "Al Qaida", "TEST:22").score >= 95
