@@ -108,8 +108,9 @@ def running() -> Iterator[list[tuple[ConsentFeed, threading.Event]]]:
     yield feeds
     for feed, stop in feeds:
         stop.set()
-        # A feed whose watchdog only recorded an exit may still wait on the resumed broker.
-        assert feed.join(120), "the consent feed did not stop"
+        # A feed whose watchdog only recorded an exit may still wait on the resumed broker,
+        # up to its commit call's own deadline (2 x 100 s + 10 s in the longest test here).
+        assert feed.join(240), "the consent feed did not stop"
 
 
 def start(
