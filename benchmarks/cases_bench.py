@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from notifier_bench import routes_file
 from pipeline_bench import Figures, ceiling, figure, load, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,26 +204,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def notifier_routes(folder: Path, in_flight: int) -> Path:
-    """One Slack route taking every exception, showing its masked reason (opened, masked and
-    sealed again per exception, as a route showing personal data does)."""
-    path = folder / "cases-bench-notifier.yaml"
-    path.write_text(
-        f"""
-delivery:
-  attempt_timeout_s: 10
-  in_flight_per_route: {in_flight}
-routes:
-  - name: bench-slack
-    kind: slack
-    webhook_url_env: BENCH_SLACK_URL
-    show: [severity, category, rule_id, customer_id, document_id, sla_due_at, reason]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def webhook_ceiling(url: str, posts: int, in_flight: int) -> tuple[float, float]:
     """Posts/s and CPU ms per post of a bare HTTP client (aiohttp, as the notifier's) posting
     a Slack-sized body to the stub with ``in_flight`` posts at once: what no notifier can pass
@@ -286,7 +267,7 @@ def combined_run(
         "COMPLIANCE_LOG_LEVEL": "INFO",  # the line saying it consumes: it is ready
         # The stub answers plain http on 127.0.0.1: only a development machine may post there.
         "COMPLIANCE_DEVELOPMENT_MODE": "true",
-        "COMPLIANCE_NOTIFIER_ROUTES_FILE": str(notifier_routes(log_dir, in_flight)),
+        "COMPLIANCE_NOTIFIER_ROUTES_FILE": str(routes_file(log_dir, in_flight)),
         "COMPLIANCE_NOTIFIER_REVIEW_BASE_URL": "https://review.example",
         "BENCH_SLACK_URL": f"http://127.0.0.1:{port}/services/bench",
     }

@@ -109,34 +109,28 @@ def set_password(engine: Engine, username: str, password: str) -> None:
     password changed because it leaked logs the holder out."""
     _valid_password(password)
     with retryable_db_errors("the officers table"), engine.begin() as conn:
-        changed = conn.execute(
-            update(officers)
-            .where(officers.c.username == username)
-            .values(password_hash=_hasher.hash(password))
-        ).rowcount
-        if not changed:
-            raise OfficerError(f"there is no officer {username!r}")
+        _update(conn, username, password_hash=_hasher.hash(password))
         _end_sessions(conn, username)
 
 
 def disable_officer(engine: Engine, username: str) -> None:
     """Stop the officer: no login from now on, and their review sessions end at once."""
     with retryable_db_errors("the officers table"), engine.begin() as conn:
-        changed = conn.execute(
-            update(officers).where(officers.c.username == username).values(disabled=True)
-        ).rowcount
-        if not changed:
-            raise OfficerError(f"there is no officer {username!r}")
+        _update(conn, username, disabled=True)
         _end_sessions(conn, username)
 
 
 def enable_officer(engine: Engine, username: str) -> None:
     with retryable_db_errors("the officers table"), engine.begin() as conn:
-        changed = conn.execute(
-            update(officers).where(officers.c.username == username).values(disabled=False)
-        ).rowcount
-        if not changed:
-            raise OfficerError(f"there is no officer {username!r}")
+        _update(conn, username, disabled=False)
+
+
+def _update(conn: Connection, username: str, **values: object) -> None:
+    """Set ``values`` on the officer's row, or OfficerError when there is no such officer."""
+    if not conn.execute(
+        update(officers).where(officers.c.username == username).values(**values)
+    ).rowcount:
+        raise OfficerError(f"there is no officer {username!r}")
 
 
 def _end_sessions(conn: Connection, username: str) -> None:
