@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +46,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))  # the synthetic traffic lives with the tests that use it too
 
 from sqlalchemy import Engine, text  # noqa: E402
+
+os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 
 from compliance import kafka_io  # noqa: E402
 from compliance.audit.partitions import month_of, next_month  # noqa: E402
@@ -74,11 +77,7 @@ def rows_written(engine: Engine, prefix: str) -> int:
         )
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time used so far by the processes ``pids`` and their children (the sink's
-    preparing processes), from /proc (0.0 where it cannot be read)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    family = set(pids)
+def _proc_stats() -> dict[int, list[str]]:
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -86,20 +85,84 @@ def cpu_seconds(pids: list[int]) -> float:
                 stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-    family |= {pid for pid, fields in stats.items() if int(fields[1]) in family}
-    return sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats) / tick
+    return stats
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by the processes ``pids`` and their children (the sink's
+    preparing processes), from /proc (0.0 where it cannot be read)."""
+    stats = _proc_stats()
+    family = set(pids) | {pid for pid, fields in stats.items() if int(fields[1]) in pids}
+    return sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats) / _TICK
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+# PostgreSQL's own background processes (WAL writer, checkpointer, background writer): the
+# sink's commits make their work, but they serve every client of the server.
+_PG_AUX = (b"postgres: walwriter", b"postgres: checkpointer", b"postgres: background writer")
+
+
+def _cmdline_pids(prefixes: tuple[bytes, ...], containing: bytes = b"") -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(prefixes) and containing in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds, read from /proc, of each party to an audited event: the sink's processes,
+    the PostgreSQL backends serving its connections (found by the application name the
+    benchmark gives the sink, ``PGAPPNAME``), PostgreSQL's background processes, and the
+    Kafka broker (found by its main class). The last two are shared with anything else the
+    machine runs: on a busy machine they overstate the sink's share."""
+
+    def __init__(self, engine: Engine, application_name: str, sinks: list[int]) -> None:
+        self.engine = engine
+        self.application_name = application_name
+        self.sinks = sinks
+        self.backends: set[int] = set()
+        self.aux = _cmdline_pids(_PG_AUX)
+        self.broker = _cmdline_pids((b"java",), b"kafka.Kafka")
+
+    def read(self) -> dict[str, float]:
+        with self.engine.connect() as conn:
+            self.backends |= set(
+                conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                    {"a": self.application_name},
+                ).scalars()
+            )
+        stats = _proc_stats()
+
+        def used(pids: Iterable[int]) -> float:
+            return sum(int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats) / _TICK
+
+        return {
+            "sink": cpu_seconds(self.sinks),
+            "postgres backends": used(self.backends),
+            "postgres background": used(self.aux),
+            "kafka broker": used(self.broker),
+        }
 
 
 def run_sink(
     settings: Settings, engine: Engine, expected: int, processes: int = 1
-) -> tuple[float, float, float]:
+) -> tuple[float, float, dict[str, float]]:
     """Start the sink (``processes`` copies of it), wait for every row; return (seconds from
     start, steady rate: rows written after the first were seen, per second until the last,
-    the sinks' CPU microseconds per row over the same span)."""
+    CPU microseconds per row over the same span of each party: ``CpuMeter``)."""
+    application_name = f"audit-bench-{settings.topic_prefix}"
     env = os.environ | {
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
         "COMPLIANCE_LOG_LEVEL": "WARNING",
+        "PGAPPNAME": application_name,  # libpq names the sink's connections with it
     }
     log = (ROOT / ".services" / "audit-bench-sink.log").open("ab")
     started = time.perf_counter()
@@ -112,16 +175,17 @@ def run_sink(
         )
         for _ in range(processes)
     ]
-    pids = [proc.pid for proc in procs]
-    first, first_count, first_cpu = started, 0, 0.0
+    meter = CpuMeter(engine, application_name, [proc.pid for proc in procs])
+    first, first_count, first_cpu = started, 0, meter.read()
     try:
         while True:
             count = rows_written(engine, settings.topic_prefix)
             stamp = time.perf_counter()
             if count and not first_count:
-                first, first_count, first_cpu = stamp, count, cpu_seconds(pids)
+                first, first_count, first_cpu = stamp, count, meter.read()
             if count >= expected:
-                cpu_us = (cpu_seconds(pids) - first_cpu) * 1e6 / max(count - first_count, 1)
+                rows = max(count - first_count, 1)
+                cpu_us = {k: (v - first_cpu[k]) * 1e6 / rows for k, v in meter.read().items()}
                 steady = (count - first_count) / max(stamp - first, 1e-9)
                 return stamp - started, steady, cpu_us
             for proc in procs:
@@ -262,8 +326,34 @@ def main() -> None:
         figure(
             figures,
             "sink: CPU microseconds per event, first row to last (its processes)",
-            cpu_us,
+            cpu_us["sink"],
             "us/event",
+        )
+        figure(
+            figures,
+            "PostgreSQL: CPU microseconds per event, its backends serving the sink",
+            cpu_us["postgres backends"],
+            "us/event",
+        )
+        figure(
+            figures,
+            "PostgreSQL: CPU microseconds per event, WAL writer, checkpointer, bg writer (shared)",
+            cpu_us["postgres background"],
+            "us/event",
+        )
+        figure(
+            figures,
+            "Kafka broker: CPU microseconds per event (shared)",
+            cpu_us["kafka broker"],
+            "us/event",
+        )
+        total_us = sum(cpu_us.values())
+        figure(figures, "all parties: CPU microseconds per event", total_us, "us/event")
+        figure(
+            figures,
+            f"ceiling set by CPU alone: {os.cpu_count()} cores / all parties' CPU per event",
+            (os.cpu_count() or 1) * 1e6 / max(total_us, 1e-9),
+            "events/s",
         )
         rows, copy_s, text_copy_s, empty_copy_s = raw_copy_seconds(engine, prefix)
         copy_rate = rows / copy_s
