@@ -4,7 +4,9 @@ the raw COPY rate of the same rows into the same database (the ceiling), in the 
 Run from the project root, with `make services` up:  .venv/bin/python benchmarks/audit_bench.py
 Options: --events N (default 100,000); --parallel K (default 2, 0 to skip): also run K sink
 processes (one consumer group, partitions shared out by the broker) on N fresh events, reported
-under figures named "K sink processes" next to the single-process ones. Writes
+under figures named "K sink processes" next to the single-process ones; --prepare-processes P
+(default 1, 0 to skip): also run one sink with P preparing processes of its own
+(``audit_prepare_processes``) on N fresh events, for reference. Writes
 benchmarks/results/audit.json, with the machine's load average before and after the run.
 
 1. N synthetic events (six per document, realistic sizes: personal fields that get sealed,
@@ -20,8 +22,11 @@ benchmarks/results/audit.json, with the machine's load average before and after 
    server's fastest). For reference, also in the text format, and into an empty scratch table
    shaped like it (same columns, indexes, monthly partition), dropped afterwards.
 4. Where the time goes, as CPU per event (less swayed by other work on a shared machine than
-   rates): the sink's process (with any preparing processes of its own) from the first row
-   to the last.
+   rates), from the first row to the last: the sink's process (with any preparing processes
+   of its own), the PostgreSQL backends serving its connections, PostgreSQL's WAL writer,
+   checkpointer and background writer, and the Kafka broker (the last two serve everyone on
+   the machine: on a busy one they overstate the sink's share). Their sum sets a ceiling that
+   no design of the sink's threads can pass: the machine's cores divided by it.
 The N rows stay in the audit table (it is append-only), under the benchmark's topic prefix.
 """
 
@@ -102,16 +107,39 @@ _TICK = os.sysconf("SC_CLK_TCK")
 _PG_AUX = (b"postgres: walwriter", b"postgres: checkpointer", b"postgres: background writer")
 
 
-def _cmdline_pids(prefixes: tuple[bytes, ...], containing: bytes = b"") -> list[int]:
+def _cmdline_pids(prefixes: tuple[bytes, ...]) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
+                if (entry / "cmdline").read_bytes().startswith(prefixes):
+                    found.append(int(entry.name))
             except OSError:
                 continue
-            if cmdline.startswith(prefixes) and containing in cmdline:
-                found.append(int(entry.name))
+    return found
+
+
+def _listening_pids(port: int) -> list[int]:
+    """The processes holding a socket that listens on TCP ``port`` (the broker the sink reads
+    from, not other brokers the machine may run), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
     return found
 
 
@@ -122,13 +150,20 @@ class CpuMeter:
     Kafka broker (found by its main class). The last two are shared with anything else the
     machine runs: on a busy machine they overstate the sink's share."""
 
-    def __init__(self, engine: Engine, application_name: str, sinks: list[int]) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, application_name: str, sinks: list[int]
+    ) -> None:
         self.engine = engine
         self.application_name = application_name
         self.sinks = sinks
         self.backends: set[int] = set()
-        self.aux = _cmdline_pids(_PG_AUX)
-        self.broker = _cmdline_pids((b"java",), b"kafka.Kafka")
+        postmaster = set(_listening_pids(engine.url.port or 5432))
+        stats = _proc_stats()
+        self.aux = [
+            p for p in _cmdline_pids(_PG_AUX) if p in stats and int(stats[p][1]) in postmaster
+        ]
+        port = int(settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+        self.broker = _listening_pids(port)
 
     def read(self) -> dict[str, float]:
         with self.engine.connect() as conn:
@@ -152,17 +187,23 @@ class CpuMeter:
 
 
 def run_sink(
-    settings: Settings, engine: Engine, expected: int, processes: int = 1
+    settings: Settings,
+    engine: Engine,
+    expected: int,
+    processes: int = 1,
+    environment: dict[str, str] | None = None,
 ) -> tuple[float, float, dict[str, float]]:
-    """Start the sink (``processes`` copies of it), wait for every row; return (seconds from
-    start, steady rate: rows written after the first were seen, per second until the last,
-    CPU microseconds per row over the same span of each party: ``CpuMeter``)."""
+    """Start the sink (``processes`` copies of it, with ``environment`` added to their
+    settings), wait for every row; return (seconds from start, steady rate: rows written
+    after the first were seen, per second until the last, CPU microseconds per row over the
+    same span of each party: ``CpuMeter``)."""
     application_name = f"audit-bench-{settings.topic_prefix}"
     env = os.environ | {
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
         "COMPLIANCE_LOG_LEVEL": "WARNING",
         "PGAPPNAME": application_name,  # libpq names the sink's connections with it
+        **(environment or {}),
     }
     log = (ROOT / ".services" / "audit-bench-sink.log").open("ab")
     started = time.perf_counter()
@@ -175,7 +216,7 @@ def run_sink(
         )
         for _ in range(processes)
     ]
-    meter = CpuMeter(engine, application_name, [proc.pid for proc in procs])
+    meter = CpuMeter(settings, engine, application_name, [proc.pid for proc in procs])
     first, first_count, first_cpu = started, 0, meter.read()
     try:
         while True:
@@ -265,16 +306,18 @@ def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float, fl
             conn.execute(text(f"DROP TABLE IF EXISTS {scratch}"))
 
 
-def parallel_run(engine: Engine, events: int, processes: int) -> tuple[int, float, float]:
+def parallel_run(
+    engine: Engine, events: int, processes: int, environment: dict[str, str] | None = None
+) -> tuple[int, float, float, dict[str, float]]:
     """``processes`` sinks on ``events`` fresh events: (events, seconds from start, steady
-    rate)."""
+    rate, CPU per event of each party)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
     kafka_io.create_topics(settings)
     try:
         ids = synthetic.produce(settings, prefix, -(-events // synthetic.EVENTS_PER_DOCUMENT))
-        total_s, steady_rate, _ = run_sink(settings, engine, len(ids), processes)
-        return len(ids), total_s, steady_rate
+        total_s, steady_rate, cpu_us = run_sink(settings, engine, len(ids), processes, environment)
+        return len(ids), total_s, steady_rate, cpu_us
     finally:
         delete_topics(settings, prefix)
 
@@ -290,6 +333,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument(
+        "--prepare-processes",
+        type=int,
+        default=1,
+        help="also run one sink with this many preparing processes (0 to skip)",
+    )
     args = parser.parse_args()
     documents = -(-args.events // synthetic.EVENTS_PER_DOCUMENT)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -392,7 +441,7 @@ def main() -> None:
         delete_topics(settings, prefix)
     if args.parallel > 1:
         k = args.parallel
-        events, total_s, steady_rate = parallel_run(engine, args.events, k)
+        events, total_s, steady_rate, _ = parallel_run(engine, args.events, k)
         figure(
             figures,
             f"{k} sink processes: events/s from first start",
@@ -400,12 +449,32 @@ def main() -> None:
             "events/s",
         )
         figure(figures, f"{k} sink processes: events/s first row to last", steady_rate, "events/s")
+    if args.prepare_processes > 0:
+        # The same sink with step 2 (decode, seal, serialize) in processes of its own: the
+        # interpreter lock no longer holds it to one core, at the cost of shipping batches.
+        n = args.prepare_processes
+        _, _, steady_rate, cpu_us = parallel_run(
+            engine, args.events, 1, {"COMPLIANCE_AUDIT_PREPARE_PROCESSES": str(n)}
+        )
+        figure(
+            figures,
+            f"sink with {n} preparing process(es): events/s first row to last (reference)",
+            steady_rate,
+            "events/s",
+        )
+        figure(
+            figures,
+            f"sink with {n} preparing process(es): CPU microseconds per event (its processes)",
+            cpu_us["sink"],
+            "us/event",
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
                 "command": ".venv/bin/python benchmarks/audit_bench.py "
-                f"--events {args.events} --parallel {args.parallel}",
+                f"--events {args.events} --parallel {args.parallel} "
+                f"--prepare-processes {args.prepare_processes}",
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
                 f"{_cpu()}; {os.cpu_count()} CPUs shared with Kafka and PostgreSQL; "
