@@ -149,7 +149,7 @@ def audit_row(record: Consumed) -> AuditRow:
     event_type, event = registry().decode(value)
     env = event["envelope"]
     key = record.key
-    fingerprint = value[2:HEADER_LEN]  # decoded: there is a header
+    fingerprint = value[2:HEADER_LEN] if value else b""  # decoded: there is a header
     spelled = _FINGERPRINTS.get(fingerprint)
     if spelled is None:
         spelled = _FINGERPRINTS[fingerprint] = fingerprint.hex()
@@ -400,7 +400,10 @@ class AuditSink:
     def _submit_prepare(self, pool: Executor, batch: list[Message]) -> Preparing:
         """Hand step 2 of ``batch`` to the preparing pool, in as many slices as it has
         processes: (where each slice starts in the batch, its result to come)."""
-        records = [Consumed.of(msg) for msg in batch]
+        # Spelled out (not ``Consumed.of``): one call less per record, every record.
+        records = [
+            Consumed(m.topic(), m.partition(), m.offset(), m.key(), m.value()) for m in batch
+        ]
         size = -(-len(records) // self.parts)
         return [
             pool.submit(prepare_records, records[start : start + size])
