@@ -4,7 +4,9 @@ the raw COPY rate of the same rows into the same database (the ceiling), in the 
 Run from the project root, with `make services` up:  .venv/bin/python benchmarks/audit_bench.py
 Options: --events N (default 100,000); --parallel K (default 2, 0 to skip): also run K sink
 processes (one consumer group, partitions shared out by the broker) on N fresh events, reported
-under figures named "K sink processes" next to the single-process ones. Writes
+under figures named "K sink processes" next to the single-process ones; --prepare-processes P
+(default 1, 0 to skip): also run one sink with P preparing processes of its own
+(``audit_prepare_processes``) on N fresh events, for reference. Writes
 benchmarks/results/audit.json, with the machine's load average before and after the run.
 
 1. N synthetic events (six per document, realistic sizes: personal fields that get sealed,
@@ -20,8 +22,11 @@ benchmarks/results/audit.json, with the machine's load average before and after 
    server's fastest). For reference, also in the text format, and into an empty scratch table
    shaped like it (same columns, indexes, monthly partition), dropped afterwards.
 4. Where the time goes, as CPU per event (less swayed by other work on a shared machine than
-   rates): the sink's process (with any preparing processes of its own) from the first row
-   to the last.
+   rates), from the first row to the last: the sink's process (with any preparing processes
+   of its own), the PostgreSQL backends serving its connections, PostgreSQL's WAL writer,
+   checkpointer and background writer, and the Kafka broker (the last two serve everyone on
+   the machine: on a busy one they overstate the sink's share). Their sum sets a ceiling that
+   no design of the sink's threads can pass: the machine's cores divided by it.
 The N rows stay in the audit table (it is append-only), under the benchmark's topic prefix.
 """
 
@@ -37,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +51,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))  # the synthetic traffic lives with the tests that use it too
 
 from sqlalchemy import Engine, text  # noqa: E402
+
+os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 
 from compliance import kafka_io  # noqa: E402
 from compliance.audit.partitions import month_of, next_month  # noqa: E402
@@ -74,11 +82,7 @@ def rows_written(engine: Engine, prefix: str) -> int:
         )
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time used so far by the processes ``pids`` and their children (the sink's
-    preparing processes), from /proc (0.0 where it cannot be read)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    family = set(pids)
+def _proc_stats() -> dict[int, list[str]]:
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -86,20 +90,120 @@ def cpu_seconds(pids: list[int]) -> float:
                 stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-    family |= {pid for pid, fields in stats.items() if int(fields[1]) in family}
-    return sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats) / tick
+    return stats
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by the processes ``pids`` and their children (the sink's
+    preparing processes), from /proc (0.0 where it cannot be read)."""
+    stats = _proc_stats()
+    family = set(pids) | {pid for pid, fields in stats.items() if int(fields[1]) in pids}
+    return sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats) / _TICK
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+# PostgreSQL's own background processes (WAL writer, checkpointer, background writer): the
+# sink's commits make their work, but they serve every client of the server.
+_PG_AUX = (b"postgres: walwriter", b"postgres: checkpointer", b"postgres: background writer")
+
+
+def _cmdline_pids(prefixes: tuple[bytes, ...]) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(prefixes):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _listening_pids(port: int) -> list[int]:
+    """The processes holding a socket that listens on TCP ``port`` (the broker the sink reads
+    from, not other brokers the machine may run), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds, read from /proc, of each party to an audited event: the sink's processes,
+    the PostgreSQL backends serving its connections (found by the application name the
+    benchmark gives the sink, ``PGAPPNAME``), PostgreSQL's background processes, and the
+    Kafka broker (found by its main class). The last two are shared with anything else the
+    machine runs: on a busy machine they overstate the sink's share."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, application_name: str, sinks: list[int]
+    ) -> None:
+        self.engine = engine
+        self.application_name = application_name
+        self.sinks = sinks
+        self.backends: set[int] = set()
+        postmaster = set(_listening_pids(engine.url.port or 5432))
+        stats = _proc_stats()
+        self.aux = [
+            p for p in _cmdline_pids(_PG_AUX) if p in stats and int(stats[p][1]) in postmaster
+        ]
+        port = int(settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+        self.broker = _listening_pids(port)
+
+    def read(self) -> dict[str, float]:
+        with self.engine.connect() as conn:
+            self.backends |= set(
+                conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                    {"a": self.application_name},
+                ).scalars()
+            )
+        stats = _proc_stats()
+
+        def used(pids: Iterable[int]) -> float:
+            return sum(int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats) / _TICK
+
+        return {
+            "sink": cpu_seconds(self.sinks),
+            "postgres backends": used(self.backends),
+            "postgres background": used(self.aux),
+            "kafka broker": used(self.broker),
+        }
 
 
 def run_sink(
-    settings: Settings, engine: Engine, expected: int, processes: int = 1
-) -> tuple[float, float, float]:
-    """Start the sink (``processes`` copies of it), wait for every row; return (seconds from
-    start, steady rate: rows written after the first were seen, per second until the last,
-    the sinks' CPU microseconds per row over the same span)."""
+    settings: Settings,
+    engine: Engine,
+    expected: int,
+    processes: int = 1,
+    environment: dict[str, str] | None = None,
+) -> tuple[float, float, dict[str, float]]:
+    """Start the sink (``processes`` copies of it, with ``environment`` added to their
+    settings), wait for every row; return (seconds from start, steady rate: rows written
+    after the first were seen, per second until the last, CPU microseconds per row over the
+    same span of each party: ``CpuMeter``)."""
+    application_name = f"audit-bench-{settings.topic_prefix}"
     env = os.environ | {
         "COMPLIANCE_TOPIC_PREFIX": settings.topic_prefix,
         "COMPLIANCE_INSTANCE_ID": settings.instance_id,
         "COMPLIANCE_LOG_LEVEL": "WARNING",
+        "PGAPPNAME": application_name,  # libpq names the sink's connections with it
+        **(environment or {}),
     }
     log = (ROOT / ".services" / "audit-bench-sink.log").open("ab")
     started = time.perf_counter()
@@ -112,16 +216,17 @@ def run_sink(
         )
         for _ in range(processes)
     ]
-    pids = [proc.pid for proc in procs]
-    first, first_count, first_cpu = started, 0, 0.0
+    meter = CpuMeter(settings, engine, application_name, [proc.pid for proc in procs])
+    first, first_count, first_cpu = started, 0, meter.read()
     try:
         while True:
             count = rows_written(engine, settings.topic_prefix)
             stamp = time.perf_counter()
             if count and not first_count:
-                first, first_count, first_cpu = stamp, count, cpu_seconds(pids)
+                first, first_count, first_cpu = stamp, count, meter.read()
             if count >= expected:
-                cpu_us = (cpu_seconds(pids) - first_cpu) * 1e6 / max(count - first_count, 1)
+                rows = max(count - first_count, 1)
+                cpu_us = {k: (v - first_cpu[k]) * 1e6 / rows for k, v in meter.read().items()}
                 steady = (count - first_count) / max(stamp - first, 1e-9)
                 return stamp - started, steady, cpu_us
             for proc in procs:
@@ -201,16 +306,18 @@ def raw_copy_seconds(engine: Engine, prefix: str) -> tuple[int, float, float, fl
             conn.execute(text(f"DROP TABLE IF EXISTS {scratch}"))
 
 
-def parallel_run(engine: Engine, events: int, processes: int) -> tuple[int, float, float]:
+def parallel_run(
+    engine: Engine, events: int, processes: int, environment: dict[str, str] | None = None
+) -> tuple[int, float, float, dict[str, float]]:
     """``processes`` sinks on ``events`` fresh events: (events, seconds from start, steady
-    rate)."""
+    rate, CPU per event of each party)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     settings = Settings(topic_prefix=prefix, instance_id=f"bench-{prefix}")
     kafka_io.create_topics(settings)
     try:
         ids = synthetic.produce(settings, prefix, -(-events // synthetic.EVENTS_PER_DOCUMENT))
-        total_s, steady_rate, _ = run_sink(settings, engine, len(ids), processes)
-        return len(ids), total_s, steady_rate
+        total_s, steady_rate, cpu_us = run_sink(settings, engine, len(ids), processes, environment)
+        return len(ids), total_s, steady_rate, cpu_us
     finally:
         delete_topics(settings, prefix)
 
@@ -226,6 +333,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument(
+        "--prepare-processes",
+        type=int,
+        default=1,
+        help="also run one sink with this many preparing processes (0 to skip)",
+    )
     args = parser.parse_args()
     documents = -(-args.events // synthetic.EVENTS_PER_DOCUMENT)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -262,8 +375,34 @@ def main() -> None:
         figure(
             figures,
             "sink: CPU microseconds per event, first row to last (its processes)",
-            cpu_us,
+            cpu_us["sink"],
             "us/event",
+        )
+        figure(
+            figures,
+            "PostgreSQL: CPU microseconds per event, its backends serving the sink",
+            cpu_us["postgres backends"],
+            "us/event",
+        )
+        figure(
+            figures,
+            "PostgreSQL: CPU microseconds per event, WAL writer, checkpointer, bg writer (shared)",
+            cpu_us["postgres background"],
+            "us/event",
+        )
+        figure(
+            figures,
+            "Kafka broker: CPU microseconds per event (shared)",
+            cpu_us["kafka broker"],
+            "us/event",
+        )
+        total_us = sum(cpu_us.values())
+        figure(figures, "all parties: CPU microseconds per event", total_us, "us/event")
+        figure(
+            figures,
+            f"ceiling set by CPU alone: {os.cpu_count()} cores / all parties' CPU per event",
+            (os.cpu_count() or 1) * 1e6 / max(total_us, 1e-9),
+            "events/s",
         )
         rows, copy_s, text_copy_s, empty_copy_s = raw_copy_seconds(engine, prefix)
         copy_rate = rows / copy_s
@@ -302,7 +441,7 @@ def main() -> None:
         delete_topics(settings, prefix)
     if args.parallel > 1:
         k = args.parallel
-        events, total_s, steady_rate = parallel_run(engine, args.events, k)
+        events, total_s, steady_rate, _ = parallel_run(engine, args.events, k)
         figure(
             figures,
             f"{k} sink processes: events/s from first start",
@@ -310,12 +449,32 @@ def main() -> None:
             "events/s",
         )
         figure(figures, f"{k} sink processes: events/s first row to last", steady_rate, "events/s")
+    if args.prepare_processes > 0:
+        # The same sink with step 2 (decode, seal, serialize) in processes of its own: the
+        # interpreter lock no longer holds it to one core, at the cost of shipping batches.
+        n = args.prepare_processes
+        _, _, steady_rate, cpu_us = parallel_run(
+            engine, args.events, 1, {"COMPLIANCE_AUDIT_PREPARE_PROCESSES": str(n)}
+        )
+        figure(
+            figures,
+            f"sink with {n} preparing process(es): events/s first row to last (reference)",
+            steady_rate,
+            "events/s",
+        )
+        figure(
+            figures,
+            f"sink with {n} preparing process(es): CPU microseconds per event (its processes)",
+            cpu_us["sink"],
+            "us/event",
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
                 "command": ".venv/bin/python benchmarks/audit_bench.py "
-                f"--events {args.events} --parallel {args.parallel}",
+                f"--events {args.events} --parallel {args.parallel} "
+                f"--prepare-processes {args.prepare_processes}",
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
                 f"{_cpu()}; {os.cpu_count()} CPUs shared with Kafka and PostgreSQL; "

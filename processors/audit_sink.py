@@ -139,24 +139,33 @@ def place(msg: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
+# The writer schema's fingerprint as the trail spells it, for each one seen (a few dozen).
+_FINGERPRINTS: dict[bytes, str] = {}
+
+
 def audit_row(record: Consumed) -> AuditRow:
     """The audit row for one decodable record; raises PoisonMessage otherwise."""
-    event_type, event = registry().decode(record.value)
+    value = record.value
+    event_type, event = registry().decode(value)
     env = event["envelope"]
     key = record.key
-    return AuditRow(
-        event_id=_event_id(env["event_id"]),
-        event_type=event_type,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        kafka_key=key.decode("utf-8", "replace") if key else None,
-        correlation_id=env["correlation_id"],
-        causation_id=env["causation_id"],
-        subject_id=env["subject_id"],
-        occurred_at=env["occurred_at"],
-        schema_fingerprint=(record.value or b"")[2:HEADER_LEN].hex(),
-        payload=event,
+    fingerprint = value[2:HEADER_LEN] if value else b""  # decoded: there is a header
+    spelled = _FINGERPRINTS.get(fingerprint)
+    if spelled is None:
+        spelled = _FINGERPRINTS[fingerprint] = fingerprint.hex()
+    return AuditRow(  # positional: a row per event, tens of thousands a second
+        _event_id(env["event_id"]),
+        event_type,
+        record.topic,
+        record.partition,
+        record.offset,
+        key.decode("utf-8", "replace") if key else None,
+        env["correlation_id"],
+        env["causation_id"],
+        env["subject_id"],
+        env["occurred_at"],
+        spelled,
+        event,
     )
 
 
@@ -391,7 +400,10 @@ class AuditSink:
     def _submit_prepare(self, pool: Executor, batch: list[Message]) -> Preparing:
         """Hand step 2 of ``batch`` to the preparing pool, in as many slices as it has
         processes: (where each slice starts in the batch, its result to come)."""
-        records = [Consumed.of(msg) for msg in batch]
+        # Spelled out (not ``Consumed.of``): one call less per record, every record.
+        records = [
+            Consumed(m.topic(), m.partition(), m.offset(), m.key(), m.value()) for m in batch
+        ]
         size = -(-len(records) // self.parts)
         return [
             pool.submit(prepare_records, records[start : start + size])

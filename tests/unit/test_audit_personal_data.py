@@ -4,10 +4,19 @@ unreadable without it, bound to their event and field."""
 from __future__ import annotations
 
 import base64
+import threading
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from compliance.audit.personal_data import ERASED, is_sealed, new_key, reveal, seal
+from compliance.audit.personal_data import (
+    ERASED,
+    NONCE_BYTES,
+    SEALED,
+    is_sealed,
+    new_key,
+    reveal,
+    seal,
+)
 
 EVENT = "6b3f0000-0000-5000-8000-000000000001"
 
@@ -81,3 +90,31 @@ def test_a_clearance_reason_is_sealed_in_the_trail() -> None:
     payload = {"action": "clear", "reason": "same name, born 1961-04-02 in Oslo, not him"}
     seal("SanctionsClearance", EVENT, payload, AESGCM(new_key()))
     assert is_sealed(payload["reason"]) and payload["action"] == "clear"
+
+
+def test_no_nonce_is_used_twice_by_threads_sealing_at_once() -> None:
+    """Nonces come from a shared pool refilled in blocks: four threads sealing thousands of
+    fields each, across many refills, never get the same one (a repeated GCM nonce under one
+    key would leak the XOR of two plaintexts)."""
+    cipher = AESGCM(new_key())
+    sealed: list[list[dict[str, object]]] = [[] for _ in range(4)]
+
+    def seal_many(into: list[dict[str, object]]) -> None:
+        for _ in range(1500):
+            payload = check_result()
+            seal("CheckResult", EVENT, payload, cipher)
+            into.append(payload)
+
+    threads = [threading.Thread(target=seal_many, args=(out,)) for out in sealed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    nonces = [
+        base64.b64decode(payload[field][SEALED])[:NONCE_BYTES]  # type: ignore[index]
+        for out in sealed
+        for payload in out
+        for field in ("inputs", "explanation")
+    ]
+    assert len(nonces) == 4 * 1500 * 2
+    assert len(set(nonces)) == len(nonces)

@@ -136,8 +136,19 @@ def test_the_content_hash_leaves_out_only_the_time_the_event_was_produced() -> N
     assert content_hash_of(r) == content_hash_of(again) == expected
     assert prepare(r, None).content_hash == expected
     assert r.payload["envelope"]["occurred_at"] == T0  # the caller's row is left as it was
+    assert dumps(r.payload) == dumps(row().payload)  # its keys in their order too
     changed = r._replace(payload={**r.payload, "outcome": "fail"})
     assert content_hash_of(changed) != expected
+
+
+def test_a_payload_that_cannot_be_spelled_fails_its_hash_and_keeps_its_envelope() -> None:
+    """The time is blanked in the caller's envelope while the payload is spelled, and put
+    back even when spelling it fails."""
+    r = row()
+    r = r._replace(payload={**r.payload, "unspellable": object()})
+    with pytest.raises(TypeError):
+        content_hash_of(r)
+    assert r.payload["envelope"]["occurred_at"] == T0
 
 
 def test_chained_rows_carry_the_hashes_verify_recomputes() -> None:

@@ -60,6 +60,21 @@ def binary(value: bytes | None) -> bytes:
     return NULL if value is None else _LENGTH(len(value)) + value
 
 
+# Fields of a row from a small set of values (event type, topic, schema fingerprint), each
+# spelled once: a dozen entries in practice, bounded all the same.
+_FEW: dict[str | None, bytes] = {}
+_FEW_MAX = 4096
+
+
+def _few(value: str | None) -> bytes:
+    spelled = _FEW.get(value)
+    if spelled is None:
+        spelled = text(value)
+        if len(_FEW) < _FEW_MAX:
+            _FEW[value] = spelled
+    return spelled
+
+
 def event_fields(
     event_id: str,
     event_type: str,
@@ -80,8 +95,8 @@ def event_fields(
         (
             _EVENT_ROW,
             uuid_bytes(event_id),
-            text(event_type),
-            text(topic),
+            _FEW.get(event_type) or _few(event_type),
+            _FEW.get(topic) or _few(topic),
             _INT4(4, partition),
             _INT8(8, offset),
             text(kafka_key),
@@ -89,8 +104,8 @@ def event_fields(
             text(causation_id),
             text(subject_id),
             _INT8(8, occurred_us),
-            text(schema_fingerprint),
-            binary(raw_value),
+            _FEW.get(schema_fingerprint) or _few(schema_fingerprint),
+            NULL if raw_value is None else _LENGTH(len(raw_value)) + raw_value,
             _LENGTH(len(payload_json)),
             payload_json,
         )

@@ -203,18 +203,31 @@ def _content_hash(event_type: str, payload: dict[str, Any], raw_value: bytes | N
     left out for the hash and put back (the same key order, so the same JSON)."""
     envelope = payload.get("envelope")
     if isinstance(envelope, dict) and "occurred_at" in envelope:
-        envelope = payload["envelope"] = dict(envelope)
+        # Blanked in place and put back (a key set again keeps its place): no copy made.
         occurred_at = envelope["occurred_at"]
         envelope["occurred_at"] = None
-        payload_json = dumps(payload)
-        envelope["occurred_at"] = occurred_at
+        try:
+            payload_json = dumps(payload)
+        finally:
+            envelope["occurred_at"] = occurred_at
     else:
         payload_json = dumps(payload)
-    digest = hashlib.sha256(event_type.encode() + b"\n")
+    digest = _type_digest(event_type)
     digest.update(payload_json)
     if raw_value is not None:
         digest.update(b"\n" + raw_value)
     return digest.digest()
+
+
+_TYPE_DIGESTS: dict[str, hashlib._Hash] = {}
+
+
+def _type_digest(event_type: str) -> hashlib._Hash:
+    """SHA-256 fed with ``"<event_type>\n"``: a copy of one made once per type."""
+    digest = _TYPE_DIGESTS.get(event_type)
+    if digest is None:
+        digest = _TYPE_DIGESTS[event_type] = hashlib.sha256(event_type.encode() + b"\n")
+    return digest.copy()
 
 
 def _clean(value: str | None) -> str | None:
