@@ -107,6 +107,7 @@ class ScreeningIndex:
         self._token_keys = array("I")
         self._token_recs = array("I")
         self._acronyms: dict[str, list[int]] = {}
+        self._beginnings: dict[str, list[int]] = {}
         self._initials_keys = array("Q")
         self._initials_recs = array("I")
         self._skeletons: dict[str, list[int]] = {}
@@ -184,6 +185,17 @@ class ScreeningIndex:
             found.add("".join(w[0] for w in words))
         return {f for f in found if len(f) >= 3}
 
+    def written_words(
+        self, rec: int, entity_no: int | None = None, alias_no: int | None = None
+    ) -> list[str]:
+        """The words of a listed name as written (lower case, letters only), less "and",
+        "of", "the" and the like: what its initials and word beginnings are made of."""
+        if entity_no is None or alias_no is None:
+            entity_no, alias_no = self.rec_entity[rec], self.rec_alias[rec]
+        entity = self.entities[entity_no]
+        written = entity.name if alias_no < 0 else entity.aliases[alias_no].name
+        return [w for w in _WORDS.findall(written.lower()) if w not in _ACRONYM_SKIP]
+
     def _index_records(self, records: list[tuple[tuple[str, ...], int, int, bool]]) -> None:
         vocab = self.vocab
         rec_bits = max(len(records), 2).bit_length()
@@ -206,6 +218,10 @@ class ScreeningIndex:
             if self.entities[entity_no].entity_type not in person_types:
                 for initials in self._initials_of(tokens, entity_no, alias_no):
                     self._acronyms.setdefault(initials, []).append(rec)
+                words = self.written_words(rec, entity_no, alias_no)
+                if len(words) >= 2 and len(words[0]) >= 2:
+                    key = words[0][:2] + words[1][0]
+                    self._beginnings.setdefault(key, []).append(rec)
             elif len(tokens) >= 2:
                 initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
         self.vocab_tokens = list(vocab)
@@ -373,6 +389,15 @@ class ScreeningIndex:
         lo = bisect_left(keys, key)
         hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
         return self._initials_recs[lo:hi]
+
+    def beginnings_records(self, word: str, cap: int) -> list[int]:
+        """Organisation names that ``word`` could join the beginnings of the words of
+        ("INGRANRES": INversiones GRANda REStrepo): those whose first word starts with its
+        first two letters and whose second word with one of its later letters. Unverified."""
+        found: list[int] = []
+        for letter in sorted(set(word[2:])):
+            found.extend(self._beginnings.get(word[:2] + letter, ())[:cap])
+        return found
 
     def acronym_records(self, token: str) -> list[int]:
         """Organisation names (three words or more) whose initials spell ``token``."""

@@ -187,6 +187,8 @@ def _part(index: ScreeningIndex, word: str) -> bool:
 
 
 def _how(match: TokenMatch, abjad: bool) -> str:
+    if match.how:  # set where the match was made: initials, word beginnings
+        return match.how
     if match.query_token == match.listed_token:
         return "exact"
     if len(match.query_token) == 1 or len(match.listed_token) == 1:
@@ -202,6 +204,56 @@ def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningCo
         query_coverage=1.0,
         listed_coverage=1.0,
         matched=(TokenMatch(reading.tokens[0], " ".join(listed), 1.0, "initials"),),
+        unmatched_query=(),
+        unmatched_listed=(),
+        common_only=False,
+    )
+
+
+_MIN_BEGINNINGS_WORD = 6  # shorter words join word beginnings by chance ("ALCO")
+
+
+def joined_beginnings(word: str, words: Sequence[str]) -> list[str] | None:
+    """The beginnings of the first words of ``words`` that ``word`` joins, in order, each
+    word contributing its first letters ("ingranres": in|gran|res of inversiones granda
+    restrepo), or None. At least two words must give two letters or more: a word made of
+    single initials is an acronym, matched as such."""
+
+    def split(at: int, k: int) -> list[str] | None:
+        if at == len(word):
+            return []
+        if k == len(words):
+            return None
+        listed = words[k]
+        longest = 0
+        while (
+            longest < len(listed)
+            and at + longest < len(word)
+            and listed[longest] == word[at + longest]
+        ):
+            longest += 1
+        for size in range(longest, 0, -1):  # the longest beginning first
+            if k == 0 and size < 2:
+                break
+            rest = split(at + size, k + 1)
+            if rest is not None:
+                return [word[at : at + size], *rest]
+        return None
+
+    parts = split(0, 0)
+    if parts is None or len(parts) < 2 or sum(len(p) >= 2 for p in parts) < 2:
+        return None
+    return parts
+
+
+def _beginnings_score(
+    reading: _Reading, listed: Sequence[str], parts: Sequence[str], config: ScreeningConfig
+) -> NameScore:
+    return NameScore(
+        score=config.acronym_score,
+        query_coverage=1.0,
+        listed_coverage=1.0,
+        matched=(TokenMatch(reading.tokens[0], " ".join(listed), 1.0, "word beginnings"),),
         unmatched_query=(),
         unmatched_listed=(),
         common_only=False,
@@ -435,7 +487,7 @@ class Screener:
         readings: Sequence[_Reading],
         listed: list[str],
         organisation: bool,
-        acronyms: set[int],
+        acronyms: Mapping[int, tuple[str, ...]],
     ) -> tuple[_Reading, NameScore] | None:
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
@@ -460,11 +512,19 @@ class Screener:
                 # the listed name missing weighs 1, the screened name's other word 0.3)
                 continue
             if len(reading.tokens) == 1 and len(listed) != 1:
-                if rec in acronyms:
-                    acronym = _acronym_score(reading, listed, config)
+                parts = acronyms.get(rec)
+                if parts is not None:
+                    if parts:
+                        acronym = _beginnings_score(reading, listed, parts, config)
+                        how = (
+                            "the screened word joins the beginnings of the listed name's "
+                            f"words ({' + '.join(parts)})"
+                        )
+                    else:
+                        acronym = _acronym_score(reading, listed, config)
+                        how = "the screened word is the initials of the listed name"
                     if best is None or acronym.score > best[1].score:
-                        best = (replace(reading, how="the screened word is the initials of "
-                                        "the listed name"), acronym)  # fmt: skip
+                        best = (replace(reading, how=how), acronym)
                 continue
             name_score = score_name(
                 reading.tokens,
@@ -489,9 +549,10 @@ class Screener:
 
     def _retrieve(
         self, index: ScreeningIndex, name: str, entity_type: EntityType | None
-    ) -> tuple[list[_Reading], list[int], set[int], int]:
+    ) -> tuple[list[_Reading], list[int], dict[int, tuple[str, ...]], int]:
         """The readings of the screened name, the records worth scoring, those of them
-        found as initials, and how many of them (the first) share two words with a reading.
+        found as initials (no parts) or as joined word beginnings (the beginnings), and how
+        many of them (the first) share two words with a reading.
 
         Readings: the normalised tokens, and the same with two words joined or one word
         split where the result is a listed word ("Yahya Zadeh" / "Yahyazadeh"). Records:
@@ -501,7 +562,7 @@ class Screener:
         surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
         tokens = normalise_name(name, surname_first=surname_first)
         if not tokens:
-            return [], [], set(), 0
+            return [], [], {}, 0
         abjad = has_abjad(name)
         readings = []
         for alternative, how in _alternatives(index, tokens, abjad):
@@ -546,10 +607,22 @@ class Screener:
                 )
             ):
                 counts[rec] += config.max_candidates - rank
-        acronyms: set[int] = set()
+        acronyms: dict[int, tuple[str, ...]] = {}
         word = name.strip()
         if len(tokens) == 1 and len(word) >= 4 and word.isalpha() and word.isupper():
-            acronyms = set(index.acronym_records(tokens[0])[: config.max_token_postings])
+            for rec in index.acronym_records(tokens[0])[: config.max_token_postings]:
+                acronyms[rec] = ()
+        if (
+            len(tokens) == 1
+            and len(tokens[0]) >= _MIN_BEGINNINGS_WORD
+            and tokens[0].isalpha()
+            and entity_type is not EntityType.PERSON
+        ):
+            for rec in index.beginnings_records(tokens[0], config.max_token_postings):
+                if rec not in acronyms and (
+                    parts := joined_beginnings(tokens[0], index.written_words(rec))
+                ):
+                    acronyms[rec] = tuple(parts)
         few = len(counts) < _FALLBACK_BELOW
         rare: Counter[int] = Counter()
         for reading in readings:
@@ -569,7 +642,7 @@ class Screener:
         chosen = set(recs)
         by_two = len(recs)
         recs.extend(rec for rec, _ in rare.most_common(_MAX_RARE) if rec not in chosen)
-        recs.extend(sorted(acronyms - set(recs)))
+        recs.extend(sorted(acronyms.keys() - set(recs)))
         return readings, recs, acronyms, by_two
 
     def _expand(

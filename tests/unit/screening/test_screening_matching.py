@@ -6,6 +6,7 @@ import pytest
 
 from compliance.screening import (
     AliasType,
+    Entity,
     EntityType,
     Hit,
     SanctionsList,
@@ -327,3 +328,33 @@ def test_index_retrieval_is_by_shared_token_pairs(small_screener: Screener) -> N
         expansions, single_min_similarity=0.9, max_postings=100, max_candidates=10
     )
     assert found == [rec]
+
+
+def test_a_one_word_name_joining_the_beginnings_of_a_listed_companys_words_is_a_hit() -> None:
+    """A one-word "INGRANRES" for INversiones GRANda REStrepo, "IMCOMER" for IMportadora y
+    COMERcializadora: the hit says which beginnings were joined. A short word, or one that
+    only joins single initials beyond the first word, is no such hit."""
+    lists = [
+        SanctionsList(
+            "TEST",
+            "v1",
+            None,
+            (),
+            (
+                Entity("T:1", "TEST", "1", "v1", EntityType.ENTITY,
+                       "INVERSIONES GRANDA RESTREPO Y CIA S.C.S."),
+                Entity("T:2", "TEST", "2", "v1", EntityType.ENTITY,
+                       "IMPORTADORA Y COMERCIALIZADORA LTDA."),
+                Entity("T:3", "TEST", "3", "v1", EntityType.ENTITY, "ALITE COMPANY"),
+            ),
+        )
+    ]  # fmt: skip
+    screener = Screener(lists)
+    hits = screener.screen("INGRANRES")
+    assert [h.entity_id for h in hits] == ["T:1"]
+    assert hits[0].breakdown.matched_tokens[0].how == "word beginnings"
+    assert "in + gran + res" in " ".join(hits[0].breakdown.notes)
+    assert [h.entity_id for h in screener.screen("Imcomer")] == ["T:2"]
+    assert screener.screen("ALCO") == []  # four letters: too short to tell
+    assert screener.screen("INGRCSCS") == []  # only initials after the first two letters
+    assert screener.screen("INGRANRES", entity_type=EntityType.PERSON) == []
