@@ -324,7 +324,11 @@ class ScreeningIndex:
         for tid in candidates:
             other = self.vocab_tokens[tid]
             if other != token:
-                sim = token_similarity(token, other)
+                # Two names in their own right ("dubois", "dabisi") that only sound alike
+                # are two names, not one name's spellings: their letters must be close.
+                sim = token_similarity(
+                    token, other, sound_alike=not (penalty and self.is_known_name(other))
+                )
                 if (
                     penalty and phonetic_key(other) != sound
                 ):  # "davis"/"david", not "hijazi"/"hejazi"

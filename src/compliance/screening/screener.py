@@ -663,6 +663,8 @@ class Screener:
                     token, config.max_expansions_per_token
                 ).items():
                     found[other] = max(sim, found.get(other, 0.0))
+                # best first, as retrieval takes the first spellings of each word
+                found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
             expansions.append(found)
         return expansions
 

@@ -17,7 +17,9 @@ _MIN_PHONETIC_KEY = 2
 _JW_DISCOUNT = 0.06
 
 
-def token_similarity(a: str, b: str) -> float:
+def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
+    """How alike two tokens are; with ``sound_alike``, two spellings with the same sound key
+    count as ``PHONETIC_SIMILARITY`` alike (when their letters are fairly close)."""
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
@@ -25,7 +27,7 @@ def token_similarity(a: str, b: str) -> float:
     lev = Levenshtein.normalized_similarity(a, b)
     jw = JaroWinkler.similarity(a, b) - _JW_DISCOUNT
     sim = max(lev, jw)
-    if _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
+    if sound_alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
         key = phonetic_key(a)
         if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):
             sim = PHONETIC_SIMILARITY

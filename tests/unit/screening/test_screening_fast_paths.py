@@ -20,6 +20,7 @@ from compliance.screening.normalise import (
     fold_letters,
     fold_spelling,
     fold_word,
+    normalise_name,
     normalise_tokens,
     token_steps,
 )
@@ -183,3 +184,17 @@ def test_a_name_whose_last_word_no_list_holds_scores_only_names_that_could_be_a_
         spellings |= set(bundled_screener.index.expand(given, config.token_similarity, 12, 0.1))
     for listed in scored:
         assert sum(t in spellings or len(t) == 1 for t in listed) >= 2, listed
+
+
+def test_the_spellings_of_a_word_in_arabic_letters_come_best_first(
+    bundled_screener: Screener,
+) -> None:
+    """Retrieval looks up the first spellings of each word only: for a name in Arabic or
+    Persian letters, the spellings found by letters and by consonants are merged best first
+    ("احمدی": "ahmadi" before weaker spellings)."""
+    index = bundled_screener.index
+    for name in ("محمد احمدی", "عمر محمد قدير", "جلال الدين حقانى", "طارق گیدڑ گروپ"):
+        tokens = normalise_name(name)
+        for found in bundled_screener._expand(index, tokens, abjad=True):
+            similarities = list(found.values())
+            assert similarities == sorted(similarities, reverse=True), name

@@ -358,3 +358,24 @@ def test_a_one_word_name_joining_the_beginnings_of_a_listed_companys_words_is_a_
     assert screener.screen("ALCO") == []  # four letters: too short to tell
     assert screener.screen("INGRCSCS") == []  # only initials after the first two letters
     assert screener.screen("INGRANRES", entity_type=EntityType.PERSON) == []
+
+
+def test_two_names_in_their_own_right_that_only_sound_alike_are_not_one_name(
+    make: type,
+) -> None:
+    """ "Smith" (a common name) and "Samet" (a name three listed people bear) share a sound
+    key, but their letters are not close: screening "Olga Smith" does not hit "Samet Olga".
+    A spelling that is no name of its own ("Smet") still finds "Samet" by sound."""
+    p = make.person
+    screener = Screener(
+        [
+            make.make_list(
+                p("1", "Samet Olga"),
+                p("2", "Samet Yildiz"),
+                p("3", "Samet Demirkol"),
+            )
+        ]
+    )
+    assert screener.screen("Olga Smith") == []
+    assert [h.entity_id for h in screener.screen("Olga Samet")] == ["TEST:1"]
+    assert "TEST:1" in {h.entity_id for h in screener.screen("Olga Smet")}
