@@ -60,6 +60,7 @@ _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
 _MIN_PHONETIC_LEN = 3
 _PAIR_EXPANSIONS = 6  # spellings per query token combined into pair lookups
 _CACHE_LIMIT = 100_000
+_CAP_HALVINGS = 5  # the postings cap of the weakest pairs of spellings: 1/32 of the full
 _PAIR_CACHE_LIMIT = 2_000_000  # record numbers kept for pairs of query spellings (~16 MB)
 # A token in at least this share of all names (and this many) counts as a common name.
 _COMMON_SHARE = 0.002
@@ -426,16 +427,19 @@ class ScreeningIndex:
         self, first: tuple[int, ...], second: tuple[int, ...], cap: int
     ) -> tuple[int, ...]:
         """The records of every pair of a spelling of one query token with a spelling of
-        another, in lookup order (repeats kept: they count shared tokens). Cached: the
-        spellings of common given and family names pair up again and again."""
+        another, in lookup order (repeats kept: they count shared tokens); the shortest
+        names first, at most ``cap`` for the best spellings and fewer for weaker ones.
+        Cached: the spellings of common given and family names pair up again and again."""
         key = (first, second, cap)
         found = self._pairs.get(key)
         if found is None:
             records: list[int] = []
-            for a in first:
-                for b in second:
+            for x, a in enumerate(first):
+                for y, b in enumerate(second):
                     if a != b:
-                        records.extend(self._postings(a, b, cap))
+                        # weaker spellings bring fewer names: the cap halves with each
+                        # rank below the best spelling of either word
+                        records.extend(self._postings(a, b, cap >> min(x + y, _CAP_HALVINGS)))
             found = tuple(records)
             with self._lock:
                 self._pair_cache_size += len(found) + 1

@@ -6,11 +6,11 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from compliance.screening.normalise import phonetic_key
 
-# Two spellings with the same sound key ("tikriti" / "tkryty", "kais" / "qais") count as
+# Two spellings with the same sound key ("kais" / "qais", "omar" / "umar") count as
 # this similar when their letters are already fairly close: enough to be a match, never
 # more than a near spelling.
 PHONETIC_SIMILARITY = 0.8
-_PHONETIC_MIN_BASE = 0.7
+_PHONETIC_MIN_BASE = 0.75
 _MIN_PHONETIC_KEY = 2
 # Jaro-Winkler rewards shared prefixes strongly; discount it so it only decides between
 # spellings that Levenshtein finds nearly as close.

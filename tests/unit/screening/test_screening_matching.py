@@ -16,6 +16,7 @@ from compliance.screening import (
 from compliance.screening.dates import parse_date_of_birth, parse_partial_date
 from compliance.screening.model import PartialDate
 from compliance.screening.normalise import normalise_name, phonetic_key
+from compliance.screening.similarity import token_similarity
 
 
 def _ids(hits: list[Hit]) -> list[str]:
@@ -81,6 +82,16 @@ def test_phonetic_key_groups_transliterations() -> None:
     assert phonetic_key("qadhafi") == phonetic_key("kadafi")
     assert phonetic_key("tikriti") == phonetic_key("tkryty")
     assert phonetic_key("putin") != phonetic_key("platini")
+
+
+def test_sounding_alike_makes_a_match_only_when_the_letters_are_close() -> None:
+    """Same sound key and close letters: a spelling ("kais" / "qais"). Same sound key and
+    half the letters different: two names ("dubois" / "dabisi", "smith" / "samet")."""
+    assert token_similarity("kais", "qais") == pytest.approx(0.8)
+    assert token_similarity("omar", "umar") == pytest.approx(0.8)
+    assert phonetic_key("dubois") == phonetic_key("dabisi")
+    assert token_similarity("dubois", "dabisi") < 0.8
+    assert token_similarity("smith", "samet") < 0.8
 
 
 @pytest.mark.parametrize(
