@@ -220,8 +220,8 @@ class ScreeningIndex:
                 for initials in self._initials_of(tokens, entity_no, alias_no):
                     self._acronyms.setdefault(initials, []).append(rec)
                 words = self.written_words(rec, entity_no, alias_no)
-                if len(words) >= 2 and len(words[0]) >= 2:
-                    key = words[0][:2] + words[1][0]
+                if len(words) >= 2 and len(words[0]) >= 2 and len(words[1]) >= 2:
+                    key = words[0][:2] + words[1][:2]
                     self._beginnings.setdefault(key, []).append(rec)
             elif len(tokens) >= 2:
                 initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
@@ -398,10 +398,11 @@ class ScreeningIndex:
     def beginnings_records(self, word: str, cap: int) -> list[int]:
         """Organisation names that ``word`` could join the beginnings of the words of
         ("INGRANRES": INversiones GRANda REStrepo): those whose first word starts with its
-        first two letters and whose second word with one of its later letters. Unverified."""
+        first two letters and whose second word with two of its later letters, in order.
+        Unverified."""
         found: list[int] = []
-        for letter in sorted(set(word[2:])):
-            found.extend(self._beginnings.get(word[:2] + letter, ())[:cap])
+        for at in range(2, len(word) - 1):
+            found.extend(self._beginnings.get(word[:2] + word[at : at + 2], ())[:cap])
         return found
 
     def acronym_records(self, token: str) -> list[int]:

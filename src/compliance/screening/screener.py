@@ -211,13 +211,14 @@ def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningCo
 
 
 _MIN_BEGINNINGS_WORD = 6  # shorter words join word beginnings by chance ("ALCO")
+_MAX_BEGINNINGS = 12  # names checked per way of splitting off the first two words' letters
 
 
 def joined_beginnings(word: str, words: Sequence[str]) -> list[str] | None:
     """The beginnings of the first words of ``words`` that ``word`` joins, in order, each
     word contributing its first letters ("ingranres": in|gran|res of inversiones granda
-    restrepo), or None. At least two words must give two letters or more: a word made of
-    single initials is an acronym, matched as such."""
+    restrepo), or None. At least two words must give two letters or more (retrieval asks
+    it of the first two): a word made of single initials is an acronym, matched as such."""
 
     def split(at: int, k: int) -> list[str] | None:
         if at == len(word):
@@ -618,7 +619,7 @@ class Screener:
             and tokens[0].isalpha()
             and entity_type is not EntityType.PERSON
         ):
-            for rec in index.beginnings_records(tokens[0], config.max_token_postings):
+            for rec in index.beginnings_records(tokens[0], _MAX_BEGINNINGS):
                 if rec not in acronyms and (
                     parts := joined_beginnings(tokens[0], index.written_words(rec))
                 ):
