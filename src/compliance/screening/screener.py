@@ -425,13 +425,20 @@ class Screener:
             ):
                 notes.append("only common names shared: missing names count fully")
             confirmed = factors[0][0] > 0 or factors[1][0] > 0 or ids[0] > 0
-            if name_score.common_only and not confirmed and score > config.common_name_cap:
-                score = config.common_name_cap
-                notes.append(
-                    f"capped at {config.common_name_cap:g}: only very common names, and no "
-                    "date of birth, nationality or ID number to tell this person from "
-                    "others of the same name: a review, not a certain match"
+            capped: float | None = None
+            if name_score.common_only and not confirmed:
+                by_initial = any(
+                    len(m.listed_token) == 1 and len(m.query_token) > 1 for m in name_score.matched
                 )
+                cap = config.common_initial_cap if by_initial else config.common_name_cap
+                if score > cap:
+                    score = capped = cap
+                    notes.append(
+                        f"capped at {cap:g}: only very common names"
+                        + (", one of them matched by a listed initial only" if by_initial else "")
+                        + ", and no date of birth, nationality or ID number to tell this "
+                        "person from others of the same name: a review, not a certain match"
+                    )
             score = max(0.0, min(100.0, score))
             if score < config.threshold:
                 continue
@@ -458,9 +465,7 @@ class Screener:
                 number_factor=numbers[0],
                 legal_form_factor=legal[0],
                 id_number_factor=ids[0],
-                capped_at=config.common_name_cap
-                if score == config.common_name_cap and name_score.common_only and not confirmed
-                else None,
+                capped_at=capped,
             )
             best[entity.entity_id] = Hit(
                 entity_id=entity.entity_id,

@@ -390,3 +390,16 @@ def test_two_names_in_their_own_right_that_only_sound_alike_are_not_one_name(
     assert screener.screen("Olga Smith") == []
     assert [h.entity_id for h in screener.screen("Olga Samet")] == ["TEST:1"]
     assert "TEST:1" in {h.entity_id for h in screener.screen("Olga Smet")}
+
+
+def test_common_names_matched_through_a_listed_initial_need_a_second_identifier(
+    make: type,
+) -> None:
+    """ "Karen Mohammed Garcia" against a listed "Mohammed K Garcia": three very common names,
+    one of them only as an initial: no hit by name alone; the same date of birth makes it
+    one, explained."""
+    screener = Screener([make.make_list(make.person("1", "Mohammed K Garcia", dob="1970-05-02"))])
+    assert screener.screen("Karen Mohammed Garcia") == []
+    hits = screener.screen("Karen Mohammed Garcia", dob="1970-05-02")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert hits[0].breakdown.capped_at is None
