@@ -15,6 +15,10 @@ _MIN_PHONETIC_KEY = 2
 # Jaro-Winkler rewards shared prefixes strongly; discount it so it only decides between
 # spellings that Levenshtein finds nearly as close.
 _JW_DISCOUNT = 0.06
+# In a word of four letters or fewer one letter is a quarter of it ("yuki" / "yuri", "olga" /
+# "oleg" are two names): Jaro-Winkler's reward for the shared beginning counts from five
+# letters on, or where one word only adds letters at the end of the other ("atar"/"atari").
+_JW_MIN_LENGTH = 5
 
 
 def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
@@ -24,9 +28,9 @@ def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
         return 1.0
     if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
         return 0.0
-    lev = Levenshtein.normalized_similarity(a, b)
-    jw = JaroWinkler.similarity(a, b) - _JW_DISCOUNT
-    sim = max(lev, jw)
+    sim = Levenshtein.normalized_similarity(a, b)
+    if min(len(a), len(b)) >= _JW_MIN_LENGTH or a.startswith(b) or b.startswith(a):
+        sim = max(sim, JaroWinkler.similarity(a, b) - _JW_DISCOUNT)
     if sound_alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
         key = phonetic_key(a)
         if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):

@@ -94,6 +94,17 @@ def test_sounding_alike_makes_a_match_only_when_the_letters_are_close() -> None:
     assert token_similarity("smith", "samet") < 0.8
 
 
+def test_a_short_name_one_letter_apart_from_another_is_another_name() -> None:
+    """In four letters one letter is a quarter of the word: "Yuki" is not "Yuri", "Olga" not
+    "Oleg". A letter added at the end ("Atar" / "Atari") and longer names one letter apart
+    ("Hussein" / "Husseini") stay spellings of one name."""
+    assert token_similarity("yuki", "yuri") < 0.8
+    assert token_similarity("olga", "oleg") < 0.8
+    assert token_similarity("atar", "atari") >= 0.8
+    assert token_similarity("hussein", "husseini") >= 0.8
+    assert token_similarity("yevgeny", "evgeniy") >= 0.8
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
