@@ -57,4 +57,7 @@ class ScreeningConfig:
     # Only very common given and family names, no date of birth, nationality or ID number
     # agreeing: at most this score (a review, never a certain match).
     common_name_cap: float = 90.0
+    # The same when a screened name is matched only by a listed initial ("Karen Garcia" for
+    # "K. Garcia"): below the threshold, no hit without a second identifier.
+    common_initial_cap: float = 84.0
     include_weak_aliases: bool = True

@@ -12,7 +12,8 @@ class TokenMatch:
     query_token: str
     listed_token: str
     similarity: float  # 0..1
-    # exact, spelling, initial, same consonants (a name written in Arabic letters), initials
+    # exact, spelling, initial, same consonants (a name written in Arabic letters), initials,
+    # word beginnings (a one-word name joining the first letters of the listed words)
     how: str = ""
 
 

@@ -60,6 +60,7 @@ _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
 _MIN_PHONETIC_LEN = 3
 _PAIR_EXPANSIONS = 6  # spellings per query token combined into pair lookups
 _CACHE_LIMIT = 100_000
+_CAP_HALVINGS = 5  # the postings cap of the weakest pairs of spellings: 1/32 of the full
 _PAIR_CACHE_LIMIT = 2_000_000  # record numbers kept for pairs of query spellings (~16 MB)
 # A token in at least this share of all names (and this many) counts as a common name.
 _COMMON_SHARE = 0.002
@@ -107,6 +108,7 @@ class ScreeningIndex:
         self._token_keys = array("I")
         self._token_recs = array("I")
         self._acronyms: dict[str, list[int]] = {}
+        self._beginnings: dict[str, list[int]] = {}
         self._initials_keys = array("Q")
         self._initials_recs = array("I")
         self._skeletons: dict[str, list[int]] = {}
@@ -184,6 +186,17 @@ class ScreeningIndex:
             found.add("".join(w[0] for w in words))
         return {f for f in found if len(f) >= 3}
 
+    def written_words(
+        self, rec: int, entity_no: int | None = None, alias_no: int | None = None
+    ) -> list[str]:
+        """The words of a listed name as written (lower case, letters only), less "and",
+        "of", "the" and the like: what its initials and word beginnings are made of."""
+        if entity_no is None or alias_no is None:
+            entity_no, alias_no = self.rec_entity[rec], self.rec_alias[rec]
+        entity = self.entities[entity_no]
+        written = entity.name if alias_no < 0 else entity.aliases[alias_no].name
+        return [w for w in _WORDS.findall(written.lower()) if w not in _ACRONYM_SKIP]
+
     def _index_records(self, records: list[tuple[tuple[str, ...], int, int, bool]]) -> None:
         vocab = self.vocab
         rec_bits = max(len(records), 2).bit_length()
@@ -206,6 +219,10 @@ class ScreeningIndex:
             if self.entities[entity_no].entity_type not in person_types:
                 for initials in self._initials_of(tokens, entity_no, alias_no):
                     self._acronyms.setdefault(initials, []).append(rec)
+                words = self.written_words(rec, entity_no, alias_no)
+                if len(words) >= 2 and len(words[0]) >= 2 and len(words[1]) >= 2:
+                    key = words[0][:2] + words[1][:2]
+                    self._beginnings.setdefault(key, []).append(rec)
             elif len(tokens) >= 2:
                 initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
         self.vocab_tokens = list(vocab)
@@ -308,7 +325,11 @@ class ScreeningIndex:
         for tid in candidates:
             other = self.vocab_tokens[tid]
             if other != token:
-                sim = token_similarity(token, other)
+                # Two names in their own right ("dubois", "dabisi") that only sound alike
+                # are two names, not one name's spellings: their letters must be close.
+                sim = token_similarity(
+                    token, other, sound_alike=not (penalty and self.is_known_name(other))
+                )
                 if (
                     penalty and phonetic_key(other) != sound
                 ):  # "davis"/"david", not "hijazi"/"hejazi"
@@ -374,6 +395,16 @@ class ScreeningIndex:
         hi = bisect_right(keys, key, lo, min(len(keys), lo + cap))
         return self._initials_recs[lo:hi]
 
+    def beginnings_records(self, word: str, cap: int) -> list[int]:
+        """Organisation names that ``word`` could join the beginnings of the words of
+        ("INGRANRES": INversiones GRANda REStrepo): those whose first word starts with its
+        first two letters and whose second word with two of its later letters, in order.
+        Unverified."""
+        found: list[int] = []
+        for at in range(2, len(word) - 1):
+            found.extend(self._beginnings.get(word[:2] + word[at : at + 2], ())[:cap])
+        return found
+
     def acronym_records(self, token: str) -> list[int]:
         """Organisation names (three words or more) whose initials spell ``token``."""
         return self._acronyms.get(token, [])
@@ -397,16 +428,19 @@ class ScreeningIndex:
         self, first: tuple[int, ...], second: tuple[int, ...], cap: int
     ) -> tuple[int, ...]:
         """The records of every pair of a spelling of one query token with a spelling of
-        another, in lookup order (repeats kept: they count shared tokens). Cached: the
-        spellings of common given and family names pair up again and again."""
+        another, in lookup order (repeats kept: they count shared tokens); the shortest
+        names first, at most ``cap`` for the best spellings and fewer for weaker ones.
+        Cached: the spellings of common given and family names pair up again and again."""
         key = (first, second, cap)
         found = self._pairs.get(key)
         if found is None:
             records: list[int] = []
-            for a in first:
-                for b in second:
+            for x, a in enumerate(first):
+                for y, b in enumerate(second):
                     if a != b:
-                        records.extend(self._postings(a, b, cap))
+                        # weaker spellings bring fewer names: the cap halves with each
+                        # rank below the best spelling of either word
+                        records.extend(self._postings(a, b, cap >> min(x + y, _CAP_HALVINGS)))
             found = tuple(records)
             with self._lock:
                 self._pair_cache_size += len(found) + 1

@@ -39,7 +39,7 @@ def _position_weight(index: int, count: int, config: ScreeningConfig, strict: bo
     return 1.0 if strict else config.middle_token_weight
 
 
-def _missing_weight(
+def missing_weight(
     count: int, used: set[int], config: ScreeningConfig, strict: bool, soft_last: bool = False
 ) -> float:
     ends = middles = 0.0
@@ -113,8 +113,8 @@ def score_name(
         aligned.append(pair)
         total += sim
     strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
-    missing_q = _missing_weight(len(query), used_q, config, strict)
-    missing_c = _missing_weight(len(listed), used_c, config, strict, second_surname and not strict)
+    missing_q = missing_weight(len(query), used_q, config, strict)
+    missing_c = missing_weight(len(listed), used_c, config, strict, second_surname and not strict)
     q_cov = total / (len(aligned) + missing_q) if aligned else 0.0
     c_cov = total / (len(aligned) + missing_c) if aligned else 0.0
     score = 100.0 * (q_cov + c_cov) / 2

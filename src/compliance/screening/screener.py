@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
@@ -30,6 +30,7 @@ from compliance.screening.scoring import (
     NameScore,
     dob_factor,
     entity_type_factor,
+    missing_weight,
     nationality_factor,
     number_factor,
     score_name,
@@ -58,6 +59,75 @@ class _Reading:
     changed: frozenset[str] = frozenset()
     spellings: frozenset[str] = frozenset()  # every listed spelling of every token
     has_initial: bool = False
+    # the best name score any listed name could reach under this reading (``_name_bound``)
+    bound: float = 100.0
+    alive: int = 0  # words that can match a listed word at all
+    dead_weight: float = 0.0  # the missing weight of the others
+    # the bound when a single word matches: below the minimum name score, a listed name
+    # with one word among the reading's spellings is never a hit
+    one_word: float = 100.0
+
+
+def _name_bound(
+    tokens: Sequence[str], expansions: Sequence[Mapping[str, float]], config: ScreeningConfig
+) -> tuple[float, int, float, float]:
+    """An upper bound of ``score_name`` for any listed name under this reading, with the
+    number of its words that can match anything, the missing weight of the rest, and the
+    bound when only one word matches.
+
+    A screened word can match a listed word only through its listed spellings or an
+    initial: a word with no listed spelling, more than one letter long and last in the
+    name (an initial never stands for the family name) matches nothing, so it always
+    counts as missing ("Anna Maria Halvorsen00042": at best 83). The listed name is at
+    best fully explained (coverage 1), and each matched word at best alike (1.0); missing
+    weights only grow as fewer words match."""
+    count = len(tokens)
+    alive = {
+        i
+        for i, token in enumerate(tokens)
+        if expansions[i] or len(token) == 1 or (count > 1 and i < count - 1)
+    }
+    if not alive:
+        return 0.0, 0, float(count), 0.0
+    missing = missing_weight(count, alive, config, strict=False)
+    bound = 100.0 * (len(alive) / (len(alive) + missing) + 1.0) / 2
+    one = min(missing_weight(count, {i}, config, strict=False) for i in alive)
+    return bound, len(alive), missing, 100.0 * (1.0 / (1.0 + one) + 1.0) / 2
+
+
+def _may_match_two(listed: Sequence[str], spellings: frozenset[str]) -> bool:
+    """Could two words of this listed name match (two among the spellings, or an initial)?
+    A name found by one shared word must, when one word cannot make a hit."""
+    found = 0
+    for token in listed:
+        if token in spellings or len(token) == 1:
+            found += 1
+            if found >= 2:
+                return True
+    return False
+
+
+def _listed_bound(
+    reading: _Reading, listed: Sequence[str], second_surname: bool, config: ScreeningConfig
+) -> float:
+    """An upper bound of ``score_name`` of this reading against one listed name, from which
+    listed words are among the reading's listed spellings (without initials on either
+    side, the only other way to match)."""
+    if reading.has_initial:
+        return 100.0
+    used: set[int] = set()
+    for j, token in enumerate(listed):
+        if token in reading.spellings or len(token) == 1:
+            used.add(j)
+    if not used:
+        return 0.0
+    matched = min(len(used), reading.alive)
+    listed_missing = missing_weight(
+        len(listed), used, config, strict=False, soft_last=second_surname
+    )
+    return 50.0 * (
+        matched / (matched + reading.dead_weight) + len(used) / (len(used) + listed_missing)
+    )
 
 
 def _alternatives(
@@ -117,6 +187,8 @@ def _part(index: ScreeningIndex, word: str) -> bool:
 
 
 def _how(match: TokenMatch, abjad: bool) -> str:
+    if match.how:  # set where the match was made: initials, word beginnings
+        return match.how
     if match.query_token == match.listed_token:
         return "exact"
     if len(match.query_token) == 1 or len(match.listed_token) == 1:
@@ -132,6 +204,57 @@ def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningCo
         query_coverage=1.0,
         listed_coverage=1.0,
         matched=(TokenMatch(reading.tokens[0], " ".join(listed), 1.0, "initials"),),
+        unmatched_query=(),
+        unmatched_listed=(),
+        common_only=False,
+    )
+
+
+_MIN_BEGINNINGS_WORD = 6  # shorter words join word beginnings by chance ("ALCO")
+_MAX_BEGINNINGS = 12  # names checked per way of splitting off the first two words' letters
+
+
+def joined_beginnings(word: str, words: Sequence[str]) -> list[str] | None:
+    """The beginnings of the first words of ``words`` that ``word`` joins, in order, each
+    word contributing its first letters ("ingranres": in|gran|res of inversiones granda
+    restrepo), or None. At least two words must give two letters or more (retrieval asks
+    it of the first two): a word made of single initials is an acronym, matched as such."""
+
+    def split(at: int, k: int) -> list[str] | None:
+        if at == len(word):
+            return []
+        if k == len(words):
+            return None
+        listed = words[k]
+        longest = 0
+        while (
+            longest < len(listed)
+            and at + longest < len(word)
+            and listed[longest] == word[at + longest]
+        ):
+            longest += 1
+        for size in range(longest, 0, -1):  # the longest beginning first
+            if k == 0 and size < 2:
+                break
+            rest = split(at + size, k + 1)
+            if rest is not None:
+                return [word[at : at + size], *rest]
+        return None
+
+    parts = split(0, 0)
+    if parts is None or len(parts) < 2 or sum(len(p) >= 2 for p in parts) < 2:
+        return None
+    return parts
+
+
+def _beginnings_score(
+    reading: _Reading, listed: Sequence[str], parts: Sequence[str], config: ScreeningConfig
+) -> NameScore:
+    return NameScore(
+        score=config.acronym_score,
+        query_coverage=1.0,
+        listed_coverage=1.0,
+        matched=(TokenMatch(reading.tokens[0], " ".join(listed), 1.0, "word beginnings"),),
         unmatched_query=(),
         unmatched_listed=(),
         common_only=False,
@@ -247,14 +370,29 @@ class Screener:
         scored (the config's ``max_candidates``)."""
         index = self._index  # one read: this call uses this index throughout
         config = self.config
-        readings, recs, acronyms = self._retrieve(index, name, entity_type)
+        readings, recs, acronyms, by_two = self._retrieve(index, name, entity_type)
         if not readings:
             return []
+        # Records found by one shared word (after the first ``by_two``): when no reading can
+        # make a hit with one word, only those with two words among the spellings can hit.
+        one_word_enough = any(
+            r.bound >= config.min_name_score
+            and (r.has_initial or r.one_word >= config.min_name_score)
+            for r in readings
+        )
+        spellings = frozenset().union(*(r.spellings for r in readings))
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
         best: dict[str, Hit] = {}
-        for rec in recs:
+        for number, rec in enumerate(recs):
+            if (
+                number >= by_two
+                and not one_word_enough
+                and rec not in acronyms
+                and not _may_match_two(index.rec_tokens[rec].split(), spellings)
+            ):
+                continue
             entity, listed_name, alias_type, listed = index.record(rec)
             organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
             found = self._best_reading(index, rec, readings, listed, organisation, acronyms)
@@ -287,13 +425,20 @@ class Screener:
             ):
                 notes.append("only common names shared: missing names count fully")
             confirmed = factors[0][0] > 0 or factors[1][0] > 0 or ids[0] > 0
-            if name_score.common_only and not confirmed and score > config.common_name_cap:
-                score = config.common_name_cap
-                notes.append(
-                    f"capped at {config.common_name_cap:g}: only very common names, and no "
-                    "date of birth, nationality or ID number to tell this person from "
-                    "others of the same name: a review, not a certain match"
+            capped: float | None = None
+            if name_score.common_only and not confirmed:
+                by_initial = any(
+                    len(m.listed_token) == 1 and len(m.query_token) > 1 for m in name_score.matched
                 )
+                cap = config.common_initial_cap if by_initial else config.common_name_cap
+                if score > cap:
+                    score = capped = cap
+                    notes.append(
+                        f"capped at {cap:g}: only very common names"
+                        + (", one of them matched by a listed initial only" if by_initial else "")
+                        + ", and no date of birth, nationality or ID number to tell this "
+                        "person from others of the same name: a review, not a certain match"
+                    )
             score = max(0.0, min(100.0, score))
             if score < config.threshold:
                 continue
@@ -320,9 +465,7 @@ class Screener:
                 number_factor=numbers[0],
                 legal_form_factor=legal[0],
                 id_number_factor=ids[0],
-                capped_at=config.common_name_cap
-                if score == config.common_name_cap and name_score.common_only and not confirmed
-                else None,
+                capped_at=capped,
             )
             best[entity.entity_id] = Hit(
                 entity_id=entity.entity_id,
@@ -350,14 +493,21 @@ class Screener:
         readings: Sequence[_Reading],
         listed: list[str],
         organisation: bool,
-        acronyms: set[int],
+        acronyms: Mapping[int, tuple[str, ...]],
     ) -> tuple[_Reading, NameScore] | None:
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = any(len(t) == 1 for t in listed)
+        second = bool(index.rec_second_surname[rec])
         for reading in readings:
             if reading.how and reading.changed.isdisjoint(listed):
                 continue
+            if len(reading.tokens) == 1 and rec in acronyms:
+                pass  # scored as initials below
+            elif reading.bound < config.min_name_score or (
+                _listed_bound(reading, listed, second, config) < config.min_name_score
+            ):
+                continue  # no alignment of the words can reach the minimum name score
             if (
                 len(listed) >= 3
                 and len(reading.tokens) >= 2
@@ -368,11 +518,19 @@ class Screener:
                 # the listed name missing weighs 1, the screened name's other word 0.3)
                 continue
             if len(reading.tokens) == 1 and len(listed) != 1:
-                if rec in acronyms:
-                    acronym = _acronym_score(reading, listed, config)
+                parts = acronyms.get(rec)
+                if parts is not None:
+                    if parts:
+                        acronym = _beginnings_score(reading, listed, parts, config)
+                        how = (
+                            "the screened word joins the beginnings of the listed name's "
+                            f"words ({' + '.join(parts)})"
+                        )
+                    else:
+                        acronym = _acronym_score(reading, listed, config)
+                        how = "the screened word is the initials of the listed name"
                     if best is None or acronym.score > best[1].score:
-                        best = (replace(reading, how="the screened word is the initials of "
-                                        "the listed name"), acronym)  # fmt: skip
+                        best = (replace(reading, how=how), acronym)
                 continue
             name_score = score_name(
                 reading.tokens,
@@ -392,13 +550,15 @@ class Screener:
         """The entities whose names retrieval passes on to scoring for ``name`` (whatever
         their score): what a benchmark of candidate recall measures."""
         index = self._index
-        _readings, recs, _acronyms = self._retrieve(index, name, entity_type)
+        _readings, recs, _acronyms, _by_two = self._retrieve(index, name, entity_type)
         return {index.entities[index.rec_entity[rec]].entity_id for rec in recs}
 
     def _retrieve(
         self, index: ScreeningIndex, name: str, entity_type: EntityType | None
-    ) -> tuple[list[_Reading], list[int], set[int]]:
-        """The readings of the screened name and the records worth scoring.
+    ) -> tuple[list[_Reading], list[int], dict[int, tuple[str, ...]], int]:
+        """The readings of the screened name, the records worth scoring, those of them
+        found as initials (no parts) or as joined word beginnings (the beginnings), and how
+        many of them (the first) share two words with a reading.
 
         Readings: the normalised tokens, and the same with two words joined or one word
         split where the result is a listed word ("Yahya Zadeh" / "Yahyazadeh"). Records:
@@ -408,7 +568,7 @@ class Screener:
         surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
         tokens = normalise_name(name, surname_first=surname_first)
         if not tokens:
-            return [], [], set()
+            return [], [], {}, 0
         abjad = has_abjad(name)
         readings = []
         for alternative, how in _alternatives(index, tokens, abjad):
@@ -421,11 +581,26 @@ class Screener:
             )
             spellings = frozenset(spelling for found in expansions for spelling in found)
             initial = any(len(t) == 1 for t in alternative)
+            bound, alive, dead_weight, one_word = _name_bound(alternative, expansions, config)
             readings.append(
-                _Reading(alternative, expansions, how, abjad, changed, spellings, initial)
+                _Reading(
+                    alternative,
+                    expansions,
+                    how,
+                    abjad,
+                    changed,
+                    spellings,
+                    initial,
+                    bound,
+                    alive,
+                    dead_weight,
+                    one_word,
+                )
             )
         counts: Counter[int] = Counter()
         for reading in readings:
+            if reading.bound < config.min_name_score:
+                continue  # no listed name can reach a hit by name under this reading
             for rank, rec in enumerate(
                 index.candidates(
                     reading.expansions,
@@ -438,13 +613,27 @@ class Screener:
                 )
             ):
                 counts[rec] += config.max_candidates - rank
-        acronyms: set[int] = set()
+        acronyms: dict[int, tuple[str, ...]] = {}
         word = name.strip()
         if len(tokens) == 1 and len(word) >= 4 and word.isalpha() and word.isupper():
-            acronyms = set(index.acronym_records(tokens[0])[: config.max_token_postings])
+            for rec in index.acronym_records(tokens[0])[: config.max_token_postings]:
+                acronyms[rec] = ()
+        if (
+            len(tokens) == 1
+            and len(tokens[0]) >= _MIN_BEGINNINGS_WORD
+            and tokens[0].isalpha()
+            and entity_type is not EntityType.PERSON
+        ):
+            for rec in index.beginnings_records(tokens[0], _MAX_BEGINNINGS):
+                if rec not in acronyms and (
+                    parts := joined_beginnings(tokens[0], index.written_words(rec))
+                ):
+                    acronyms[rec] = tuple(parts)
         few = len(counts) < _FALLBACK_BELOW
         rare: Counter[int] = Counter()
         for reading in readings:
+            if reading.bound < config.min_name_score:
+                continue
             for expansion in reading.expansions:
                 for token, sim in list(expansion.items())[: 3 if few else 1]:
                     if sim < _FALLBACK_SIMILARITY or len(token) < 3 or token.isdigit():
@@ -457,9 +646,10 @@ class Screener:
                 rare.update(index.initials_records(reading.tokens, config.max_token_postings))
         recs = [rec for rec, _ in counts.most_common(config.max_candidates)]
         chosen = set(recs)
+        by_two = len(recs)
         recs.extend(rec for rec, _ in rare.most_common(_MAX_RARE) if rec not in chosen)
-        recs.extend(sorted(acronyms - set(recs)))
-        return readings, recs, acronyms
+        recs.extend(sorted(acronyms.keys() - set(recs)))
+        return readings, recs, acronyms, by_two
 
     def _expand(
         self, index: ScreeningIndex, tokens: Sequence[str], abjad: bool
@@ -479,6 +669,8 @@ class Screener:
                     token, config.max_expansions_per_token
                 ).items():
                     found[other] = max(sim, found.get(other, 0.0))
+                # best first, as retrieval takes the first spellings of each word
+                found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
             expansions.append(found)
         return expansions
 

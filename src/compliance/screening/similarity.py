@@ -6,26 +6,32 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from compliance.screening.normalise import phonetic_key
 
-# Two spellings with the same sound key ("tikriti" / "tkryty", "kais" / "qais") count as
+# Two spellings with the same sound key ("kais" / "qais", "omar" / "umar") count as
 # this similar when their letters are already fairly close: enough to be a match, never
 # more than a near spelling.
 PHONETIC_SIMILARITY = 0.8
-_PHONETIC_MIN_BASE = 0.7
+_PHONETIC_MIN_BASE = 0.75
 _MIN_PHONETIC_KEY = 2
 # Jaro-Winkler rewards shared prefixes strongly; discount it so it only decides between
 # spellings that Levenshtein finds nearly as close.
 _JW_DISCOUNT = 0.06
+# In a word of four letters or fewer one letter is a quarter of it ("yuki" / "yuri", "olga" /
+# "oleg" are two names): Jaro-Winkler's reward for the shared beginning counts from five
+# letters on, or where one word only adds letters at the end of the other ("atar"/"atari").
+_JW_MIN_LENGTH = 5
 
 
-def token_similarity(a: str, b: str) -> float:
+def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
+    """How alike two tokens are; with ``sound_alike``, two spellings with the same sound key
+    count as ``PHONETIC_SIMILARITY`` alike (when their letters are fairly close)."""
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
         return 0.0
-    lev = Levenshtein.normalized_similarity(a, b)
-    jw = JaroWinkler.similarity(a, b) - _JW_DISCOUNT
-    sim = max(lev, jw)
-    if _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
+    sim = Levenshtein.normalized_similarity(a, b)
+    if min(len(a), len(b)) >= _JW_MIN_LENGTH or a.startswith(b) or b.startswith(a):
+        sim = max(sim, JaroWinkler.similarity(a, b) - _JW_DISCOUNT)
+    if sound_alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
         key = phonetic_key(a)
         if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):
             sim = PHONETIC_SIMILARITY

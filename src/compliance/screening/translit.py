@@ -9,6 +9,7 @@ spelling differences are left to fuzzy matching and phonetic keys.
 # ruff: noqa: RUF001  (the tables map look-alike letters of other scripts on purpose)
 from __future__ import annotations
 
+import re
 import threading
 
 import icu  # PyICU: romanises the scripts the tables below do not cover (Han, Hangul, Kana...)
@@ -85,10 +86,13 @@ _ABJAD_RANGES = ((0x0590, 0x05FF), (0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 
                  (0xFE70, 0xFEFF))  # fmt: skip
 
 
+_ABJAD = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _ABJAD_RANGES) + "]")
+
+
 def has_abjad(text: str) -> bool:
     """Whether the text is written (partly) in Arabic, Persian or Hebrew letters, which leave
     most vowels unwritten: such a name is compared by its consonants."""
-    return any(low <= ord(ch) <= high for ch in text for low, high in _ABJAD_RANGES)
+    return not text.isascii() and _ABJAD.search(text) is not None
 
 
 _ICU = threading.local()  # an ICU transliterator is not safe to share between threads

@@ -1,7 +1,7 @@
 """The screening shortcuts taken for speed give exactly what the full computation gives: the
 ASCII fold of a word, names no normalisation step changes, cached dates of birth, name scores
-cut below a floor, and the cached pair postings of the index (also while the cache keeps
-emptying itself for its bound)."""
+cut below a floor, the cached pair postings of the index (also while the cache keeps
+emptying itself for its bound), and the bounds of the name score that skip hopeless names."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import string
 
 import pytest
 
-from compliance.screening import SanctionsList, Screener, ScreeningConfig
+from compliance.screening import SanctionsList, Screener, ScreeningConfig, ScreeningIndex
 from compliance.screening import index as index_module
+from compliance.screening import screener as screener_module
 from compliance.screening.dates import parse_partial_date
 from compliance.screening.normalise import (
     _DROPPED_PUNCT,
@@ -19,10 +20,12 @@ from compliance.screening.normalise import (
     fold_letters,
     fold_spelling,
     fold_word,
+    normalise_name,
     normalise_tokens,
     token_steps,
 )
 from compliance.screening.scoring import score_name
+from compliance.screening.screener import _listed_bound
 
 
 def test_an_ascii_word_folds_as_the_full_unicode_path_folds_it() -> None:
@@ -102,3 +105,96 @@ def test_names_screened_again_with_cached_pair_postings_get_the_hits_of_the_firs
         assert bundled_screener.screen(name, max_hits=60) == first, name
         assert index._pair_cache_size <= pair_cache_limit or len(index._pairs) == 1
     assert hits > 100  # listed names were found: the comparison covered hits, not just none
+
+
+def _queries(index: ScreeningIndex, rng: random.Random, count: int) -> list[str]:
+    """Listed names shuffled, with a word respelt, dropped, made up or cut to an initial."""
+    names = []
+    for _ in range(count):
+        words = index.entities[rng.randrange(len(index.entities))].name.split()
+        rng.shuffle(words)
+        change = rng.randrange(5)
+        at = rng.randrange(len(words))
+        if change == 0:
+            words[at] = words[at][:-1] + rng.choice("aeiouy") if len(words[at]) > 3 else "x"
+        elif change == 1 and len(words) > 1:
+            del words[at]
+        elif change == 2:
+            words.append(f"Halvorsen{rng.randrange(10**5):05d}")
+        elif change == 3:
+            words[at] = words[at][0]
+        names.append(" ".join(words))
+    return names
+
+
+def test_the_name_score_bounds_are_never_below_a_real_name_score(
+    bundled_screener: Screener,
+) -> None:
+    """The bounds that let screening skip a reading or a listed name before scoring hold for
+    every listed name retrieved for names near listed ones: no hit is lost to them."""
+    index, config = bundled_screener.index, bundled_screener.config
+    seed = 20261206
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    compared = bounded = 0
+    for name in _queries(index, rng, 400):
+        readings, recs, _acronyms, _by_two = bundled_screener._retrieve(index, name, None)
+        for rec in recs:
+            listed = index.rec_tokens[rec].split()
+            second = bool(index.rec_second_surname[rec])
+            for reading in readings:
+                score = score_name(
+                    reading.tokens,
+                    reading.expansions,
+                    listed,
+                    config,
+                    index.common_tokens,
+                    second_surname=second,
+                )
+                assert score is not None
+                compared += 1
+                assert score.score <= reading.bound + 1e-9, (name, listed)
+                assert score.score <= _listed_bound(reading, listed, second, config) + 1e-9
+                if len(score.matched) == 1 and not reading.has_initial:
+                    assert score.score <= reading.one_word + 1e-9, (name, listed)
+                bounded += reading.bound < config.min_name_score
+    assert compared > 5000 and bounded > 0  # many scores, and some readings were cut
+
+
+def test_a_name_whose_last_word_no_list_holds_scores_only_names_that_could_be_a_hit(
+    bundled_screener: Screener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A brand-new customer's made-up family name matches nothing listed: a two-word name
+    then scores no listed name at all (one missing end word caps it at 75), and a
+    three-word one only listed names with two words that could match its given names (a
+    listed spelling of them, or a one-letter word)."""
+    scored: list[tuple[str, ...]] = []
+
+    def counting(query: tuple[str, ...], *args: object, **kwargs: object) -> object:
+        scored.append(tuple(args[1]))  # type: ignore[arg-type]
+        return score_name(query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screener_module, "score_name", counting)
+    assert bundled_screener.screen("Daniel Halvorsen00042") == []
+    assert scored == []
+    assert bundled_screener.screen("Anna Maria Halvorsen00043") == []
+    config = bundled_screener.config
+    spellings = set()
+    for given in ("anna", "maria"):
+        spellings |= set(bundled_screener.index.expand(given, config.token_similarity, 12, 0.1))
+    for listed in scored:
+        assert sum(t in spellings or len(t) == 1 for t in listed) >= 2, listed
+
+
+def test_the_spellings_of_a_word_in_arabic_letters_come_best_first(
+    bundled_screener: Screener,
+) -> None:
+    """Retrieval looks up the first spellings of each word only: for a name in Arabic or
+    Persian letters, the spellings found by letters and by consonants are merged best first
+    ("احمدی": "ahmadi" before weaker spellings)."""
+    index = bundled_screener.index
+    for name in ("محمد احمدی", "عمر محمد قدير", "جلال الدين حقانى", "طارق گیدڑ گروپ"):
+        tokens = normalise_name(name)
+        for found in bundled_screener._expand(index, tokens, abjad=True):
+            similarities = list(found.values())
+            assert similarities == sorted(similarities, reverse=True), name

@@ -6,6 +6,7 @@ import pytest
 
 from compliance.screening import (
     AliasType,
+    Entity,
     EntityType,
     Hit,
     SanctionsList,
@@ -15,6 +16,7 @@ from compliance.screening import (
 from compliance.screening.dates import parse_date_of_birth, parse_partial_date
 from compliance.screening.model import PartialDate
 from compliance.screening.normalise import normalise_name, phonetic_key
+from compliance.screening.similarity import token_similarity
 
 
 def _ids(hits: list[Hit]) -> list[str]:
@@ -80,6 +82,27 @@ def test_phonetic_key_groups_transliterations() -> None:
     assert phonetic_key("qadhafi") == phonetic_key("kadafi")
     assert phonetic_key("tikriti") == phonetic_key("tkryty")
     assert phonetic_key("putin") != phonetic_key("platini")
+
+
+def test_sounding_alike_makes_a_match_only_when_the_letters_are_close() -> None:
+    """Same sound key and close letters: a spelling ("kais" / "qais"). Same sound key and
+    half the letters different: two names ("dubois" / "dabisi", "smith" / "samet")."""
+    assert token_similarity("kais", "qais") == pytest.approx(0.8)
+    assert token_similarity("omar", "umar") == pytest.approx(0.8)
+    assert phonetic_key("dubois") == phonetic_key("dabisi")
+    assert token_similarity("dubois", "dabisi") < 0.8
+    assert token_similarity("smith", "samet") < 0.8
+
+
+def test_a_short_name_one_letter_apart_from_another_is_another_name() -> None:
+    """In four letters one letter is a quarter of the word: "Yuki" is not "Yuri", "Olga" not
+    "Oleg". A letter added at the end ("Atar" / "Atari") and longer names one letter apart
+    ("Hussein" / "Husseini") stay spellings of one name."""
+    assert token_similarity("yuki", "yuri") < 0.8
+    assert token_similarity("olga", "oleg") < 0.8
+    assert token_similarity("atar", "atari") >= 0.8
+    assert token_similarity("hussein", "husseini") >= 0.8
+    assert token_similarity("yevgeny", "evgeniy") >= 0.8
 
 
 @pytest.mark.parametrize(
@@ -327,3 +350,67 @@ def test_index_retrieval_is_by_shared_token_pairs(small_screener: Screener) -> N
         expansions, single_min_similarity=0.9, max_postings=100, max_candidates=10
     )
     assert found == [rec]
+
+
+def test_a_one_word_name_joining_the_beginnings_of_a_listed_companys_words_is_a_hit() -> None:
+    """A one-word "INGRANRES" for INversiones GRANda REStrepo, "IMCOMER" for IMportadora y
+    COMERcializadora: the hit says which beginnings were joined. A short word, or one that
+    only joins single initials beyond the first word, is no such hit."""
+    lists = [
+        SanctionsList(
+            "TEST",
+            "v1",
+            None,
+            (),
+            (
+                Entity("T:1", "TEST", "1", "v1", EntityType.ENTITY,
+                       "INVERSIONES GRANDA RESTREPO Y CIA S.C.S."),
+                Entity("T:2", "TEST", "2", "v1", EntityType.ENTITY,
+                       "IMPORTADORA Y COMERCIALIZADORA LTDA."),
+                Entity("T:3", "TEST", "3", "v1", EntityType.ENTITY, "ALITE COMPANY"),
+            ),
+        )
+    ]  # fmt: skip
+    screener = Screener(lists)
+    hits = screener.screen("INGRANRES")
+    assert [h.entity_id for h in hits] == ["T:1"]
+    assert hits[0].breakdown.matched_tokens[0].how == "word beginnings"
+    assert "in + gran + res" in " ".join(hits[0].breakdown.notes)
+    assert [h.entity_id for h in screener.screen("Imcomer")] == ["T:2"]
+    assert screener.screen("ALCO") == []  # four letters: too short to tell
+    assert screener.screen("INGRCSCS") == []  # only initials after the first two letters
+    assert screener.screen("INGRANRES", entity_type=EntityType.PERSON) == []
+
+
+def test_two_names_in_their_own_right_that_only_sound_alike_are_not_one_name(
+    make: type,
+) -> None:
+    """ "Smith" (a common name) and "Samet" (a name three listed people bear) share a sound
+    key, but their letters are not close: screening "Olga Smith" does not hit "Samet Olga".
+    A spelling that is no name of its own ("Smet") still finds "Samet" by sound."""
+    p = make.person
+    screener = Screener(
+        [
+            make.make_list(
+                p("1", "Samet Olga"),
+                p("2", "Samet Yildiz"),
+                p("3", "Samet Demirkol"),
+            )
+        ]
+    )
+    assert screener.screen("Olga Smith") == []
+    assert [h.entity_id for h in screener.screen("Olga Samet")] == ["TEST:1"]
+    assert "TEST:1" in {h.entity_id for h in screener.screen("Olga Smet")}
+
+
+def test_common_names_matched_through_a_listed_initial_need_a_second_identifier(
+    make: type,
+) -> None:
+    """ "Karen Mohammed Garcia" against a listed "Mohammed K Garcia": three very common names,
+    one of them only as an initial: no hit by name alone; the same date of birth makes it
+    one, explained."""
+    screener = Screener([make.make_list(make.person("1", "Mohammed K Garcia", dob="1970-05-02"))])
+    assert screener.screen("Karen Mohammed Garcia") == []
+    hits = screener.screen("Karen Mohammed Garcia", dob="1970-05-02")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert hits[0].breakdown.capped_at is None
