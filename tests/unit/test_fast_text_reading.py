@@ -105,6 +105,51 @@ def test_a_signals_shortcut_finds_exactly_what_its_whole_pattern_finds() -> None
     assert compared > 10_000
 
 
+def test_every_match_of_an_alternative_searched_from_its_substring_opens_with_it() -> None:
+    """An alternative whose search starts at its substring's first occurrence (``leads``)
+    can have no match starting earlier: each of its matches opens with the substring."""
+    texts = [evidence._where_types_show(text) for text in _texts()]
+    leading = 0
+    for signals in evidence.SIGNALS.values():
+        for signal in signals:
+            for (needle, part), leads in zip(signal.parts, signal.leads, strict=True):
+                if not leads:
+                    continue
+                leading += 1
+                for lowered in texts:
+                    for match in part.finditer(lowered):
+                        assert lowered.startswith(needle, match.start()), (needle, part.pattern)
+    assert leading > 500
+
+
+@pytest.mark.parametrize(
+    ("alternative", "run"),
+    [
+        (r"\bdate of birth\b", "date of birth"),
+        (r"^\s*4a\.", ""),
+        (r"no\. du passeport", "no. du passeport"),
+        (r"\bg[uü]ltig bis\b", "g"),
+        (r"\bgiven names?\b", "given name"),
+        (r"\bdirectors?\b", "director"),
+        (r"\bnet (?:pay|salary)\b", "net "),
+        (r"^form w-9", "form w-9"),
+    ],
+)
+def test_the_plain_opening_of_an_alternative_leaves_out_what_may_not_match(
+    alternative: str, run: str
+) -> None:
+    assert evidence._leading_run(alternative) == run
+
+
+def test_substrings_found_in_one_pass_are_where_a_scan_for_each_finds_them() -> None:
+    texts = [evidence._where_types_show(text) for text in _texts()]
+    texts.append("é€ date of birth 😀 dob, sexe: f — geburtsdatum")  # wide characters
+    for lowered in texts:
+        firsts = evidence.first_occurrences(lowered)
+        expected = {n: lowered.find(n) for n in evidence._NEEDLES if n in lowered}
+        assert firsts == expected
+
+
 @pytest.mark.parametrize(
     ("text", "document_type"),
     [

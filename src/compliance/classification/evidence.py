@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import ahocorasick_rs
 
 TITLE, LABEL, LAYOUT = "title", "label", "layout"
 
@@ -40,12 +43,25 @@ class Signal:
     # alternative matches ("" when it has none): an alternative is searched only in a text
     # holding its substring, as a substring test is far cheaper than a search.
     parts: tuple[tuple[str, re.Pattern[str]], ...]
+    # Per alternative: whether every match of it opens with its substring (after ``\b`` or
+    # ``^``), so no match starts before the substring's first occurrence and the search
+    # starts there rather than at the top of the text.
+    leads: tuple[bool, ...] = ()
 
-    def matches(self, lowered: str) -> bool:
-        return any(
-            (not needle or needle in lowered) and part.search(lowered) is not None
-            for needle, part in self.parts
-        )
+    def matches(self, lowered: str, firsts: Mapping[str, int] | None = None) -> bool:
+        """Whether the pattern matches the lowered text; ``firsts``: where each signal's
+        substring first occurs in it (``first_occurrences``), when already known."""
+        if firsts is None:
+            firsts = first_occurrences(lowered)
+        for (needle, part), leads in zip(self.parts, self.leads, strict=True):
+            if not needle:
+                if part.search(lowered) is not None:
+                    return True
+                continue
+            first = firsts.get(needle)
+            if first is not None and part.search(lowered, first if leads else 0) is not None:
+                return True
+        return False
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -118,12 +134,41 @@ def _needle(alternative: str) -> str:
     return max(runs, key=len)
 
 
+def _leading_run(alternative: str) -> str:
+    """The plain characters the alternative opens with, after ``\b`` and ``^`` (which match
+    no character): every match of it starts with them."""
+    i = 0
+    while alternative.startswith(("\\b", "^"), i):
+        i += 1 if alternative[i] == "^" else 2
+    run = ""
+    while i < len(alternative):
+        char = alternative[i]
+        if char == "\\" and i + 1 < len(alternative):
+            if alternative[i + 1] not in ".()[]{}?*+|^$\\/-'":
+                break
+            run += alternative[i + 1]
+            i += 2
+            continue
+        if char in "?*{":  # the character before is optional or repeated
+            return run[:-1]
+        if char in "[()|^$.+":
+            break
+        run += char
+        i += 1
+    if i < len(alternative) and alternative[i] in "?*{":
+        return run[:-1]
+    return run
+
+
 def _signal(name: str, kind: str, pattern: str, weight: float) -> Signal:
-    parts = []
+    parts, leads = [], []
     for alternative in _alternatives(pattern):
         needle = _needle(alternative)
-        parts.append((needle if len(needle) >= 3 else "", re.compile(alternative, re.MULTILINE)))
-    return Signal(name, kind, re.compile(pattern, re.MULTILINE), weight, tuple(parts))
+        needle = needle if len(needle) >= 3 else ""
+        parts.append((needle, re.compile(alternative, re.MULTILINE)))
+        leads.append(bool(needle) and _leading_run(alternative).startswith(needle))
+    compiled = re.compile(pattern, re.MULTILINE)
+    return Signal(name, kind, compiled, weight, tuple(parts), tuple(leads))
 
 
 # Field labels several identity documents share.
@@ -618,6 +663,29 @@ SIGNALS: dict[str, tuple[Signal, ...]] = {
 }
 TYPES = tuple(SIGNALS)
 
+# Every signal's substrings, found in one pass over the text (Aho-Corasick) rather than one
+# scan of it per substring: several hundred scans cost more than all the rest of the scoring.
+_NEEDLES = tuple(
+    dict.fromkeys(
+        needle
+        for signals in SIGNALS.values()
+        for signal in signals
+        for needle, _ in signal.parts
+        if needle
+    )
+)
+_FINDER = ahocorasick_rs.AhoCorasick(_NEEDLES)
+
+
+def first_occurrences(lowered: str) -> dict[str, int]:
+    """Each signal substring the text holds, with where it first occurs."""
+    firsts: dict[str, int] = {}
+    for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
+        needle = _NEEDLES[index]
+        if needle not in firsts or start < firsts[needle]:
+            firsts[needle] = start
+    return firsts
+
 
 @dataclass(frozen=True)
 class TypeEvidence:
@@ -644,6 +712,7 @@ def _where_types_show(text: str) -> str:
 def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
     """For each type: its score and the signals that matched (each counted once)."""
     lowered = _where_types_show(text)
+    firsts = first_occurrences(lowered)
     found: dict[str, tuple[float, tuple[Signal, ...]]] = {}
     hits: dict[str, bool] = {}
     for doc_type, signals in SIGNALS.items():
@@ -651,7 +720,7 @@ def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
         for signal in signals:
             key = signal.pattern.pattern
             if key not in hits:
-                hits[key] = signal.matches(lowered)
+                hits[key] = signal.matches(lowered, firsts)
             if hits[key]:
                 matched.append(signal)
         found[doc_type] = (sum(s.weight for s in matched), tuple(matched))

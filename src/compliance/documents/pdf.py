@@ -88,13 +88,19 @@ def _page_text(page: pdfium_c.FPDF_PAGE) -> str:
         box = pdfium_c.FS_RECTF()
         if not pdfium_c.FPDF_GetPageBoundingBox(page, box):
             raise pdfium.PdfiumError("Failed to get page bounding box.")
-        bounds = (box.left, box.top, box.right, box.bottom)
-        count = pdfium_c.FPDFText_GetBoundedText(textpage, *bounds, None, 0)
-        if count <= 0:
+        # One call, not two (asked for its size, then read: the size is PDFium's whole
+        # reading of the page's text again). The text holds at most a line break and a
+        # surrogate pair per character; PDFium writes its terminator if there is room.
+        capacity = 4 * pdfium_c.FPDFText_CountChars(textpage) + 2
+        buffer = (ctypes.c_ushort * capacity)()
+        written = pdfium_c.FPDFText_GetBoundedText(
+            textpage, box.left, box.top, box.right, box.bottom, buffer, capacity
+        )
+        if written > 0 and buffer[written - 1] == 0:
+            written -= 1  # the terminator
+        if written <= 0:
             return ""
-        buffer = (ctypes.c_ushort * count)()
-        pdfium_c.FPDFText_GetBoundedText(textpage, *bounds, buffer, count)
-        return codecs.decode(buffer, "utf-16-le", errors="ignore")
+        return codecs.decode(memoryview(buffer).cast("B")[: 2 * written], "utf-16-le", "ignore")
     finally:
         pdfium_c.FPDFText_ClosePage(textpage)
 
