@@ -5,6 +5,7 @@ plain substring) finds exactly what its whole pattern finds."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -79,75 +80,93 @@ def _texts() -> list[str]:
     return texts
 
 
-def test_a_signals_shortcut_finds_exactly_what_its_whole_pattern_finds() -> None:
-    """A signal searches an alternative only in a text holding that alternative's plain
-    substring; on every text the project carries, and on each alternative's own sample
-    words, that decides exactly as searching the whole pattern would."""
+def test_the_shortcuts_find_exactly_the_patterns_a_whole_search_finds() -> None:
+    """An alternative is tried only where the text holds its plain substring (at the one
+    place its match would start, when the substring stands at a fixed place in it): on every
+    text the project carries, and on each alternative's own sample words, that finds exactly
+    the patterns a search of each whole pattern finds."""
     texts = [evidence._where_types_show(text) for text in _texts()]
     assert len(texts) >= 100
+    patterns = {s.pattern for signals in evidence.SIGNALS.values() for s in signals}
+    samples = [_sample_words(part.pattern) for s in patterns for part in _parts(s)]
+    matching_its_sample = sum(
+        bool(part.search(_sample_words(part.pattern))) for s in patterns for part in _parts(s)
+    )
+    assert matching_its_sample > 0.9 * len(samples)
+    texts += samples
     compared = 0
-    for signals in evidence.SIGNALS.values():
-        for signal in signals:
-            for lowered in texts:
-                assert signal.matches(lowered) == bool(signal.pattern.search(lowered)), (
-                    signal.name,
-                    signal.pattern.pattern,
-                )
-                compared += 1
-            for needle, part in signal.parts:
-                if needle:  # wherever the alternative matches, its needle is in the match
-                    for lowered in texts:
-                        for match in part.finditer(lowered):
-                            assert needle in lowered[match.start() : match.end() + 1], (
-                                signal.name,
-                                part.pattern,
-                            )
+    for lowered in texts:
+        expected = {p.pattern for p in patterns if p.search(lowered)}
+        assert evidence.matched_patterns(lowered) == expected, lowered[:80]
+        compared += len(patterns)
     assert compared > 10_000
 
 
-def test_every_match_of_an_alternative_searched_from_its_substring_opens_with_it() -> None:
-    """An alternative whose search starts at its substring's first occurrence (``leads``)
-    can have no match starting earlier: each of its matches opens with the substring."""
+def _parts(pattern: re.Pattern[str]) -> list[re.Pattern[str]]:
+    return [
+        part
+        for signals in evidence.SIGNALS.values()
+        for signal in signals
+        if signal.pattern is pattern
+        for _, part in signal.parts
+    ]
+
+
+def _sample_words(alternative: str) -> str:
+    """A text an alternative's plain words appear in, with lines and a word before them."""
+    words = re.sub(r"\\[bsdw]|[\\^$()?:*+]|\[(.)[^\]]*\]|\{[^}]*\}", r"\1", alternative)
+    return f"x\n{words}\nsee {words} here\n"
+
+
+def test_every_match_of_an_alternative_holds_its_substring_at_its_offset() -> None:
+    """An alternative tried only where its match would start (its substring's occurrence less
+    its offset) has no match elsewhere: each match holds the substring at that offset."""
     texts = [evidence._where_types_show(text) for text in _texts()]
-    leading = 0
+    at_offset = 0
     for signals in evidence.SIGNALS.values():
         for signal in signals:
-            for (needle, part), leads in zip(signal.parts, signal.leads, strict=True):
-                if not leads:
+            for (needle, part), offset in zip(signal.parts, signal.offsets, strict=True):
+                if not needle or offset is None:
                     continue
-                leading += 1
+                at_offset += 1
                 for lowered in texts:
                     for match in part.finditer(lowered):
-                        assert lowered.startswith(needle, match.start()), (needle, part.pattern)
-    assert leading > 500
+                        assert lowered.startswith(needle, match.start() + offset), part.pattern
+    assert at_offset > 500
 
 
 @pytest.mark.parametrize(
-    ("alternative", "run"),
+    ("alternative", "needle", "offset"),
     [
-        (r"\bdate of birth\b", "date of birth"),
-        (r"^\s*4a\.", ""),
-        (r"no\. du passeport", "no. du passeport"),
-        (r"\bg[uü]ltig bis\b", "g"),
-        (r"\bgiven names?\b", "given name"),
-        (r"\bdirectors?\b", "director"),
-        (r"\bnet (?:pay|salary)\b", "net "),
-        (r"^form w-9", "form w-9"),
+        (r"\bdate of birth\b", "date of birth", 0),
+        (r"^\s*4a\.", "4a.", None),
+        (r"no\. du passeport", "no. du passeport", 0),
+        (r"\bg[uü]ltig bis\b", "ltig bis", 2),
+        (r"\bgiven names?\b", "given name", 0),
+        (r"\bnet (?:pay|salary)\b", "net ", 0),
+        (r"\bpr[eé]l[eè]vement\b", "vement", 5),
+        (r"^\s*(?:\d{4}\s+)?form \d{3,5}", "form ", None),
+        (r"\(\"the ", "the ", 2),
     ],
 )
-def test_the_plain_opening_of_an_alternative_leaves_out_what_may_not_match(
-    alternative: str, run: str
+def test_an_alternatives_substring_and_its_offset_in_every_match(
+    alternative: str, needle: str, offset: int | None
 ) -> None:
-    assert evidence._leading_run(alternative) == run
+    found, begins = evidence._needle(alternative)
+    assert found == needle
+    assert evidence._offset(alternative, begins) == offset
 
 
 def test_substrings_found_in_one_pass_are_where_a_scan_for_each_finds_them() -> None:
     texts = [evidence._where_types_show(text) for text in _texts()]
-    texts.append("é€ date of birth 😀 dob, sexe: f — geburtsdatum")  # wide characters
+    texts.append("é€ date of birth 😀 dob, sexe: f — geburtsdatum datedate")  # wide characters
     for lowered in texts:
-        firsts = evidence.first_occurrences(lowered)
-        expected = {n: lowered.find(n) for n in evidence._NEEDLES if n in lowered}
-        assert firsts == expected
+        expected = {
+            needle: [i for i in range(len(lowered)) if lowered.startswith(needle, i)]
+            for needle in evidence._NEEDLES
+            if needle in lowered
+        }
+        assert evidence.occurrences(lowered) == expected
 
 
 @pytest.mark.parametrize(

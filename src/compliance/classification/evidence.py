@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -40,28 +39,14 @@ class Signal:
     pattern: re.Pattern[str]
     weight: float
     # The pattern's alternatives, each with a substring the lowered text holds wherever the
-    # alternative matches ("" when it has none): an alternative is searched only in a text
-    # holding its substring, as a substring test is far cheaper than a search.
+    # alternative matches ("" when it has none), and where that substring stands in every
+    # match of it (``None`` when that varies): an alternative is tried only where the text
+    # holds its substring (``matched_patterns``).
     parts: tuple[tuple[str, re.Pattern[str]], ...]
-    # Per alternative: whether every match of it opens with its substring (after ``\b`` or
-    # ``^``), so no match starts before the substring's first occurrence and the search
-    # starts there rather than at the top of the text.
-    leads: tuple[bool, ...] = ()
+    offsets: tuple[int | None, ...]
 
-    def matches(self, lowered: str, firsts: Mapping[str, int] | None = None) -> bool:
-        """Whether the pattern matches the lowered text; ``firsts``: where each signal's
-        substring first occurs in it (``first_occurrences``), when already known."""
-        if firsts is None:
-            firsts = first_occurrences(lowered)
-        for (needle, part), leads in zip(self.parts, self.leads, strict=True):
-            if not needle:
-                if part.search(lowered) is not None:
-                    return True
-                continue
-            first = firsts.get(needle)
-            if first is not None and part.search(lowered, first if leads else 0) is not None:
-                return True
-        return False
+    def matches(self, lowered: str) -> bool:
+        return self.pattern.pattern in matched_patterns(lowered)
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -91,28 +76,35 @@ def _alternatives(pattern: str) -> list[str]:
     return [*parts, current]
 
 
-def _needle(alternative: str) -> str:
+def _needle(alternative: str) -> tuple[str, int]:
     """The longest run of plain characters the alternative must match as they are: outside
-    any group (a group may hold alternatives of its own, or be optional as a whole)."""
-    runs, run, depth, i = [], "", 0, 0
+    any group (a group may hold alternatives of its own, or be optional as a whole); with
+    where it starts in the alternative."""
+    runs: list[tuple[str, int]] = []
+    run, begins, depth, i = "", 0, 0, 0
+
+    def close() -> None:
+        nonlocal run
+        runs.append((run, begins))
+        run = ""
+
     while i < len(alternative):
         char = alternative[i]
+        if not run:
+            begins = i
         if char == "\\" and i + 1 < len(alternative):
             escaped = alternative[i + 1]
             if depth == 0 and escaped in ".()[]{}?*+|^$\\/-'":
                 run += escaped
             else:  # \b, \s, \d, \w (not a plain character), or inside a group
-                runs.append(run)
-                run = ""
+                close()
             i += 2
             continue
         if char == "[":  # a class: one of several characters
-            runs.append(run)
-            run = ""
+            close()
             i = alternative.index("]", i + 2 if alternative.startswith("[]", i) else i + 1)
         elif char == "(":
-            runs.append(run)
-            run = ""
+            close()
             depth += 1
         elif char == ")":
             depth -= 1
@@ -120,55 +112,53 @@ def _needle(alternative: str) -> str:
             pass
         elif char in "?*{":  # the character before is optional or repeated
             run = run[:-1]
-            runs.append(run)
-            run = ""
+            close()
             if char == "{":
                 i = alternative.index("}", i)
         elif char in "|^$.+":
-            runs.append(run)
-            run = ""
+            close()
         else:
             run += char
         i += 1
-    runs.append(run)
-    return max(runs, key=len)
+    close()
+    return max(runs, key=lambda found: len(found[0]))
 
 
-def _leading_run(alternative: str) -> str:
-    """The plain characters the alternative opens with, after ``\b`` and ``^`` (which match
-    no character): every match of it starts with them."""
-    i = 0
-    while alternative.startswith(("\\b", "^"), i):
-        i += 1 if alternative[i] == "^" else 2
-    run = ""
-    while i < len(alternative):
+def _offset(alternative: str, begins: int) -> int | None:
+    """How many characters every match of the alternative has before the part of it that
+    starts at ``begins`` in the pattern, or None when that may vary (anything but single
+    characters, classes and ``\\b`` or ``^`` before it)."""
+    width, i = 0, 0
+    while i < begins:
         char = alternative[i]
-        if char == "\\" and i + 1 < len(alternative):
-            if alternative[i + 1] not in ".()[]{}?*+|^$\\/-'":
-                break
-            run += alternative[i + 1]
+        if char == "\\":
+            width += alternative[i + 1] != "b"
             i += 2
-            continue
-        if char in "?*{":  # the character before is optional or repeated
-            return run[:-1]
-        if char in "[()|^$.+":
-            break
-        run += char
-        i += 1
-    if i < len(alternative) and alternative[i] in "?*{":
-        return run[:-1]
-    return run
+        elif char == "[":
+            width += 1
+            i = alternative.index("]", i + 2 if alternative.startswith("[]", i) else i + 1) + 1
+        elif char == "^":
+            i += 1
+        elif char in "()|?*+{}$":
+            return None
+        else:
+            width += 1
+            i += 1
+    return width
 
 
 def _signal(name: str, kind: str, pattern: str, weight: float) -> Signal:
-    parts, leads = [], []
+    parts, offsets = [], []
     for alternative in _alternatives(pattern):
-        needle = _needle(alternative)
-        needle = needle if len(needle) >= 3 else ""
+        needle, begins = _needle(alternative)
+        if len(needle) < 3:  # too common to be worth finding
+            needle, offset = "", None
+        else:
+            offset = _offset(alternative, begins)
         parts.append((needle, re.compile(alternative, re.MULTILINE)))
-        leads.append(bool(needle) and _leading_run(alternative).startswith(needle))
+        offsets.append(offset)
     compiled = re.compile(pattern, re.MULTILINE)
-    return Signal(name, kind, compiled, weight, tuple(parts), tuple(leads))
+    return Signal(name, kind, compiled, weight, tuple(parts), tuple(offsets))
 
 
 # Field labels several identity documents share.
@@ -675,16 +665,54 @@ _NEEDLES = tuple(
     )
 )
 _FINDER = ahocorasick_rs.AhoCorasick(_NEEDLES)
+_Tried = tuple[str, re.Pattern[str], int | None]  # a signal's pattern, an alternative, offset
+_BY_NEEDLE: dict[int, list[_Tried]] = {}
+_WITHOUT_NEEDLE: list[tuple[str, re.Pattern[str]]] = []
+for _signals in SIGNALS.values():
+    for _signal_ in _signals:
+        for (_needle_, _part), _offset_ in zip(_signal_.parts, _signal_.offsets, strict=True):
+            _key = _signal_.pattern.pattern
+            if _needle_:
+                _tried = (_key, _part, _offset_)
+                _BY_NEEDLE.setdefault(_NEEDLES.index(_needle_), []).append(_tried)
+            else:
+                _WITHOUT_NEEDLE.append((_key, _part))
 
 
-def first_occurrences(lowered: str) -> dict[str, int]:
-    """Each signal substring the text holds, with where it first occurs."""
-    firsts: dict[str, int] = {}
+def occurrences(lowered: str) -> dict[str, list[int]]:
+    """Where each signal substring the text holds starts, in order."""
+    found: dict[str, list[int]] = {}
     for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
-        needle = _NEEDLES[index]
-        if needle not in firsts or start < firsts[needle]:
-            firsts[needle] = start
-    return firsts
+        found.setdefault(_NEEDLES[index], []).append(start)
+    return found
+
+
+def matched_patterns(lowered: str) -> set[str]:
+    """The signal patterns (their source) that match the lowered text. An alternative is
+    tried only where its substring occurs: where its match would start, when the substring
+    stands at the same place in every match, else searched for from the top."""
+    found: dict[int, list[int]] = {}
+    for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
+        found.setdefault(index, []).append(start)
+    matched: set[str] = set()
+    for index, starts in found.items():
+        for key, part, offset in _BY_NEEDLE[index]:
+            if key in matched:
+                continue
+            if offset is None:
+                hit = part.search(lowered) is not None
+            else:
+                hit = any(
+                    part.match(lowered, start - offset) is not None
+                    for start in starts
+                    if start >= offset
+                )
+            if hit:
+                matched.add(key)
+    for key, part in _WITHOUT_NEEDLE:
+        if key not in matched and part.search(lowered) is not None:
+            matched.add(key)
+    return matched
 
 
 @dataclass(frozen=True)
@@ -711,19 +739,11 @@ def _where_types_show(text: str) -> str:
 
 def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
     """For each type: its score and the signals that matched (each counted once)."""
-    lowered = _where_types_show(text)
-    firsts = first_occurrences(lowered)
+    hits = matched_patterns(_where_types_show(text))
     found: dict[str, tuple[float, tuple[Signal, ...]]] = {}
-    hits: dict[str, bool] = {}
     for doc_type, signals in SIGNALS.items():
-        matched = []
-        for signal in signals:
-            key = signal.pattern.pattern
-            if key not in hits:
-                hits[key] = signal.matches(lowered, firsts)
-            if hits[key]:
-                matched.append(signal)
-        found[doc_type] = (sum(s.weight for s in matched), tuple(matched))
+        matched = tuple(signal for signal in signals if signal.pattern.pattern in hits)
+        found[doc_type] = (sum(s.weight for s in matched), matched)
     return found
 
 
