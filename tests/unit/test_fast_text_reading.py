@@ -15,6 +15,7 @@ import pytest
 from compliance.classification import evidence, local
 from compliance.documents.pdf import _form_values, pdf_text
 from compliance.errors import DocumentUnreadable
+from compliance.mrz import find
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PDFS = sorted(
@@ -191,3 +192,43 @@ def test_substrings_found_in_one_pass_are_where_a_scan_for_each_finds_them() -> 
 )
 def test_each_type_is_still_found_from_its_evidence(text: str, document_type: str) -> None:
     assert local.classify(text).document_type == document_type
+
+
+def _licence_line_as_written(text: str) -> bool:
+    """The one-line licence zone as the MRZ search has always defined it: the whole text with
+    its spaces and tabs taken out, searched line by line."""
+    pattern = re.compile(r"^\s*D[0-9A-Z][A-Z<]{3}[A-Z0-9<]{25}\s*$", re.MULTILINE)
+    return pattern.search(re.sub(r"[ \t]+", "", text.upper())) is not None
+
+
+_ZONE = "D1NLD15094962111659VW87PN1346"  # 29 characters: one more makes the line a zone
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{_ZONE}5",
+        f"Licence\n{_ZONE}5\nend",
+        f"Licence\n  {_ZONE[:10]} \t{_ZONE[10:]}5  \n",
+        f"Licence\r\n{_ZONE}5\r\n",
+        f"x\n\x0b{_ZONE}5\x0c\n",
+        f"x\n\u2028{_ZONE}5\u2029y",  # Unicode line separators are spaces, not line breaks
+        f"x\n\u00a0{_ZONE}5\u3000\n",
+        f"x{_ZONE}5\n",
+        f"\n{_ZONE}5x\n",
+        f"\n{_ZONE}55\n",
+        f"\n{_ZONE.lower()}5\n",
+        "\nd1nld15094962111659vw87pn134ß\n",  # ß is SS in capitals: a character longer
+        f"\n{_ZONE}\n",
+        f"\n\n\n   \n{_ZONE}5\n \n\n",
+        "",
+        "\n",
+    ],
+)
+def test_a_licence_line_is_found_as_the_whole_text_search_finds_it(text: str) -> None:
+    assert find._has_licence_line(text) == _licence_line_as_written(text)
+
+
+def test_a_licence_line_is_found_as_the_whole_text_search_finds_it_in_every_text() -> None:
+    for text in _texts():
+        assert find._has_licence_line(text) == _licence_line_as_written(text)
