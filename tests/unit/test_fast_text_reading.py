@@ -6,13 +6,14 @@ plain substring) finds exactly what its whole pattern finds."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from compliance.classification import evidence, local
+from compliance.classification import dates, evidence, local
 from compliance.documents.pdf import _form_values, pdf_text
 from compliance.errors import DocumentUnreadable
 from compliance.mrz import find
@@ -232,3 +233,30 @@ def test_a_licence_line_is_found_as_the_whole_text_search_finds_it(text: str) ->
 def test_a_licence_line_is_found_as_the_whole_text_search_finds_it_in_every_text() -> None:
     for text in _texts():
         assert find._has_licence_line(text) == _licence_line_as_written(text)
+
+
+def _date_as_every_format_reads_it(text: str) -> date | None:
+    cleaned = re.sub(r"\s+", " ", text.strip().rstrip(".")).title()
+    for fmt in dates._FORMATS:
+        try:
+            return datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def test_a_printed_date_is_read_as_trying_every_format_reads_it() -> None:
+    """A format is tried only on a text holding its separators: on every line of every text
+    the project carries, each line's tail after a colon, and printed dates of every form."""
+    samples = ["2024-03-01", "1 Mar 2024", "01 March 2024", "01/03/2024", "1.3.2024",
+               "01-03-2024", "March 1, 2024", "Mar 1, 2024", "2024/03/01", "1 Mar 24",
+               " 1  mar   2024. ", "31.02.2024", "Mar 1 2024", "1,3,2024", "2024-3-1x"]  # fmt: skip
+    for text in _texts():
+        for line in text.splitlines():
+            samples += [line, line.partition(":")[2]]
+    read = 0
+    for sample in samples:
+        expected = _date_as_every_format_reads_it(sample)
+        assert dates.parse_printed_date(sample) == expected, sample
+        read += expected is not None
+    assert read >= 20

@@ -144,6 +144,8 @@ def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float
 
 def _labelled_fields(text: str) -> Iterable[ExtractedField]:
     for line in text.splitlines():
+        if ":" not in line:  # no label (a cheaper test than the pattern's)
+            continue
         match = _LABEL_LINE.match(line)
         if not match:
             continue
