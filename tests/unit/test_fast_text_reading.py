@@ -5,6 +5,7 @@ plain substring) finds exactly what its whole pattern finds."""
 
 from __future__ import annotations
 
+import ctypes
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 from compliance.classification import dates, evidence, local
+from compliance.documents import pdf
 from compliance.documents.pdf import _form_values, pdf_text
 from compliance.errors import DocumentUnreadable
 from compliance.mrz import find
@@ -260,3 +262,18 @@ def test_a_printed_date_is_read_as_trying_every_format_reads_it() -> None:
         assert dates.parse_printed_date(sample) == expected, sample
         read += expected is not None
     assert read >= 20
+
+
+@pytest.mark.parametrize("length", [0, 1, 1023, 1024, 1025, 5000])
+def test_a_form_string_of_any_length_is_read_whole(length: int) -> None:
+    """PDFium's string getters return the size in bytes (terminator included) and write only
+    into a buffer that holds it all: a string longer than the shared buffer is read again."""
+    value = ("Ä" + "b" * length)[:length]
+    encoded = value.encode("utf-16-le") + b"\x00\x00"
+
+    def getter(buffer: object, size: int) -> int:
+        if buffer is not None and size >= len(encoded):
+            ctypes.memmove(buffer, encoded, len(encoded))
+        return len(encoded)
+
+    assert pdf._wide(getter) == value

@@ -132,11 +132,20 @@ def _form_values(
             pdfium_c.FPDFPage_CloseAnnot(annot)
 
 
+# A form field's name or value is read into this buffer (under the lock) in one call; one
+# longer than it is asked for again into a buffer of its size.
+_NAMES = ctypes.create_string_buffer(2048)
+_NAMES_WCHAR = ctypes.cast(_NAMES, ctypes.POINTER(pdfium_c.FPDF_WCHAR))
+
+
 def _wide(getter: Callable[..., int], *args: object) -> str:
-    """A string PDFium writes as UTF-16LE with a terminator: asked for its size, then read."""
-    size = getter(*args, None, 0)
+    """A string PDFium writes as UTF-16LE with a terminator, and returns its size in bytes
+    (writing nothing when the buffer is too small)."""
+    size = getter(*args, _NAMES_WCHAR, len(_NAMES))
     if size <= 2:
         return ""
+    if size <= len(_NAMES):
+        return ctypes.string_at(_NAMES, size - 2).decode("utf-16-le", "replace")
     buffer = ctypes.create_string_buffer(size)
     getter(*args, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), size)
     return buffer.raw[: size - 2].decode("utf-16-le", "replace")
