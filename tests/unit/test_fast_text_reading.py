@@ -151,6 +151,8 @@ def test_every_match_of_an_alternative_holds_its_substring_at_its_offset() -> No
         (r"\bpr[eé]l[eè]vement\b", "vement", 5),
         (r"^\s*(?:\d{4}\s+)?form \d{3,5}", "form ", None),
         (r"\(\"the ", "the ", 2),
+        (r"\b\d\d/[a-z]\bsummary", "summary", 4),
+        (r"(a)\1 summary", " summary", None),
     ],
 )
 def test_an_alternatives_substring_and_its_offset_in_every_match(

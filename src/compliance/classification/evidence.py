@@ -127,12 +127,15 @@ def _needle(alternative: str) -> tuple[str, int]:
 def _offset(alternative: str, begins: int) -> int | None:
     """How many characters every match of the alternative has before the part of it that
     starts at ``begins`` in the pattern, or None when that may vary (anything but single
-    characters, classes and ``\\b`` or ``^`` before it)."""
+    characters, classes, boundaries and ``^`` before it)."""
     width, i = 0, 0
     while i < begins:
         char = alternative[i]
         if char == "\\":
-            width += alternative[i + 1] != "b"
+            escaped = alternative[i + 1]
+            if escaped.isalnum() and escaped not in "bBAZdDsSwW":
+                return None  # a back reference, or a letter of no fixed width
+            width += escaped not in "bBAZ"  # a boundary, or one character
             i += 2
         elif char == "[":
             width += 1
@@ -681,9 +684,13 @@ for _signals in SIGNALS.values():
 
 def occurrences(lowered: str) -> dict[str, list[int]]:
     """Where each signal substring the text holds starts, in order."""
-    found: dict[str, list[int]] = {}
+    return {_NEEDLES[index]: starts for index, starts in _occurrences(lowered).items()}
+
+
+def _occurrences(lowered: str) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
     for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
-        found.setdefault(_NEEDLES[index], []).append(start)
+        found.setdefault(index, []).append(start)
     return found
 
 
@@ -691,11 +698,8 @@ def matched_patterns(lowered: str) -> set[str]:
     """The signal patterns (their source) that match the lowered text. An alternative is
     tried only where its substring occurs: where its match would start, when the substring
     stands at the same place in every match, else searched for from the top."""
-    found: dict[int, list[int]] = {}
-    for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
-        found.setdefault(index, []).append(start)
     matched: set[str] = set()
-    for index, starts in found.items():
+    for index, starts in _occurrences(lowered).items():
         for key, part, offset in _BY_NEEDLE[index]:
             if key in matched:
                 continue
