@@ -279,3 +279,27 @@ def test_a_form_string_of_any_length_is_read_whole(length: int) -> None:
         return len(encoded)
 
     assert pdf._wide(getter) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Form field f1_1: Jane Roe\nForm field f1_2: Roe LLC",
+        "x\nForm field f1_1: A\r\nForm field c1_1: 6\n\nForm field f1_7:  \n",
+        "xForm field f1_1: not at a line start\n Form field f1_2: indented",
+        "Form field f1_1:\nForm field f1_2: B",
+        "",
+    ],
+)
+def test_form_field_lines_are_read_as_a_search_from_each_line_start_reads_them(text: str) -> None:
+    as_written = re.findall(r"^Form field (\w+): (.+)$", text, re.MULTILINE)
+    assert local._FORM_FIELD.findall(f"\n{text}") == as_written
+
+
+def test_form_field_lines_are_read_as_before_in_every_text() -> None:
+    filled = 0
+    for text in _texts():
+        expected = re.findall(r"^Form field (\w+): (.+)$", text, re.MULTILINE)
+        assert local._FORM_FIELD.findall(f"\n{text}") == expected
+        filled += bool(expected)
+    assert filled >= 6  # the filled W-9 forms
