@@ -116,7 +116,6 @@ def _form_values(
         try:
             if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
                 continue
-            full_name = _wide(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
             if pdfium_c.FPDFAnnot_GetFormFieldType(form, annot) in _CHECKABLE:
                 if not pdfium_c.FPDFAnnot_IsChecked(form, annot):
                     continue
@@ -126,6 +125,7 @@ def _form_values(
             value = value.strip()
             if not value or value == "Off":
                 continue
+            full_name = _wide(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)  # filled only
             name = full_name.rsplit(".", 1)[-1].split("[")[0]
             yield full_name, f"Form field {name}: {value}"
         finally:
