@@ -5,7 +5,10 @@ classified by one process (the stage's thread pool; PDFium reads one PDF at a ti
 untimed pass over them (a running classifier has PDFium loaded).
 
 Run from the project root:  .venv/bin/python benchmarks/classifier_bench.py
-Writes benchmarks/results/classifier.json.
+Writes benchmarks/results/classifier.json. ``--pdf-only`` measures the local classifier on the
+text PDFs alone (and writes nothing); ``--digest`` prints, for every sample and test document,
+the SHA-256 of what the local classifier makes of it (extracted text, type, confidence, fields)
+and one digest over them all: a change made for speed must leave it as it was.
 
 Each measurement runs in a fresh child process, so its peak memory (ru_maxrss) is its own. The
 child runs the classifier stage (``classify_arrival``: verify the inline document's hash, read
@@ -25,6 +28,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -142,9 +146,49 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def main() -> None:
-    import tempfile
+def digest() -> str:
+    """One line per document (its path and the digest of its reading), then the digest of
+    all of them; returns that last digest."""
+    import hashlib
 
+    from compliance.classification.local import classify
+    from compliance.documents.reference import guess_media_type
+    from compliance.documents.text import extract_text
+    from compliance.errors import DocumentUnreadable
+
+    paths = sorted(
+        path
+        for folder in (ROOT / "samples" / "documents", DOCUMENTS)
+        for path in folder.rglob("*")
+        if path.is_file() and path.suffix.lower() in _READ_SUFFIXES
+    )
+    overall = hashlib.sha256()
+    for path in paths:
+        reading: dict[str, Any]
+        try:
+            text = extract_text(path.read_bytes(), guess_media_type(path.name))
+        except DocumentUnreadable as exc:
+            reading = {"unreadable": exc.code, "reason": exc.reason}
+        else:
+            result = classify(text.text)
+            reading = {
+                "text_sha256": hashlib.sha256(text.text.encode()).hexdigest(),
+                "method": text.method,
+                "type": result.document_type,
+                "confidence": result.confidence,
+                "fields": [[f.name, f.value, f.confidence] for f in result.fields],
+            }
+        line = hashlib.sha256(json.dumps(reading, sort_keys=True).encode()).hexdigest()
+        overall.update(f"{path.relative_to(ROOT)} {line}\n".encode())
+        print(path.relative_to(ROOT), line, flush=True)
+    print("all", len(paths), "documents", overall.hexdigest())
+    return overall.hexdigest()
+
+
+_READ_SUFFIXES = {".pdf", ".txt", ".sta", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def main() -> None:
     figures: dict[str, dict[str, Any]] = {}
 
     def figure(name: str, value: float, unit: str, target: float | None = None) -> None:
@@ -205,7 +249,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+    if sys.argv[1:] == ["--digest"]:
+        digest()
+    elif sys.argv[1:] == ["--pdf-only"]:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(run_child("local-pdf", os.cpu_count() or 1, "", Path(tmp) / "pdf")))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, level, url, work = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
         print(json.dumps(child(kind, level, url, work)))
     else:

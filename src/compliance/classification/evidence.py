@@ -20,6 +20,8 @@ import math
 import re
 from dataclasses import dataclass
 
+import ahocorasick_rs
+
 TITLE, LABEL, LAYOUT = "title", "label", "layout"
 
 MIN_SCORE = 4.0  # below this, or with one signal only, the type is unknown
@@ -37,15 +39,14 @@ class Signal:
     pattern: re.Pattern[str]
     weight: float
     # The pattern's alternatives, each with a substring the lowered text holds wherever the
-    # alternative matches ("" when it has none): an alternative is searched only in a text
-    # holding its substring, as a substring test is far cheaper than a search.
+    # alternative matches ("" when it has none), and where that substring stands in every
+    # match of it (``None`` when that varies): an alternative is tried only where the text
+    # holds its substring (``matched_patterns``).
     parts: tuple[tuple[str, re.Pattern[str]], ...]
+    offsets: tuple[int | None, ...]
 
     def matches(self, lowered: str) -> bool:
-        return any(
-            (not needle or needle in lowered) and part.search(lowered) is not None
-            for needle, part in self.parts
-        )
+        return self.pattern.pattern in matched_patterns(lowered)
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -75,28 +76,35 @@ def _alternatives(pattern: str) -> list[str]:
     return [*parts, current]
 
 
-def _needle(alternative: str) -> str:
+def _needle(alternative: str) -> tuple[str, int]:
     """The longest run of plain characters the alternative must match as they are: outside
-    any group (a group may hold alternatives of its own, or be optional as a whole)."""
-    runs, run, depth, i = [], "", 0, 0
+    any group (a group may hold alternatives of its own, or be optional as a whole); with
+    where it starts in the alternative."""
+    runs: list[tuple[str, int]] = []
+    run, begins, depth, i = "", 0, 0, 0
+
+    def close() -> None:
+        nonlocal run
+        runs.append((run, begins))
+        run = ""
+
     while i < len(alternative):
         char = alternative[i]
+        if not run:
+            begins = i
         if char == "\\" and i + 1 < len(alternative):
             escaped = alternative[i + 1]
             if depth == 0 and escaped in ".()[]{}?*+|^$\\/-'":
                 run += escaped
             else:  # \b, \s, \d, \w (not a plain character), or inside a group
-                runs.append(run)
-                run = ""
+                close()
             i += 2
             continue
         if char == "[":  # a class: one of several characters
-            runs.append(run)
-            run = ""
+            close()
             i = alternative.index("]", i + 2 if alternative.startswith("[]", i) else i + 1)
         elif char == "(":
-            runs.append(run)
-            run = ""
+            close()
             depth += 1
         elif char == ")":
             depth -= 1
@@ -104,26 +112,56 @@ def _needle(alternative: str) -> str:
             pass
         elif char in "?*{":  # the character before is optional or repeated
             run = run[:-1]
-            runs.append(run)
-            run = ""
+            close()
             if char == "{":
                 i = alternative.index("}", i)
         elif char in "|^$.+":
-            runs.append(run)
-            run = ""
+            close()
         else:
             run += char
         i += 1
-    runs.append(run)
-    return max(runs, key=len)
+    close()
+    return max(runs, key=lambda found: len(found[0]))
+
+
+def _offset(alternative: str, begins: int) -> int | None:
+    """How many characters every match of the alternative has before the part of it that
+    starts at ``begins`` in the pattern, or None when that may vary (anything but single
+    characters, classes, boundaries and ``^`` before it)."""
+    width, i = 0, 0
+    while i < begins:
+        char = alternative[i]
+        if char == "\\":
+            escaped = alternative[i + 1]
+            if escaped.isalnum() and escaped not in "bBAZdDsSwW":
+                return None  # a back reference, or a letter of no fixed width
+            width += escaped not in "bBAZ"  # a boundary, or one character
+            i += 2
+        elif char == "[":
+            width += 1
+            i = alternative.index("]", i + 2 if alternative.startswith("[]", i) else i + 1) + 1
+        elif char == "^":
+            i += 1
+        elif char in "()|?*+{}$":
+            return None
+        else:
+            width += 1
+            i += 1
+    return width
 
 
 def _signal(name: str, kind: str, pattern: str, weight: float) -> Signal:
-    parts = []
+    parts, offsets = [], []
     for alternative in _alternatives(pattern):
-        needle = _needle(alternative)
-        parts.append((needle if len(needle) >= 3 else "", re.compile(alternative, re.MULTILINE)))
-    return Signal(name, kind, re.compile(pattern, re.MULTILINE), weight, tuple(parts))
+        needle, begins = _needle(alternative)
+        if len(needle) < 3:  # too common to be worth finding
+            needle, offset = "", None
+        else:
+            offset = _offset(alternative, begins)
+        parts.append((needle, re.compile(alternative, re.MULTILINE)))
+        offsets.append(offset)
+    compiled = re.compile(pattern, re.MULTILINE)
+    return Signal(name, kind, compiled, weight, tuple(parts), tuple(offsets))
 
 
 # Field labels several identity documents share.
@@ -618,6 +656,68 @@ SIGNALS: dict[str, tuple[Signal, ...]] = {
 }
 TYPES = tuple(SIGNALS)
 
+# Every signal's substrings, found in one pass over the text (Aho-Corasick) rather than one
+# scan of it per substring: several hundred scans cost more than all the rest of the scoring.
+_NEEDLES = tuple(
+    dict.fromkeys(
+        needle
+        for signals in SIGNALS.values()
+        for signal in signals
+        for needle, _ in signal.parts
+        if needle
+    )
+)
+_FINDER = ahocorasick_rs.AhoCorasick(_NEEDLES)
+_Tried = tuple[str, re.Pattern[str], int | None]  # a signal's pattern, an alternative, offset
+_BY_NEEDLE: dict[int, list[_Tried]] = {}
+_WITHOUT_NEEDLE: list[tuple[str, re.Pattern[str]]] = []
+for _signals in SIGNALS.values():
+    for _signal_ in _signals:
+        for (_needle_, _part), _offset_ in zip(_signal_.parts, _signal_.offsets, strict=True):
+            _key = _signal_.pattern.pattern
+            if _needle_:
+                _tried = (_key, _part, _offset_)
+                _BY_NEEDLE.setdefault(_NEEDLES.index(_needle_), []).append(_tried)
+            else:
+                _WITHOUT_NEEDLE.append((_key, _part))
+
+
+def occurrences(lowered: str) -> dict[str, list[int]]:
+    """Where each signal substring the text holds starts, in order."""
+    return {_NEEDLES[index]: starts for index, starts in _occurrences(lowered).items()}
+
+
+def _occurrences(lowered: str) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for index, start, _ in _FINDER.find_matches_as_indexes(lowered, overlapping=True):
+        found.setdefault(index, []).append(start)
+    return found
+
+
+def matched_patterns(lowered: str) -> set[str]:
+    """The signal patterns (their source) that match the lowered text. An alternative is
+    tried only where its substring occurs: where its match would start, when the substring
+    stands at the same place in every match, else searched for from the top."""
+    matched: set[str] = set()
+    for index, starts in _occurrences(lowered).items():
+        for key, part, offset in _BY_NEEDLE[index]:
+            if key in matched:
+                continue
+            if offset is None:
+                hit = part.search(lowered) is not None
+            else:
+                hit = any(
+                    part.match(lowered, start - offset) is not None
+                    for start in starts
+                    if start >= offset
+                )
+            if hit:
+                matched.add(key)
+    for key, part in _WITHOUT_NEEDLE:
+        if key not in matched and part.search(lowered) is not None:
+            matched.add(key)
+    return matched
+
 
 @dataclass(frozen=True)
 class TypeEvidence:
@@ -643,18 +743,11 @@ def _where_types_show(text: str) -> str:
 
 def scores(text: str) -> dict[str, tuple[float, tuple[Signal, ...]]]:
     """For each type: its score and the signals that matched (each counted once)."""
-    lowered = _where_types_show(text)
+    hits = matched_patterns(_where_types_show(text))
     found: dict[str, tuple[float, tuple[Signal, ...]]] = {}
-    hits: dict[str, bool] = {}
     for doc_type, signals in SIGNALS.items():
-        matched = []
-        for signal in signals:
-            key = signal.pattern.pattern
-            if key not in hits:
-                hits[key] = signal.matches(lowered)
-            if hits[key]:
-                matched.append(signal)
-        found[doc_type] = (sum(s.weight for s in matched), tuple(matched))
+        matched = tuple(signal for signal in signals if signal.pattern.pattern in hits)
+        found[doc_type] = (sum(s.weight for s in matched), matched)
     return found
 
 

@@ -144,6 +144,8 @@ def type_from_mrz(mrz: MRZ, guessed: str, confidence: float) -> tuple[str, float
 
 def _labelled_fields(text: str) -> Iterable[ExtractedField]:
     for line in text.splitlines():
+        if ":" not in line:  # no label (a cheaper test than the pattern's)
+            continue
         match = _LABEL_LINE.match(line)
         if not match:
             continue
@@ -222,10 +224,16 @@ _W9_CLASSIFICATION = {
 }
 
 
+# A filled form field's line (``compliance.documents.pdf``), found from the line break before
+# it: the text is searched with a line break put in front, as a search for the start of a line
+# tries every position of the text.
+_FORM_FIELD = re.compile(r"\nForm field (\w+): (.+)$", re.MULTILINE)
+
+
 def w9_fields(text: str) -> list[ExtractedField]:
     """Form W-9: the filled form fields when the PDF has them, else the printed line under
     "1 Name" (a scan: OCR, so a lower confidence)."""
-    form = dict(re.findall(r"^Form field (\w+): (.+)$", text, re.MULTILINE))
+    form = dict(_FORM_FIELD.findall(f"\n{text}"))
     fields = [ExtractedField("form", "W-9", 0.95)]
     if form:
         fields += [ExtractedField(name, form[key], 0.95) for key, name in _W9_FORM.items()

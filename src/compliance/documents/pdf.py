@@ -88,13 +88,19 @@ def _page_text(page: pdfium_c.FPDF_PAGE) -> str:
         box = pdfium_c.FS_RECTF()
         if not pdfium_c.FPDF_GetPageBoundingBox(page, box):
             raise pdfium.PdfiumError("Failed to get page bounding box.")
-        bounds = (box.left, box.top, box.right, box.bottom)
-        count = pdfium_c.FPDFText_GetBoundedText(textpage, *bounds, None, 0)
-        if count <= 0:
+        # One call, not two (asked for its size, then read: the size is PDFium's whole
+        # reading of the page's text again). The text holds at most a line break and a
+        # surrogate pair per character; PDFium writes its terminator if there is room.
+        capacity = 4 * pdfium_c.FPDFText_CountChars(textpage) + 2
+        buffer = (ctypes.c_ushort * capacity)()
+        written = pdfium_c.FPDFText_GetBoundedText(
+            textpage, box.left, box.top, box.right, box.bottom, buffer, capacity
+        )
+        if written > 0 and buffer[written - 1] == 0:
+            written -= 1  # the terminator
+        if written <= 0:
             return ""
-        buffer = (ctypes.c_ushort * count)()
-        pdfium_c.FPDFText_GetBoundedText(textpage, *bounds, buffer, count)
-        return codecs.decode(buffer, "utf-16-le", errors="ignore")
+        return codecs.decode(memoryview(buffer).cast("B")[: 2 * written], "utf-16-le", "ignore")
     finally:
         pdfium_c.FPDFText_ClosePage(textpage)
 
@@ -110,7 +116,6 @@ def _form_values(
         try:
             if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
                 continue
-            full_name = _wide(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
             if pdfium_c.FPDFAnnot_GetFormFieldType(form, annot) in _CHECKABLE:
                 if not pdfium_c.FPDFAnnot_IsChecked(form, annot):
                     continue
@@ -120,17 +125,27 @@ def _form_values(
             value = value.strip()
             if not value or value == "Off":
                 continue
+            full_name = _wide(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)  # filled only
             name = full_name.rsplit(".", 1)[-1].split("[")[0]
             yield full_name, f"Form field {name}: {value}"
         finally:
             pdfium_c.FPDFPage_CloseAnnot(annot)
 
 
+# A form field's name or value is read into this buffer (under the lock) in one call; one
+# longer than it is asked for again into a buffer of its size.
+_NAMES = ctypes.create_string_buffer(2048)
+_NAMES_WCHAR = ctypes.cast(_NAMES, ctypes.POINTER(pdfium_c.FPDF_WCHAR))
+
+
 def _wide(getter: Callable[..., int], *args: object) -> str:
-    """A string PDFium writes as UTF-16LE with a terminator: asked for its size, then read."""
-    size = getter(*args, None, 0)
+    """A string PDFium writes as UTF-16LE with a terminator, and returns its size in bytes
+    (writing nothing when the buffer is too small)."""
+    size = getter(*args, _NAMES_WCHAR, len(_NAMES))
     if size <= 2:
         return ""
+    if size <= len(_NAMES):
+        return ctypes.string_at(_NAMES, size - 2).decode("utf-16-le", "replace")
     buffer = ctypes.create_string_buffer(size)
     getter(*args, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), size)
     return buffer.raw[: size - 2].decode("utf-16-le", "replace")

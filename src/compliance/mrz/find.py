@@ -22,8 +22,9 @@ _LENGTHS = {9, 30, 36, 44}
 # Line counts and lengths of every zone, tried in this order at each line of the text.
 _SHAPES = ((44, 44), (30, 30, 30), (36, 36), (9, 30, 30), (30,))
 _FILLERS = ("<", "\u00ab", "\u2039")
-# A one-line driving-licence zone without any filler.
-_LICENCE = re.compile(r"^\s*D[0-9A-Z][A-Z<]{3}[A-Z0-9<]{25}\s*$", re.MULTILINE)
+# A one-line driving-licence zone without any filler: a line that holds nothing else once its
+# spaces and tabs are taken out (searched from each line break of the text framed by two).
+_LICENCE = re.compile(r"\n[^\S\n]*D[0-9A-Z][A-Z<]{3}[A-Z0-9<]{25}[^\S\n]*(?=\n)")
 
 
 def find_mrz(text: str) -> MRZ | None:
@@ -42,7 +43,8 @@ def find_mrz(text: str) -> MRZ | None:
 
 
 def _has_licence_line(text: str) -> bool:
-    return _LICENCE.search(re.sub(r"[ \t]+", "", text.upper())) is not None
+    squeezed = text.upper().replace(" ", "").replace("\t", "")
+    return _LICENCE.search(f"\n{squeezed}\n") is not None
 
 
 def find_exact_mrz(text: str) -> MRZ | None:
