@@ -19,6 +19,16 @@ Writes benchmarks/results/pipeline.json.
    C customers) are published; timed from the first publication to the moment the last
    document's check results are all rows of the audit trail. Every event of every topic is
    audited meanwhile (arrivals, classifications, results, exceptions).
+3. Where the time goes: the CPU seconds each process used over the timed stretch of 2
+   (``/proc/<pid>/stat``, every thread): each stage (and, within it, librdkafka's threads),
+   the Kafka broker, and the PostgreSQL cluster (postmaster, every backend and helper, exited
+   ones included; the stages' own backends also on their own: each stage connects with
+   ``PGAPPNAME=<prefix><stage>``), per document. From their sum follows the bound this
+   machine puts on the pipeline: cores / CPU per document, the documents per second it could
+   do at best were every core busy with it and nothing else. The broker and the cluster are
+   shared: on a busy machine their figures carry other users' work too; the total counted
+   with the stages' own backends instead of the whole cluster is the figure that stays
+   honest then (it leaves out the WAL writer and checkpointer).
 The rows stay in the audit table (append-only) under the benchmark's topic prefix. The
 machine's load average is recorded with the figures: the cores are shared.
 """
@@ -238,6 +248,9 @@ class CpuMeter:
                 client * per_doc_ms,
                 "ms",
             )
+        for what in ("broker", "cluster"):
+            if after[what] is None:
+                print(f"the {what}'s processes were not found (or not readable): not counted")
         if after["broker"] is not None:
             used = after["broker"] - before["broker"]
             total += used
@@ -264,6 +277,21 @@ class CpuMeter:
             cores * documents / total if total else 0.0,
             "documents/s",
         )
+        if after["cluster"] is not None:  # the cluster's share by the stages' backends alone
+            total += own - (after["cluster"] - before["cluster"])
+            figure(
+                figures,
+                "CPU per document: all processes, PostgreSQL by the stages' own backends (ms)",
+                total * per_doc_ms,
+                "ms",
+            )
+            figure(
+                figures,
+                f"machine bound, PostgreSQL by the stages' own backends: documents/s with all "
+                f"{cores} cores busy",
+                cores * documents / total if total else 0.0,
+                "documents/s",
+            )
 
 
 def pipeline(
