@@ -25,7 +25,7 @@ def derive_event_id(stage: str, cause: str, discriminator: str = "") -> str:
     """Same stage + same cause + same discriminator = same id, on any machine, forever.
 
     ``str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}\\x1f{cause}\\x1f{discriminator}"))``, computed
-    without building a ``UUID`` object (a third of the time; every event pays it): the SHA-1
+    without building a ``UUID`` object (0.4 of the time; every event pays it): the SHA-1
     of the namespace and the name, its first 16 bytes with the version (5) and variant (RFC
     4122) bits set, written in the 8-4-4-4-12 form."""
     name = f"{stage}\x1f{cause}\x1f{discriminator}".encode()
