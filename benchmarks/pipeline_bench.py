@@ -187,6 +187,21 @@ def audited(engine: Engine, topic: str) -> int:
 STAGES = ("classifier", "checker", "audit-sink")
 
 
+def settle(pids: list[int], deadline_s: float = 120.0) -> None:
+    """Wait until none of ``pids`` uses more than 5 % of a core (their start-up done: imports,
+    connections, group joins), so that start-up is not counted as the pipeline's CPU; at most
+    ``deadline_s``, then go on (said)."""
+    deadline = time.monotonic() + deadline_s
+    before = [cpu_seconds(pid) for pid in pids]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = [cpu_seconds(pid) for pid in pids]
+        if all(b - a < 0.05 for a, b in zip(before, now, strict=True)):
+            return
+        before = now
+    print(f"the stages were still busy starting after {deadline_s:.0f} s: timing anyway")
+
+
 def backends(engine: Engine, prefix: str) -> dict[int, float]:
     """CPU seconds so far of the PostgreSQL backends serving the pipeline's processes (each
     connects with ``PGAPPNAME=<prefix><stage>``), by backend pid."""
@@ -332,6 +347,7 @@ def pipeline(
     expected = sum(results for _, results in docs)
     try:
         time.sleep(5)  # the processes' start-up (imports, group joins) is not the pipeline's
+        settle([proc.pid for proc in processes.values()])
         meter = CpuMeter(settings, engine, processes)
         codec = registry()
         producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
