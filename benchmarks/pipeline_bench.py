@@ -19,6 +19,16 @@ Writes benchmarks/results/pipeline.json.
    C customers) are published; timed from the first publication to the moment the last
    document's check results are all rows of the audit trail. Every event of every topic is
    audited meanwhile (arrivals, classifications, results, exceptions).
+3. Where the time goes: the CPU seconds each process used over the timed stretch of 2
+   (``/proc/<pid>/stat``, every thread): each stage (and, within it, librdkafka's threads),
+   the Kafka broker, and the PostgreSQL cluster (postmaster, every backend and helper, exited
+   ones included; the stages' own backends also on their own: each stage connects with
+   ``PGAPPNAME=<prefix><stage>``), per document. From their sum follows the bound this
+   machine puts on the pipeline: cores / CPU per document, the documents per second it could
+   do at best were every core busy with it and nothing else. The broker and the cluster are
+   shared: on a busy machine their figures carry other users' work too; the total counted
+   with the stages' own backends instead of the whole cluster is the figure that stays
+   honest then (it leaves out the WAL writer and checkpointer).
 The rows stay in the audit table (append-only) under the benchmark's topic prefix. The
 machine's load average is recorded with the figures: the cores are shared.
 """
@@ -39,9 +49,17 @@ from pathlib import Path
 from typing import Any
 
 from host import cpu_model
+from process_cpu import (
+    cpu_seconds,
+    listening_pid,
+    parent_of,
+    threads_cpu_seconds,
+    tree_cpu_seconds,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
@@ -166,6 +184,131 @@ def audited(engine: Engine, topic: str) -> int:
         return int(conn.execute(query, {"t": topic}).scalar_one())
 
 
+STAGES = ("classifier", "checker", "audit-sink")
+
+
+def settle(pids: list[int], deadline_s: float = 120.0) -> None:
+    """Wait until none of ``pids`` uses more than 5 % of a core (their start-up done: imports,
+    connections, group joins), so that start-up is not counted as the pipeline's CPU; at most
+    ``deadline_s``, then go on (said)."""
+    deadline = time.monotonic() + deadline_s
+    before = [cpu_seconds(pid) for pid in pids]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = [cpu_seconds(pid) for pid in pids]
+        if all(b - a < 0.05 for a, b in zip(before, now, strict=True)):
+            return
+        before = now
+    print(f"the stages were still busy starting after {deadline_s:.0f} s: timing anyway")
+
+
+def backends(engine: Engine, prefix: str) -> dict[int, float]:
+    """CPU seconds so far of the PostgreSQL backends serving the pipeline's processes (each
+    connects with ``PGAPPNAME=<prefix><stage>``), by backend pid."""
+    with engine.connect() as conn:
+        query = text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE :p")
+        pids = conn.execute(query, {"p": prefix + "%"}).scalars().all()
+    return {int(pid): cpu_seconds(int(pid)) for pid in pids}
+
+
+class CpuMeter:
+    """CPU seconds of every process the pipeline runs on, over the timed stretch: the three
+    stages, the Kafka broker (the process listening on the bootstrap port) and the PostgreSQL
+    cluster (its postmaster and every backend and helper, the exited ones included). The
+    broker and the cluster are shared: whatever else uses them meanwhile is counted too."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, stages: dict[str, subprocess.Popen[bytes]]
+    ) -> None:
+        self.engine = engine
+        self.prefix = settings.topic_prefix
+        self.pids = {name: proc.pid for name, proc in stages.items()}
+        port = int(settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+        self.broker = listening_pid(port)
+        with engine.connect() as conn:
+            backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        self.postmaster = parent_of(backend)
+
+    def reading(self) -> dict[str, Any]:
+        return {
+            "stages": {name: cpu_seconds(pid) for name, pid in self.pids.items()},
+            # librdkafka's own threads (rdk:main, rdk:broker<n> ...): the Kafka clients' share
+            "kafka clients": {
+                name: threads_cpu_seconds(pid, "rdk:") for name, pid in self.pids.items()
+            },
+            "broker": cpu_seconds(self.broker) if self.broker else None,
+            "cluster": tree_cpu_seconds(self.postmaster) if self.postmaster else None,
+            "backends": backends(self.engine, self.prefix),
+        }
+
+    def report(
+        self,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        documents: int,
+        seconds: float,
+        figures: Figures,
+    ) -> None:
+        per_doc_ms = 1000.0 / documents
+        total = 0.0
+        for name in STAGES:
+            used = after["stages"][name] - before["stages"][name]
+            total += used
+            label = name.replace("-", " ")
+            figure(figures, f"CPU per document: {label} (ms)", used * per_doc_ms, "ms")
+            client = after["kafka clients"][name] - before["kafka clients"][name]
+            figure(
+                figures,
+                f"CPU per document: {label}, of which its Kafka client threads (ms)",
+                client * per_doc_ms,
+                "ms",
+            )
+        for what in ("broker", "cluster"):
+            if after[what] is None:
+                print(f"the {what}'s processes were not found (or not readable): not counted")
+        if after["broker"] is not None:
+            used = after["broker"] - before["broker"]
+            total += used
+            figure(figures, "CPU per document: Kafka broker (ms)", used * per_doc_ms, "ms")
+        if after["cluster"] is not None:
+            used = after["cluster"] - before["cluster"]
+            total += used
+            figure(
+                figures, "CPU per document: PostgreSQL, whole cluster (ms)", used * per_doc_ms, "ms"
+            )
+        own = sum(cpu - before["backends"].get(pid, 0.0) for pid, cpu in after["backends"].items())
+        figure(
+            figures,
+            "CPU per document: PostgreSQL, the stages' own backends (ms)",
+            own * per_doc_ms,
+            "ms",
+        )
+        figure(figures, "CPU per document: all processes (ms)", total * per_doc_ms, "ms")
+        cores = os.cpu_count() or 1
+        figure(figures, "CPU busy during the run: all processes (cores)", total / seconds, "cores")
+        figure(
+            figures,
+            f"machine bound: documents/s with all {cores} cores busy (cores / CPU per document)",
+            cores * documents / total if total else 0.0,
+            "documents/s",
+        )
+        if after["cluster"] is not None:  # the cluster's share by the stages' backends alone
+            total += own - (after["cluster"] - before["cluster"])
+            figure(
+                figures,
+                "CPU per document: all processes, PostgreSQL by the stages' own backends (ms)",
+                total * per_doc_ms,
+                "ms",
+            )
+            figure(
+                figures,
+                f"machine bound, PostgreSQL by the stages' own backends: documents/s with all "
+                f"{cores} cores busy",
+                cores * documents / total if total else 0.0,
+                "documents/s",
+            )
+
+
 def pipeline(
     settings: Settings,
     engine: Engine,
@@ -184,18 +327,17 @@ def pipeline(
     env.pop("COMPLIANCE_AUDIT_DATABASE_URL", None)  # the sink writes where the others do
     log_dir = ROOT / ".services" / "bench-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    processes = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     for name in ("audit-sink", "checker", "classifier"):
         log = (log_dir / f"{settings.topic_prefix}{name}.log").open("ab")
         # with --profile, each stage's main thread runs under cProfile (written when it stops)
         profiler = ["-m", "cProfile", "-o", str(profiles / f"{name}.prof")] if profiles else []
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, *profiler, "-m", "compliance", "run", name],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        processes[name] = subprocess.Popen(
+            [sys.executable, *profiler, "-m", "compliance", "run", name],
+            # the backends serving each stage are named after it (CpuMeter)
+            env=env | {"PGAPPNAME": f"{settings.topic_prefix}{name}"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     checks_topic = settings.topic(COMPLIANCE_CHECKS)
     classified_topic = settings.topic(DOCUMENTS_CLASSIFIED)
@@ -205,9 +347,12 @@ def pipeline(
     expected = sum(results for _, results in docs)
     try:
         time.sleep(5)  # the processes' start-up (imports, group joins) is not the pipeline's
+        settle([proc.pid for proc in processes.values()])
+        meter = CpuMeter(settings, engine, processes)
         codec = registry()
         producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
         load_before = load()
+        cpu_before = meter.reading()
         started = time.monotonic()
         for arrival, _ in docs:
             producer.produce(
@@ -222,7 +367,7 @@ def pipeline(
         done = 0
         classified_at = checked_at = None
         while time.monotonic() < deadline:
-            for proc in processes:
+            for proc in processes.values():
                 assert proc.poll() is None, f"a processor exited with {proc.returncode}"
             if classified_at is None and audited(engine, classified_topic) >= len(docs):
                 classified_at = time.monotonic()
@@ -233,11 +378,12 @@ def pipeline(
                 break
             time.sleep(0.5)
         finished = time.monotonic()
+        cpu_after = meter.reading()
         load_after = load()
     finally:
-        for proc in processes:
+        for proc in processes.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in processes:
+        for proc in processes.values():
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -265,6 +411,7 @@ def pipeline(
             len(docs) / (classified_at - started),
             "documents/s",
         )
+    meter.report(cpu_before, cpu_after, len(docs), seconds, figures)
     figures["load average (1/5/15 min) before / after the pipeline run"] = {
         "value": f"{load_before} | {load_after}",
         "unit": "runnable processes",

@@ -16,7 +16,7 @@ import copy
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -42,10 +42,13 @@ class EventSchema:
     parsed: Any
     fingerprint: bytes
     personal: Transform | None = None  # seals/opens the fields marked personal
+    # The name without its namespace, e.g. "DocumentArrived"; kept, not derived per event.
+    event_type: str = field(init=False)
+    header: bytes = field(init=False)  # what every message it writes starts with
 
-    @property
-    def event_type(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_type", self.name.rsplit(".", 1)[-1])
+        object.__setattr__(self, "header", MAGIC + self.fingerprint)
 
 
 def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
@@ -121,8 +124,7 @@ class SchemaRegistry:
         schema = self.by_type[event_type]
         record = self._sealed(schema, record)
         buffer = io.BytesIO()
-        buffer.write(MAGIC)
-        buffer.write(schema.fingerprint)
+        buffer.write(schema.header)
         fastavro.schemaless_writer(buffer, schema.parsed, record, strict_allow_default=True)
         return buffer.getvalue()
 

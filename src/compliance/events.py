@@ -9,6 +9,7 @@ sink records each event once.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +18,28 @@ from compliance import __version__
 from compliance.codec import Record
 
 EVENT_NAMESPACE = uuid.UUID("6f1c1f4e-3c4b-5d8e-9a7b-2c1d0e9f8a71")
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 
 
 def derive_event_id(stage: str, cause: str, discriminator: str = "") -> str:
-    """Same stage + same cause + same discriminator = same id, on any machine, forever."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}\x1f{cause}\x1f{discriminator}"))
+    """Same stage + same cause + same discriminator = same id, on any machine, forever.
+
+    ``str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}\\x1f{cause}\\x1f{discriminator}"))``, computed
+    without building a ``UUID`` object (0.4 of the time; every event pays it): the SHA-1
+    of the namespace and the name, its first 16 bytes with the version (5) and variant (RFC
+    4122) bits set, written in the 8-4-4-4-12 form."""
+    name = f"{stage}\x1f{cause}\x1f{discriminator}".encode()
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    h = (
+        (
+            int.from_bytes(digest[:16])
+            & ~(0xF000 << 64 | 0xC000 << 48)  # clear the version and variant bits
+            | (0x5000 << 64 | 0x8000 << 48)  # version 5, variant RFC 4122
+        )
+        .to_bytes(16)
+        .hex()
+    )
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def now() -> datetime:

@@ -72,7 +72,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, NoReturn
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -551,20 +551,36 @@ class TransactionalRunner:
         return per_record
 
     def _concurrently(self, batch: list[Message]) -> list[Sequence[Outgoing]]:
-        """The stage on every record, ``concurrency`` at a time. When one fails the batch,
-        the records not started are cancelled and those running are waited for before the
-        error goes up: nothing of a failed batch is still calling out (Claude, storage) while
-        the batch is retried, so a retry never runs beside its own leftovers."""
+        """The stage on every record, ``concurrency`` at a time: as many workers as that,
+        each taking the next record not yet started until none is left (one task per worker
+        and batch, not one per record: a queued task and its future cost more than a quick
+        stage's call). When one fails the batch, no worker starts another record, and those
+        running are waited for before the error goes up: nothing of a failed batch is still
+        calling out (Claude, storage) while the batch is retried, so a retry never runs beside
+        its own leftovers."""
         assert self._pool is not None
-        futures = [self._pool.submit(self._outputs_for, msg) for msg in batch]
-        wait(futures, return_when=FIRST_EXCEPTION)  # a failure anywhere stops the batch now
-        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
-        if failed:
-            for future in futures:
-                future.cancel()
-            wait(futures)
-            raise failed[0].exception()  # type: ignore[misc]
-        return [future.result() for future in futures]
+        results: list[Sequence[Outgoing]] = [()] * len(batch)
+        positions = iter(range(len(batch)))  # next() on it is atomic: no record taken twice
+        failed = threading.Event()
+
+        def work() -> None:
+            while not failed.is_set():
+                i = next(positions, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = self._outputs_for(batch[i])
+                except BaseException:
+                    failed.set()  # the other workers start nothing more
+                    raise
+
+        workers = [self._pool.submit(work) for _ in range(min(self.concurrency, len(batch)))]
+        wait(workers)
+        for worker in workers:
+            error = worker.exception()
+            if error is not None:
+                raise error
+        return results
 
     def _outputs_for(self, msg: Message) -> Sequence[Outgoing]:
         """The stage's outputs for one record; what an error means is ``action_for``'s call:

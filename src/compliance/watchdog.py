@@ -47,6 +47,10 @@ class Watchdog:
         self._tokens = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        # When the watching thread wakes next on its own (inf: only when notified). A
+        # deadline later than that needs no wake-up: the thread sees it when it wakes. So a
+        # call armed and disarmed per transaction step costs no thread switch.
+        self._wakes_at = float("inf")
 
     def run(self, what: str, call: Callable[[], T], deadline_s: float) -> T:
         """``call()``, or the end of the process if it has not returned after ``deadline_s``."""
@@ -62,14 +66,16 @@ class Watchdog:
             self._start()
             token = next(self._tokens)
             started = self._monotonic()
-            self._armed[token] = (what, started, started + deadline_s)
-            self._changed.notify()
+            due = started + deadline_s
+            self._armed[token] = (what, started, due)
+            if min(due, self._stop_due) < self._wakes_at:
+                self._changed.notify()
             return token
 
     def disarm(self, token: int) -> None:
         with self._changed:
+            # No wake-up: the thread finds the deadline gone when it wakes for it.
             self._armed.pop(token, None)
-            self._changed.notify()
 
     def stop_within(self, stop: threading.Event, grace_s: float) -> None:
         """Once ``stop`` is set, end the process if a watched call runs ``grace_s`` past it."""
@@ -93,12 +99,14 @@ class Watchdog:
         with self._changed:
             while True:
                 if not self._armed:
+                    self._wakes_at = float("inf")
                     self._changed.wait()
                     continue
                 what, started, due = min(self._armed.values(), key=lambda armed: armed[2])
                 now = self._monotonic()
                 left = min(due, self._stop_due) - now
                 if left > 0:
+                    self._wakes_at = now + left
                     self._changed.wait(left)
                     continue
                 stopping = " (the process was asked to stop)" if self._stop_due < due else ""

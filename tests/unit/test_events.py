@@ -12,12 +12,14 @@ import pytest
 from compliance import __version__
 from compliance.codec import registry
 from compliance.events import (
+    EVENT_NAMESPACE,
     caused_by,
     derive_event_id,
     envelope,
     subject_key,
     to_json_safe,
 )
+from tests.support.seed import seeded_random
 
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -174,3 +176,16 @@ def test_to_json_safe_makes_a_whole_decoded_event_serialisable() -> None:
     text = json.dumps(to_json_safe(decoded))
     assert '"$base64"' in text
     assert "2026-11-02T09:30:00+00:00" in text
+
+
+def test_derive_event_id_is_the_uuid5_of_stage_cause_and_discriminator() -> None:
+    # Computed without a UUID object for speed: it must stay the RFC 4122 UUIDv5 of the
+    # joined name, for any text (non-ASCII, separators, empty parts).
+    rng = seeded_random("test_derive_event_id_is_the_uuid5_of_stage_cause_and_discriminator")
+    alphabet = "ab\x1f-/ é€ßжあ\U0001f600"
+    for _ in range(2_000):
+        stage, cause, discriminator = (
+            "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40))) for _ in range(3)
+        )
+        expected = uuid.uuid5(EVENT_NAMESPACE, f"{stage}\x1f{cause}\x1f{discriminator}")
+        assert derive_event_id(stage, cause, discriminator) == str(expected)

@@ -74,3 +74,52 @@ def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_th
     # Cancelled as soon as the eleventh failed, not once the slow first call was done (by
     # then the three other threads would have run the whole batch, 40 records).
     assert started < 20, started
+
+
+class CountingCalls:
+    """Records each record it is called with and how many calls run at once."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.running = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, event_type: str, record: Record) -> list[Outgoing]:
+        index = int(record["customer_id"].removeprefix("C-"))
+        with self.lock:
+            self.seen.append(index)
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.002)
+        with self.lock:
+            self.running -= 1
+        return [Outgoing("documents.classified", "DocumentArrived", record)]
+
+
+def test_a_concurrent_batch_runs_each_record_once_in_as_many_tasks_as_workers(
+    clean_env: Any,
+) -> None:
+    stage = CountingCalls()
+    runner = TransactionalRunner(
+        "test", Settings(document_roots=[SAMPLES]), ["documents.arrived"], stage, concurrency=4
+    )
+    submitted = []
+    pool_submit = runner._pool.submit  # type: ignore[union-attr]
+    runner._pool.submit = lambda *a, **k: submitted.append(a) or pool_submit(*a, **k)  # type: ignore[union-attr, method-assign]
+    batch = []
+    for offset in range(40):
+        arrival = arrival_event(
+            SAMPLES / "passport_halvorsen.txt", source_system="t", customer_id=f"C-{offset}"
+        )
+        value = registry().encode("DocumentArrived", arrival)
+        batch.append(FakeMessage("documents.arrived", 0, offset, value, b"k"))
+
+    outputs = runner._outputs_of_batch(batch)  # type: ignore[arg-type]
+
+    assert sorted(stage.seen) == list(range(40))  # every record once
+    assert [out.record["customer_id"] for out in outputs] == [f"C-{i}" for i in range(40)]
+    assert 1 < stage.most_at_once <= 4
+    # One task per worker, not one per record: a quick stage would pay more for its task
+    # and future than for its own work.
+    assert len(submitted) == 4

@@ -154,3 +154,41 @@ def test_sigterm_ends_a_process_stuck_in_a_watched_call_within_the_grace() -> No
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+class CountedCondition(threading.Condition):
+    """A condition that counts its notifications (each one wakes the watching thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_calls_armed_one_after_another_do_not_wake_the_watching_thread_each_time() -> None:
+    # A runner arms and disarms a deadline for every transaction step; waking the watching
+    # thread for each would cost two thread switches per step. A deadline later than the
+    # one the thread already sleeps until needs no wake-up.
+    exits = Exits()
+    watchdog = Watchdog("checker", exit_process=exits)
+    watchdog._changed = condition = CountedCondition()
+    first = watchdog.arm("begin_transaction", 60)
+    deadline = time.monotonic() + 10
+    while watchdog._wakes_at == float("inf"):  # the thread sleeps until the first deadline
+        assert time.monotonic() < deadline, "the watching thread never waited"
+        time.sleep(0.01)
+    watchdog.disarm(first)
+    for _ in range(100):
+        assert watchdog.run("commit_transaction", lambda: 7, 60) == 7
+    assert condition.notified <= 1
+    # A shorter deadline than the one slept until does wake it, and still fires in time.
+    blocked = threading.Event()
+    threading.Thread(
+        target=watchdog.run, args=("send_offsets_to_transaction", blocked.wait, 0.2), daemon=True
+    ).start()
+    assert exits.called.wait(10), "a shorter deadline was not watched"
+    blocked.set()
+    assert exits.codes == [EXIT_STUCK]
