@@ -43,6 +43,7 @@ import multiprocessing as mp
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -573,6 +574,7 @@ def main() -> None:
         if topics:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
+        shutil.rmtree(state_dir, ignore_errors=True)
     command = (
         f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
         f" --copies {args.copies}"
