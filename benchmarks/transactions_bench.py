@@ -43,13 +43,14 @@ import multiprocessing as mp
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -311,9 +312,11 @@ def count_results(
     timeout_s: float,
     topic: str | None = None,
     on_first: Callable[[], object] | None = None,
+    processes: Sequence[subprocess.Popen[bytes]] = (),
 ) -> tuple[int, float, float]:
     """Read check results (or the records of ``topic``) until ``n`` (read_committed);
-    (count, first time, last time). ``on_first`` is called when the first is read."""
+    (count, first time, last time). ``on_first`` is called when the first is read. Stops
+    with the exit status of any of ``processes`` that ends before."""
     topic = topic or settings.topic(COMPLIANCE_CHECKS)
     consumer = Consumer(
         {
@@ -328,6 +331,10 @@ def count_results(
     count, first, last = 0, 0.0, 0.0
     deadline = time.monotonic() + timeout_s
     while count < n and time.monotonic() < deadline:
+        ended = [p.returncode for p in processes if p.poll() is not None]
+        if ended:
+            consumer.close()
+            raise SystemExit(f"a screener ended with status {ended[0]} (see its log above)")
         for msg in consumer.consume(1000, 0.5):
             if msg.error():
                 continue
@@ -368,7 +375,10 @@ def _receiver(bootstrap: str, topic: str, start_offsets: dict[int, int], n: int,
 
 
 def latency(
-    settings: Settings, records: list[tuple[bytes, bytes, str]], rate: int = RATE
+    settings: Settings,
+    records: list[tuple[bytes, bytes, str]],
+    rate: int = RATE,
+    cpu: Callable[[], float] = lambda: 0.0,
 ) -> dict[str, float]:
     checks = settings.topic(COMPLIANCE_CHECKS)
     probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "probe"})
@@ -387,6 +397,7 @@ def latency(
     sent: dict[str, float] = {}
     tick = 0.01
     per_tick = max(1, int(rate * tick))
+    cpu_before = cpu()
     start = time.perf_counter()
     for i in range(0, len(records), per_tick):
         due = start + i / rate
@@ -400,6 +411,7 @@ def latency(
     achieved = len(records) / (time.perf_counter() - start)
     producer.flush(30)
     seen = queue.get(timeout=LATENCY_SECONDS + 120)
+    cpu_used = cpu() - cpu_before
     receiver.join(10)
     delays = sorted((seen[t] - sent[t]) * 1000 for t in sent if t in seen)
     return {
@@ -408,6 +420,7 @@ def latency(
         "received": len(delays),
         "sent": len(sent),
         "rate": achieved,
+        "cpu_us": cpu_used / len(records) * 1e6,
     }
 
 
@@ -505,6 +518,7 @@ def main() -> None:
             len(records),
             timeout_s=1800,
             on_first=lambda: cpu_at_first.append(cpu_seconds(screeners)),
+            processes=screeners,
         )
         sustained = (count - 1) / (last - first) if last > first else 0.0
         figures["sustained transactions/s"] = figure(sustained, "transactions/s", 10_000)
@@ -533,13 +547,14 @@ def main() -> None:
             raise _Done
         later = start + timedelta(days=10)
         live = encoded(synthetic(args.rate * LATENCY_SECONDS, SEED + 1, later, prefix="lx"))
-        measured = latency(settings, live, args.rate)
+        measured = latency(settings, live, args.rate, lambda: cpu_seconds(screeners))
         at = f"at {args.rate:,} tx/s"
         figures[f"p99 ms publish to check result {at}"] = figure(
             measured["p99"], "ms", 35 if args.rate == RATE else None
         )
         figures[f"p50 ms publish to check result {at}"] = figure(measured["p50"], "ms")
         figures["latency: publish rate achieved"] = figure(measured["rate"], "transactions/s")
+        figures["latency: screener CPU per transaction"] = figure(measured["cpu_us"], "µs")
         figures["latency: results received of sent"] = figure(
             measured["received"] / measured["sent"] * 100, "%"
         )
@@ -559,6 +574,7 @@ def main() -> None:
         if topics:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 future.result()
+        shutil.rmtree(state_dir, ignore_errors=True)
     command = (
         f"python benchmarks/transactions_bench.py --transactions {args.transactions}"
         f" --copies {args.copies}"

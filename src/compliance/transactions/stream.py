@@ -68,6 +68,13 @@ Stage = Callable[[bytes | None, bytes | None, AccountState], Sequence[Outgoing]]
 STOP_GRACE_S = 20.0
 # The deadline of the whole run outside a stop: none in practice (a year).
 _RUN_DEADLINE_S = 365 * 86_400.0
+# How long the producer holds records to batch them. Results are readable only when their
+# Kafka transaction commits, and the commit flushes whatever is held at once (librdkafka
+# ignores the linger while flushing), so a long linger costs no latency; it makes fewer,
+# larger produce requests, which costs the screener and the broker less per record than
+# one request per millisecond (measured: about 60 µs less screener CPU per transaction
+# than a 1 ms linger while working through a backlog).
+PRODUCER_LINGER_MS = 100
 
 
 class PrefixedTopicManager(TopicManager):
@@ -148,7 +155,7 @@ class ScreenerApp:
             producer_extra_config={
                 "transactional.id": f"{group}.{settings.instance_id}",
                 "transaction.timeout.ms": settings.transaction_timeout_ms,
-                "linger.ms": 1,
+                "linger.ms": PRODUCER_LINGER_MS,
                 "compression.type": "lz4",
             },
             # A poll that brings nothing tells the pacing the screener is idle, and commits
