@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 
 from compliance.codec import SchemaRegistry, bundled_schema_sources, registry
+from compliance.config import PROJECT_ROOT, Settings
 from compliance.erased_subjects import KIND as SUBJECT_ERASED
 from compliance.errors import PoisonMessage
+from compliance.processors.classifier import classify_arrival
 from compliance.processors.transaction_screener import TransactionScreener
+from compliance.publisher import arrival_event
 from compliance.sealing import ERASED, PREFIX, personal_field_names
 from compliance.transactions.account import AccountState
 from compliance.transactions.model import Transaction, transaction_record
@@ -206,3 +209,18 @@ def test_the_screener_refuses_a_payment_of_an_erased_subject_and_forgets_the_acc
     assert account.to_json() == AccountState().to_json()
     encoded = codec.encode(out.event_type, out.record)
     assert codec.decode(encoded)[1]["reason"] == ERASED
+
+
+def test_the_lines_of_an_mt940_statement_are_published_sealed_with_their_accounts_key(
+    codec: SchemaRegistry,
+) -> None:
+    statement = PROJECT_ROOT / "samples" / "documents" / "statement_abnamro.sta"
+    arrival = arrival_event(statement, source_system="test", customer_id="C-7")
+    outputs = classify_arrival(Settings(), "DocumentArrived", arrival)
+    lines = [o.record for o in outputs if o.event_type == "TransactionSubmitted"]
+    assert lines and {r["envelope"]["subject_id"] for r in lines} == {"517852257"}
+    reader = TransactionReader(codec)
+    for record in lines:
+        data = codec.encode("TransactionSubmitted", record)  # as the classifier's runner does
+        assert record["reference"] and record["reference"].encode() not in data
+        assert reader.payment(data).tx.reference == record["reference"]
