@@ -113,7 +113,9 @@ def main(settings: Settings, stop: threading.Event) -> None:
         rules.rates.as_of,
         sanctions.lists_in_force().description,
     )
-    codec = sealing_codec(engine)  # payments opened, check inputs and exceptions sealed
+    # Payments opened, check inputs and exceptions sealed; one record at a time, so the keys
+    # read stay in use until an erasure is seen (not read again every few seconds).
+    codec = sealing_codec(engine, follow_erasures=True)
     stage = TransactionScreener(rules, live_screen(sanctions), codec)
     lists = sanctions.watch()
     try:
