@@ -137,6 +137,12 @@ class DatabaseKeyring:
                     self._entries[subject] = (now, _ERASED)
             self._erasures_since = started
             self._erasures_seen_at = now
+            # The values a key sealed or opened lately are remembered with it; a key kept
+            # past its lifetime keeps them no longer than an expiring keyring's key would.
+            for stamped, entry in self._entries.values():
+                if isinstance(entry, SubjectKey) and now - stamped >= self.ttl_s:
+                    entry.sealed.clear()
+                    entry.opened.clear()
 
     def _one(self, subject: str, create: bool) -> _Entry:
         """One subject's entry read (``create``: its key made when it has none). Following

@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy import Engine
 
 from compliance.audit.subject_keys import erase
+from compliance.sealing import open_text_cached, seal_text
 from compliance.subject_keyring import DatabaseKeyring
 
 from .test_subject_keyring import Statements
@@ -68,3 +69,17 @@ def test_an_erasure_stops_a_followed_key_within_the_lifetime_and_others_keep_the
     assert erase(engine, kept)
     past_the_lifetime()
     assert keyring.is_erased(kept) and keyring.sealing_key(kept) is None
+
+
+def test_a_followed_key_forgets_the_values_it_sealed_and_opened_after_its_lifetime(
+    engine: Engine,
+) -> None:
+    subject = f"A-{uuid.uuid4().hex[:10]}"
+    keyring = DatabaseKeyring(engine, ttl_s=TTL_S, follow_erasures=True)
+    key = keyring.sealing_key(subject)
+    assert key is not None
+    open_text_cached(key, seal_text(key, "Anna Berg"))
+    assert key.sealed and key.opened  # remembered for a while
+    past_the_lifetime()
+    assert keyring.sealing_key(subject) is key  # still in use, after one look at erasures
+    assert not key.sealed and not key.opened
