@@ -65,8 +65,10 @@ RATE = 3000
 LATENCY_SECONDS = 20
 
 from compliance import kafka_io  # noqa: E402
+from compliance.audit.store import connect  # noqa: E402
 from compliance.codec import registry  # noqa: E402
 from compliance.config import Settings  # noqa: E402
+from compliance.subject_keyring import DatabaseKeyring, sealing_codec  # noqa: E402
 from compliance.topics import COMPLIANCE_CHECKS, TRANSACTIONS_SUBMITTED, TopicSpec  # noqa: E402
 from compliance.transactions.model import Transaction, transaction_record  # noqa: E402
 from compliance.transactions.pacing import CATCHING_UP_COMMIT_S  # noqa: E402
@@ -144,7 +146,11 @@ def synthetic(n: int, seed: int, start: datetime, prefix: str = "bx") -> list[Tr
 
 
 def encoded(txs: list[Transaction]) -> list[tuple[bytes, bytes, str]]:
-    codec = registry()
+    """Sealed with the accounts' keys, as the publisher does (its keys read or made in one
+    query): the screener opens them with the keys it reads."""
+    settings = Settings()
+    codec = registry().with_keyring(DatabaseKeyring(connect(settings.database_dsn), 3600.0))
+    codec.prefetch_keys({tx.account_id for tx in txs})
     return [
         (
             tx.account_id.encode(),
@@ -283,11 +289,14 @@ def stage_alone(records: list[tuple[bytes, bytes, str]]) -> tuple[float, float]:
     from compliance.transactions.sanctions import folder_screen
 
     settings = Settings()
+    # The screener's codec: payments opened and outputs sealed with the accounts' keys.
+    codec = sealing_codec(connect(settings.database_dsn), follow_erasures=True)
+    codec.prefetch_keys({key.decode() for key, _, _ in records})
     stage = TransactionScreener(
         load_transaction_rules(settings.transactions_rules_dir),
         folder_screen(settings.sanctions_dir),
+        codec,
     )
-    codec = registry()
     states: dict[bytes, bytes] = {}
     started = cpu = 0.0
     warm = len(records) // 5  # the first fifth warms the sanctions cache

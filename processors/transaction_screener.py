@@ -35,14 +35,16 @@ from compliance.config import Settings
 from compliance.errors import PoisonMessage
 from compliance.outgoing import Outgoing
 from compliance.screening.live import LiveSanctions
+from compliance.subject_keyring import sealing_codec
 from compliance.transactions.account import AccountState
+from compliance.transactions.erasure import refused
 from compliance.transactions.events import outputs
 from compliance.transactions.findings import CounterpartyScreen
-from compliance.transactions.model import Transaction, read_transaction
+from compliance.transactions.model import Transaction
 from compliance.transactions.ruleset import TransactionRules, load_transaction_rules, screen
 from compliance.transactions.sanctions import live_screen
 from compliance.transactions.stream import ScreenerApp
-from compliance.transactions.wire import TransactionReader
+from compliance.transactions.wire import Payment, TransactionReader
 
 log = logging.getLogger(__name__)
 NAME = "transaction-screener"
@@ -53,26 +55,41 @@ def _reader(codec: SchemaRegistry) -> TransactionReader:
     return TransactionReader(codec)
 
 
-def read(value: bytes | None, key: bytes | None) -> tuple[Record, Transaction]:
-    """The transaction in a record; ``PoisonMessage`` saying why it cannot be screened."""
-    record = _reader(registry())(value)
-    tx = read_transaction(record)
-    if key is not None and key != tx.account_id.encode("utf-8"):
+def read_payment(value: bytes | None, key: bytes | None, reader: TransactionReader) -> Payment:
+    """The payment in a record; ``PoisonMessage`` saying why it cannot be screened."""
+    payment = reader.payment(value)
+    if key is not None and key != payment.tx.account_id.encode("utf-8"):
         raise PoisonMessage("the record's key is not its account id (its history would split)")
-    return record, tx
+    return payment
+
+
+def read(value: bytes | None, key: bytes | None) -> tuple[Record, Transaction]:
+    """The transaction in a record, read without keys; ``PoisonMessage`` as above."""
+    payment = read_payment(value, key, _reader(registry()))
+    return payment.record, payment.tx
 
 
 class TransactionScreener:
-    """The screener's stage: the rules in force and the sanctions lists."""
+    """The screener's stage: the rules in force and the sanctions lists; with a sealing
+    ``codec`` (``compliance.subject_keyring``), payments are opened with their account's key
+    and an erased subject's are refused (``compliance.transactions.erasure``)."""
 
-    def __init__(self, rules: TransactionRules, sanctions: CounterpartyScreen | None) -> None:
+    def __init__(
+        self,
+        rules: TransactionRules,
+        sanctions: CounterpartyScreen | None,
+        codec: SchemaRegistry | None = None,
+    ) -> None:
         self.rules = rules
         self.sanctions = sanctions
+        self.reader = _reader(codec or registry())
 
     def __call__(
         self, value: bytes | None, key: bytes | None, account: AccountState
     ) -> Sequence[Outgoing]:
-        record, tx = read(value, key)
+        record, tx, erased = read_payment(value, key, self.reader)
+        if erased:
+            return refused(record, account)
         screened = screen(self.rules, tx, account, self.sanctions)
         if not screened.duplicate:
             for alert in screened.alerts:
@@ -96,8 +113,12 @@ def main(settings: Settings, stop: threading.Event) -> None:
         rules.rates.as_of,
         sanctions.lists_in_force().description,
     )
+    # Payments opened, check inputs and exceptions sealed; one record at a time, so the keys
+    # read stay in use until an erasure is seen (not read again every few seconds).
+    codec = sealing_codec(engine, follow_erasures=True)
+    stage = TransactionScreener(rules, live_screen(sanctions), codec)
     lists = sanctions.watch()
     try:
-        ScreenerApp(NAME, settings, TransactionScreener(rules, live_screen(sanctions))).run(stop)
+        ScreenerApp(NAME, settings, stage, codec).run(stop)
     finally:
         lists.stop()

@@ -22,6 +22,15 @@
    the document's SHA-256, which the audit trail keeps readable) are deleted, so the extracted
    fields do not outlive the erasure there.
 
+A payment's data subject is its account (the Kafka key of ``transactions.submitted``, which
+keeps an account's payments in order): its personal fields (counterparty name and account,
+reference text) are sealed with the account's key, as are the screener's check inputs,
+exceptions and dead letters about it; the screener's state keeps its counterparties only as
+pseudonyms under that key. Erasing a customer therefore also destroys the keys of the accounts
+the audit trail's payments name the customer as owner of (``Erasure.accounts_erased``), and
+any account id can be erased by itself. A payment of an erased account or owner that arrives
+later is refused by the screener (``compliance.transactions.erasure``).
+
 Each step is idempotent; running the erasure again reports nothing left to do.
 """
 
@@ -45,12 +54,22 @@ _DOCUMENT_HASHES = text(
 )
 
 
+# The accounts whose payments name the subject as their owner (a scan of the payments: an
+# erasure is rare, and no index on the payload is kept for it).
+_OWNED_ACCOUNTS = text(
+    "SELECT DISTINCT subject_id FROM audit_events "
+    "WHERE event_type = 'TransactionSubmitted' AND payload->>'account_owner' = :s "
+    "AND subject_id IS NOT NULL AND subject_id <> :s"
+)
+
+
 @dataclass(frozen=True)
 class Erasure:
     subject_id: str
     key_destroyed: bool
     checker_documents_deleted: int
     cached_answers_deleted: int
+    accounts_erased: tuple[str, ...] = ()  # the subject's accounts, keys destroyed now
 
 
 def _exists(conn: Connection, table: str) -> bool:
@@ -67,7 +86,9 @@ def erase_subject(
     deployment's topic prefix, which the checker's state is kept under."""
     with engine.connect() as conn:
         hashes = [h for (h,) in conn.execute(_DOCUMENT_HASHES, {"s": subject_id}) if h]
+        accounts = sorted(a for (a,) in conn.execute(_OWNED_ACCOUNTS, {"s": subject_id}))
     key_destroyed = destroy_key(engine, subject_id)
+    erased_accounts = tuple(a for a in accounts if destroy_key(engine, a))
     time.sleep(settle_s)  # bounded: processors' cached copies of the key expire meanwhile
     documents = cached = 0
     with engine.begin() as conn:
@@ -83,4 +104,4 @@ def erase_subject(
                 text("DELETE FROM llm_classification_cache WHERE content_sha256 = ANY(:h)"),
                 {"h": hashes},
             ).rowcount
-    return Erasure(subject_id, key_destroyed, documents, cached)
+    return Erasure(subject_id, key_destroyed, documents, cached, erased_accounts)

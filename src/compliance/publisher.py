@@ -170,7 +170,9 @@ class Publisher:
 
     The reference, file name, inline content and metadata are personal data: they are sealed
     with the subject's key (``compliance.sealing``), kept in PostgreSQL
-    (``COMPLIANCE_DATABASE_URL``) unless a ``codec`` is given."""
+    (``COMPLIANCE_DATABASE_URL``) unless a ``codec`` is given. So are a payment's
+    counterparty name and account and its reference, with the key of its account (the
+    payment's data subject)."""
 
     def __init__(
         self,
@@ -251,9 +253,15 @@ class Publisher:
         self.publish(record)
         return PublishedReference(record["document_id"], record["envelope"]["event_id"], uri)
 
+    def prefetch_keys(self, payments: Iterable[Transaction]) -> None:
+        """Read (or create) the keys of these payments' accounts in one query, before they
+        are published one by one (else each new account costs a round trip)."""
+        self.codec.prefetch_keys({tx.account_id for tx in payments})
+
     def publish_transaction(self, tx: Transaction, *, source_system: str = "api") -> str:
         """Publish one payment on ``transactions.submitted``, keyed by its account (so an
-        account's payments stay in order); returns its event id. Its id depends on the
+        account's payments stay in order), its personal fields sealed with the account's key;
+        returns its event id. Its id depends on the
         source system and transaction id only: the same payment published twice is one.
         While the client's queue is full, waits for deliveries (up to 30 s)."""
         record = transaction_record(tx, source_system=source_system)

@@ -8,6 +8,7 @@ topics, then waits for what the screener committed (read_committed): check resul
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -24,9 +25,10 @@ from confluent_kafka import KafkaException, Producer
 
 from compliance import kafka_io
 from compliance.audit.store import connect, create_schema
-from compliance.codec import Record, registry
+from compliance.codec import Record, SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.publisher import Publisher
+from compliance.subject_keyring import DatabaseKeyring
 from compliance.topics import COMPLIANCE_CHECKS, COMPLIANCE_EXCEPTIONS, TRANSACTIONS_SUBMITTED
 from compliance.transactions.model import Transaction, transaction_record
 
@@ -108,30 +110,52 @@ def deposit(tx_id: str, hours: float, account: str = "DE89370400440532013000") -
     )
 
 
-def publish(settings: Settings, *payments: Transaction) -> None:
-    with Publisher(settings) as publisher:
+def publish(
+    settings: Settings, *payments: Transaction, codec: SchemaRegistry | None = None
+) -> None:
+    """Published as upstream systems do, sealed with the keys of ``settings``'s database
+    (or ``codec``'s, for a screener on a database of its own)."""
+    with Publisher(settings, codec=codec) as publisher:
         for tx in payments:
             publisher.publish_transaction(tx, source_system="core-banking")
 
 
-def events(settings: Settings, topic: str) -> list[tuple[str, Record]]:
-    return [registry().decode(value) for value in read_topic(settings, topic)]
+@functools.cache
+def opening(database_dsn: str) -> SchemaRegistry:
+    """Decodes with the subjects' keys: the screener seals its check inputs and exceptions."""
+    return registry().with_keyring(DatabaseKeyring(connect(database_dsn, pool_size=1)))
 
 
-def checks(settings: Settings) -> list[Record]:
-    return [r for _, r in events(settings, COMPLIANCE_CHECKS.name) if r["rule_id"].startswith("tr")]
+def events(
+    settings: Settings, topic: str, codec: SchemaRegistry | None = None
+) -> list[tuple[str, Record]]:
+    codec = codec or opening(settings.database_dsn)
+    return [codec.decode(value) for value in read_topic(settings, topic)]
 
 
-def alerts(settings: Settings, rule_id: str | None = None) -> list[Record]:
-    found = [r for _, r in events(settings, COMPLIANCE_EXCEPTIONS.name)]
+def checks(settings: Settings, codec: SchemaRegistry | None = None) -> list[Record]:
+    found = events(settings, COMPLIANCE_CHECKS.name, codec)
+    return [r for _, r in found if r["rule_id"].startswith("tr")]
+
+
+def alerts(
+    settings: Settings, rule_id: str | None = None, codec: SchemaRegistry | None = None
+) -> list[Record]:
+    found = [r for _, r in events(settings, COMPLIANCE_EXCEPTIONS.name, codec)]
     return [r for r in found if rule_id is None or r["rule_id"] == rule_id]
 
 
-def wait_for_checks(settings: Settings, screeners: Screeners, ids: set[str], what: str) -> None:
+def wait_for_checks(
+    settings: Settings,
+    screeners: Screeners,
+    ids: set[str],
+    what: str,
+    codec: SchemaRegistry | None = None,
+) -> None:
     def screened() -> bool:
         screeners.assert_alive()
         try:
-            return ids <= {r["document_id"] for r in checks(settings)}
+            return ids <= {r["document_id"] for r in checks(settings, codec)}
         except AssertionError:  # a topic just created: its partition leaders are not known yet
             return False
 
@@ -316,8 +340,9 @@ def test_a_database_outage_during_a_clearance_lookup_makes_the_payment_wait_not_
         COMPLIANCE_DATABASE_URL=own_postgres.url,
         COMPLIANCE_TRANSACTION_TIMEOUT_MS="60000",  # a record may wait 30 s
     )
-    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
-    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    own, ids = sealing_with(own_postgres), registry()  # read only ids: no keys needed
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"), codec=own)
+    wait_for_checks(settings, screeners, {"before"}, "the screener running", ids)
     own_postgres.stop("fast")
     wire = Transaction(
         transaction_id="wire-78",
@@ -332,19 +357,25 @@ def test_a_database_outage_during_a_clearance_lookup_makes_the_payment_wait_not_
         counterparty_bic="KKBCKPPYXXX",
         reference="invoice 2026-119",
     )
-    publish(settings, wire)
+    publish(settings, wire, codec=own)
     wait_for(
         lambda: "waits for infrastructure" in screener_log(settings, "a"),
         60,
         "the payment to wait for the database",
     )
     screeners.assert_alive()
-    assert "wire-78" not in {r["document_id"] for r in checks(settings)}
+    assert "wire-78" not in {r["document_id"] for r in checks(settings, ids)}
     own_postgres.start()
-    wait_for_checks(settings, screeners, {"wire-78"}, "the payment screened once it is back")
-    assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter) == []
-    assert Counter(r["document_id"] for r in checks(settings))["wire-78"] == 1
-    assert "tx.sanctioned-counterparty" in {r["rule_id"] for r in alerts(settings)}
+    wait_for_checks(settings, screeners, {"wire-78"}, "the payment screened once it is back", ids)
+    assert events(settings, TRANSACTIONS_SUBMITTED.dead_letter, ids) == []
+    assert Counter(r["document_id"] for r in checks(settings, ids))["wire-78"] == 1
+    assert "tx.sanctioned-counterparty" in {r["rule_id"] for r in alerts(settings, None, ids)}
+
+
+def sealing_with(server: PrivatePostgres) -> SchemaRegistry:
+    """Seals with the keys of a screener's own database (as its publishers would), each key
+    kept once read: publishing goes on while that database is down or frozen."""
+    return registry().with_keyring(DatabaseKeyring(connect(server.url, pool_size=1), 3600.0))
 
 
 def cluster_pids(server: PrivatePostgres) -> list[int]:
@@ -366,8 +397,9 @@ def test_a_screener_blocked_in_a_frozen_database_after_sigterm_exits_with_status
 ) -> None:
     create_schema(connect(own_postgres.url))
     screeners.start("a", COMPLIANCE_DATABASE_URL=own_postgres.url)
-    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"))
-    wait_for_checks(settings, screeners, {"before"}, "the screener running")
+    own, ids = sealing_with(own_postgres), registry()  # read only ids: no keys needed
+    publish(settings, deposit("before", 0, account="GB29NWBK60161331926819"), codec=own)
+    wait_for_checks(settings, screeners, {"before"}, "the screener running", ids)
     frozen = cluster_pids(own_postgres)
     for pid in frozen:  # the database answers nothing: a clearance lookup blocks in libpq
         os.kill(pid, signal.SIGSTOP)
@@ -385,7 +417,7 @@ def test_a_screener_blocked_in_a_frozen_database_after_sigterm_exits_with_status
             counterparty_bic="KKBCKPPYXXX",
             reference="invoice 2026-120",
         )
-        publish(settings, wire)
+        publish(settings, wire, codec=own)  # its key cached: published while frozen
         # The payment reaches the blocked lookup; nothing outside the process shows it, and a
         # screener not yet blocked would exit 0 (the test fails, it cannot pass wrongly).
         time.sleep(3)
@@ -397,7 +429,7 @@ def test_a_screener_blocked_in_a_frozen_database_after_sigterm_exits_with_status
             os.kill(pid, signal.SIGCONT)
     assert proc.returncode == 3, screener_log(settings, "a")[-2000:]
     assert "asked to stop" in screener_log(settings, "a")
-    assert "wire-79" not in {r["document_id"] for r in checks(settings)}
+    assert "wire-79" not in {r["document_id"] for r in checks(settings, ids)}
 
 
 def test_a_replayed_old_payment_is_stamped_when_appended_so_retention_keeps_it(

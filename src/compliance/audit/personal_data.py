@@ -42,6 +42,9 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "DeadLetter": ("source_key", "original_value", "error"),
     # An officer's free text about the customer.
     "SanctionsClearance": ("reason",),
+    # Who the other side of a payment is, and its free text (the account and its owner are
+    # identifiers, as above).
+    "TransactionSubmitted": ("counterparty_name", "counterparty_account", "reference"),
 }
 
 

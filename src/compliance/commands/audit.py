@@ -228,6 +228,11 @@ def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
             f"{args.subject!r} had no key (nothing recorded, or already erased); it is "
             "marked erased, so later events are recorded without its personal data"
         )
+    if done.accounts_erased:
+        print(
+            f"keys of its {len(done.accounts_erased)} account(s) destroyed (their payments' "
+            f"personal data): {', '.join(done.accounts_erased)}"
+        )
     print(
         f"checker's remembered documents deleted: {done.checker_documents_deleted}; "
         f"cached Claude answers for its documents deleted: {done.cached_answers_deleted}"

@@ -8,6 +8,7 @@ the reason, so the record goes to the dead-letter topic once and the stream goes
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -40,6 +41,9 @@ class Transaction:
     counterparty_country: str | None = None
     counterparty_bic: str | None = None
     reference: str | None = None
+    # The counterparty's pseudonym under the account's key, when read with one: what the
+    # screener's state keeps instead of the counterparty's account or name.
+    counterparty_ref: str | None = None
 
     @property
     def booked_ms(self) -> int:
@@ -47,11 +51,11 @@ class Transaction:
 
     @property
     def counterparty(self) -> str:
-        """Who the other side is, for counting distinct counterparties: the account number
-        when given, else the name folded to lower case, else nothing."""
-        if self.counterparty_account:
-            return self.counterparty_account.replace(" ", "").upper()
-        return " ".join((self.counterparty_name or "").casefold().split())
+        """Who the other side is, for counting distinct counterparties: its pseudonym when
+        the payment was read with the account's key, else ``counterparty_identity``."""
+        if self.counterparty_ref is not None:
+            return self.counterparty_ref
+        return counterparty_identity(self.counterparty_account, self.counterparty_name)
 
     @property
     def country(self) -> str | None:
@@ -66,6 +70,13 @@ class Transaction:
         return iban.group(1) if iban else None
 
 
+def counterparty_identity(account: str | None, name: str | None) -> str:
+    """The account number when given, else the name folded to lower case, else nothing."""
+    if account:
+        return account.replace(" ", "").upper()
+    return " ".join((name or "").casefold().split())
+
+
 def parse_amount(text: str) -> Decimal:
     try:
         amount = Decimal(text.strip())
@@ -76,8 +87,9 @@ def parse_amount(text: str) -> Decimal:
     return amount
 
 
-def read_transaction(record: Record) -> Transaction:
-    """The transaction in a decoded record; ``PoisonMessage`` saying what is wrong with it."""
+def read_transaction(record: Record, pseudonym: Callable[[str], str] | None = None) -> Transaction:
+    """The transaction in a decoded record; ``PoisonMessage`` saying what is wrong with it.
+    ``pseudonym``: the counterparty's identity is kept only as what it gives."""
     currency = str(record["currency"]).strip().upper()
     if not _CURRENCY.fullmatch(currency):
         raise PoisonMessage(f"currency {record['currency']!r} is not an ISO 4217 code")
@@ -90,6 +102,12 @@ def read_transaction(record: Record) -> Transaction:
     booked_at = record["booked_at"]
     if booked_at.tzinfo is None:
         booked_at = booked_at.replace(tzinfo=UTC)
+    ref = None
+    if pseudonym is not None:
+        identity = counterparty_identity(
+            record.get("counterparty_account"), record.get("counterparty_name")
+        )
+        ref = pseudonym(identity) if identity else ""
     return Transaction(
         transaction_id=record["transaction_id"],
         booked_at=booked_at,
@@ -104,6 +122,7 @@ def read_transaction(record: Record) -> Transaction:
         counterparty_country=record.get("counterparty_country"),
         counterparty_bic=record.get("counterparty_bic"),
         reference=record.get("reference"),
+        counterparty_ref=ref,
     )
 
 

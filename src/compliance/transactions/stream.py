@@ -42,7 +42,7 @@ from quixstreams.models.topics import TopicAdmin, TopicManager
 from quixstreams.state import State
 
 from compliance import health, kafka_io, metrics
-from compliance.codec import registry
+from compliance.codec import SchemaRegistry, registry
 from compliance.config import Settings
 from compliance.dead_letters import dead_letter
 from compliance.errors import Action, ConfigurationError, action_for
@@ -121,8 +121,11 @@ class _RowMessage:
 class ScreenerApp:
     """One screener process: the Quix application, its topics and its error policy."""
 
-    def __init__(self, name: str, settings: Settings, stage: Stage) -> None:
+    def __init__(
+        self, name: str, settings: Settings, stage: Stage, codec: SchemaRegistry | None = None
+    ) -> None:
         self.name = name
+        self.codec = codec or registry()  # a sealing one seals what the screener publishes
         self.settings = settings
         self.stage = stage
         self.guard = EdgeGuard(name, settings, threading.Event())
@@ -186,7 +189,7 @@ class ScreenerApp:
             spec: (topic, metrics.bind(metrics.records_out, self.name, topic))
             for spec, topic in self.outputs.items()
         }
-        self._encode = registry().encode
+        self._encode = self.codec.encode
         self._processed = metrics.bind(metrics.processed, self.name)
         self._records_in = metrics.bind(metrics.records_in, self.name, self.input_name)
         # The framework commits every ``transactions_commit_interval_s``; the pacing holds
@@ -251,7 +254,7 @@ class ScreenerApp:
         self.app._producer.produce(
             topic=self.dead_letter_topic,
             key=subject_key(record),
-            value=registry().encode("DeadLetter", record),
+            value=self.codec.encode("DeadLetter", record),
         )
         return True
 
