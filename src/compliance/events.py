@@ -9,6 +9,7 @@ sink records each event once.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +20,21 @@ from compliance.codec import Record
 EVENT_NAMESPACE = uuid.UUID("6f1c1f4e-3c4b-5d8e-9a7b-2c1d0e9f8a71")
 
 
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
 def derive_event_id(stage: str, cause: str, discriminator: str = "") -> str:
-    """Same stage + same cause + same discriminator = same id, on any machine, forever."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}\x1f{cause}\x1f{discriminator}"))
+    """Same stage + same cause + same discriminator = same id, on any machine, forever.
+
+    ``str(uuid.uuid5(EVENT_NAMESPACE, name))`` computed directly (RFC 4122 name-based, SHA-1:
+    version 5, variant 10): a stage makes one id per output, and building a ``UUID`` object
+    to print it cost three times as much as the hash."""
+    name = f"{stage}\x1f{cause}\x1f{discriminator}".encode()
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def now() -> datetime:

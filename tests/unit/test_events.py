@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -12,6 +13,7 @@ import pytest
 from compliance import __version__
 from compliance.codec import registry
 from compliance.events import (
+    EVENT_NAMESPACE,
     caused_by,
     derive_event_id,
     envelope,
@@ -174,3 +176,14 @@ def test_to_json_safe_makes_a_whole_decoded_event_serialisable() -> None:
     text = json.dumps(to_json_safe(decoded))
     assert '"$base64"' in text
     assert "2026-11-02T09:30:00+00:00" in text
+
+
+def test_derive_event_id_is_exactly_the_uuid5_of_its_parts() -> None:
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")  # shown when the test fails
+    rng = random.Random(seed)
+    alphabet = "abcXYZ019-_.\x1f é€漢\U0001f600"
+    for _ in range(2000):
+        parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in "sca"]
+        expected = str(uuid.uuid5(EVENT_NAMESPACE, "\x1f".join(parts)))
+        assert derive_event_id(*parts) == expected
