@@ -86,12 +86,14 @@ def check_document(
         declared_type=document.get("declared_type"),
     )
     for result in results:
-        outputs.append(check_result(ruleset, document, result))
+        checked = check_result(ruleset, document, result)
+        outputs.append(checked)
         metrics.rule_outcome(NAME, result.rule.id, result.outcome)
         if result.outcome in SCREENING_HIT and screens(result.rule):
             metrics.screening_hit(NAME, result.rule.id)
         if result.outcome != "pass":
-            outputs.append(rule_exception(ruleset, document, result))
+            checked_id = checked.record["envelope"]["event_id"]
+            outputs.append(rule_exception(ruleset, document, result, checked_id))
     return outputs
 
 
@@ -154,7 +156,11 @@ def _condition_kinds(condition: object) -> Iterator[str]:
             yield from _condition_kinds(value)
 
 
-def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Outgoing:
+def rule_exception(
+    ruleset: Ruleset, document: Record, result: RuleResult, checked_id: str | None = None
+) -> Outgoing:
+    """The exception for an officer; ``checked_id`` is the id of the check result it is
+    evidence of, when the caller has it (else derived again, see ``check_result_id``)."""
     return exception_event(
         document,
         stage=NAME,
@@ -166,7 +172,7 @@ def rule_exception(ruleset: Ruleset, document: Record, result: RuleResult) -> Ou
         rule_version=rule_version(result.rule),
         ruleset_version=ruleset.version,
         details=result.inputs,
-        evidence=[("check_result", check_result_id(document, result))],
+        evidence=[("check_result", checked_id or check_result_id(document, result))],
     )
 
 

@@ -24,22 +24,15 @@ _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 def derive_event_id(stage: str, cause: str, discriminator: str = "") -> str:
     """Same stage + same cause + same discriminator = same id, on any machine, forever.
 
-    ``str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}\\x1f{cause}\\x1f{discriminator}"))``, computed
-    without building a ``UUID`` object (0.4 of the time; every event pays it): the SHA-1
-    of the namespace and the name, its first 16 bytes with the version (5) and variant (RFC
-    4122) bits set, written in the 8-4-4-4-12 form."""
+    ``str(uuid.uuid5(EVENT_NAMESPACE, name))`` computed directly (RFC 4122 name-based, SHA-1:
+    version 5, variant 10): a stage makes one id per output, and building a ``UUID`` object
+    to print it cost three times as much as the hash."""
     name = f"{stage}\x1f{cause}\x1f{discriminator}".encode()
-    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
-    h = (
-        (
-            int.from_bytes(digest[:16])
-            & ~(0xF000 << 64 | 0xC000 << 48)  # clear the version and variant bits
-            | (0x5000 << 64 | 0x8000 << 48)  # version 5, variant RFC 4122
-        )
-        .to_bytes(16)
-        .hex()
-    )
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def now() -> datetime:

@@ -6,7 +6,25 @@ from __future__ import annotations
 _WEIGHTS = (7, 3, 1)
 
 
+_VALUES = {
+    **{str(d): d for d in range(10)},
+    **{chr(65 + i): 10 + i for i in range(26)},
+    "<": 0,
+}
+# for each weight, character -> its weighted value: positions 0, 3, 6... weigh 7, and so on
+_BY_7, _BY_3, _BY_1 = ({c: v * w for c, v in _VALUES.items()} for w in _WEIGHTS)
+
+
 def check_digit(data: str) -> int:
+    try:
+        total = sum(map(_BY_7.__getitem__, data[0::3]))
+        total += sum(map(_BY_3.__getitem__, data[1::3]))
+        return (total + sum(map(_BY_1.__getitem__, data[2::3]))) % 10
+    except KeyError:  # another character: the full rules below (other digits, or an error)
+        return _check_digit_any(data)
+
+
+def _check_digit_any(data: str) -> int:
     total = 0
     for i, char in enumerate(data):
         if char.isdigit():

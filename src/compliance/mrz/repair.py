@@ -41,7 +41,8 @@ def read_zone(lines: list[str]) -> MRZ:
     parse = PARSERS[fmt]
     as_read = parse(lines)
     chars, repairs = fix_classes(fmt, lines)
-    fixed = parse(["".join(line) for line in chars])
+    # nothing mapped: the characters are the lines as read, and so is their parse
+    fixed = parse(["".join(line) for line in chars]) if repairs else as_read
     if not fixed.valid and as_read.valid:
         return as_read
     if not fixed.valid:

@@ -6,15 +6,15 @@ raises is recorded as ``error`` with the reason, and the other rules still run.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import date, datetime
+from time import perf_counter
 from typing import NamedTuple
 
 from compliance.errors import RetryableError
 from compliance.rules.checks import Context
 from compliance.rules.model import Rule
-from compliance.rules.ruleset import Ruleset
+from compliance.rules.ruleset import Compiled, Ruleset
 from compliance.rules.state import NO_STATE, CustomerState
 
 
@@ -50,27 +50,31 @@ def evaluate(
         declared_type=declared_type,
         covered_types=ruleset.covered_types,
     )
-    return [run_rule(ruleset, rule, fields, ctx) for rule in ruleset.for_type(document_type)]
+    return [_run(rule, fn, fields, ctx) for rule, fn in ruleset.runners(document_type)]
 
 
 def run_rule(
     ruleset: Ruleset, rule: Rule, fields: Mapping[str, str | None], ctx: Context
 ) -> RuleResult:
-    started = time.perf_counter()
+    return _run(rule, ruleset.compiled[rule.id], fields, ctx)
+
+
+def _run(rule: Rule, fn: Compiled, fields: Mapping[str, str | None], ctx: Context) -> RuleResult:
+    started = perf_counter()
     try:
-        verdict = ruleset.compiled[rule.id](fields, ctx)
+        passed, explanation, inputs = fn(fields, ctx)
     except RetryableError:
         raise  # the database a check reads is down: the batch waits, no decision is made
     except Exception as exc:  # a broken rule is an outcome, never a crash of the decision
         return RuleResult(
-            rule, "error", f"the check raised {type(exc).__name__}: {exc}", {}, _since(started)
+            rule,
+            "error",
+            f"the check raised {type(exc).__name__}: {exc}",
+            {},
+            perf_counter() - started,
         )
-    outcome = "pass" if verdict.passed else rule.on_fail
-    explanation = (
-        verdict.explanation if verdict.passed else f"{rule.message}: {verdict.explanation}"
+    if passed:
+        return RuleResult(rule, "pass", explanation, inputs, perf_counter() - started)
+    return RuleResult(
+        rule, rule.on_fail, f"{rule.message}: {explanation}", inputs, perf_counter() - started
     )
-    return RuleResult(rule, outcome, explanation, verdict.inputs, _since(started))
-
-
-def _since(started: float) -> float:
-    return time.perf_counter() - started

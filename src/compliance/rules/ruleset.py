@@ -50,6 +50,12 @@ class Ruleset:
     covered_types: frozenset[str] = frozenset()
     _prepared: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
     _by_type: dict[str, list[Rule]] = field(default_factory=dict, compare=False, repr=False)
+    _runs_by_type: dict[str, list[tuple[Rule, Compiled]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _needs_by_type: dict[str, frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def with_lists(self, sanctions: SanctionsSource | None) -> Ruleset:
         """The same rules bound to the lists ``sanctions`` has in force now (to the offline
@@ -63,8 +69,20 @@ class Ruleset:
             self._by_type[document_type] = rules
         return rules
 
+    def runners(self, document_type: str) -> list[tuple[Rule, Compiled]]:
+        """The rules for ``document_type`` with their compiled conditions, in order."""
+        runs = self._runs_by_type.get(document_type)
+        if runs is None:
+            runs = [(r, self.compiled[r.id]) for r in self.for_type(document_type)]
+            self._runs_by_type[document_type] = runs
+        return runs
+
     def needs_for_type(self, document_type: str) -> frozenset[str]:
-        return frozenset().union(*(self.needs[r.id] for r in self.for_type(document_type)))
+        needs = self._needs_by_type.get(document_type)
+        if needs is None:
+            needs = frozenset().union(*(self.needs[r.id] for r in self.for_type(document_type)))
+            self._needs_by_type[document_type] = needs
+        return needs
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)

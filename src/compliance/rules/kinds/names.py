@@ -63,6 +63,12 @@ def compare_names(first: str, second: str) -> NameAgreement:
     sims: list[float] = []
     unmatched: list[str] = []
     for token in sorted(short, key=len, reverse=True):  # whole words before initials
+        if len(token) > 1 and token in free and min(map(len, free)) > 1:
+            # spelled alike: nothing scores higher, and among whole words only the same
+            # spelling scores 1 (an initial left in ``free`` could tie, hence the guard)
+            free.remove(token)
+            sims.append(1.0)
+            continue
         best = max(free, key=lambda cand: _similarity(token, cand), default=None)
         sim = _similarity(token, best) if best is not None else 0.0
         if best is not None and sim >= TOKEN_SIMILARITY:
