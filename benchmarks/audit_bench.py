@@ -350,6 +350,18 @@ def main() -> None:
     kafka_io.create_topics(settings)
     figures: Figures = {}
     load_before = _load()
+    with engine.connect() as conn:
+        # The claim's unique index takes random ids: its cost grows once it outgrows the
+        # database's buffers, so the table's size is part of the conditions of the run.
+        claimed, claim_bytes, buffers = conn.execute(
+            text(
+                "SELECT (SELECT reltuples::bigint FROM pg_class WHERE relname = 'audit_event_ids'),"
+                " pg_total_relation_size('audit_event_ids'),"
+                " (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers')"
+            )
+        ).one()
+    figure(figures, "claimed event ids already in the table (estimate)", max(claimed, 0), "ids")
+    figure(figures, "claim table and index size / shared_buffers", claim_bytes / buffers, "ratio")
     try:
         started = time.perf_counter()
         ids = synthetic.produce(settings, prefix, documents)
