@@ -60,6 +60,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "transactions.json"
+os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 SEED = 20261205
 RATE = 3000
 LATENCY_SECONDS = 20
