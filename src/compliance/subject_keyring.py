@@ -124,13 +124,15 @@ class DatabaseKeyring:
         """Drop the subjects erased since the last look (at most one query per ``ttl_s``)."""
         if time.monotonic() - self._erasures_seen_at < self.ttl_s:
             return
+        # The look counts from before its query: an erasure committed while the query ran is
+        # seen by the next look, which must come within ttl_s of this one's snapshot.
+        now = time.monotonic()
         with retryable_db_errors("the subject key store"), self.engine.connect() as conn:
             started = conn.execute(_DATABASE_NOW).scalar_one()
             erased = [
                 subject
                 for (subject,) in conn.execute(_ERASED_SINCE, {"since": self._erasures_since})
             ]
-        now = time.monotonic()
         with self._lock:
             for subject in erased:
                 if subject in self._entries:

@@ -4,14 +4,20 @@ the same version of the listed entity, does not alert again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from compliance.rules.kinds.screening import ClearanceLookup, SanctionsSource, watchlist
 from compliance.screening.hits import Hit
 from compliance.screening.live import ListsInForce, folder_in_force
+from compliance.subject_keyring import KEY_CACHE_TTL_S
 
 HITS_CACHED = 100_000  # counterparty names screened, per screener process
+# Counterparty names are personal data sealed with the account's key: the cache of their
+# hits, keyed by the plain name, is emptied at least this often, so no name outlives an
+# erasure longer than a cached key does (``gdpr erase`` waits for that).
+HITS_TTL_S = KEY_CACHE_TTL_S
 
 
 class ListsScreen:
@@ -26,6 +32,7 @@ class ListsScreen:
         # Raw hits by (list version, threshold, name, country): counterparties repeat, and
         # a list version's hits for a name never change. Clearances are applied after.
         self._hits: dict[tuple[str, float, str, str], Sequence[Hit]] = {}
+        self._hits_since = time.monotonic()
 
     @property
     def source(self) -> str:
@@ -37,13 +44,15 @@ class ListsScreen:
     ) -> list[Hit]:
         lists = self._in_force()
         key = (lists.fingerprint, threshold, name, country or "")
+        now = time.monotonic()
+        if now - self._hits_since >= HITS_TTL_S or len(self._hits) >= HITS_CACHED:
+            self._hits.clear()
+            self._hits_since = now
         hits = self._hits.get(key)
         if hits is None:
             hits = watchlist(lists.fingerprint, lambda: lists.lists, threshold).screen(
                 name, "", country or ""
             )
-            if len(self._hits) >= HITS_CACHED:
-                self._hits.clear()
             self._hits[key] = hits
         if not hits or customer_id is None or self._clearance is None:
             return list(hits)

@@ -312,3 +312,25 @@ def test_a_clearance_given_after_a_counterparty_was_screened_silences_it_next_ti
     cleared.update(h.entity_id for h in hits)
     assert officers.open_hits("Kim Jong Un", None, "C-1", 88) == []
     assert officers.open_hits("Kim Jong Un", None, "C-2", 88)
+
+
+def test_screened_counterparty_names_leave_the_cache_within_a_key_lifetime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A counterparty's name is personal data sealed with the account's key: the plain name
+    # kept as a cache key must not outlive an erasure longer than a cached key does.
+    from compliance.transactions import sanctions
+
+    clock = [1000.0]
+    monkeypatch.setattr(sanctions.time, "monotonic", lambda: clock[0])
+    v1 = write_version(tmp_path / "v1", [(901, "BLIXQUENT, Zarathustra")])
+    screen_ = ListsScreen(lambda: v1)
+    assert screen_.open_hits("Hieronymus Quaxwell", None, None, 88) == []
+    assert any("Hieronymus Quaxwell" in key for key in screen_._hits)
+    clock[0] += sanctions.HITS_TTL_S - 0.1
+    screen_.open_hits("Zarathustra Blixquent", None, None, 88)
+    assert any("Hieronymus Quaxwell" in key for key in screen_._hits)  # still within
+    clock[0] += 0.2
+    assert [h.entity_id for h in screen_.open_hits("Zarathustra Blixquent", None, None, 88)]
+    assert not any("Hieronymus Quaxwell" in key for key in screen_._hits)
+    assert sanctions.HITS_TTL_S <= sanctions.KEY_CACHE_TTL_S
