@@ -121,11 +121,13 @@ class TransactionReader:
             event_type, slow = self._codec.decode(data)  # opens what it can
             if event_type != EVENT_TYPE:
                 raise PoisonMessage(f"{event_type} does not belong on transactions.submitted")
+            _require_account_subject(slow)
             keyring = self._keyring
             return slow, (
                 None if keyring is None else keyring.sealing_key(slow["envelope"]["subject_id"])
             )
         record = self._fast_read(data)
+        _require_account_subject(record)
         keyring = self._keyring
         if keyring is None:
             return record, None
@@ -156,3 +158,11 @@ class TransactionReader:
         envelope["occurred_at"] = _EPOCH + timedelta(milliseconds=envelope["occurred_at"])
         record["booked_at"] = _EPOCH + timedelta(milliseconds=record["booked_at"])
         return record
+
+
+def _require_account_subject(record: Record) -> None:
+    """A payment's data subject is its account: its values are sealed, its erasure decided
+    and its window state kept under that one id. A record naming another subject would be
+    opened, judged erased or not, and remembered under different ids: a content error."""
+    if record["envelope"]["subject_id"] != record["account_id"]:
+        raise PoisonMessage("a payment's envelope subject_id must be its account_id")

@@ -73,3 +73,14 @@ def test_another_event_type_on_the_topic_is_poison() -> None:
     )
     with pytest.raises(PoisonMessage, match=r"does not belong on transactions\.submitted"):
         TransactionReader(registry())(other)
+
+
+def test_a_payment_whose_subject_is_not_its_account_is_poison() -> None:
+    # Sealing, erasure and the window state all go by the account: a record naming another
+    # subject would be opened and judged under one id and remembered under another.
+    record = registry().decode(payment())[1]
+    record["envelope"]["subject_id"] = "CUSTOMER-9"
+    data = registry().encode("TransactionSubmitted", record)
+    with pytest.raises(PoisonMessage, match="subject_id must be its account_id"):
+        TransactionReader(registry())(data)
+    assert TransactionReader(registry())(payment())["account_id"] == "ACC-1"
