@@ -87,9 +87,11 @@ class TransactionScreener:
     def __call__(
         self, value: bytes | None, key: bytes | None, account: AccountState
     ) -> Sequence[Outgoing]:
-        record, tx, erased = read_payment(value, key, self.reader)
+        record, tx, erased, pseudonym = read_payment(value, key, self.reader)
         if erased:
             return refused(record, account)
+        if pseudonym is not None:
+            account.pseudonymise(pseudonym)
         screened = screen(self.rules, tx, account, self.sanctions)
         if not screened.duplicate:
             for alert in screened.alerts:

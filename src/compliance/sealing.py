@@ -154,6 +154,9 @@ def open_text_cached(key: SubjectKey, sealed: str) -> str:
     return known
 
 
+PSEUDONYM_PREFIX = "p1:"
+
+
 def pseudonym(key: SubjectKey, plain: str) -> str:
     """A keyed digest of ``plain`` under the subject's key, for state that must compare
     values without keeping them (e.g. counting an account's distinct counterparties): one
@@ -162,7 +165,7 @@ def pseudonym(key: SubjectKey, plain: str) -> str:
     digest = hashlib.blake2b(
         plain.encode("utf-8"), key=key.nonce_key, digest_size=16, person=b"pseudonym"
     ).digest()
-    return "p1:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+    return PSEUDONYM_PREFIX + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def is_sealed(value: object) -> bool:

@@ -7,13 +7,20 @@ screener's state store (RocksDB, changelogged to Kafka) as plain JSON-able lists
 - ``days``: per booking day (days since 1970, as text) the count and reporting sum, for the velocity
   rule's baseline of the account's own history;
 - ``alerted``: per rule, the booking time of the transaction that last raised an alert, so
-  one pattern raises one alert, not one more with every transaction that follows it.
+  one pattern raises one alert, not one more with every transaction that follows it;
+- ``pseudonymised``: every counterparty in ``entries`` is a keyed pseudonym under the
+  account's key (a state written before payments were sealed kept them plain: they are
+  turned into pseudonyms the first time the account is screened with its key, so one
+  counterparty never counts twice and no plain identity stays in the state).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from compliance.sealing import PSEUDONYM_PREFIX
 
 MAX_ENTRIES = 1000
 DAY_MS = 86_400_000
@@ -47,6 +54,7 @@ class AccountState:
     days: dict[str, list[float]] = field(default_factory=dict)
     alerted: dict[str, int] = field(default_factory=dict)
     first_ms: int | None = None
+    pseudonymised: bool = False
 
     @classmethod
     def from_json(cls, value: Any) -> AccountState:
@@ -57,6 +65,7 @@ class AccountState:
             days=value["days"],  # freshly decoded: ours to change
             alerted=value["alerted"],
             first_ms=value.get("first_ms"),
+            pseudonymised=value.get("pseudonymised", False),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -65,7 +74,20 @@ class AccountState:
             "days": self.days,
             "alerted": self.alerted,
             "first_ms": self.first_ms,
+            "pseudonymised": self.pseudonymised,
         }
+
+    def pseudonymise(self, pseudonym: Callable[[str], str]) -> None:
+        """Turn counterparties remembered plain into ``pseudonym(counterparty)``, once."""
+        if self.pseudonymised:
+            return
+        self.entries = [
+            e._replace(counterparty=pseudonym(e.counterparty))
+            if e.counterparty and not e.counterparty.startswith(PSEUDONYM_PREFIX)
+            else e
+            for e in self.entries
+        ]
+        self.pseudonymised = True
 
     def seen(self, transaction_id: str) -> bool:
         return any(e.transaction_id == transaction_id for e in self.entries)

@@ -23,4 +23,5 @@ def refused(record: Record, account: AccountState) -> list[Outgoing]:
     account.days.clear()
     account.alerted.clear()
     account.first_ms = None
+    account.pseudonymised = False
     return [erased_subject_exception(record, STAGE)]

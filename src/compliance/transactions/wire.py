@@ -19,6 +19,7 @@ and gives the transaction with its counterparty as a pseudonym under the account
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -59,6 +60,9 @@ class Payment(NamedTuple):
     record: Record  # as decoded; an erased subject's personal values left sealed
     tx: Transaction
     erased: bool  # the account or its owner was erased: refuse it, read nothing of it
+    # The account's keyed pseudonyms (None without keys): what its state keeps of a
+    # counterparty, for entries remembered before counterparties were pseudonymised.
+    pseudonym: Callable[[str], str] | None = None
 
 
 class TransactionReader:
@@ -112,7 +116,11 @@ class TransactionReader:
         owner = record["account_owner"]
         if key is None or (owner is not None and self._keyring.is_erased(owner)):
             return Payment(record, read_transaction(record), erased=True)
-        return Payment(record, read_transaction(record, lambda v: pseudonym(key, v)), False)
+
+        def of(value: str) -> str:
+            return pseudonym(key, value)
+
+        return Payment(record, read_transaction(record, of), False, of)
 
     def _read(self, data: bytes | None) -> tuple[Record, SubjectKey | None]:
         """The record, its personal values opened, and the subject's key (None without a

@@ -196,6 +196,29 @@ def test_the_screener_seals_what_it_publishes_and_keeps_no_counterparty_in_its_s
     assert len({e.counterparty for e in account.entries}) == 1  # still one counterparty
 
 
+def test_a_state_kept_before_payments_were_sealed_is_pseudonymised_at_its_next_payment(
+    rules: TransactionRules, codec: SchemaRegistry
+) -> None:
+    # An account's history written by the screener before counterparties were pseudonymised
+    # holds them plain: read with the key, the same counterparty must count once, and the
+    # plain identity must leave the state (and so the changelog).
+    plain_screener = TransactionScreener(rules, None, registry())
+    account = AccountState()
+    plain_screener(wire(registry(), payment(1)), b"ACC-1", account)
+    old = json.dumps(account.to_json())
+    assert IBAN in old  # the plain identity, as states before the change kept it
+    restored = AccountState.from_json(json.loads(old))
+    TransactionScreener(rules, None, codec)(wire(codec, payment(2)), b"ACC-1", restored)
+    state = json.dumps(restored.to_json())
+    assert IBAN not in state and NAME.casefold() not in state.casefold()
+    assert len(restored.entries) == 2
+    assert len({e.counterparty for e in restored.entries}) == 1  # one counterparty, not two
+    assert restored.pseudonymised
+    again = AccountState.from_json(json.loads(state))
+    TransactionScreener(rules, None, codec)(wire(codec, payment(3)), b"ACC-1", again)
+    assert len({e.counterparty for e in again.entries}) == 1  # pseudonyms are not hashed twice
+
+
 def test_the_screener_refuses_a_payment_of_an_erased_subject_and_forgets_the_account(
     rules: TransactionRules, keyring: DictKeyring, codec: SchemaRegistry
 ) -> None:
