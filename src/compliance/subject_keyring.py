@@ -159,7 +159,11 @@ class DatabaseKeyring:
             try:
                 if self._lookup is None:
                     lookup = self.engine.raw_connection()
-                    lookup.driver_connection.autocommit = True  # type: ignore[union-attr]
+                    # Out of the pool for good: a connection switched to autocommit must
+                    # never be handed to another user of the engine (its savepoints and
+                    # named cursors need transactions), not even once this keyring is gone.
+                    lookup.detach()
+                    lookup.dbapi_connection.autocommit = True  # type: ignore[union-attr]
                     self._lookup = lookup
                 cursor = self._lookup.cursor()
                 try:

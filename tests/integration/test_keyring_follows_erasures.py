@@ -83,3 +83,30 @@ def test_a_followed_key_forgets_the_values_it_sealed_and_opened_after_its_lifeti
     past_the_lifetime()
     assert keyring.sealing_key(subject) is key  # still in use, after one look at erasures
     assert not key.sealed and not key.opened
+
+
+def test_its_own_lookup_connection_never_returns_to_the_pool_in_autocommit(
+    engine: Engine,
+) -> None:
+    # The keyring reads single keys on an autocommit connection of its own; handed back to
+    # the pool, it would break every later user's savepoints and named cursors.
+    import gc
+
+    from sqlalchemy import create_engine, text
+
+    small = create_engine(engine.url, pool_size=1, max_overflow=0)
+    try:
+        keyring = DatabaseKeyring(small, ttl_s=TTL_S, follow_erasures=True)
+        subject = f"A-{uuid.uuid4().hex[:10]}"
+        keyring.prefetch([subject])
+        keyring._entries.clear()  # forget it: the next read is a single lookup
+        assert keyring.opening_key(subject) is not None
+        del keyring
+        gc.collect()
+        with small.connect() as conn:
+            with conn.begin():
+                conn.execute(text("SAVEPOINT after_the_keyring"))
+                conn.execute(text("RELEASE SAVEPOINT after_the_keyring"))
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+    finally:
+        small.dispose()
