@@ -3,8 +3,11 @@ which run with this folder first on their path)."""
 
 from __future__ import annotations
 
+import json
 import platform
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def cpu_model() -> str:
@@ -16,3 +19,16 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def write_results(path: Path, command: str, machine: str, figures: dict[str, Any]) -> None:
+    """``path``: the benchmark's results, in the one shape every benchmark writes (command,
+    date, machine, figures), and the figures printed."""
+    result = {
+        "command": command,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "figures": figures,
+    }
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(figures, indent=2, ensure_ascii=False))

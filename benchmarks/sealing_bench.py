@@ -20,7 +20,6 @@ every figure is CPU time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -31,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import cpu_model, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -232,14 +231,7 @@ def main() -> None:
             "unit": "µs/document",
             "target": TARGET_US_PER_DOCUMENT,
         }
-    result = {
-        "command": ".venv/bin/python benchmarks/sealing_bench.py",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": host,
-        "figures": figures,
-    }
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    write_results(RESULTS, ".venv/bin/python benchmarks/sealing_bench.py", host, figures)
 
 
 if __name__ == "__main__":

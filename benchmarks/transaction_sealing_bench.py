@@ -23,7 +23,6 @@ reference. Per payment, CPU time (``time.process_time``, best of three rounds) o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -36,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import cpu_model, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -213,14 +212,9 @@ def main() -> None:
         f"{name}: CPU per transaction": {"value": round(us, 1), "unit": "µs", "target": None}
         for name, us in measured.items()
     }
-    result = {
-        "command": ".venv/bin/python benchmarks/transaction_sealing_bench.py",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": host,
-        "figures": figures,
-    }
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    write_results(
+        RESULTS, ".venv/bin/python benchmarks/transaction_sealing_bench.py", host, figures
+    )
 
 
 if __name__ == "__main__":
