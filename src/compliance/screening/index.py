@@ -166,7 +166,11 @@ class ScreeningIndex:
         for alias_no, (name, alias_type) in enumerate(entity.all_names(), start=-1):
             if alias_type is AliasType.WEAK and not config.include_weak_aliases:
                 continue
-            tokens = normalise_name(name, surname_first=surname_first)
+            tokens = normalise_name(
+                name,
+                surname_first=surname_first,
+                legal_forms=entity.entity_type is not EntityType.PERSON,
+            )
             if tokens and tokens not in seen:
                 seen.add(tokens)
                 two_families = surname_first and len(tokens) >= 3 and second_surname(name)

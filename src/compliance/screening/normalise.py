@@ -219,6 +219,10 @@ def _numerals(tokens: list[str]) -> list[str]:
 
 
 FILLER_WORDS = _FILLERS
+# Legal forms written glued to the name's last word ("KHAYBARCO", "ILYALLC"): the English
+# and German abbreviations seen glued in listed aliases; shorter forms ("sa", "ag") end too
+# many names by chance.
+GLUED_LEGAL_FORMS = _words("co corp inc ltd llc plc gmbh llp fzco fze")
 
 
 def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
@@ -226,24 +230,26 @@ def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
     return kept if kept else tokens
 
 
-def normalise_tokens(words: list[str]) -> tuple[str, ...]:
+def normalise_tokens(words: list[str], *, legal_forms: bool = True) -> tuple[str, ...]:
     """The token pipeline on already-ordered words (see ``normalise_name``)."""
     tokens = [t for w in words for t in fold_word(w)]
     if not tokens:
         return ()
     if _TOKENS_ACTED_ON.isdisjoint(tokens):  # most names: no step changes a token
         return tuple(tokens)
-    return token_steps(tokens)
+    return token_steps(tokens, legal_forms=legal_forms)
 
 
-def token_steps(tokens: list[str]) -> tuple[str, ...]:
-    """Titles, legal forms and fillers dropped, "abd" names merged, variants folded."""
+def token_steps(tokens: list[str], *, legal_forms: bool = True) -> tuple[str, ...]:
+    """Titles, legal forms (with ``legal_forms``) and fillers dropped, "abd" names merged,
+    variants folded."""
     while len(tokens) > 1 and tokens[0] in _LEADING_TITLES:
         tokens = tokens[1:]
     tokens = _without(tokens, _TITLES)
-    stripped = _strip_phrases(list(tokens))
-    tokens = stripped if stripped else tokens
-    tokens = _without(tokens, _LEGAL_FORMS)
+    if legal_forms:
+        stripped = _strip_phrases(list(tokens))
+        tokens = stripped if stripped else tokens
+        tokens = _without(tokens, _LEGAL_FORMS)
     tokens = _merge_abd(tokens)
     # Particles go unless the name would be left with one short word: "DE LA RUE" is not
     # "Rue", nor "VAN DER BERG" every Berg.
@@ -263,16 +269,20 @@ _TOKENS_ACTED_ON = (
 )
 
 
-def normalise_name(text: str, *, surname_first: bool = True) -> tuple[str, ...]:
+def normalise_name(
+    text: str, *, surname_first: bool = True, legal_forms: bool = True
+) -> tuple[str, ...]:
     """Normalised tokens of a name, in given-names-first order.
 
     ``surname_first`` allows the "SURNAME, Given Names" reading of a single comma; pass
-    False for organisation names, where a comma is just punctuation.
+    False for organisation names, where a comma is just punctuation. ``legal_forms`` sets
+    company legal forms aside; pass False for a person, whose surname may be spelt like
+    one ("Sabrina Sá", "Mohammed Sad").
     """
     if surname_first:
         text = reorder_surname_first(text)
-    tokens = normalise_tokens(text.split())
-    if len(tokens) >= 2:
+    tokens = normalise_tokens(text.split(), legal_forms=legal_forms)
+    if legal_forms and len(tokens) >= 2:
         # Legal forms of every country, in full or abbreviated (rigour's organisation types:
         # "obshchestvo s ogranichennoy otvetstvennostyu", "s de rl de cv", "aktsionernoe
         # obshchestvo"), beyond the short list above; a name is never emptied.

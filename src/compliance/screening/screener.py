@@ -21,6 +21,7 @@ from compliance.screening.index import ListInfo, ScreeningIndex
 from compliance.screening.model import AliasType, EntityType, PartialDate, SanctionsList
 from compliance.screening.normalise import (
     FILLER_WORDS,
+    GLUED_LEGAL_FORMS,
     VARIANTS,
     consonant_skeleton,
     legal_forms,
@@ -44,6 +45,11 @@ _RARE_POSTINGS = 12  # a word in at most this many names: its names are always s
 _MAX_READINGS = 4
 _ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
+# Two screened words joined make a listed word of at least this many letters, spelt a little
+# differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
+_MIN_FUZZY_JOIN = 8
+_FUZZY_JOIN_SIMILARITY = 0.8
+_GLUED_LONGEST_FIRST = sorted(GLUED_LEGAL_FORMS, key=lambda f: (-len(f), f))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,9 @@ class _Reading:
     # the bound when a single word matches: below the minimum name score, a listed name
     # with one word among the reading's spellings is never a hit
     one_word: float = 100.0
+    # a legal form set aside from a name of unknown kind ("ACME SA"): compared only with
+    # listed companies, since a person's surname can be spelt like one ("Sabrina Sá")
+    companies_only: bool = False
 
 
 def _name_bound(
@@ -134,7 +143,9 @@ def _alternatives(
     index: ScreeningIndex, tokens: tuple[str, ...], abjad: bool
 ) -> list[tuple[tuple[str, ...], str]]:
     """The tokens, then readings with two neighbouring words joined or one word split where
-    the result is a listed word (or, for an Arabic-script name, has listed consonants)."""
+    the result is a listed word (or, for an Arabic-script name, has listed consonants; or,
+    for a joined word of eight letters or more, a listed spelling: "TSOR SECURITY" for
+    "ZORSECURITY"), and a legal form written glued to a word set apart ("KHAYBARCO")."""
     found: list[tuple[tuple[str, ...], str]] = [(tokens, "")]
     vocab = index.vocab
 
@@ -160,6 +171,16 @@ def _alternatives(
         if len(tokens[i]) > 1 and len(tokens[i + 1]) > 1 and listed_word(joined):
             how = f"screened words '{tokens[i]} {tokens[i + 1]}' read as one, '{joined}'"
             found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
+        elif (
+            len(joined) >= _MIN_FUZZY_JOIN
+            and min(len(tokens[i]), len(tokens[i + 1])) >= 3
+            and (spelling := _joined_spelling(index, joined))
+        ):
+            how = (
+                f"screened words '{tokens[i]} {tokens[i + 1]}' read as one, '{joined}', "
+                f"a spelling of '{spelling}'"
+            )
+            found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
     for i, token in enumerate(tokens):
         if len(token) < 5:
             continue
@@ -170,6 +191,11 @@ def _alternatives(
             continue
         if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
             continue
+        if glued := _glued_legal_form(index, token):
+            head, form = glued
+            how = f"legal form written joined: '{token}' read as '{head} {form}'"
+            found.append(((*tokens[:i], head, *tokens[i + 1 :]), how))
+            continue
         for k in range(2, len(token) - 1):
             head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
             if _part(index, head) and (_part(index, tail) or tail in FILLER_WORDS):
@@ -177,6 +203,24 @@ def _alternatives(
                 how = f"screened word '{token}' read as '{head} {tail}'"
                 found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
     return found[:_MAX_READINGS]
+
+
+def _joined_spelling(index: ScreeningIndex, joined: str) -> str | None:
+    """The listed single word that two screened words joined together spell, nearly: the
+    closest listed spelling at least ``_FUZZY_JOIN_SIMILARITY`` alike, if any."""
+    for spelling, sim in index.expand(joined, _FUZZY_JOIN_SIMILARITY, 1).items():
+        if sim >= _FUZZY_JOIN_SIMILARITY and spelling != joined:
+            return spelling
+    return None
+
+
+def _glued_legal_form(index: ScreeningIndex, token: str) -> tuple[str, str] | None:
+    """A listed word with a legal form written onto its end ("haybarco": "haybar" + "co")."""
+    for form in _GLUED_LONGEST_FIRST:
+        head = token[: -len(form)]
+        if token.endswith(form) and len(head) >= 4 and head in index.vocab:
+            return head, form
+    return None
 
 
 def _part(index: ScreeningIndex, word: str) -> bool:
@@ -499,8 +543,12 @@ class Screener:
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = any(len(t) == 1 for t in listed)
         second = bool(index.rec_second_surname[rec])
+        company = index.entities[index.rec_entity[rec]].entity_type is EntityType.ENTITY
         for reading in readings:
-            if reading.how and reading.changed.isdisjoint(listed):
+            if reading.companies_only:
+                if not company:
+                    continue
+            elif reading.how and reading.changed.isdisjoint(listed):
                 continue
             if len(reading.tokens) == 1 and rec in acronyms:
                 pass  # scored as initials below
@@ -566,17 +614,32 @@ class Screener:
         one rare word; for a one-word query also organisations whose initials it spells."""
         config = self.config
         surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
-        tokens = normalise_name(name, surname_first=surname_first)
+        tokens = normalise_name(
+            name, surname_first=surname_first, legal_forms=entity_type is not EntityType.PERSON
+        )
         if not tokens:
             return [], [], {}, 0
         abjad = has_abjad(name)
+        alternatives = _alternatives(index, tokens, abjad)
+        companies_only = -1  # the reading with a legal form set aside, if it is one
+        plain = tokens
+        if entity_type in (None, EntityType.UNKNOWN):
+            whole = normalise_name(name, surname_first=True, legal_forms=False)
+            if whole != tokens:  # a legal form, or a surname spelt like one
+                set_aside = " ".join(t for t in whole if t not in tokens)
+                alternatives = [
+                    (whole, ""),
+                    (tokens, f"'{set_aside}' set aside as a company's legal form"),
+                    *_alternatives(index, whole, abjad)[1:],
+                ][:_MAX_READINGS]
+                plain, companies_only = whole, 1
         readings = []
-        for alternative, how in _alternatives(index, tokens, abjad):
+        for number, (alternative, how) in enumerate(alternatives):
             expansions = self._expand(index, alternative, abjad)
             changed = frozenset(
                 spelling
                 for token, found in zip(alternative, expansions, strict=True)
-                if token not in tokens
+                if token not in plain
                 for spelling in found
             )
             spellings = frozenset(spelling for found in expansions for spelling in found)
@@ -595,6 +658,7 @@ class Screener:
                     alive,
                     dead_weight,
                     one_word,
+                    number == companies_only,
                 )
             )
         counts: Counter[int] = Counter()

@@ -1,0 +1,65 @@
+"""Readings of a screened name beyond its plain words: legal forms set aside only for
+companies, legal forms written glued to a word, two words joined into a listed spelling."""
+
+from __future__ import annotations
+
+from compliance.screening import Entity, EntityType, Screener
+from compliance.screening.normalise import normalise_name
+
+from .conftest import Make
+
+
+def _vessel(source_id: str, name: str) -> Entity:
+    return Entity(f"TEST:{source_id}", "TEST", source_id, "v1", EntityType.VESSEL, name)
+
+
+def _screener(*entities: Entity) -> Screener:
+    return Screener([Make.make_list(*entities)])
+
+
+def test_a_person_keeps_a_surname_spelt_like_a_legal_form() -> None:
+    assert normalise_name("Sabrina Sá") == ("sabrina",)  # read as "Sabrina S.A."
+    assert normalise_name("Sabrina Sá", legal_forms=False) == ("sabrina", "sa")
+    assert normalise_name("SAD, Mohammed", legal_forms=False) == ("muhammad", "sad")
+
+
+def test_a_surname_spelt_like_a_legal_form_is_not_set_aside_against_a_vessel_or_person() -> None:
+    """ "Sabrina Sá" is not the vessel SABRINA, nor "Sabrina" of another family: the legal
+    form reading is only for listed companies."""
+    screener = _screener(
+        _vessel("1", "SABRINA"),
+        Make.person("2", "SABRINA"),
+        Make.organisation("3", "SABRINA SHIPPING"),
+    )
+    assert screener.screen("Sabrina Sá") == []
+    assert screener.screen("Sabrina Sá", entity_type=EntityType.PERSON) == []
+
+
+def test_a_legal_form_of_a_name_of_unknown_kind_is_still_set_aside_for_companies() -> None:
+    screener = _screener(Make.organisation("1", "ACME TRADING S.A."), _vessel("2", "ACME TRADING"))
+    hits = {h.entity_id: h for h in screener.screen("Acme Trading SA")}
+    assert hits["TEST:1"].score == 100.0
+    assert "'sa' set aside as a company's legal form" in hits["TEST:1"].breakdown.notes
+    assert "TEST:2" not in hits or hits["TEST:2"].score < 100.0
+
+
+def test_a_listed_person_named_like_a_legal_form_keeps_that_name() -> None:
+    """ "SAD, Mohammed" is not every Mohammed."""
+    screener = _screener(Make.person("1", "SAD, Mohammed"))
+    assert [h.entity_id for h in screener.screen("Mohammed Sad")] == ["TEST:1"]
+    assert screener.screen("Mohammed") == []
+
+
+def test_a_legal_form_written_glued_to_the_name_is_read_apart() -> None:
+    screener = _screener(Make.organisation("1", "KHAYBAR COMPANY"))
+    hits = screener.screen("KHAYBARCO")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert "legal form written joined: 'haybarco' read as 'haybar co'" in hits[0].breakdown.notes
+    assert screener.screen("KHAYBARCA") == []  # no legal form glued: not a spelling of it
+
+
+def test_two_screened_words_joined_can_spell_a_listed_word_differently() -> None:
+    screener = _screener(Make.organisation("1", "POSTBANK"))
+    hits = screener.screen("Poste Bank")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert any("a spelling of 'postbank'" in note for note in hits[0].breakdown.notes)
