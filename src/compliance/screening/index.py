@@ -49,6 +49,7 @@ from compliance.screening.model import (
 )
 from compliance.screening.normalise import (
     consonant_skeleton,
+    letter_skeleton,
     normalise_name,
     phonetic_key,
     second_surname,
@@ -354,15 +355,25 @@ class ScreeningIndex:
         cached = self._skeleton_cache.get(key)
         if cached is not None:
             return cached
-        skeleton = consonant_skeleton(token)
         found: dict[str, float] = {}
+        skeleton = consonant_skeleton(token)
+        if (letters := letter_skeleton(token)) != skeleton:
+            # a two-letter spelling ("th", "sh") may be two letters of the script: the
+            # listed names with those consonants too
+            base = 0.8 if len(letters) >= 3 else 0.75
+            for tid in self._skeletons.get(letters, ()):
+                other = self.vocab_tokens[tid]
+                found[other] = min(0.95, base + 0.15 * letter_similarity(token, other))
         if skeleton:
             # same consonants: 0.8 to 0.95 as the letters written agree more ("jlal" is
             # closer to "jalal" than to "julia"); one consonant more or fewer: 0.72 to 0.82
             base = 0.8 if len(skeleton) >= 3 else 0.75
             for tid in self._skeletons.get(skeleton, ()):
                 other = self.vocab_tokens[tid]
-                found[other] = min(0.95, base + 0.15 * letter_similarity(token, other))
+                found[other] = max(
+                    found.get(other, 0.0),
+                    min(0.95, base + 0.15 * letter_similarity(token, other)),
+                )
             if len(skeleton) >= 4:
                 near: set[int] = set(self._skeleton_deletes.get(skeleton, ()))
                 for i in range(len(skeleton)):

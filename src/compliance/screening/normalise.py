@@ -363,6 +363,14 @@ _SKELETON_DIGRAPHS = (("th", "t"), ("dh", "d"), ("gh", "g"), ("ph", "f"), ("sh",
 _SKELETON_DROP = str.maketrans("", "", "aeiouyvw")
 
 
+def letter_skeleton(token: str) -> str:
+    """The consonants of a token romanised letter by letter, two-letter spellings taken as
+    two letters: "th" of "طه" (Taha) is t and h, not the one letter of "ثابت" (thabit)."""
+    lead = "'" if token[:1] in _VOWELS else ""
+    token = token.translate(_SKELETON_DROP)
+    return lead + "".join(ch for i, ch in enumerate(token) if i == 0 or ch != token[i - 1])
+
+
 @lru_cache(maxsize=200_000)
 def consonant_skeleton(token: str) -> str:
     """The consonants of a (normalised) token, doubled letters once: what an Arabic, Persian

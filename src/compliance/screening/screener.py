@@ -43,7 +43,11 @@ _FALLBACK_SIMILARITY = 0.85
 _MAX_RARE = 25  # records found by one shared word that are scored, most words shared first
 _RARE_POSTINGS = 12  # a word in at most this many names: its names are always scored
 _MAX_READINGS = 4
-_ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
+_ABJAD_PAIR_EXPANSIONS = 10
+# Listed spellings kept per word of a name in Arabic letters: its consonants fit many
+# ("rvyn": "rouine", "rayan", "ruwayn" ...); retrieval looks up only the first few, and
+# scoring a candidate finds its own spelling among all of them.
+_ABJAD_SPELLINGS = 48  # spellings per token looked up for a name in Arabic letters
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 # Two screened words joined make a listed word of at least this many letters, spelt a little
 # differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
@@ -587,7 +591,9 @@ class Screener:
                 config,
                 index.common_tokens,
                 at_least=config.min_name_score,
-                organisation=organisation,
+                # a name in Arabic letters writes no vowels: its short words cannot agree
+                # letter for letter with a listed company's ("طارق": "tark", "TARIQ")
+                organisation=organisation and not reading.abjad,
                 second_surname=bool(index.rec_second_surname[rec]),
             )
             if name_score is not None and (best is None or name_score.score > best[1].score):
@@ -729,9 +735,7 @@ class Screener:
             )
             if abjad:
                 found = dict(found)
-                for other, sim in index.expand_skeleton(
-                    token, config.max_expansions_per_token
-                ).items():
+                for other, sim in index.expand_skeleton(token, _ABJAD_SPELLINGS).items():
                     found[other] = max(sim, found.get(other, 0.0))
                 # best first, as retrieval takes the first spellings of each word
                 found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
