@@ -68,7 +68,23 @@ def test_two_screened_words_joined_can_spell_a_listed_word_differently() -> None
 def test_a_name_in_arabic_letters_finds_its_spelling_among_many_with_the_same_consonants() -> None:
     """ "روين" romanises to "rvyn": consonants r-n, which dozens of listed words share; the
     listed name's own spelling is found however many others come first."""
-    closer = "RAN REN RIN RON RUN RYN RAYN REYN RIYN ROYN RUYN RYAN RAVN ROVN REVN".split()
+    closer = [
+        "RAN",
+        "REN",
+        "RIN",
+        "RON",
+        "RUN",
+        "RYN",
+        "RAYN",
+        "REYN",
+        "RIYN",
+        "ROYN",
+        "RUYN",
+        "RYAN",
+        "RAVN",
+        "ROVN",
+        "REVN",
+    ]
     others = [Make.person(str(n), f"SALEH {word}") for n, word in enumerate(closer)]
     screener = _screener(Make.person("x", "AL-AZHAR BEN KHALIFA BEN AHMED ROUINE"), *others)
     hits = screener.screen("الأزهر بن خليفة بن احمد روين")
@@ -83,7 +99,9 @@ def test_two_letters_of_arabic_romanised_like_one_sound_are_still_two_letters() 
     screener = _screener(Make.person("1", "TAHA MUHYI-AL-DIN MA'RUF"))
     hits = screener.screen("طه محي الدين معروف")
     assert [h.entity_id for h in hits] == ["TEST:1"]
-    assert ("th", "taha") in {(m.query_token, m.listed_token) for m in hits[0].breakdown.matched_tokens}
+    assert ("th", "taha") in {
+        (m.query_token, m.listed_token) for m in hits[0].breakdown.matched_tokens
+    }
 
 
 def test_a_company_named_in_arabic_letters_matches_its_short_words_by_consonants() -> None:
