@@ -341,7 +341,13 @@ class ScreeningIndex:
                     sim -= penalty
                 if sim >= min_similarity:
                     found[other] = sim
-        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+        # equally close spellings: those with the same sound key first ("umran": "omran"
+        # before "urban"), then in alphabetical order
+        best = dict(
+            sorted(found.items(), key=lambda kv: (-kv[1], phonetic_key(kv[0]) != sound, kv[0]))[
+                :limit
+            ]
+        )
         if len(self._expansions) >= _CACHE_LIMIT:
             self._expansions.clear()
         self._expansions[key] = best

@@ -112,3 +112,16 @@ def test_a_company_named_in_arabic_letters_matches_its_short_words_by_consonants
     )
     assert "TEST:1" in [h.entity_id for h in screener.screen("طارق گیدڑ گروپ")]
     assert [h.entity_id for h in screener.screen("TARK GIDAR GROUP")] == []
+
+
+def test_equally_close_spellings_that_sound_alike_come_first() -> None:
+    """When more listed spellings are equally close than are kept, the one with the same
+    sound ("umran": "omran") is kept before those that only share letters."""
+    words = ["DURAN", "GUMAN", "HUMAN", "HURAN", "KURAN", "MORAN", "NUMAN", "OMRAN"]
+    screener = _screener(*(Make.person(str(n), f"KARIM {w}") for n, w in enumerate(words)))
+    index = screener.index
+    found = index.expand("umran", 0.8, 2)
+    assert "omran" in found
+    assert list(index.expand("umran", 0.8, 8)) == sorted(
+        index.expand("umran", 0.8, 8), key=lambda w: (w != "omran", w)
+    )
