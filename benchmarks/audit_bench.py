@@ -34,25 +34,21 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
-import platform
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))  # the synthetic traffic lives with the tests that use it too
+from host import ROOT, load_average, machine, use_checkout, write_results
+
+# the synthetic traffic lives with the tests that use it too
+use_checkout(development_mode=True, tests=True)
 
 from sqlalchemy import Engine, text  # noqa: E402
-
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 
 from compliance import kafka_io  # noqa: E402
 from compliance.audit.partitions import month_of, next_month  # noqa: E402
@@ -349,7 +345,7 @@ def main() -> None:
     create_schema(engine)
     kafka_io.create_topics(settings)
     figures: Figures = {}
-    load_before = _load()
+    load_before = load_average()
     with engine.connect() as conn:
         # The claim's unique index takes random ids: its cost grows once it outgrows the
         # database's buffers, so the table's size is part of the conditions of the run.
@@ -480,43 +476,16 @@ def main() -> None:
             cpu_us["sink"],
             "us/event",
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": ".venv/bin/python benchmarks/audit_bench.py "
-                f"--events {args.events} --parallel {args.parallel} "
-                f"--prepare-processes {args.prepare_processes}",
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
-                f"{_cpu()}; {os.cpu_count()} CPUs shared with Kafka and PostgreSQL; "
-                f"Python {platform.python_version()}; load average (1 min) {load_before} "
-                f"before the run, {_load()} after",
-                "figures": figures,
-            },
-            indent=2,
-        )
-        + "\n"
+    command = (
+        ".venv/bin/python benchmarks/audit_bench.py "
+        f"--events {args.events} --parallel {args.parallel} "
+        f"--prepare-processes {args.prepare_processes}"
     )
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
-
-
-def _load() -> str:
-    """The machine's 1-minute load average: other work on the same cores skews every figure."""
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        return "unknown"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    host = machine(
+        " shared with Kafka and PostgreSQL",
+        f"; load average (1 min) {load_before} before the run, {load_average()} after",
+    )
+    write_results(RESULTS, command, host, figures)
 
 
 if __name__ == "__main__":

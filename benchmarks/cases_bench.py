@@ -36,16 +36,13 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from host import ROOT, machine, use_checkout, write_results
 from notifier_bench import routes_file
-from pipeline_bench import Figures, ceiling, figure, load, machine
+from pipeline_bench import SHARED_CPUS, Figures, ceiling, figure, load
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
+use_checkout(development_mode=True)
 
 from confluent_kafka import Producer  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
@@ -387,20 +384,6 @@ def combined_run(
     }
 
 
-def merged(command: str, figures: Figures) -> dict[str, Any]:
-    """cases.json with these figures put in, the other benchmark's kept."""
-    result: dict[str, Any] = {}
-    if RESULTS.exists():
-        result = json.loads(RESULTS.read_text(encoding="utf-8"))
-    commands = [c for c in str(result.get("command") or "").split(" ; ") if c]
-    commands = [c for c in commands if not c.startswith(command.split(" --")[0])] + [command]
-    result["command"] = " ; ".join(commands)
-    result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
-    result["machine"] = machine()
-    result["figures"] = {**result.get("figures", {}), **figures}
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exceptions", type=int, default=20_000)
@@ -454,9 +437,7 @@ def main() -> None:
         + (" --only-combined" if args.only_combined else "")
         + (" --database-url <a PostgreSQL 15 cluster of its own>" if args.database_url else "")
     )
-    result = merged(command, figures)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, command, machine(SHARED_CPUS), figures, keep_others=True)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from host import ROOT, load_average, write_results
+
 RESULTS = ROOT / "benchmarks" / "results" / "classifier.json"
 DOCUMENTS = ROOT / "tests" / "data" / "documents"  # real samples: tests/data/SOURCES.md
 LLM_DELAY_S = 1.0
@@ -231,21 +231,11 @@ def main() -> None:
         stub.terminate()
         stub.wait(10)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": ".venv/bin/python benchmarks/classifier_bench.py",
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()}, {platform.system()}; load average "
-                f"{os.getloadavg()[0]:.1f} at the end of the run",
-                "figures": figures,
-            },
-            indent=2,
-        )
-        + "\n"
+    host = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()}; load average {load_average()} at the end of the run"
     )
+    write_results(RESULTS, ".venv/bin/python benchmarks/classifier_bench.py", host, figures)
 
 
 if __name__ == "__main__":

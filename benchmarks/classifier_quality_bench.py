@@ -10,17 +10,12 @@ Updates benchmarks/results/documents_quality.json: its other figures (MRZ, OCR) 
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import sys
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.labelled_documents
+from host import ROOT, brief_machine, use_checkout, write_results
+
+use_checkout(tests=True)  # tests.labelled_documents
 
 from compliance.classification.local import classify  # noqa: E402
 from tests.labelled_documents import labelled  # noqa: E402
@@ -75,24 +70,7 @@ def main() -> None:
         print(f"{name}: {figure['value']} ({figure['unit']})")
     for line in wrong:
         print("wrong:", line)
-    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged = {**previous.get("figures", {}), **figures}
-    commands = [c for c in str(previous.get("command", "")).split(" && ") if c]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": " && ".join(dict.fromkeys([*commands, COMMAND])),
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()}, {platform.system()}",
-                "figures": merged,
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n"
-    )
+    write_results(RESULTS, COMMAND, brief_machine(), figures, keep_others=True)
 
 
 if __name__ == "__main__":

@@ -31,18 +31,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import random
-import sys
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from host import ROOT, brief_machine, use_checkout, write_results
+
+use_checkout()
 
 from compliance.mrz import find_mrz  # noqa: E402
 from compliance.mrz.formats import SPANS, format_of  # noqa: E402
@@ -219,29 +215,7 @@ def main() -> None:
             "target": None,
         },
     }
-    write(figures)
-
-
-def write(figures: dict[str, dict[str, Any]]) -> None:
-    """Update our figures in the shared results file, keeping the other benchmarks' ones."""
-    current: dict[str, Any] = {}
-    if RESULTS.exists():
-        current = json.loads(RESULTS.read_text(encoding="utf-8"))
-    commands = [c for c in str(current.get("command", "")).split("; ") if c and c != COMMAND]
-    load = os.getloadavg()[0]
-    current.update(
-        {
-            "command": "; ".join([*commands, COMMAND]),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": (
-                f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                f"{platform.python_version()}, {platform.system()}; load average {load:.1f}"
-            ),
-            "figures": {**current.get("figures", {}), **figures},
-        }
-    )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    write_results(RESULTS, COMMAND, brief_machine(), figures, keep_others=True)
 
 
 if __name__ == "__main__":

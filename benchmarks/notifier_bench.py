@@ -19,25 +19,19 @@ outcome written back.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import ROOT, machine, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
+use_checkout(development_mode=True, tests=True)
 
 from confluent_kafka import Producer  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
@@ -57,14 +51,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "cases.json"
 FIGURE = "notifications/s with the webhook answering in 200 ms"
 TARGET = 1_000.0
 Figures = dict[str, dict[str, Any]]
-
-
-def machine() -> str:
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu_model()}; "
-        f"{os.cpu_count()} CPUs shared by every process of the run (broker, database and "
-        f"webhook stub included); Python {platform.python_version()}"
-    )
+SHARED_CPUS = " shared by every process of the run (broker, database and webhook stub included)"
 
 
 def figure(figures: Figures, name: str, value: float, unit: str, target: float | None = None):
@@ -209,23 +196,6 @@ def run(args: argparse.Namespace, figures: Figures) -> None:
     figure(figures, "webhook stub: CPU ms per post", 1000 * cpu_used[1] / len(encoded), "ms")
 
 
-def merge_into_results(command: str, figures: Figures) -> dict[str, Any]:
-    """Read-modify-write of cases.json: our figures replaced, the others' kept."""
-    try:
-        result: dict[str, Any] = json.loads(RESULTS.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        result = {"command": "", "figures": {}}
-    commands = [c for c in str(result.get("command", "")).split(" ; ") if c]
-    commands = [c for c in commands if "notifier_bench.py" not in c] + [command]
-    result["command"] = " ; ".join(commands)
-    result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
-    result["machine"] = machine()
-    result["figures"] = {**result.get("figures", {}), **figures}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exceptions", type=int, default=20_000)
@@ -248,7 +218,7 @@ def main() -> None:
         f"--exceptions {args.exceptions} --delay-s {args.delay_s:g} --in-flight {args.in_flight} "
         f"--notifiers {args.notifiers}"
     )
-    print(json.dumps(merge_into_results(command, figures), indent=2))
+    write_results(RESULTS, command, machine(SHARED_CPUS), figures, keep_others=True)
 
 
 if __name__ == "__main__":

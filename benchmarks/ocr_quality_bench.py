@@ -32,17 +32,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from host import ROOT, brief_machine, use_checkout, write_results
+
 RESULTS = ROOT / "benchmarks" / "results" / "documents_quality.json"
 DOCUMENTS = ROOT / "tests" / "data" / "documents"
 LABELS = DOCUMENTS / "photos" / "labels.json"
@@ -53,10 +50,7 @@ TARGET_FOUND = 0.85
 TARGET_VALID = 0.75
 TARGET_IMAGES_PER_S = 5.0
 
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from host import cpu_model  # noqa: E402
+use_checkout()
 
 from compliance.documents.reference import guess_media_type  # noqa: E402
 from compliance.documents.text import extract_text  # noqa: E402
@@ -194,28 +188,7 @@ def main() -> None:
         figures[f"mrz: images valid ({name})"] = figure(valid_r, "fraction of held-back", None)
         figures[f"ocr: CPU seconds per image ({name})"] = figure(cpu_r, "s", None)
         print(f"{name}: found {found_r:.2f}, valid {valid_r:.2f}, {cpu_r:.3f} CPU s/image")
-    write(figures)
-
-
-def write(figures: dict[str, dict[str, Any]]) -> None:
-    results: dict[str, Any] = {}
-    if RESULTS.exists():
-        results = json.loads(RESULTS.read_text(encoding="utf-8"))
-    command = results.get("command") or COMMAND
-    if COMMAND not in command:
-        command = f"{command}; {COMMAND}"
-    load = os.getloadavg()[0]
-    results.update(
-        command=command,
-        date=datetime.now(UTC).isoformat(timespec="seconds"),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), Python "
-        f"{platform.python_version()}, {platform.system()}; load average {load:.1f} at the "
-        "end of the run",
-    )
-    results["figures"] = {**results.get("figures", {}), **figures}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, COMMAND, brief_machine(), figures, keep_others=True)
 
 
 if __name__ == "__main__":

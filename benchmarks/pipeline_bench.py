@@ -38,17 +38,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import ROOT, machine, use_checkout, write_results
 from process_cpu import (
     cpu_seconds,
     listening_pid,
@@ -57,9 +55,7 @@ from process_cpu import (
     tree_cpu_seconds,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
+use_checkout(development_mode=True)
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
@@ -82,15 +78,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "pipeline.json"
 SAMPLES = ROOT / "samples" / "documents"
 TARGET_DOCS_PER_S = 2_000.0
 Figures = dict[str, dict[str, Any]]
-
-
-def machine() -> str:
-    cpu = cpu_model()
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu}; "
-        f"{os.cpu_count()} CPUs shared by every process of the run (broker and database "
-        f"included); Python {platform.python_version()}"
-    )
+SHARED_CPUS = " shared by every process of the run (broker and database included)"
 
 
 def figure(
@@ -460,17 +448,15 @@ def main() -> None:
             path.unlink()
         folder.rmdir()
     figure(figures, "benchmark wall time", time.monotonic() - started, "s")
-    result = {
-        "command": ".venv/bin/python benchmarks/pipeline_bench.py "
+    command = (
+        ".venv/bin/python benchmarks/pipeline_bench.py "
         f"--documents {args.documents} --customers {args.customers}"
-        + (" --database-url <a PostgreSQL 15 cluster of its own>" if args.database_url else ""),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "figures": figures,
-    }
+        + (" --database-url <a PostgreSQL 15 cluster of its own>" if args.database_url else "")
+    )
     if args.profile is None:
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+        write_results(RESULTS, command, machine(SHARED_CPUS), figures)
+    else:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

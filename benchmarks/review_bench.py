@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import platform
 import random
 import re
 import signal
@@ -37,11 +36,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import ROOT, load_average, machine, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")
+use_checkout(development_mode=True)
 
 import httpx  # noqa: E402
 from sqlalchemy import delete, func, select  # noqa: E402
@@ -60,15 +57,6 @@ SEED = 1212
 OPEN = ("open", "in_review", "escalated")
 PASSWORD = "benchmark password, not a secret"
 START_TIMEOUT_S = 60
-
-
-def machine() -> str:
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu_model()}; "
-        f"{os.cpu_count()} CPUs shared with Kafka and PostgreSQL; Python "
-        f"{platform.python_version()}; load average (1 min) {os.getloadavg()[0]:.1f} before "
-        "the run"
-    )
 
 
 def fill(engine: Any, scope: str, n: int, officer: str, rng: random.Random) -> list[str]:
@@ -198,7 +186,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
     rng = random.Random(SEED)
-    host = machine()
+    host = machine(
+        " shared with Kafka and PostgreSQL",
+        f"; load average (1 min) {load_average()} before the run",
+    )
     settings = Settings()
     admin = connect(settings.admin_database_dsn)
     initialise(admin, settings)
@@ -244,21 +235,11 @@ def main() -> None:
             app.send_signal(signal.SIGTERM)
             app.wait(30)
         remove(admin, scope, officer)
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    result = {
-        "command": existing.get("command") or "",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": host,
-        "figures": existing.get("figures", {}) | figures,
-    }
     command = (
         f".venv/bin/python benchmarks/review_bench.py --cases {args.cases} "
         f"--requests {args.requests}"
     )
-    if command not in result["command"]:
-        result["command"] = "; ".join(c for c in (result["command"], command) if c)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    write_results(RESULTS, command, host, figures, keep_others=True)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -42,10 +41,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from host import cpu_model
+from host import ROOT, machine, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+use_checkout()
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
@@ -66,14 +64,6 @@ GIVEN = ["INGRID", "DANIEL", "ANNA", "MARIA", "JONAS", "AMINA", "WEI", "LUCAS", 
 FAMILY = ["HALVORSEN", "OKAFOR", "ERIKSSON", "BERG", "NAKAMURA", "SILVA", "MOREAU", "KOWALSKI"]
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 Document = tuple[str, dict[str, str | None], str, CustomerState]
-
-
-def machine() -> str:
-    cpu = cpu_model()
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu}; "
-        f"{os.cpu_count()} CPUs (evaluation pinned to 1); Python {platform.python_version()}"
-    )
 
 
 def person(rng: random.Random, serial: int) -> tuple[str, str]:
@@ -405,15 +395,11 @@ def main() -> None:
         "unit": "s",
         "target": None,
     }
-    result = {
-        "command": ".venv/bin/python benchmarks/rules_bench.py "
-        f"--documents {args.documents} --kafka-documents {args.kafka_documents}",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "figures": figures,
-    }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    command = (
+        ".venv/bin/python benchmarks/rules_bench.py "
+        f"--documents {args.documents} --kafka-documents {args.kafka_documents}"
+    )
+    write_results(RESULTS, command, machine(" (evaluation pinned to 1)"), figures)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -56,7 +55,7 @@ import pipeline_bench
 import transactions_bench
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from host import cpu_model
+from host import machine, write_results
 from sqlalchemy import Engine
 
 from compliance import kafka_io, metrics
@@ -521,17 +520,7 @@ def write(figures: Figures, this_run: str) -> None:
     if kept and existing.get("command"):
         earlier = existing["command"].removesuffix(")").split(KEPT_FROM)
         run += KEPT_FROM + "; ".join(dict.fromkeys(c.strip("; ") for c in earlier)) + ")"
-    result = {
-        "command": run,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
-        f"{cpu_model()}; {os.cpu_count()} CPUs shared by every process of the run (broker and "
-        f"database included); Python {platform.python_version()}",
-        "figures": kept | figures,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, run, machine(pipeline_bench.SHARED_CPUS), kept | figures)
 
 
 if __name__ == "__main__":

@@ -20,20 +20,15 @@ every figure is CPU time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from host import cpu_model, write_results
+from host import ROOT, load_average, machine, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+use_checkout(development_mode=True)
 
 from sqlalchemy import text  # noqa: E402
 
@@ -60,15 +55,6 @@ FIELDS = (
     "mrz",
 )
 RULES = ("mrz", "expiry", "age", "name-match", "sanctions", "document-number")
-
-
-def machine() -> str:
-    cpu = cpu_model()
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu}; "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; "
-        f"load average {os.getloadavg()[0]:.1f} at the start (other work shares the CPUs)"
-    )
 
 
 def documents(n: int, prefix: str, rng: random.Random) -> list[tuple[dict[str, Any], ...]]:
@@ -197,7 +183,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=5000)
     args = parser.parse_args()
-    host = machine()
+    host = machine(
+        then=f"; load average {load_average()} at the start (other work shares the CPUs)"
+    )
     settings = Settings()
     engine = connect(settings.database_dsn)  # the processors' role, as in production
     owner = connect(settings.admin_database_dsn)  # makes the schema, removes the bench's keys

@@ -23,23 +23,17 @@ reference. Per payment, CPU time (``time.process_time``, best of three rounds) o
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from host import cpu_model, write_results
+from host import ROOT, load_average, machine, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
+use_checkout(development_mode=True)
 
 from sqlalchemy import text  # noqa: E402
 
@@ -60,15 +54,6 @@ from compliance.transactions.wire import TransactionReader  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "transaction_sealing.json"
 SEED = 20261206
 ROUNDS = 3
-
-
-def machine() -> str:
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}; {cpu_model()}; "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average "
-        f"{os.getloadavg()[0]:.1f} at the start (CPU time is measured: other work sharing the "
-        "CPUs changes it little)"
-    )
 
 
 def payments(n: int, prefix: str, rng: random.Random) -> list[Transaction]:
@@ -127,7 +112,10 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=20_000)
     args = parser.parse_args()
     n = args.transactions
-    host = machine()
+    host = machine(
+        then=f"; load average {load_average()} at the start (CPU time is measured: other work "
+        "sharing the CPUs changes it little)"
+    )
     settings = Settings()
     engine = connect(settings.database_dsn)  # the processors' role, as in production
     owner = connect(settings.admin_database_dsn)  # makes the schema, removes the bench's keys

@@ -57,10 +57,10 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from host import ROOT, use_checkout, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
+use_checkout(development_mode=True)
 RESULTS = ROOT / "benchmarks" / "results" / "transactions.json"
-os.environ.setdefault("COMPLIANCE_DEVELOPMENT_MODE", "true")  # the local clusters' passwords
 SEED = 20261205
 RATE = 3000
 LATENCY_SECONDS = 20
@@ -595,18 +595,15 @@ def main() -> None:
         command += f" --rate {args.rate}"
     if args.only is not None:
         command += f" --only {args.only}"
-    result = {
-        "command": command,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.system()} {platform.release()} {platform.machine()}; "
+    host = (
+        f"{platform.system()} {platform.release()} {platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average (1, 5, 15 "
-        f"min) {', '.join(f'{k}: {tuple(round(x, 1) for x in v)}' for k, v in loads.items())}",
-        "figures": figures,
-    }
-    if args.only is None and args.rate == RATE:  # a partial run is printed, not kept
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+        f"min) {', '.join(f'{k}: {tuple(round(x, 1) for x in v)}' for k, v in loads.items())}"
+    )
+    if args.only is None and args.rate == RATE:
+        write_results(RESULTS, command, host, figures)
+    else:  # a partial run is printed, not kept
+        print(json.dumps({"command": command, "machine": host, "figures": figures}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """A concurrent batch that fails leaves nothing running: records not started are cancelled as
 soon as one fails (even behind a slow call), and the ones running finish before the error
-reaches the retry loop."""
+reaches the retry loop.
+
+Fixtures: ``arrivals``, a batch of forty arrival records (customers C-0 to C-39, so a stage
+tells them apart), and ``four_workers``, which makes a runner of a stage with four workers
+(its pool shut down after the test)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +19,46 @@ from compliance.codec import Record, registry
 from compliance.config import Settings
 from compliance.errors import RetryableError
 from compliance.publisher import arrival_event
-from compliance.runner import Outgoing, TransactionalRunner
+from compliance.runner import Outgoing, Stage, TransactionalRunner
 
 from .conftest import SAMPLES
 from .runner_fakes import FakeMessage
+
+BATCH = 40
+WORKERS = 4
+
+
+@pytest.fixture
+def arrivals() -> list[FakeMessage]:
+    batch = []
+    for offset in range(BATCH):
+        arrival = arrival_event(
+            SAMPLES / "passport_halvorsen.txt", source_system="t", customer_id=f"C-{offset}"
+        )
+        value = registry().encode("DocumentArrived", arrival)
+        batch.append(FakeMessage("documents.arrived", 0, offset, value, b"k"))
+    return batch
+
+
+@pytest.fixture
+def four_workers(clean_env: Any) -> Iterator[Callable[[Stage], TransactionalRunner]]:
+    made: list[TransactionalRunner] = []
+
+    def runner_of(stage: Stage) -> TransactionalRunner:
+        runner = TransactionalRunner(
+            "test",
+            Settings(document_roots=[SAMPLES]),
+            ["documents.arrived"],
+            stage,
+            concurrency=WORKERS,
+        )
+        made.append(runner)
+        return runner
+
+    yield runner_of
+    for runner in made:
+        if runner._pool is not None:
+            runner._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class OutageBehindASlowCall:
@@ -48,27 +89,18 @@ FAILING = 10
 
 
 def test_a_failed_concurrent_batch_cancels_what_has_not_started_and_waits_for_the_rest(
-    clean_env: Any,
+    arrivals: list[FakeMessage], four_workers: Callable[[Stage], TransactionalRunner]
 ) -> None:
     stage = OutageBehindASlowCall()
-    runner = TransactionalRunner(
-        "test", Settings(document_roots=[SAMPLES]), ["documents.arrived"], stage, concurrency=4
-    )
-    batch = []
-    for offset in range(40):
-        arrival = arrival_event(
-            SAMPLES / "passport_halvorsen.txt", source_system="t", customer_id=f"C-{offset}"
-        )
-        value = registry().encode("DocumentArrived", arrival)
-        batch.append(FakeMessage("documents.arrived", 0, offset, value, b"k"))
+    runner = four_workers(stage)
 
     with pytest.raises(RetryableError):
-        runner._outputs_of_batch(batch)  # type: ignore[arg-type]
+        runner._outputs_of_batch(arrivals)  # type: ignore[arg-type]
     assert stage.running == 0  # nothing of the failed batch is still calling out
     started = len(stage.started)
     # The pool's queue is first in, first out: once tasks queued after the batch have run,
     # every record of the batch has been started or cancelled; none may start afterwards.
-    for marker in [runner._pool.submit(lambda: None) for _ in range(4)]:  # type: ignore[union-attr]
+    for marker in [runner._pool.submit(lambda: None) for _ in range(WORKERS)]:  # type: ignore[union-attr]
         marker.result(timeout=30)
     assert len(stage.started) == started
     # Cancelled as soon as the eleventh failed, not once the slow first call was done (by
@@ -98,28 +130,19 @@ class CountingCalls:
 
 
 def test_a_concurrent_batch_runs_each_record_once_in_as_many_tasks_as_workers(
-    clean_env: Any,
+    arrivals: list[FakeMessage], four_workers: Callable[[Stage], TransactionalRunner]
 ) -> None:
     stage = CountingCalls()
-    runner = TransactionalRunner(
-        "test", Settings(document_roots=[SAMPLES]), ["documents.arrived"], stage, concurrency=4
-    )
+    runner = four_workers(stage)
     submitted = []
     pool_submit = runner._pool.submit  # type: ignore[union-attr]
     runner._pool.submit = lambda *a, **k: submitted.append(a) or pool_submit(*a, **k)  # type: ignore[union-attr, method-assign]
-    batch = []
-    for offset in range(40):
-        arrival = arrival_event(
-            SAMPLES / "passport_halvorsen.txt", source_system="t", customer_id=f"C-{offset}"
-        )
-        value = registry().encode("DocumentArrived", arrival)
-        batch.append(FakeMessage("documents.arrived", 0, offset, value, b"k"))
 
-    outputs = runner._outputs_of_batch(batch)  # type: ignore[arg-type]
+    outputs = runner._outputs_of_batch(arrivals)  # type: ignore[arg-type]
 
-    assert sorted(stage.seen) == list(range(40))  # every record once
-    assert [out.record["customer_id"] for out in outputs] == [f"C-{i}" for i in range(40)]
-    assert 1 < stage.most_at_once <= 4
+    assert sorted(stage.seen) == list(range(BATCH))  # every record once
+    assert [out.record["customer_id"] for out in outputs] == [f"C-{i}" for i in range(BATCH)]
+    assert 1 < stage.most_at_once <= WORKERS
     # One task per worker, not one per record: a quick stage would pay more for its task
     # and future than for its own work.
-    assert len(submitted) == 4
+    assert len(submitted) == WORKERS
