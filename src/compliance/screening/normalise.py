@@ -170,6 +170,7 @@ def reorder_surname_first(text: str) -> str:
 
 _LONGEST_PHRASES_FIRST = sorted(_LEGAL_PHRASES, key=len, reverse=True)
 _PHRASE_WORDS = frozenset(word for phrase in _LEGAL_PHRASES for word in phrase)
+_SPELT_OUT = frozenset(w for w in _LEGAL_FORMS | _PHRASE_WORDS if 2 <= len(w) <= 4)
 
 
 def _strip_phrases(tokens: list[str]) -> list[str]:
@@ -184,6 +185,24 @@ def _strip_phrases(tokens: list[str]) -> list[str]:
             else:
                 i += 1
     return tokens
+
+
+def _spelt_out_legal_forms(tokens: list[str]) -> list[str]:
+    """Single letters that spell a legal form read as one word: "S A DE C V" is "sa de
+    cv", "S. A." is "sa"; other single letters (initials) are left alone."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and len(tokens[j]) == 1 and tokens[j].isalpha():
+            j += 1
+        if j - i >= 2 and (joined := "".join(tokens[i:j])) in _SPELT_OUT:
+            out.append(joined)
+            i = j
+        else:
+            out.extend(tokens[i : max(j, i + 1)])
+            i = max(j, i + 1)
+    return out
 
 
 def _merge_abd(tokens: list[str]) -> list[str]:
@@ -222,7 +241,7 @@ FILLER_WORDS = _FILLERS
 # Legal forms written glued to the name's last word ("KHAYBARCO", "ILYALLC"): the English
 # and German abbreviations seen glued in listed aliases; shorter forms ("sa", "ag") end too
 # many names by chance.
-GLUED_LEGAL_FORMS = _words("co corp inc ltd llc plc gmbh llp fzco fze")
+GLUED_LEGAL_FORMS = _words("co company corp corporation inc ltd limited llc plc gmbh llp fzco fze")
 
 
 def _without(tokens: list[str], drop: frozenset[str]) -> list[str]:
@@ -247,6 +266,7 @@ def token_steps(tokens: list[str], *, legal_forms: bool = True) -> tuple[str, ..
         tokens = tokens[1:]
     tokens = _without(tokens, _TITLES)
     if legal_forms:
+        tokens = _spelt_out_legal_forms(tokens)
         stripped = _strip_phrases(list(tokens))
         tokens = stripped if stripped else tokens
         tokens = _without(tokens, _LEGAL_FORMS)
@@ -263,6 +283,7 @@ def token_steps(tokens: list[str], *, legal_forms: bool = True) -> tuple[str, ..
 # Every token some step of ``token_steps`` drops, merges or replaces.
 _TOKENS_ACTED_ON = (
     (_LEADING_TITLES | _TITLES | _PHRASE_WORDS | _LEGAL_FORMS | _ABD_PREFIXES | _FILLERS)
+    | frozenset("abcdefghijklmnopqrstuvwxyz")  # single letters: a legal form spelt out
     | frozenset(VARIANTS)
     | frozenset(_ROMAN)
     | frozenset(_ROMAN_LAST)

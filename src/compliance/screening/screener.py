@@ -53,6 +53,11 @@ _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 # differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
 _MIN_FUZZY_JOIN = 8
 _FUZZY_JOIN_SIMILARITY = 0.8
+# Particles of Romance and Germanic names, longest first: "del" before "de".
+_JOINED_PARTICLES = sorted(
+    (w for w in FILLER_WORDS if len(w) >= 2 and w not in _ARTICLES and w.isalpha()),
+    key=lambda w: (-len(w), w),
+)
 _GLUED_LONGEST_FIRST = sorted(GLUED_LEGAL_FORMS, key=lambda f: (-len(f), f))
 
 
@@ -79,6 +84,9 @@ class _Reading:
     # a legal form set aside from a name of unknown kind ("ACME SA"): compared only with
     # listed companies, since a person's surname can be spelt like one ("Sabrina Sá")
     companies_only: bool = False
+    # a reading that changed words scores only listed names with one of its changed
+    # spellings (the others score no better than under the plain reading)
+    narrowed: bool = False
 
 
 def _name_bound(
@@ -193,6 +201,11 @@ def _alternatives(
             how = f"article written joined: '{token}' read as '{token[:2]} {rest}'"
             found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
             continue
+        if particle := _joined_particle(index, token):
+            rest = token[len(particle) :]
+            how = f"particle written joined: '{token}' read as '{particle} {rest}'"
+            found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
+            continue
         if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
             continue
         if glued := _glued_legal_form(index, token):
@@ -222,8 +235,24 @@ def _glued_legal_form(index: ScreeningIndex, token: str) -> tuple[str, str] | No
     """A listed word with a legal form written onto its end ("haybarco": "haybar" + "co")."""
     for form in _GLUED_LONGEST_FIRST:
         head = token[: -len(form)]
-        if token.endswith(form) and len(head) >= 4 and head in index.vocab:
+        # a short word before a spelt-out form ("oilcompany"), a longer one before an
+        # abbreviation ("haybarco", not "taco")
+        shortest = 3 if len(form) >= 4 else 4
+        if token.endswith(form) and len(head) >= shortest and head in index.vocab:
             return head, form
+    return None
+
+
+def _joined_particle(index: ScreeningIndex, token: str) -> str | None:
+    """A particle ("de", "van", "del") written joined to the listed word after it:
+    "deganado" for "de ganado". The rest must be a listed word of five letters or more
+    that is not itself the start of a known name ("delgado" stays "delgado")."""
+    if index.is_known_name(token) or token in index.vocab:
+        return None
+    for particle in _JOINED_PARTICLES:
+        rest = token[len(particle) :]
+        if token.startswith(particle) and len(rest) >= 5 and rest in index.vocab:
+            return particle
     return None
 
 
@@ -549,10 +578,9 @@ class Screener:
         second = bool(index.rec_second_surname[rec])
         company = index.entities[index.rec_entity[rec]].entity_type is EntityType.ENTITY
         for reading in readings:
-            if reading.companies_only:
-                if not company:
-                    continue
-            elif reading.how and reading.changed.isdisjoint(listed):
+            if reading.companies_only and not company:
+                continue
+            if reading.narrowed and reading.changed.isdisjoint(listed):
                 continue
             if len(reading.tokens) == 1 and rec in acronyms:
                 pass  # scored as initials below
@@ -626,26 +654,30 @@ class Screener:
         if not tokens:
             return [], [], {}, 0
         abjad = has_abjad(name)
-        alternatives = _alternatives(index, tokens, abjad)
-        companies_only = -1  # the reading with a legal form set aside, if it is one
-        plain = tokens
+        # (tokens, how, the tokens it was read from, for listed companies only)
+        alternatives = [
+            (alt, how, tokens, False) for alt, how in _alternatives(index, tokens, abjad)
+        ]
         if entity_type in (None, EntityType.UNKNOWN):
             whole = normalise_name(name, surname_first=True, legal_forms=False)
             if whole != tokens:  # a legal form, or a surname spelt like one
                 set_aside = " ".join(t for t in whole if t not in tokens)
                 alternatives = [
-                    (whole, ""),
-                    (tokens, f"'{set_aside}' set aside as a company's legal form"),
-                    *_alternatives(index, whole, abjad)[1:],
-                ][:_MAX_READINGS]
-                plain, companies_only = whole, 1
+                    (whole, "", whole, False),
+                    (tokens, f"'{set_aside}' set aside as a company's legal form", tokens, True),
+                    *((alt, how, tokens, True) for alt, how, _, _ in alternatives[1:]),
+                    *(
+                        (alt, how, whole, False)
+                        for alt, how in _alternatives(index, whole, abjad)[1:]
+                    ),
+                ][: _MAX_READINGS + 1]
         readings = []
-        for number, (alternative, how) in enumerate(alternatives):
+        for alternative, how, base, companies_only in alternatives:
             expansions = self._expand(index, alternative, abjad)
             changed = frozenset(
                 spelling
                 for token, found in zip(alternative, expansions, strict=True)
-                if token not in plain
+                if token not in base
                 for spelling in found
             )
             spellings = frozenset(spelling for found in expansions for spelling in found)
@@ -664,7 +696,8 @@ class Screener:
                     alive,
                     dead_weight,
                     one_word,
-                    number == companies_only,
+                    companies_only,
+                    narrowed=bool(how) and alternative != base,
                 )
             )
         counts: Counter[int] = Counter()

@@ -125,3 +125,38 @@ def test_equally_close_spellings_that_sound_alike_come_first() -> None:
     assert list(index.expand("umran", 0.8, 8)) == sorted(
         index.expand("umran", 0.8, 8), key=lambda w: (w != "omran", w)
     )
+
+
+def test_a_legal_form_spelt_out_in_single_letters_is_a_legal_form() -> None:
+    """ "S A DE C V" is "S.A. de C.V." (not the initials s, a, c and the numeral V)."""
+    assert normalise_name("Megaempacadora De Frutas S A De C V", surname_first=False) == (
+        "megaempacadora",
+        "frutas",
+    )
+    assert normalise_name("Geofarma S. A.", surname_first=False) == ("geofarma",)
+    assert normalise_name("J R Smith") == ("j", "r", "smith")  # initials stay initials
+    assert normalise_name("S A Khan", legal_forms=False) == ("s", "a", "han")
+    screener = _screener(Make.organisation("1", "GEOFARMA S.A. DE C.V."))
+    assert [(h.entity_id, h.score) for h in screener.screen("Geofarma S A De C V")] == [
+        ("TEST:1", 100.0)
+    ]
+
+
+def test_a_spelt_out_legal_form_glued_to_a_short_word_is_read_apart() -> None:
+    screener = _screener(Make.organisation("1", "NATIONAL IRANIAN OIL COMPANY PTE LTD"))
+    hits = screener.screen("National Iranian Oilcompany Pte Ltd")
+    assert [(h.entity_id, h.score) for h in hits] == [("TEST:1", 100.0)]
+    taco = _screener(Make.organisation("1", "TA TRADING"))
+    assert taco.screen("TACO TRADING") == []  # "co" needs four letters before it
+
+
+def test_a_particle_written_joined_to_the_next_word_is_read_apart() -> None:
+    screener = _screener(
+        Make.organisation("1", "COMERCIALIZADORA DE GANADO Y RENTAS DE CAPITAL S.A."),
+        Make.person("2", "DELGADO, Maria"),
+    )
+    hits = screener.screen("Comercializadora Deganado Y Rentas De Capital S A")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert "particle written joined: 'deganado' read as 'de ganado'" in hits[0].breakdown.notes
+    # a listed word is never split: "Delgado" is not "del gado"
+    assert [h.entity_id for h in screener.screen("Maria Delgado")] == ["TEST:2"]
