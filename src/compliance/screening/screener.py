@@ -219,7 +219,27 @@ def _alternatives(
                 parts = (head, tail) if tail in vocab else (head,)
                 how = f"screened word '{token}' read as '{head} {tail}'"
                 found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
+            elif _part(index, head) and (linked := _linked_name(index, tail)):
+                link, rest = linked
+                parts = (head, link, rest) if link in vocab else (head, rest)
+                how = f"screened word '{token}' read as '{head} {link} {rest}'"
+                found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
     return found[:_MAX_READINGS]
+
+
+# The linking syllables of Arabic compound names as romanised: Zia-ur-Rahman, Saif-ud-Din,
+# Hizb-ul-Lah, Fazl-ur-Rehman.
+_LINKS = ("ul", "ur", "ud", "us", "uz", "un", "ut", "ush", "ad", "ar", "as", "an")
+
+
+def _linked_name(index: ScreeningIndex, tail: str) -> tuple[str, str] | None:
+    """The rest of a compound name after its first part: a linking syllable and a listed
+    word ("urrahman": "ur" + "rahman")."""
+    for link in _LINKS:
+        rest = tail[len(link) :]
+        if tail.startswith(link) and len(rest) >= 3 and _part(index, rest):
+            return link, rest
+    return None
 
 
 def _joined_spelling(index: ScreeningIndex, joined: str) -> str | None:

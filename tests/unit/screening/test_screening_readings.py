@@ -160,3 +160,13 @@ def test_a_particle_written_joined_to_the_next_word_is_read_apart() -> None:
     assert "particle written joined: 'deganado' read as 'de ganado'" in hits[0].breakdown.notes
     # a listed word is never split: "Delgado" is not "del gado"
     assert [h.entity_id for h in screener.screen("Maria Delgado")] == ["TEST:2"]
+
+
+def test_a_compound_name_written_as_one_word_is_read_in_its_three_parts() -> None:
+    """ "Fazlurrehman" is Fazl-ur-Rehman: a first part, the linking "ur", a listed word."""
+    screener = _screener(
+        Make.person("1", "FAZL-UR-REHMAN KHALIL"), Make.person("2", "REHMAN KHALIL, Abdul")
+    )
+    hits = screener.screen("Fazlurrehman Khalil")
+    assert [h.entity_id for h in hits][:1] == ["TEST:1"]
+    assert "screened word 'fazlurrehman' read as 'fazl ur rehman'" in hits[0].breakdown.notes
