@@ -221,9 +221,9 @@ def _alternatives(
                 found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
             elif _part(index, head) and (linked := _linked_name(index, tail)):
                 link, rest = linked
-                parts = (head, link, rest) if link in vocab else (head, rest)
+                compound = (head, link, rest) if link in vocab else (head, rest)
                 how = f"screened word '{token}' read as '{head} {link} {rest}'"
-                found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
+                found.append(((*tokens[:i], *compound, *tokens[i + 1 :]), how))
     return found[:_MAX_READINGS]
 
 
