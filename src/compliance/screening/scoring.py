@@ -159,6 +159,11 @@ def _dob_relation(query: PartialDate, dob: DateOfBirth, tolerance: int) -> tuple
     return 0, f"{distance} years apart ({dob})"
 
 
+def dob_agrees_exactly(query: PartialDate | None, listed: Sequence[DateOfBirth]) -> bool:
+    """The full screened date of birth is one the listing gives, day for day."""
+    return query is not None and any(_dob_relation(query, d, 0)[0] == 3 for d in listed)
+
+
 def dob_factor(
     query: PartialDate | None, listed: Sequence[DateOfBirth], config: ScreeningConfig
 ) -> tuple[float, str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
@@ -29,6 +29,7 @@ from compliance.screening.normalise import (
 )
 from compliance.screening.scoring import (
     NameScore,
+    dob_agrees_exactly,
     dob_factor,
     entity_type_factor,
     missing_weight,
@@ -492,7 +493,13 @@ class Screener:
                 continue
             entity, listed_name, alias_type, listed = index.record(rec)
             organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
-            found = self._best_reading(index, rec, readings, listed, organisation, acronyms)
+            # a date of birth or an ID number that agrees tells this person from others of
+            # the same common names: missing middle names weigh as usual again
+            corroborated = dob_agrees_exactly(query_dob, entity.dates_of_birth) or (
+                bool(query_ids) and _id_factor(query_ids, entity.remarks, config)[0] > 0
+            )
+            common = frozenset() if corroborated else index.common_tokens
+            found = self._best_reading(index, rec, readings, listed, organisation, acronyms, common)
             if found is None:
                 continue
             reading, name_score = found
@@ -521,6 +528,15 @@ class Screener:
                 name_score.unmatched_listed or name_score.unmatched_query
             ):
                 notes.append("only common names shared: missing names count fully")
+            elif (
+                corroborated
+                and (name_score.unmatched_listed or name_score.unmatched_query)
+                and all(m.listed_token in index.common_tokens for m in name_score.matched)
+            ):
+                notes.append(
+                    "only common names shared, but the date of birth or an ID number agrees: "
+                    "missing names weigh as they do for other names"
+                )
             confirmed = factors[0][0] > 0 or factors[1][0] > 0 or ids[0] > 0
             capped: float | None = None
             if name_score.common_only and not confirmed:
@@ -591,6 +607,7 @@ class Screener:
         listed: list[str],
         organisation: bool,
         acronyms: Mapping[int, tuple[str, ...]],
+        common: Container[str],
     ) -> tuple[_Reading, NameScore] | None:
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
@@ -637,7 +654,7 @@ class Screener:
                 reading.expansions,
                 listed,
                 config,
-                index.common_tokens,
+                common,
                 at_least=config.min_name_score,
                 # a name in Arabic letters writes no vowels: its short words cannot agree
                 # letter for letter with a listed company's ("طارق": "tark", "TARIQ")

@@ -170,3 +170,16 @@ def test_a_compound_name_written_as_one_word_is_read_in_its_three_parts() -> Non
     hits = screener.screen("Fazlurrehman Khalil")
     assert [h.entity_id for h in hits][:1] == ["TEST:1"]
     assert "screened word 'fazlurrehman' read as 'fazl ur rehman'" in hits[0].breakdown.notes
+
+
+def test_an_exact_date_of_birth_lets_common_names_with_a_missing_middle_name_hit() -> None:
+    """ "Juan Morales" is every other Juan Morales, so the missing "Carlos Cuartes" counts
+    fully; with the listed date of birth, day for day, it is this one (a review hit), and
+    with another date it is not."""
+    screener = _screener(Make.person("1", "CUARTES MORALES, Juan Carlos", dob="1968-11-09"))
+    assert screener.screen("Juan Morales") == []
+    assert screener.screen("Juan Morales", dob="1968") == []
+    hits = screener.screen("Juan Morales", dob="1968-11-09")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert any("the date of birth or an ID number agrees" in n for n in hits[0].breakdown.notes)
+    assert screener.screen("Juan Morales", dob="1971-03-02") == []
