@@ -113,8 +113,13 @@ def score_name(
         aligned.append(pair)
         total += sim
     strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
-    missing_q = missing_weight(len(query), used_q, config, strict)
-    missing_c = missing_weight(len(listed), used_c, config, strict, second_surname and not strict)
+    # a name part on each side that matches nothing on the other ("Abu Hafs" / "Abu Hamza")
+    # is a different name, not one left out: it weighs fully wherever it stands
+    differs = len(used_q) < len(query) and len(used_c) < len(listed)
+    missing_q = missing_weight(len(query), used_q, config, strict or differs)
+    missing_c = missing_weight(
+        len(listed), used_c, config, strict or differs, second_surname and not strict
+    )
     q_cov = total / (len(aligned) + missing_q) if aligned else 0.0
     c_cov = total / (len(aligned) + missing_c) if aligned else 0.0
     score = 100.0 * (q_cov + c_cov) / 2

@@ -37,6 +37,7 @@ from compliance.screening.scoring import (
     number_factor,
     score_name,
 )
+from compliance.screening.similarity import letter_similarity
 from compliance.screening.translit import has_abjad
 
 _FALLBACK_BELOW = 5  # fewer candidates sharing two words: look for one shared rare word
@@ -245,9 +246,10 @@ def _linked_name(index: ScreeningIndex, tail: str) -> tuple[str, str] | None:
 
 def _joined_spelling(index: ScreeningIndex, joined: str) -> str | None:
     """The listed single word that two screened words joined together spell, nearly: the
-    closest listed spelling at least ``_FUZZY_JOIN_SIMILARITY`` alike, if any."""
-    for spelling, sim in index.expand(joined, _FUZZY_JOIN_SIMILARITY, 1).items():
-        if sim >= _FUZZY_JOIN_SIMILARITY and spelling != joined:
+    closest listed spelling at least ``_FUZZY_JOIN_SIMILARITY`` alike letter for letter
+    (not merely sharing a beginning: "miguellee" is not "miguel"), if any."""
+    for spelling in index.expand(joined, _FUZZY_JOIN_SIMILARITY, 3):
+        if spelling != joined and letter_similarity(joined, spelling) >= _FUZZY_JOIN_SIMILARITY:
             return spelling
     return None
 

@@ -183,3 +183,19 @@ def test_an_exact_date_of_birth_lets_common_names_with_a_missing_middle_name_hit
     assert [h.entity_id for h in hits] == ["TEST:1"]
     assert any("the date of birth or an ID number agrees" in n for n in hits[0].breakdown.notes)
     assert screener.screen("Juan Morales", dob="1971-03-02") == []
+
+
+def test_a_different_name_in_the_middle_is_not_a_name_left_out() -> None:
+    """ "Abu Hafs al-Masri" leaves nothing out of "Abu Hamza al-Masri": Hafs and Hamza are
+    two names, weighing fully, not a missing middle name weighing little."""
+    screener = _screener(Make.person("1", "AL-MASRI, Abu Hamza"))
+    assert screener.screen("AL-MASRI, Abu Hafs") == []
+    # left out, a middle name still weighs little
+    hit = screener.screen("Abu al-Masri")
+    assert [h.entity_id for h in hit] == ["TEST:1"]
+
+
+def test_two_words_joined_are_not_a_listed_word_they_only_begin() -> None:
+    """ "Miguel Lee" joined is "miguellee", which begins like "miguel" but is not it."""
+    screener = _screener(Make.person("1", "MIGUEL"))
+    assert screener.screen("Miguel Lee") == []
