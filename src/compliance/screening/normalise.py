@@ -105,6 +105,25 @@ andrei andrey andriy
 nikolai nikolay mykola
 evgeni evgeny evgeniy yevgeny yevgeniy yevgeni
 mikhail mikhael mykhailo
+vladimir volodymyr volodimir
+elena yelena olena
+igor ihor
+oleg oleh
+gennadi gennady gennadiy hennadiy hennadii
+pavel pavlo
+petr pyotr petro
+grigori grigory grigoriy hryhoriy
+vasili vasily vasiliy vasyl
+anatoli anatoly anatoliy
+valeri valery valeriy
+vitali vitaly vitaliy
+maksim maxim maksym
+kirill kyrylo
+bogdan bohdan
+georgi georgy georgiy heorhiy
+tatiana tatyana tetiana
+natalia natalya nataliya
+olga olha
 """
 
 

@@ -196,6 +196,11 @@ def _alternatives(
             )
             found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
     for i, token in enumerate(tokens):
+        if len(token) >= 4 and token not in vocab:
+            for article in sorted(_ARTICLES):  # "al-Arifi" (the article dropped) for "ALARIFI"
+                if (joined := article + token) in vocab:
+                    how = f"article joined as listed: '{token}' read as '{joined}'"
+                    found.append(((*tokens[:i], joined, *tokens[i + 1 :]), how))
         if len(token) < 5:
             continue
         rest = token[2:]

@@ -199,3 +199,17 @@ def test_two_words_joined_are_not_a_listed_word_they_only_begin() -> None:
     """ "Miguel Lee" joined is "miguellee", which begins like "miguel" but is not it."""
     screener = _screener(Make.person("1", "MIGUEL"))
     assert screener.screen("Miguel Lee") == []
+
+
+def test_an_article_dropped_from_the_screened_name_is_found_joined_in_the_listed_one() -> None:
+    screener = _screener(Make.person("1", "ALARIFI, Naif Hassan"))
+    hits = screener.screen("AL-ARIFI, Naif Hassan")
+    assert [(h.entity_id, h.score) for h in hits] == [("TEST:1", 100.0)]
+    assert "article joined as listed: 'arifi' read as 'alarifi'" in hits[0].breakdown.notes
+
+
+def test_ukrainian_and_russian_forms_of_a_given_name_are_one_name() -> None:
+    screener = _screener(Make.person("1", "VYSOTSKY, Vladimir Yurievich"))
+    hits = screener.screen("VYSOTSKYI, Volodymyr Yuriyovych")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    assert normalise_name("Олена Зеленська") == ("elena", "zelenska")
