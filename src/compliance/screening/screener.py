@@ -303,6 +303,25 @@ def _how(match: TokenMatch, abjad: bool) -> str:
     return "spelling"
 
 
+# Marks a record found by a one-word name that is its distinctive first word (in the
+# retrieval's map of one-word matches: initials (), joined word beginnings (parts ...)).
+_FIRST_WORD = ("",)
+
+
+def _first_word_score(
+    reading: _Reading, listed: Sequence[str], config: ScreeningConfig
+) -> NameScore:
+    return NameScore(
+        score=config.first_word_score,
+        query_coverage=1.0,
+        listed_coverage=1.0 / len(listed),
+        matched=(TokenMatch(reading.tokens[0], listed[0], 1.0, "distinctive first word"),),
+        unmatched_query=(),
+        unmatched_listed=tuple(listed[1:]),
+        common_only=False,
+    )
+
+
 def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningConfig) -> NameScore:
     return NameScore(
         score=config.acronym_score,
@@ -315,6 +334,7 @@ def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningCo
     )
 
 
+_MIN_FIRST_WORD = 5  # a one-word name matched as a listed company's first word
 _MIN_BEGINNINGS_WORD = 6  # shorter words join word beginnings by chance ("ALCO")
 _MAX_BEGINNINGS = 12  # names checked per way of splitting off the first two words' letters
 
@@ -644,7 +664,13 @@ class Screener:
             if len(reading.tokens) == 1 and len(listed) != 1:
                 parts = acronyms.get(rec)
                 if parts is not None:
-                    if parts:
+                    if parts == _FIRST_WORD:
+                        acronym = _first_word_score(reading, listed, config)
+                        how = (
+                            "the screened word is the first word of the listed name, and no "
+                            "other listed entity's names use it"
+                        )
+                    elif parts:
                         acronym = _beginnings_score(reading, listed, parts, config)
                         how = (
                             "the screened word joins the beginnings of the listed name's "
@@ -776,6 +802,14 @@ class Screener:
                     parts := joined_beginnings(tokens[0], index.written_words(rec))
                 ):
                     acronyms[rec] = tuple(parts)
+        if (
+            len(tokens) == 1
+            and len(tokens[0]) >= _MIN_FIRST_WORD
+            and tokens[0].isalpha()
+            and entity_type is not EntityType.PERSON
+        ):
+            for rec in index.first_word_records(tokens[0], config.max_token_postings):
+                acronyms.setdefault(rec, _FIRST_WORD)
         few = len(counts) < _FALLBACK_BELOW
         rare: Counter[int] = Counter()
         for reading in readings:

@@ -213,3 +213,30 @@ def test_ukrainian_and_russian_forms_of_a_given_name_are_one_name() -> None:
     hits = screener.screen("VYSOTSKYI, Volodymyr Yuriyovych")
     assert [h.entity_id for h in hits] == ["TEST:1"]
     assert normalise_name("Олена Зеленська") == ("elena", "zelenska")
+
+
+def test_each_part_of_a_listed_name_written_with_a_slash_is_a_name() -> None:
+    screener = _screener(
+        Make.organisation("1", "ALLIED DEMOCRATIC FORCES", "ADF/NALU"),
+        Make.organisation("2", "MAERSK A/S"),
+    )
+    assert [h.entity_id for h in screener.screen("NALU")] == ["TEST:1"]
+    assert screener.screen("S") == []  # "A/S" is a legal form, not two names
+
+
+def test_a_one_word_name_that_is_the_distinctive_first_word_of_a_listed_company_hits() -> None:
+    """ "GOLFRATE" is the first word of every name of one listed group and of no other
+    listed entity's: a review hit that says so. A first word other entities use too
+    ("GLOBAL") or a person's name is not."""
+    screener = _screener(
+        Make.organisation("1", "GOLFRATE HOLDINGS (ANGOLA) LDA", "GOLFRATE AFRICA"),
+        Make.organisation("2", "GLOBAL TRADING"),
+        Make.organisation("3", "GLOBAL SHIPPING"),
+        Make.person("4", "HOLDEN, Marcus"),
+    )
+    hits = screener.screen("GOLFRATE")
+    assert [(h.entity_id, h.score) for h in hits] == [("TEST:1", 86.0)]
+    assert hits[0].breakdown.matched_tokens[0].how == "distinctive first word"
+    assert screener.screen("GLOBAL") == []
+    assert screener.screen("Golfrate", entity_type=EntityType.PERSON) == []
+    assert screener.screen("Marcus") == []
