@@ -319,22 +319,48 @@ def normalise_name(
     company legal forms aside; pass False for a person, whose surname may be spelt like
     one ("Sabrina Sá", "Mohammed Sad").
     """
+    folded = _folded(text, surname_first)
+    tokens = _steps(folded, legal_forms)
+    return _without_org_types(tokens) if legal_forms else tokens
+
+
+def normalise_name_both_ways(text: str, *, surname_first: bool = True) -> tuple[
+    tuple[str, ...], tuple[str, ...]
+]:  # fmt: skip
+    """``normalise_name`` with legal forms set aside and without, folding the words once."""
+    folded = _folded(text, surname_first)
+    return _without_org_types(_steps(folded, True)), _steps(folded, False)
+
+
+def _folded(text: str, surname_first: bool) -> list[str]:
     if surname_first:
         text = reorder_surname_first(text)
-    tokens = normalise_tokens(text.split(), legal_forms=legal_forms)
-    if legal_forms and len(tokens) >= 2:
-        # Legal forms of every country, in full or abbreviated (rigour's organisation types:
-        # "obshchestvo s ogranichennoy otvetstvennostyu", "s de rl de cv", "aktsionernoe
-        # obshchestvo"), beyond the short list above; a name is never emptied.
-        text = " ".join(tokens)
-        found = [f for f, generic in extract_org_types(text, generic=True) if generic in _COMPANY]
-        if found:
-            padded = f" {text} "
-            for form in found:
-                padded = padded.replace(f" {form} ", " ")
-            kept = padded.split()
-            if kept:
-                return tuple(kept)
+    return [t for w in text.split() for t in fold_word(w)]
+
+
+def _steps(folded: list[str], legal_forms: bool) -> tuple[str, ...]:
+    if not folded:
+        return ()
+    if _TOKENS_ACTED_ON.isdisjoint(folded):  # most names: no step changes a token
+        return tuple(folded)
+    return token_steps(list(folded), legal_forms=legal_forms)
+
+
+def _without_org_types(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Legal forms of every country, in full or abbreviated (rigour's organisation types:
+    "obshchestvo s ogranichennoy otvetstvennostyu", "s de rl de cv", "aktsionernoe
+    obshchestvo"), beyond the short list above; a name is never emptied."""
+    if len(tokens) < 2:
+        return tokens
+    text = " ".join(tokens)
+    found = [f for f, generic in extract_org_types(text, generic=True) if generic in _COMPANY]
+    if found:
+        padded = f" {text} "
+        for form in found:
+            padded = padded.replace(f" {form} ", " ")
+        kept = padded.split()
+        if kept:
+            return tuple(kept)
     return tokens
 
 

@@ -26,6 +26,7 @@ from compliance.screening.normalise import (
     consonant_skeleton,
     legal_forms,
     normalise_name,
+    normalise_name_both_ways,
 )
 from compliance.screening.scoring import (
     NameScore,
@@ -188,6 +189,8 @@ def _alternatives(
         elif (
             len(joined) >= _MIN_FUZZY_JOIN
             and min(len(tokens[i]), len(tokens[i + 1])) >= 3
+            # two names in their own right ("john smith") are two words
+            and not (index.is_known_name(tokens[i]) and index.is_known_name(tokens[i + 1]))
             and (spelling := _joined_spelling(index, joined))
         ):
             how = (
@@ -222,11 +225,13 @@ def _alternatives(
             continue
         for k in range(2, len(token) - 1):
             head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
-            if _part(index, head) and (_part(index, tail) or tail in FILLER_WORDS):
+            if not _part(index, head):
+                continue
+            if _part(index, tail) or tail in FILLER_WORDS:
                 parts = (head, tail) if tail in vocab else (head,)
                 how = f"screened word '{token}' read as '{head} {tail}'"
                 found.append(((*tokens[:i], *parts, *tokens[i + 1 :]), how))
-            elif _part(index, head) and (linked := _linked_name(index, tail)):
+            elif len(tail) >= 5 and (linked := _linked_name(index, tail)):
                 link, rest = linked
                 compound = (head, link, rest) if link in vocab else (head, rest)
                 how = f"screened word '{token}' read as '{head} {link} {rest}'"
@@ -718,9 +723,14 @@ class Screener:
         one rare word; for a one-word query also organisations whose initials it spells."""
         config = self.config
         surname_first = entity_type in (None, EntityType.PERSON, EntityType.UNKNOWN)
-        tokens = normalise_name(
-            name, surname_first=surname_first, legal_forms=entity_type is not EntityType.PERSON
-        )
+        unknown = entity_type in (None, EntityType.UNKNOWN)
+        if unknown:
+            tokens, whole = normalise_name_both_ways(name)
+        else:
+            tokens = normalise_name(
+                name, surname_first=surname_first, legal_forms=entity_type is not EntityType.PERSON
+            )
+            whole = tokens
         if not tokens:
             return [], [], {}, 0
         abjad = has_abjad(name)
@@ -728,19 +738,14 @@ class Screener:
         alternatives = [
             (alt, how, tokens, False) for alt, how in _alternatives(index, tokens, abjad)
         ]
-        if entity_type in (None, EntityType.UNKNOWN):
-            whole = normalise_name(name, surname_first=True, legal_forms=False)
-            if whole != tokens:  # a legal form, or a surname spelt like one
-                set_aside = " ".join(t for t in whole if t not in tokens)
-                alternatives = [
-                    (whole, "", whole, False),
-                    (tokens, f"'{set_aside}' set aside as a company's legal form", tokens, True),
-                    *((alt, how, tokens, True) for alt, how, _, _ in alternatives[1:]),
-                    *(
-                        (alt, how, whole, False)
-                        for alt, how in _alternatives(index, whole, abjad)[1:]
-                    ),
-                ][: _MAX_READINGS + 1]
+        if unknown and whole != tokens:  # a legal form, or a surname spelt like one
+            set_aside = " ".join(t for t in whole if t not in tokens)
+            alternatives = [
+                (whole, "", whole, False),
+                (tokens, f"'{set_aside}' set aside as a company's legal form", tokens, True),
+                *((alt, how, tokens, True) for alt, how, _, _ in alternatives[1:]),
+                *((alt, how, whole, False) for alt, how in _alternatives(index, whole, abjad)[1:]),
+            ][: _MAX_READINGS + 1]
         readings = []
         for alternative, how, base, companies_only in alternatives:
             expansions = self._expand(index, alternative, abjad)
