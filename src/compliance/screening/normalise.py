@@ -142,6 +142,7 @@ VARIANTS = _variant_map()
 # "abd al-Rahman", "abdul Rahman", "abdel Aziz" -> one token ("abdulrahman", "abdulaziz").
 _ABD_PREFIXES = _words("abd abdul abdel abdal abdoul abdu abdil")
 _ABD_LINKS = _words("al el ul ar ur er as us an ad")
+_GLUED_LINKS = ("al", "el", "ul")
 
 _SPECIAL_LETTERS = str.maketrans(
     {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
@@ -233,7 +234,10 @@ def _merge_abd(tokens: list[str]) -> list[str]:
             j = i + 1
             if tokens[j] in _ABD_LINKS and j + 1 < len(tokens):
                 j += 1
-            out.append("abdul" + tokens[j])
+            rest = tokens[j]
+            if rest[:2] in _GLUED_LINKS and len(rest) >= 5:  # "abd alsalam" as "abd al salam"
+                rest = rest[2:]
+            out.append("abdul" + rest)
             i = j + 1
         else:
             out.append(token)
@@ -292,7 +296,10 @@ def token_steps(tokens: list[str], *, legal_forms: bool = True) -> tuple[str, ..
     tokens = _merge_abd(tokens)
     # Particles go unless the name would be left with one short word: "DE LA RUE" is not
     # "Rue", nor "VAN DER BERG" every Berg.
-    without_fillers = _without(tokens, _FILLERS)
+    # ... and a single letter first is an initial ("Y. Chol Kim"), not the Spanish "y"
+    without_fillers = [
+        t for k, t in enumerate(tokens) if t not in _FILLERS or (k == 0 and len(t) == 1)
+    ] or tokens
     lone_short = len(without_fillers) == 1 and len(without_fillers[0]) <= _LONE_WORD_MAX
     tokens = tokens if lone_short else without_fillers
     tokens = _numerals(tokens)

@@ -240,3 +240,19 @@ def test_a_one_word_name_that_is_the_distinctive_first_word_of_a_listed_company_
     assert screener.screen("GLOBAL") == []
     assert screener.screen("Golfrate", entity_type=EntityType.PERSON) == []
     assert screener.screen("Marcus") == []
+
+
+def test_abd_with_its_article_written_joined_is_one_name_as_with_it_apart() -> None:
+    assert normalise_name("'ABD ALSALAM, Ashraf") == normalise_name("'ABD AL-SALAM, Ashraf")
+    assert normalise_name("Abd Allah Azzam") == ("abdullah", "azzam")
+    assert normalise_name("Abd Alim Khan")[0] == "abdulalim"  # "alim" is the name itself
+
+
+def test_a_first_single_letter_y_is_an_initial_not_the_spanish_and() -> None:
+    assert normalise_name("Y. Chol Kim") == ("y", "chol", "kim")
+    assert normalise_name("Juan y Maria") == ("juan", "maria")
+    screener = _screener(Make.person("1", "KIM, Yong Chol"))
+    hits = screener.screen("Y. Chol Kim")
+    assert [h.entity_id for h in hits] == ["TEST:1"]
+    matched = {(m.query_token, m.listed_token) for m in hits[0].breakdown.matched_tokens}
+    assert ("y", "yong") in matched
