@@ -366,7 +366,8 @@ class ScreeningIndex:
                 if sim >= min_similarity:
                     found[other] = sim
         # equally close spellings: those with the same sound key first ("umran": "omran"
-        # before "urban"), then in alphabetical order
+        # before "urban"), then in alphabetical order, so that which are kept never depends
+        # on the order of a set (Python's string hashing differs from process to process)
         best = dict(
             sorted(found.items(), key=lambda kv: (-kv[1], phonetic_key(kv[0]) != sound, kv[0]))[
                 :limit
@@ -412,7 +413,7 @@ class ScreeningIndex:
                     other = self.vocab_tokens[tid]
                     if other not in found:
                         found[other] = 0.72 + 0.1 * letter_similarity(token, other)
-        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+        best = dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
         if len(self._skeleton_cache) >= _CACHE_LIMIT:
             self._skeleton_cache.clear()
         self._skeleton_cache[key] = best

@@ -207,7 +207,12 @@ def _alternatives(
         if len(token) < 5:
             continue
         rest = token[2:]
-        if token[:2] in _ARTICLES and len(rest) >= 3 and rest in vocab:
+        if (
+            token[:2] in _ARTICLES
+            and len(rest) >= 3
+            and rest in vocab
+            and not index.is_known_name(token)  # "elena" is not "el ena"
+        ):
             how = f"article written joined: '{token}' read as '{token[:2]} {rest}'"
             found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
             continue

@@ -114,9 +114,16 @@ def test_a_company_named_in_arabic_letters_matches_its_short_words_by_consonants
     assert [h.entity_id for h in screener.screen("TARK GIDAR GROUP")] == []
 
 
+def test_a_known_name_beginning_like_an_article_is_not_split() -> None:
+    """ "Elena" is a name, not "el" + "ena"."""
+    screener = _screener(Make.person("1", "CABDILAAHI FERREIRA, Ena"))
+    assert screener.screen("Elena Ferreira") == []
+
+
 def test_equally_close_spellings_that_sound_alike_come_first() -> None:
     """When more listed spellings are equally close than are kept, the one with the same
-    sound ("umran": "omran") is kept before those that only share letters."""
+    sound ("umran": "omran") is kept before those that only share letters, and the others
+    in alphabetical order (never in the order of a set, which changes between processes)."""
     words = ["DURAN", "GUMAN", "HUMAN", "HURAN", "KURAN", "MORAN", "NUMAN", "OMRAN"]
     screener = _screener(*(Make.person(str(n), f"KARIM {w}") for n, w in enumerate(words)))
     index = screener.index
