@@ -46,11 +46,11 @@ _FALLBACK_SIMILARITY = 0.85
 _MAX_RARE = 25  # records found by one shared word that are scored, most words shared first
 _RARE_POSTINGS = 12  # a word in at most this many names: its names are always scored
 _MAX_READINGS = 4
-_ABJAD_PAIR_EXPANSIONS = 10
+_ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabic letters
 # Listed spellings kept per word of a name in Arabic letters: its consonants fit many
 # ("rvyn": "rouine", "rayan", "ruwayn" ...); retrieval looks up only the first few, and
 # scoring a candidate finds its own spelling among all of them.
-_ABJAD_SPELLINGS = 48  # spellings per token looked up for a name in Arabic letters
+_ABJAD_SPELLINGS = 48
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 # Two screened words joined make a listed word of at least this many letters, spelt a little
 # differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
@@ -283,8 +283,8 @@ def _glued_legal_form(index: ScreeningIndex, token: str) -> tuple[str, str] | No
 
 def _joined_particle(index: ScreeningIndex, token: str) -> str | None:
     """A particle ("de", "van", "del") written joined to the listed word after it:
-    "deganado" for "de ganado". The rest must be a listed word of five letters or more
-    that is not itself the start of a known name ("delgado" stays "delgado")."""
+    "deganado" for "de ganado". The rest must be a listed word of five letters or more,
+    and the screened word not a listed or known name itself ("delgado" stays "delgado")."""
     if index.is_known_name(token) or token in index.vocab:
         return None
     for particle in _JOINED_PARTICLES:
