@@ -51,6 +51,8 @@ _ABJAD_PAIR_EXPANSIONS = 10  # spellings per token looked up for a name in Arabi
 # ("rvyn": "rouine", "rayan", "ruwayn" ...); retrieval looks up only the first few, and
 # scoring a candidate finds its own spelling among all of them.
 _ABJAD_SPELLINGS = 48
+_ABJAD_JOIN_SIMILARITY = 0.9
+_COMPOUND_ENDS = frozenset({"lh", "dn"})  # the consonants of "allah" and "din" in Arabic letters
 _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 # Two screened words joined make a listed word of at least this many letters, spelt a little
 # differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
@@ -164,10 +166,17 @@ def _alternatives(
     found: list[tuple[tuple[str, ...], str]] = [(tokens, "")]
     vocab = index.vocab
 
-    def listed_word(word: str) -> bool:
+    def listed_word(word: str, second: str) -> bool:
         if word in vocab:
             return True
-        return abjad and bool(index.expand_skeleton(word, 1))
+        if not abjad:
+            return False
+        # two words in Arabic letters read as one listed word by its consonants: a compound
+        # name ending in Allah or al-Din ("رحمت الله": Rahmatullah), or letters close
+        # enough that a given name and a family name ("رها الوندی", Raha Alvandi) do not
+        # make one ("Ruhinda") by chance
+        least = 0.0 if consonant_skeleton(second) in _COMPOUND_ENDS else _ABJAD_JOIN_SIMILARITY
+        return any(sim >= least for sim in index.expand_skeleton(word, 1).values())
 
     if len(tokens) >= 3 and (whole := "".join(tokens)) in vocab:
         found.append(((whole,), f"screened words read as one, '{whole}'"))
@@ -183,7 +192,7 @@ def _alternatives(
             )
     for i in range(len(tokens) - 1):
         joined = tokens[i] + tokens[i + 1]
-        if len(tokens[i]) > 1 and len(tokens[i + 1]) > 1 and listed_word(joined):
+        if len(tokens[i]) > 1 and len(tokens[i + 1]) > 1 and listed_word(joined, tokens[i + 1]):
             how = f"screened words '{tokens[i]} {tokens[i + 1]}' read as one, '{joined}'"
             found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
         elif (

@@ -263,3 +263,11 @@ def test_a_first_single_letter_y_is_an_initial_not_the_spanish_and() -> None:
     assert [h.entity_id for h in hits] == ["TEST:1"]
     matched = {(m.query_token, m.listed_token) for m in hits[0].breakdown.matched_tokens}
     assert ("y", "yong") in matched
+
+
+def test_two_words_in_arabic_letters_make_one_listed_word_only_when_they_should() -> None:
+    """ "رحمت الله" is the compound name Rahmatullah; "رها الوندی" (Raha Alvandi) is a given
+    name and a family name, not "Ruhinda", whose consonants they happen to share."""
+    screener = _screener(Make.person("1", "RAHMATULLAH SHAH NAWAZ"), Make.person("2", "RUHINDA"))
+    assert [h.entity_id for h in screener.screen("رحمت الله شاه نواز")] == ["TEST:1"]
+    assert screener.screen("رها الوندی") == []
