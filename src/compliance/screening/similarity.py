@@ -17,7 +17,8 @@ _MIN_PHONETIC_KEY = 2
 _JW_DISCOUNT = 0.06
 # In a word of four letters or fewer one letter is a quarter of it ("yuki" / "yuri", "olga" /
 # "oleg" are two names): Jaro-Winkler's reward for the shared beginning counts from five
-# letters on, or where one word only adds letters at the end of the other ("atar"/"atari").
+# letters on, or where one word only adds a letter at the end of the other ("atar"/"atari";
+# "mans" is not "mansha").
 _JW_MIN_LENGTH = 5
 
 
@@ -29,7 +30,9 @@ def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
     if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
         return 0.0
     sim = Levenshtein.normalized_similarity(a, b)
-    if min(len(a), len(b)) >= _JW_MIN_LENGTH or a.startswith(b) or b.startswith(a):
+    if min(len(a), len(b)) >= _JW_MIN_LENGTH or (
+        abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
+    ):
         sim = max(sim, JaroWinkler.similarity(a, b) - _JW_DISCOUNT)
     if sound_alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
         key = phonetic_key(a)

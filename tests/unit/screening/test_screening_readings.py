@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from compliance.screening import Entity, EntityType, Screener
 from compliance.screening.normalise import normalise_name
+from compliance.screening.similarity import token_similarity
 
 from .conftest import Make
 
@@ -271,3 +272,12 @@ def test_two_words_in_arabic_letters_make_one_listed_word_only_when_they_should(
     screener = _screener(Make.person("1", "RAHMATULLAH SHAH NAWAZ"), Make.person("2", "RUHINDA"))
     assert [h.entity_id for h in screener.screen("رحمت الله شاه نواز")] == ["TEST:1"]
     assert screener.screen("رها الوندی") == []
+
+
+def test_a_short_word_is_not_a_spelling_of_a_longer_name_it_begins() -> None:
+    """ "Mans" begins "Mansha" but is not it: a shared beginning counts for a short word only
+    when the longer adds one letter ("Atar" / "Atari")."""
+    assert token_similarity("mans", "mansha") < 0.8
+    assert token_similarity("atar", "atari") >= 0.8
+    screener = _screener(Make.person("1", "MANSHA, Muhammad Ashraf"))
+    assert screener.screen("Mohamed Mans") == []
