@@ -39,9 +39,6 @@ class ScreeningConfig:
     max_token_postings: int = 300
     # A one-word query equal to the initials of a listed organisation's name scores this.
     acronym_score: float = 86.0
-    # A one-word query equal to the first word of a listed organisation's name, a word no
-    # other listed entity uses ("GOLFRATE" for "GOLFRATE HOLDINGS (ANGOLA) LDA"), scores this.
-    first_word_score: float = 86.0
     max_hits: int = 20
     # Secondary factors, in score points (0..100 scale).
     dob_exact_bonus: float = 8.0

@@ -90,12 +90,11 @@ def _initials_key(tokens: Sequence[str]) -> int:
 
 
 def _slash_parts(name: str) -> list[str]:
-    """The names of a listed "ADF/NALU": each part of three letters or more, when every part
-    has that many ("MAERSK A/S" is one name)."""
-    if "/" not in name:
-        return []
-    parts = [part.strip() for part in name.split("/")]
-    if len(parts) < 2 or any(sum(ch.isalnum() for ch in part) < 3 for part in parts):
+    """The two names of a listed alias written "ADF/NALU": single words of three letters or
+    more on both sides. Anything else is one name ("MAERSK A/S", "J/V CORPORATION",
+    "HARAKAT UL-JIHAD-I-ISLAMI/BANGLADESH": the part after the slash is no name alone)."""
+    parts = name.strip().split("/")
+    if len(parts) != 2 or any(len(p) < 3 or not p.isalnum() for p in parts):
         return []
     return parts
 
@@ -130,7 +129,6 @@ class ScreeningIndex:
         self.vocab_tokens: list[str] = []
         self.common_tokens: frozenset[str] = COMMON_NAME_TOKENS
         self._known: frozenset[str] = frozenset()
-        self._owner = array("i")
         self._pair_keys = array("Q")
         self._pair_recs = array("I")
         self._single: dict[int, array[int]] = {}
@@ -244,17 +242,6 @@ class ScreeningIndex:
             elif len(tokens) >= 2:
                 initials_keys.append((_initials_key(tokens) << rec_bits) | rec)
         self.vocab_tokens = list(vocab)
-        owner = array("i", [-2]) * len(vocab)  # the one entity whose names use a token, or -1
-        rec_entity = self.rec_entity
-        for rec, record_ids in enumerate(token_ids):
-            entity_no = rec_entity[rec]
-            for tid in record_ids:
-                held = owner[tid]
-                if held == -2:
-                    owner[tid] = entity_no
-                elif held != entity_no:
-                    owner[tid] = -1
-        self._owner = owner
         frequency: Counter[int] = Counter()
         for record_ids in token_ids:
             frequency.update(set(record_ids))
@@ -450,20 +437,6 @@ class ScreeningIndex:
         for at in range(2, len(word) - 1):
             found.extend(self._beginnings.get(word[:2] + word[at : at + 2], ())[:cap])
         return found
-
-    def first_word_records(self, token: str, cap: int) -> list[int]:
-        """Organisation names of two words or more that begin with ``token``, when no other
-        listed entity's names use it ("GOLFRATE" of "GOLFRATE HOLDINGS (ANGOLA) LDA")."""
-        tid = self.vocab.get(token)
-        if tid is None or self._owner[tid] < 0:
-            return []
-        if self.entities[self._owner[tid]].entity_type in (EntityType.PERSON, EntityType.UNKNOWN):
-            return []
-        postings = self.token_postings(token, cap)
-        if postings is None:
-            return []
-        first = token + " "
-        return [rec for rec in postings if self.rec_tokens[rec].startswith(first)]
 
     def acronym_records(self, token: str) -> list[int]:
         """Organisation names (three words or more) whose initials spell ``token``."""

@@ -322,25 +322,6 @@ def _how(match: TokenMatch, abjad: bool) -> str:
     return "spelling"
 
 
-# Marks a record found by a one-word name that is its distinctive first word (in the
-# retrieval's map of one-word matches: initials (), joined word beginnings (parts ...)).
-_FIRST_WORD = ("",)
-
-
-def _first_word_score(
-    reading: _Reading, listed: Sequence[str], config: ScreeningConfig
-) -> NameScore:
-    return NameScore(
-        score=config.first_word_score,
-        query_coverage=1.0,
-        listed_coverage=1.0 / len(listed),
-        matched=(TokenMatch(reading.tokens[0], listed[0], 1.0, "distinctive first word"),),
-        unmatched_query=(),
-        unmatched_listed=tuple(listed[1:]),
-        common_only=False,
-    )
-
-
 def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningConfig) -> NameScore:
     return NameScore(
         score=config.acronym_score,
@@ -353,7 +334,6 @@ def _acronym_score(reading: _Reading, listed: Sequence[str], config: ScreeningCo
     )
 
 
-_MIN_FIRST_WORD = 5  # a one-word name matched as a listed company's first word
 _MIN_BEGINNINGS_WORD = 6  # shorter words join word beginnings by chance ("ALCO")
 _MAX_BEGINNINGS = 12  # names checked per way of splitting off the first two words' letters
 
@@ -659,7 +639,12 @@ class Screener:
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = any(len(t) == 1 for t in listed)
         second = bool(index.rec_second_surname[rec])
-        company = index.entities[index.rec_entity[rec]].entity_type is EntityType.ENTITY
+        # listed companies, and listed names of unknown kind (indexed with legal forms set
+        # aside like companies)
+        company = index.entities[index.rec_entity[rec]].entity_type in (
+            EntityType.ENTITY,
+            EntityType.UNKNOWN,
+        )
         for reading in readings:
             if reading.companies_only and not company:
                 continue
@@ -683,13 +668,7 @@ class Screener:
             if len(reading.tokens) == 1 and len(listed) != 1:
                 parts = acronyms.get(rec)
                 if parts is not None:
-                    if parts == _FIRST_WORD:
-                        acronym = _first_word_score(reading, listed, config)
-                        how = (
-                            "the screened word is the first word of the listed name, and no "
-                            "other listed entity's names use it"
-                        )
-                    elif parts:
+                    if parts:
                         acronym = _beginnings_score(reading, listed, parts, config)
                         how = (
                             "the screened word joins the beginnings of the listed name's "
@@ -821,14 +800,6 @@ class Screener:
                     parts := joined_beginnings(tokens[0], index.written_words(rec))
                 ):
                     acronyms[rec] = tuple(parts)
-        if (
-            len(tokens) == 1
-            and len(tokens[0]) >= _MIN_FIRST_WORD
-            and tokens[0].isalpha()
-            and entity_type is not EntityType.PERSON
-        ):
-            for rec in index.first_word_records(tokens[0], config.max_token_postings):
-                acronyms.setdefault(rec, _FIRST_WORD)
         few = len(counts) < _FALLBACK_BELOW
         rare: Counter[int] = Counter()
         for reading in readings:

@@ -224,30 +224,28 @@ def test_ukrainian_and_russian_forms_of_a_given_name_are_one_name() -> None:
 
 
 def test_each_part_of_a_listed_name_written_with_a_slash_is_a_name() -> None:
+    """ "ADF/NALU" is two names; "MAERSK A/S", "J/V CORPORATION" and "HARAKAT
+    UL-JIHAD-I-ISLAMI/BANGLADESH" are each one name: the part after the slash is no name
+    alone."""
     screener = _screener(
         Make.organisation("1", "ALLIED DEMOCRATIC FORCES", "ADF/NALU"),
         Make.organisation("2", "MAERSK A/S"),
+        Make.organisation("3", "J/V CORPORATION"),
+        Make.organisation("4", "HARAKAT UL-JIHAD-I-ISLAMI/BANGLADESH"),
     )
     assert [h.entity_id for h in screener.screen("NALU")] == ["TEST:1"]
-    assert screener.screen("S") == []  # "A/S" is a legal form, not two names
+    for word in ("S", "V", "V Corporation", "Bangladesh"):
+        assert screener.screen(word) == [], word
 
 
-def test_a_one_word_name_that_is_the_distinctive_first_word_of_a_listed_company_hits() -> None:
-    """ "GOLFRATE" is the first word of every name of one listed group and of no other
-    listed entity's: a review hit that says so. A first word other entities use too
-    ("GLOBAL") or a person's name is not."""
-    screener = _screener(
-        Make.organisation("1", "GOLFRATE HOLDINGS (ANGOLA) LDA", "GOLFRATE AFRICA"),
-        Make.organisation("2", "GLOBAL TRADING"),
-        Make.organisation("3", "GLOBAL SHIPPING"),
-        Make.person("4", "HOLDEN, Marcus"),
-    )
-    hits = screener.screen("GOLFRATE")
-    assert [(h.entity_id, h.score) for h in hits] == [("TEST:1", 86.0)]
-    assert hits[0].breakdown.matched_tokens[0].how == "distinctive first word"
-    assert screener.screen("GLOBAL") == []
-    assert screener.screen("Golfrate", entity_type=EntityType.PERSON) == []
-    assert screener.screen("Marcus") == []
+def test_a_legal_form_set_aside_from_a_name_of_unknown_kind_counts_against_listed_names_of_unknown_kind() -> (
+    None
+):
+    """Listed names of unknown kind are indexed with legal forms set aside, as companies
+    are: "ZDAS (HK) Company" is the listed ZDAS (HK) COMPANY whatever the kind."""
+    unknown = Entity("TEST:1", "TEST", "1", "v1", EntityType.UNKNOWN, "ZDAS (HK) COMPANY")
+    hits = _screener(unknown).screen("ZDAS (HK) Company")
+    assert [(h.entity_id, h.score) for h in hits] == [("TEST:1", 100.0)]
 
 
 def test_abd_with_its_article_written_joined_is_one_name_as_with_it_apart() -> None:
