@@ -238,9 +238,7 @@ def test_each_part_of_a_listed_name_written_with_a_slash_is_a_name() -> None:
         assert screener.screen(word) == [], word
 
 
-def test_a_legal_form_set_aside_from_a_name_of_unknown_kind_counts_against_listed_names_of_unknown_kind() -> (
-    None
-):
+def test_a_legal_form_set_aside_counts_against_listed_names_of_unknown_kind() -> None:
     """Listed names of unknown kind are indexed with legal forms set aside, as companies
     are: "ZDAS (HK) Company" is the listed ZDAS (HK) COMPANY whatever the kind."""
     unknown = Entity("TEST:1", "TEST", "1", "v1", EntityType.UNKNOWN, "ZDAS (HK) COMPANY")
