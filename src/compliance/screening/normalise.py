@@ -143,6 +143,15 @@ VARIANTS = _variant_map()
 _ABD_PREFIXES = _words("abd abdul abdel abdal abdoul abdu abdil")
 _ABD_LINKS = _words("al el ul ar ur er as us an ad")
 _GLUED_LINKS = ("al", "el", "ul")
+# The names of God that follow "Abd" (servant of), as romanised after an article written
+# joined ("ABD ALSALAM"): the article comes off only before one of them, since "aleem" or
+# "alim" is itself such a name ("Abdul Aleem").
+_DIVINE_NAMES = _words(
+    "lah llah salam rahman rahim aziz karim hamid majid latif wahab wahhab wahid kadir "
+    "qadir jabbar ghani hakim halim malik hadi basit razzak razzaq razak sattar samad "
+    "nasir nasser hafiz hafeez majeed kareem raheem hameed lateef ghafoor ghafur jalil "
+    "jaleel baki baqi mumin muttalib mutalib monem munim fattah rauf raouf"
+)
 
 _SPECIAL_LETTERS = str.maketrans(
     {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
@@ -191,6 +200,7 @@ def reorder_surname_first(text: str) -> str:
 _LONGEST_PHRASES_FIRST = sorted(_LEGAL_PHRASES, key=len, reverse=True)
 _PHRASE_WORDS = frozenset(word for phrase in _LEGAL_PHRASES for word in phrase)
 _SPELT_OUT = frozenset(w for w in _LEGAL_FORMS | _PHRASE_WORDS if 2 <= len(w) <= 4)
+_SPELT_OUT_TAIL = _LEGAL_FORMS | _PHRASE_WORDS
 
 
 def _strip_phrases(tokens: list[str]) -> list[str]:
@@ -208,10 +218,16 @@ def _strip_phrases(tokens: list[str]) -> list[str]:
 
 
 def _spelt_out_legal_forms(tokens: list[str]) -> list[str]:
-    """Single letters that spell a legal form read as one word: "S A DE C V" is "sa de
-    cv", "S. A." is "sa"; other single letters (initials) are left alone."""
-    out: list[str] = []
-    i = 0
+    """Single letters that spell a legal form at the end of a name, after a word, read as
+    one word: "GEOFARMA S A DE C V" is "geofarma sa de cv". Letters elsewhere are initials
+    ("A. S. Pushkin", "A & S CARRIER ...")."""
+    tail = len(tokens)  # where the trailing legal forms and single letters begin
+    while tail > 0 and (len(tokens[tail - 1]) == 1 or tokens[tail - 1] in _SPELT_OUT_TAIL):
+        tail -= 1
+    if tail == 0 or tail == len(tokens):
+        return tokens
+    out = tokens[:tail]
+    i = tail
     while i < len(tokens):
         j = i
         while j < len(tokens) and len(tokens[j]) == 1 and tokens[j].isalpha():
@@ -235,7 +251,7 @@ def _merge_abd(tokens: list[str]) -> list[str]:
             if tokens[j] in _ABD_LINKS and j + 1 < len(tokens):
                 j += 1
             rest = tokens[j]
-            if rest[:2] in _GLUED_LINKS and len(rest) >= 5:  # "abd alsalam" as "abd al salam"
+            if rest[:2] in _GLUED_LINKS and rest[2:] in _DIVINE_NAMES:  # "abd alsalam"
                 rest = rest[2:]
             out.append("abdul" + rest)
             i = j + 1

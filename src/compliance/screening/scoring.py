@@ -55,6 +55,48 @@ def missing_weight(
     return ends + min(middles, config.max_middle_weight)
 
 
+def _names_differ(
+    query: Sequence[str],
+    listed: Sequence[str],
+    aligned: Sequence[tuple[float, int, int]],
+    used_q: set[int],
+    used_c: set[int],
+    second_surname: bool,
+) -> bool:
+    """Does each name have a word the other lacks in the same place, between the same
+    matched words ("Abu [Hafs] al-Masri" / "Abu [Hamza] al-Masri")? Those are two different
+    names, not one left out. A listed second family name, and a word that begins the other
+    ("Ilyas" / "Ilyasovich", a patronymic), are not."""
+    if len(used_q) == len(query) or len(used_c) == len(listed):
+        return False
+    to_listed = {i: j for _, i, j in aligned}
+
+    def slot(position: int, matched: Sequence[int], where: Mapping[int, int] | None) -> tuple[
+        int | None, int | None
+    ]:  # fmt: skip
+        before = max((k for k in matched if k < position), default=None)
+        after = min((k for k in matched if k > position), default=None)
+        if where is None:
+            return before, after
+        return (
+            where[before] if before is not None else None,
+            where[after] if after is not None else None,
+        )
+
+    slots: dict[tuple[int | None, int | None], list[str]] = {}
+    for i, word in enumerate(query):
+        if i not in used_q:
+            slots.setdefault(slot(i, list(to_listed), to_listed), []).append(word)
+    matched_listed = list(to_listed.values())
+    for j, word in enumerate(listed):
+        if j in used_c or (second_surname and j == len(listed) - 1):
+            continue
+        for other in slots.get(slot(j, matched_listed, None), ()):
+            if not (word.startswith(other) or other.startswith(word)):
+                return True
+    return False
+
+
 def score_name(
     query: Sequence[str],
     expansions: Sequence[Mapping[str, float]],
@@ -113,9 +155,9 @@ def score_name(
         aligned.append(pair)
         total += sim
     strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
-    # a name part on each side that matches nothing on the other ("Abu Hafs" / "Abu Hamza")
-    # is a different name, not one left out: it weighs fully wherever it stands
-    differs = len(used_q) < len(query) and len(used_c) < len(listed)
+    differs = bool(aligned) and _names_differ(
+        query, listed, aligned, used_q, used_c, second_surname
+    )
     missing_q = missing_weight(len(query), used_q, config, strict or differs)
     missing_c = missing_weight(
         len(listed), used_c, config, strict or differs, second_surname and not strict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
@@ -58,11 +59,23 @@ _ARTICLES = frozenset({"al", "el"})  # "Alkhatib" for "al-Khatib"
 # differently ("tsorsecurity" / "zorsecurity"): shorter joined words match by chance.
 _MIN_FUZZY_JOIN = 8
 _FUZZY_JOIN_SIMILARITY = 0.8
-# Particles of Romance and Germanic names, longest first: "del" before "de".
-_JOINED_PARTICLES = sorted(
-    (w for w in FILLER_WORDS if len(w) >= 2 and w not in _ARTICLES and w.isalpha()),
-    key=lambda w: (-len(w), w),
+# Particles of Romance and Germanic names, longest first: "del" before "de" (not "la", "le",
+# "lo": "Lacroix" is no particle and "croix").
+_JOINED_PARTICLES = (
+    "della",
+    "das",
+    "del",
+    "den",
+    "der",
+    "dos",
+    "van",
+    "von",
+    "da",
+    "de",
+    "di",
+    "du",
 )
+_ARTICLE_WRITTEN = re.compile(r"(?i)(?:^|[^a-z])[ae]l(?:[^a-z]|$)")  # "al-Arifi", "El Sayed"
 _GLUED_LONGEST_FIRST = sorted(GLUED_LEGAL_FORMS, key=lambda f: (-len(f), f))
 
 
@@ -157,12 +170,20 @@ def _listed_bound(
 
 
 def _alternatives(
-    index: ScreeningIndex, tokens: tuple[str, ...], abjad: bool
+    index: ScreeningIndex,
+    tokens: tuple[str, ...],
+    abjad: bool,
+    *,
+    company: bool = False,
+    article_written: bool = False,
 ) -> list[tuple[tuple[str, ...], str]]:
     """The tokens, then readings with two neighbouring words joined or one word split where
     the result is a listed word (or, for an Arabic-script name, has listed consonants; or,
-    for a joined word of eight letters or more, a listed spelling: "TSOR SECURITY" for
-    "ZORSECURITY"), and a legal form written glued to a word set apart ("KHAYBARCO")."""
+    for a joined word of eight letters or more, a nearly listed spelling: "Poste Bank" for
+    "POSTBANK"). For a company's name also a legal form written glued to a word
+    ("KHAYBARCO") and a particle joined to the next word ("Deganado") set apart; when the
+    name was written with an article ("al-Arifi") or in Arabic letters, a word found with
+    the article joined as listed ("ALARIFI")."""
     found: list[tuple[tuple[str, ...], str]] = [(tokens, "")]
     vocab = index.vocab
 
@@ -208,7 +229,7 @@ def _alternatives(
             )
             found.append(((*tokens[:i], joined, *tokens[i + 2 :]), how))
     for i, token in enumerate(tokens):
-        if len(token) >= 4 and token not in vocab:
+        if (article_written or abjad) and len(token) >= 4 and token not in vocab:
             for article in sorted(_ARTICLES):  # "al-Arifi" (the article dropped) for "ALARIFI"
                 if (joined := article + token) in vocab:
                     how = f"article joined as listed: '{token}' read as '{joined}'"
@@ -225,14 +246,14 @@ def _alternatives(
             how = f"article written joined: '{token}' read as '{token[:2]} {rest}'"
             found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
             continue
-        if particle := _joined_particle(index, token):
+        if company and (particle := _joined_particle(index, token)):
             rest = token[len(particle) :]
             how = f"particle written joined: '{token}' read as '{particle} {rest}'"
             found.append(((*tokens[:i], rest, *tokens[i + 1 :]), how))
             continue
         if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
             continue
-        if glued := _glued_legal_form(index, token):
+        if company and (glued := _glued_legal_form(index, token)):
             head, form = glued
             how = f"legal form written joined: '{token}' read as '{head} {form}'"
             found.append(((*tokens[:i], head, *tokens[i + 1 :]), how))
@@ -727,18 +748,35 @@ class Screener:
         if not tokens:
             return [], [], {}, 0
         abjad = has_abjad(name)
+        article = _ARTICLE_WRITTEN.search(name) is not None
+        company = entity_type in (EntityType.ENTITY, EntityType.VESSEL, EntityType.AIRCRAFT)
         # (tokens, how, the tokens it was read from, for listed companies only)
         alternatives = [
-            (alt, how, tokens, False) for alt, how in _alternatives(index, tokens, abjad)
+            (alt, how, tokens, False)
+            for alt, how in _alternatives(
+                index, tokens, abjad, company=company, article_written=article
+            )
         ]
-        if unknown and whole != tokens:  # a legal form, or a surname spelt like one
-            set_aside = " ".join(t for t in whole if t not in tokens)
-            alternatives = [
-                (whole, "", whole, False),
-                (tokens, f"'{set_aside}' set aside as a company's legal form", tokens, True),
-                *((alt, how, tokens, True) for alt, how, _, _ in alternatives[1:]),
-                *((alt, how, whole, False) for alt, how in _alternatives(index, whole, abjad)[1:]),
-            ][: _MAX_READINGS + 1]
+        if unknown:
+            # a person's or a company's name: read as written for any listed name, and as
+            # a company's (legal forms set aside, glued ones and particles read apart) for
+            # listed companies only
+            as_written = _alternatives(index, whole, abjad, article_written=article)
+            as_company = _alternatives(index, tokens, abjad, company=True, article_written=article)
+            alternatives = [(whole, "", whole, False)]
+            if whole != tokens:  # a legal form, or a surname spelt like one
+                set_aside = " ".join(t for t in whole if t not in tokens)
+                how = f"'{set_aside}' set aside as a company's legal form"
+                alternatives.append((tokens, how, tokens, True))
+            seen = {whole, tokens}
+            for alt, how in as_company[1:]:
+                if alt not in seen and not any(alt == a for a, _ in as_written):
+                    seen.add(alt)
+                    alternatives.append((alt, how, tokens, True))
+            alternatives.extend(
+                (alt, how, whole, False) for alt, how in as_written[1:] if alt not in seen
+            )
+            alternatives = alternatives[: _MAX_READINGS + 1]
         readings = []
         for alternative, how, base, companies_only in alternatives:
             expansions = self._expand(index, alternative, abjad)
