@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from compliance.screening.config import ScreeningConfig
 from compliance.screening.hits import TokenMatch
 from compliance.screening.model import DateOfBirth, EntityType, PartialDate
+from compliance.screening.normalise import consonant_skeleton
 
 _INITIAL_SIMILARITY = 0.9
 
@@ -53,6 +54,11 @@ def missing_weight(
             else:
                 ends += weight
     return ends + min(middles, config.max_middle_weight)
+
+
+def _same_consonants(query: str, listed: str) -> bool:
+    skeleton = consonant_skeleton(listed)
+    return len(skeleton) >= 3 and skeleton == consonant_skeleton(query)
 
 
 def _names_differ(
@@ -107,6 +113,7 @@ def score_name(
     at_least: float | None = None,
     organisation: bool = False,
     second_surname: bool = False,
+    abjad: bool = False,
 ) -> NameScore | None:
     """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
     (already computed against the index vocabulary during retrieval). When every shared
@@ -137,7 +144,9 @@ def score_name(
                 sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
             elif organisation and 0 < sim < 1.0:
                 shortest = min(len(q), len(c))
-                if shortest <= config.short_word_length:
+                # in Arabic letters, which write no short vowels, the same three consonants
+                # or more ("tark" / "tarik"); "nar" is not "noor"
+                if shortest <= config.short_word_length and not (abjad and _same_consonants(q, c)):
                     sim = 0.0
             if sim:
                 pairs.append((sim, i, j))
@@ -207,8 +216,13 @@ def _dob_relation(query: PartialDate, dob: DateOfBirth, tolerance: int) -> tuple
 
 
 def dob_agrees_exactly(query: PartialDate | None, listed: Sequence[DateOfBirth]) -> bool:
-    """The full screened date of birth is one the listing gives, day for day."""
-    return query is not None and any(_dob_relation(query, d, 0)[0] == 3 for d in listed)
+    """The full screened date of birth is one the listing gives, day for day, and not the
+    1st of January, which lists and forms write when only the year is known."""
+    return (
+        query is not None
+        and (query.month, query.day) != (1, 1)
+        and any(_dob_relation(query, d, 0)[0] == 3 for d in listed)
+    )
 
 
 def dob_factor(

@@ -708,10 +708,9 @@ class Screener:
                 config,
                 common,
                 at_least=config.min_name_score,
-                # a name in Arabic letters writes no vowels: its short words cannot agree
-                # letter for letter with a listed company's ("طارق": "tark", "TARIQ")
-                organisation=organisation and not reading.abjad,
+                organisation=organisation,
                 second_surname=bool(index.rec_second_surname[rec]),
+                abjad=reading.abjad,
             )
             if name_score is not None and (best is None or name_score.score > best[1].score):
                 best = (reading, name_score)

@@ -199,6 +199,9 @@ def test_an_exact_date_of_birth_lets_common_names_with_a_missing_middle_name_hit
     assert [h.entity_id for h in hits] == ["TEST:1"]
     assert any("the date of birth or an ID number agrees" in n for n in hits[0].breakdown.notes)
     assert screener.screen("Juan Morales", dob="1971-03-02") == []
+    # the 1st of January stands for an unknown day: it tells no one apart
+    january = _screener(Make.person("2", "GARCIA, Maria Jose Fernanda", dob="1980-01-01"))
+    assert january.screen("Maria Garcia", dob="1980-01-01") == []
 
 
 def test_a_different_name_in_the_middle_is_not_a_name_left_out() -> None:
@@ -318,3 +321,10 @@ def test_readings_that_change_a_persons_word_need_the_name_to_say_so() -> None:
     assert screener.screen("Jose Luis Pacheco") == []
     assert screener.screen("Jose Luis Pacheco", entity_type=EntityType.PERSON) == []
     assert [h.entity_id for h in screener.screen("Naif Hassan al-Arifi")] == ["TEST:4"]
+
+
+def test_short_company_words_in_arabic_letters_need_their_consonants() -> None:
+    """ "نار" (Nar) and "نير" are not NOOR: two consonants are too few to tell."""
+    screener = _screener(Make.organisation("1", "NOOR TRADING"))
+    assert screener.screen("نار ترادينغ") == []
+    assert screener.screen("نير ترادينغ") == []
