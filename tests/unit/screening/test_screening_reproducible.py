@@ -34,10 +34,12 @@ lists = [
 screener = Screener(lists)
 queries = sorted({(r["query"], r["query_type"]) for r in rows})
 print(json.dumps({
-    f"{name} ({kind})": [
-        (h.entity_id, h.score) for h in screener.screen(name, entity_type=EntityType(kind))
+    f"{name} ({kind or 'any'})": [
+        (h.entity_id, h.score)
+        for h in screener.screen(name, entity_type=EntityType(kind) if kind else None)
     ]
-    for name, kind in queries
+    for name, typed in queries
+    for kind in (typed, "")
 }))
 """
 
