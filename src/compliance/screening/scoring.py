@@ -77,19 +77,23 @@ def _names_differ(
         return False
     to_listed = {i: j for _, i, j in aligned}
 
-    def slot(position: int, matched: Sequence[int], where: Mapping[int, int] | None) -> tuple[
-        int | None, int | None
-    ]:  # fmt: skip
+    def slot(
+        position: int, matched: Sequence[int], where: Mapping[int, int] | None
+    ) -> frozenset[int | None]:
+        """The listed positions of the matched words either side (in either order: the
+        names may run in opposite orders)."""
         before = max((k for k in matched if k < position), default=None)
         after = min((k for k in matched if k > position), default=None)
         if where is None:
-            return before, after
-        return (
-            where[before] if before is not None else None,
-            where[after] if after is not None else None,
+            return frozenset((before, after))
+        return frozenset(
+            (
+                where[before] if before is not None else None,
+                where[after] if after is not None else None,
+            )
         )
 
-    slots: dict[tuple[int | None, int | None], list[str]] = {}
+    slots: dict[frozenset[int | None], list[str]] = {}
     for i, word in enumerate(query):
         if i not in used_q:
             slots.setdefault(slot(i, list(to_listed), to_listed), []).append(word)

@@ -220,6 +220,9 @@ def test_a_different_name_in_the_middle_is_not_a_name_left_out() -> None:
     assert [h.entity_id for h in screener.screen("Juan Pablo Ortega")] == ["TEST:2"]
     # a patronymic begins with the father's name written as a middle name
     assert [h.entity_id for h in screener.screen("Rustam Ilyas Khalafov")] == ["TEST:3"]
+    # between the same two matched words, whichever order the names run in
+    reversed_order = _screener(Make.person("1", "Bernard Saad Sergei"))
+    assert reversed_order.screen("Sergei Michael Bernard") == []
 
 
 def test_two_words_joined_are_not_a_listed_word_they_only_begin() -> None:
