@@ -29,6 +29,7 @@ Records are numbered shortest first, so when a pair is very common the postings 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import zlib
@@ -37,6 +38,10 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+
+import numpy as np
+import numpy.typing as npt
 
 from compliance.screening.common_names import COMMON_NAME_TOKENS
 from compliance.screening.config import ScreeningConfig
@@ -106,6 +111,43 @@ def _deletions(token: str) -> set[str]:
     return keys
 
 
+_NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
+# From this many record numbers found on, they are counted with numpy (below, a Counter
+# is quicker); from this many pairs of spellings on, their postings are found with numpy.
+_VECTOR_COUNT = 200
+_VECTOR_PAIRS = 40
+
+
+def _most_found(found: Sequence[npt.NDArray[np.uint32]], limit: int) -> list[int]:
+    """The ``limit`` record numbers found most often in ``found``, those found as often in
+    the order first found: what ``Counter(...).most_common(limit)`` gives."""
+    size = sum(len(f) for f in found)
+    if size == 0:
+        return []
+    if size < _VECTOR_COUNT:
+        counts: Counter[int] = Counter()
+        for f in found:
+            counts.update(f.tolist())
+        # what most_common(limit) gives (a stable sort), without its heap
+        ordered = sorted(counts.items(), key=itemgetter(1), reverse=True)
+        return [rec for rec, _ in ordered[:limit]]
+    every = np.concatenate(found)
+    # grouped by record, each group in the order found (the postings are runs of rising
+    # record numbers, which a stable sort merges)
+    order = np.argsort(every, kind="stable")
+    grouped = every[order]
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    counts_ = np.diff(np.append(starts, size))
+    # most found first, then first found: one key, unique per record, smaller is better
+    rank = (size - counts_) * size + order[starts]
+    if len(rank) > limit:
+        best = np.argpartition(rank, limit - 1)[:limit]
+        best = best[np.argsort(rank[best])]
+    else:
+        best = np.argsort(rank)
+    return grouped[starts[best]].tolist()  # type: ignore[no-any-return]
+
+
 class ScreeningIndex:
     """Read-only after ``build``; safe to query from many threads at once."""
 
@@ -131,13 +173,17 @@ class ScreeningIndex:
         self._known: frozenset[str] = frozenset()
         self._pair_keys = array("Q")
         self._pair_recs = array("I")
-        self._single: dict[int, array[int]] = {}
+        # the same two arrays seen by numpy (no copy): all pairs of two words' spellings
+        # are looked up in one vectorised search
+        self._pair_keys_np: npt.NDArray[np.uint64] = np.zeros(0, np.uint64)
+        self._pair_recs_np: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
+        self._single: dict[int, npt.NDArray[np.uint32]] = {}
         self._width = 2
         self._rec_bits = 2
         self._deletes: dict[str, list[int]] = {}
         self._phonetic: dict[str, list[int]] = {}
         self._expansions: dict[tuple[str, float, int, float], dict[str, float]] = {}
-        self._pairs: dict[tuple[tuple[int, ...], tuple[int, ...], int], tuple[int, ...]] = {}
+        self._pairs: dict[tuple[tuple[int, ...], tuple[int, ...], int], npt.NDArray[np.uint32]] = {}
         self._pair_cache_size = 0  # record numbers held in _pairs, bounded
         self._versions: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -288,7 +334,9 @@ class ScreeningIndex:
         mask = (1 << rec_bits) - 1
         self._pair_keys = array("Q", [v >> rec_bits for v in ordered])
         self._pair_recs = array("I", [v & mask for v in ordered])
-        self._single = {tid: array("I", recs) for tid, recs in singles.items()}
+        self._pair_keys_np = np.frombuffer(self._pair_keys, dtype=np.uint64)
+        self._pair_recs_np = np.frombuffer(self._pair_recs, dtype=np.uint32)
+        self._single = {tid: np.array(recs, dtype=np.uint32) for tid, recs in singles.items()}
 
     def _index_vocabulary(self) -> None:
         for tid, token in enumerate(self.vocab_tokens):
@@ -458,30 +506,91 @@ class ScreeningIndex:
         return self._pair_recs[lo:hi]
 
     def _pair_postings(
-        self, first: tuple[int, ...], second: tuple[int, ...], cap: int
-    ) -> tuple[int, ...]:
-        """The records of every pair of a spelling of one query token with a spelling of
-        another, in lookup order (repeats kept: they count shared tokens); the shortest
-        names first, at most ``cap`` for the best spellings and fewer for weaker ones.
-        Cached: the spellings of common given and family names pair up again and again."""
-        key = (first, second, cap)
-        found = self._pairs.get(key)
-        if found is None:
-            records: list[int] = []
-            for x, a in enumerate(first):
-                for y, b in enumerate(second):
-                    if a != b:
-                        # weaker spellings bring fewer names: the cap halves with each
-                        # rank below the best spelling of either word
-                        records.extend(self._postings(a, b, cap >> min(x + y, _CAP_HALVINGS)))
-            found = tuple(records)
+        self, pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], cap: int
+    ) -> list[npt.NDArray[np.uint32]]:
+        """For each pair of query tokens (the ids of their spellings), the records of every
+        pair of a spelling of one with a spelling of the other, in lookup order (the
+        spellings of the first token outermost; repeats kept: they count shared tokens);
+        the shortest names first, at most ``cap`` for the best spellings and fewer for
+        weaker ones. Cached: the spellings of common given and family names pair up again
+        and again."""
+        found = [self._pairs.get((first, second, cap)) for first, second in pairs]
+        todo = [k for k, f in enumerate(found) if f is None]
+        if todo:
+            looked = self._lookup_pairs([pairs[k] for k in todo], cap)
             with self._lock:
-                self._pair_cache_size += len(found) + 1
-                if self._pair_cache_size > _PAIR_CACHE_LIMIT:
-                    self._pairs.clear()
-                    self._pair_cache_size = len(found) + 1
-                self._pairs[key] = found
-        return found
+                for k, records in zip(todo, looked, strict=True):
+                    found[k] = records
+                    self._pair_cache_size += len(records) + 1
+                    if self._pair_cache_size > _PAIR_CACHE_LIMIT:
+                        self._pairs.clear()
+                        self._pair_cache_size = len(records) + 1
+                    self._pairs[(*pairs[k], cap)] = records
+        return found  # type: ignore[return-value]  # every None was filled
+
+    def _lookup_pairs(
+        self, pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], cap: int
+    ) -> list[npt.NDArray[np.uint32]]:
+        """``_pair_postings`` without the cache. Few pairs of spellings are looked up one
+        by one; many in one vectorised search of all their keys."""
+        grids = [len(first) * len(second) for first, second in pairs]
+        if sum(grids) < _VECTOR_PAIRS:
+            return [self._lookup_few(first, second, cap) for first, second in pairs]
+        # every pair of spellings of every pair of query tokens, the first token's
+        # spellings outermost: pair p, its spellings x (of the first) and y (of the second)
+        sizes = np.array(grids, dtype=np.int64)
+        lengths = np.array([(len(f), len(s)) for f, s in pairs], dtype=np.int64).reshape(-1, 2)
+        seconds = lengths[:, 1]
+        firsts = np.fromiter(itertools.chain.from_iterable(f for f, _ in pairs), np.int64)
+        others = np.fromiter(itertools.chain.from_iterable(s for _, s in pairs), np.int64)
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        count = int(bounds[-1])
+        p = np.repeat(np.arange(len(pairs)), sizes)
+        r = np.arange(count) - bounds[p]
+        x, y = np.divmod(r, seconds[p])
+        first_at = np.concatenate(([0], np.cumsum(lengths[:, 0])))
+        second_at = np.concatenate(([0], np.cumsum(seconds)))
+        a = firsts[first_at[p] + x]
+        b = others[second_at[p] + y]
+        wanted = (np.minimum(a, b) * self._width + np.maximum(a, b)).astype(np.uint64)
+        # weaker spellings bring fewer names: the cap halves with each rank below the best
+        # spelling of either word
+        caps = np.where(a != b, cap >> np.minimum(x + y, _CAP_HALVINGS), 0)
+        order = np.argsort(wanted)
+        in_order = wanted[order]  # sorted: each search starts where the one before ended
+        lo = np.empty(count, dtype=np.int64)
+        hi = np.empty(count, dtype=np.int64)
+        lo[order] = np.searchsorted(self._pair_keys_np, in_order, side="left")
+        hi[order] = np.searchsorted(self._pair_keys_np, in_order, side="right")
+        found = np.minimum(hi - lo, caps)
+        ends = np.cumsum(found)
+        # every key's records one after the other: record k of them all is record
+        # k - (where its key's records start among them all) of its key's postings
+        shift = np.repeat(lo - (ends - found), found)
+        records = self._pair_recs_np[np.arange(int(ends[-1]), dtype=np.int64) + shift]
+        at = np.concatenate(([0], ends))[bounds].tolist()
+        return [records[start:end] for start, end in itertools.pairwise(at)]
+
+    def _lookup_few(
+        self, first: tuple[int, ...], second: tuple[int, ...], cap: int
+    ) -> npt.NDArray[np.uint32]:
+        keys, width = self._pair_keys, self._width
+        size = len(keys)
+        found = []
+        for x, a in enumerate(first):
+            for y, b in enumerate(second):
+                if a == b:
+                    continue
+                key = a * width + b if a < b else b * width + a
+                lo = bisect_left(keys, key)
+                if lo < size and keys[lo] == key:
+                    most = lo + (cap >> min(x + y, _CAP_HALVINGS))
+                    hi = bisect_right(keys, key, lo, min(size, most))
+                    if hi > lo:
+                        found.append(self._pair_recs_np[lo:hi])
+        if not found:
+            return _NO_RECORDS
+        return found[0] if len(found) == 1 else np.concatenate(found)
 
     def candidates(
         self,
@@ -492,24 +601,27 @@ class ScreeningIndex:
         max_candidates: int,
         pair_expansions: int | None = None,
     ) -> list[int]:
-        """Record numbers worth scoring, most shared query tokens first."""
+        """Record numbers worth scoring, most shared query tokens first (of records sharing
+        as many, the one found first)."""
         vocab = self.vocab
         per_token = pair_expansions or _PAIR_EXPANSIONS
         ids = [tuple([vocab[t] for t in exp][:per_token]) for exp in expansions]
-        counts: Counter[int] = Counter()
+        found: list[npt.NDArray[np.uint32]] = []
         if len(expansions) > 1:
-            live = [i for i, found in enumerate(ids) if found]
+            live = [i for i, spellings in enumerate(ids) if spellings]
             if len(live) > _MAX_PAIR_TOKENS:  # a long name: its longest words are enough
                 longest = sorted(live, key=lambda i: -max(map(len, expansions[i])))
                 live = sorted(longest[:_MAX_PAIR_TOKENS])
-            for x, i in enumerate(live):
-                for j in live[x + 1 :]:
-                    counts.update(self._pair_postings(ids[i], ids[j], max_postings))
+            pairs = [(ids[i], ids[j]) for x, i in enumerate(live) for j in live[x + 1 :]]
+            found.extend(self._pair_postings(pairs, max_postings))
         for exp in expansions:
             for token, sim in exp.items():
-                if sim >= single_min_similarity and (recs := self._single.get(vocab[token])):
-                    counts.update(recs[:max_postings])
-        return [rec for rec, _ in counts.most_common(max_candidates)]
+                if (
+                    sim >= single_min_similarity
+                    and (recs := self._single.get(vocab[token])) is not None
+                ):
+                    found.append(recs[:max_postings])
+        return _most_found(found, max_candidates)
 
     def records_containing(self, tokens: Sequence[str]) -> list[int]:
         """Records whose normalised tokens include every one of ``tokens`` exactly (at least

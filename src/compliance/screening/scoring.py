@@ -30,29 +30,37 @@ class NameScore:
     common_only: bool  # every shared token is a common name: missing middle names count
 
 
-def _position_weight(index: int, count: int, config: ScreeningConfig, strict: bool) -> float:
-    if count == 1:
-        return 1.0
-    if index == 0:
-        return config.first_token_weight
-    if index == count - 1:
-        return config.last_token_weight
-    return 1.0 if strict else config.middle_token_weight
-
-
 def missing_weight(
     count: int, used: set[int], config: ScreeningConfig, strict: bool, soft_last: bool = False
 ) -> float:
+    """How much the words of a name of ``count`` words not in ``used`` (positions) weigh:
+    a missing first word ``first_token_weight``, a last one ``last_token_weight`` (a
+    second family name, with the word before it matched, ``second_surname_weight`` among
+    the middle ones when ``soft_last``), a middle one ``middle_token_weight``, the middle
+    ones together at most ``max_middle_weight`` (``strict``: 1 each, with no bound)."""
     ends = middles = 0.0
-    for i in range(count):
-        if i not in used:
-            weight = _position_weight(i, count, config, strict)
-            if soft_last and i == count - 1 and i - 1 in used:
+    if count == 1:  # a one-word name: its word weighs 1
+        if 0 not in used:
+            if soft_last and -1 in used:
                 middles += config.second_surname_weight
-            elif 0 < i < count - 1 and not strict:
-                middles += weight
             else:
-                ends += weight
+                ends += 1.0
+        return ends + min(middles, config.max_middle_weight)
+    last = count - 1
+    for i in range(count):
+        if i in used:
+            continue
+        if i == 0:
+            ends += config.first_token_weight
+        elif i == last:
+            if soft_last and i - 1 in used:
+                middles += config.second_surname_weight
+            else:
+                ends += config.last_token_weight
+        elif strict:
+            ends += 1.0
+        else:
+            middles += config.middle_token_weight
     return ends + min(middles, config.max_middle_weight)
 
 
@@ -118,6 +126,7 @@ def score_name(
     organisation: bool = False,
     second_surname: bool = False,
     abjad: bool = False,
+    listed_initials: bool | None = None,
 ) -> NameScore | None:
     """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
     (already computed against the index vocabulary during retrieval). When every shared
@@ -129,31 +138,52 @@ def score_name(
     ("ALFA" is not "ALTA"): words of ``short_word_length`` letters or fewer must agree
     exactly. ``second_surname``: the listed person's last token is
     a second family name ("GARCIA MARQUEZ, Gabriel"); left out, it weighs like a middle
-    name (unless the names shared are all common ones)."""
+    name (unless the names shared are all common ones). ``listed_initials``: whether a
+    listed token is a single letter, when the caller knows (found here otherwise)."""
     pairs: list[tuple[float, int, int]] = []
-    for i, q in enumerate(query):
-        similar = expansions[i]
-        initial = len(q) == 1
-        for j, c in enumerate(listed):
-            sim = similar.get(c, 0.0)
-            if (
-                not sim
-                and (initial or len(c) == 1)
-                and q[0] == c[0]
-                and not organisation
-                # an initial stands for a given name, never for the other name's family name
-                and not (initial and j == len(listed) - 1 and len(listed) > 1)
-                and not (len(c) == 1 and i == len(query) - 1 and len(query) > 1)
-            ):
-                sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
-            elif organisation and 0 < sim < 1.0:
-                shortest = min(len(q), len(c))
+    last_q = len(query) - 1
+    last_c = len(listed) - 1
+    if organisation:  # no initials; short words agree exactly or not at all
+        short = config.short_word_length
+        for i, q in enumerate(query):
+            similar = expansions[i]
+            for j, c in enumerate(listed):
+                sim = similar.get(c, 0.0)
                 # in Arabic letters, which write no short vowels, the same three consonants
                 # or more ("tark" / "tarik"); "nar" is not "noor"
-                if shortest <= config.short_word_length and not (abjad and _same_consonants(q, c)):
-                    sim = 0.0
-            if sim:
-                pairs.append((sim, i, j))
+                if (
+                    0 < sim < 1.0
+                    and min(len(q), len(c)) <= short
+                    and not (abjad and _same_consonants(q, c))
+                ):
+                    continue
+                if sim:
+                    pairs.append((sim, i, j))
+    else:
+        if listed_initials is None:
+            listed_initials = any(len(c) == 1 for c in listed)
+        for i, q in enumerate(query):
+            similar = expansions[i]
+            initial = len(q) == 1
+            if not (initial or listed_initials):
+                for j, c in enumerate(listed):
+                    if sim := similar.get(c, 0.0):
+                        pairs.append((sim, i, j))
+                continue
+            for j, c in enumerate(listed):
+                sim = similar.get(c, 0.0)
+                if (
+                    not sim
+                    and (initial or len(c) == 1)
+                    and q[0] == c[0]
+                    # an initial stands for a given name, never for the other name's family
+                    # name
+                    and not (initial and j == last_c and last_c > 0)
+                    and not (len(c) == 1 and i == last_q and last_q > 0)
+                ):
+                    sim = _INITIAL_SIMILARITY  # "V. Putin" / "Vladimir Putin"
+                if sim:
+                    pairs.append((sim, i, j))
     pairs.sort(reverse=True)
     used_q: set[int] = set()
     used_c: set[int] = set()

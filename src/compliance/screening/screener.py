@@ -154,10 +154,22 @@ def _listed_bound(
     side, the only other way to match)."""
     if reading.has_initial:
         return 100.0
-    used: set[int] = set()
-    for j, token in enumerate(listed):
-        if token in reading.spellings or len(token) == 1:
-            used.add(j)
+    return _bound_of_used(reading, listed, _spelt(reading, listed), second_surname, config)
+
+
+def _spelt(reading: _Reading, listed: Sequence[str]) -> set[int]:
+    """The listed words among the reading's spellings, or initials (as positions)."""
+    spellings = reading.spellings
+    return {j for j, token in enumerate(listed) if token in spellings or len(token) == 1}
+
+
+def _bound_of_used(
+    reading: _Reading,
+    listed: Sequence[str],
+    used: set[int],
+    second_surname: bool,
+    config: ScreeningConfig,
+) -> float:
     if not used:
         return 0.0
     matched = min(len(used), reading.alive)
@@ -423,9 +435,10 @@ def _id_factor(
 
 
 def _legal_form_factor(
-    query: str, listed: str, config: ScreeningConfig
+    mine: Sequence[tuple[str, str]], listed: str, config: ScreeningConfig
 ) -> tuple[float, str | None]:
-    mine, theirs = legal_forms(query), legal_forms(listed)
+    """``mine``: the legal forms of the screened name (``legal_forms``)."""
+    theirs = legal_forms(listed)
     if not mine and not theirs:
         return 0.0, None
     kinds_mine, kinds_theirs = {g for _, g in mine}, {g for _, g in theirs}
@@ -436,6 +449,66 @@ def _legal_form_factor(
     if kinds_mine and kinds_theirs and not kinds_mine & kinds_theirs:
         return -config.legal_form_mismatch_penalty, shown + ": of different kinds"
     return 0.0, shown
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """A listed name scored above the threshold: what its hit is built from, if returned."""
+
+    score: float  # rounded as the hit's
+    entity_id: str
+    rec: int
+    listed_name: str
+    alias_type: AliasType
+    reading: _Reading
+    name_score: NameScore
+    listed: list[str]
+    factors: tuple[float, float, float]  # date of birth, nationality, entity type
+    alias_points: float
+    number_points: float
+    legal_points: float
+    id_points: float
+    notes: tuple[str, ...]
+    capped: float | None
+
+
+def _hit(index: ScreeningIndex, scored: _Scored) -> Hit:
+    entity = index.entities[index.rec_entity[scored.rec]]
+    reading, name_score = scored.reading, scored.name_score
+    query_text, listed_text = " ".join(reading.tokens), " ".join(scored.listed)
+    breakdown = ScoreBreakdown(
+        name_score=round(name_score.score, 2),
+        query_coverage=round(name_score.query_coverage, 3),
+        listed_coverage=round(name_score.listed_coverage, 3),
+        token_sort_ratio=round(fuzz.token_sort_ratio(query_text, listed_text), 2),
+        token_set_ratio=round(fuzz.token_set_ratio(query_text, listed_text), 2),
+        dob_factor=scored.factors[0],
+        nationality_factor=scored.factors[1],
+        entity_type_factor=scored.factors[2],
+        alias_factor=scored.alias_points,
+        matched_tokens=tuple(replace(m, how=_how(m, reading.abjad)) for m in name_score.matched),
+        unmatched_query_tokens=name_score.unmatched_query,
+        unmatched_listed_tokens=name_score.unmatched_listed,
+        notes=scored.notes,
+        number_factor=scored.number_points,
+        legal_form_factor=scored.legal_points,
+        id_number_factor=scored.id_points,
+        capped_at=scored.capped,
+    )
+    return Hit(
+        entity_id=entity.entity_id,
+        entity_name=entity.name,
+        entity_type=entity.entity_type,
+        matched_name=scored.listed_name,
+        alias_type=scored.alias_type,
+        score=scored.score,
+        breakdown=breakdown,
+        source=entity.source,
+        list_version=entity.list_version,
+        entity_version=index.entity_version(scored.rec),
+        programs=entity.programs,
+        is_pep=entity.is_pep,
+    )
 
 
 class ClearanceCheck(Protocol):
@@ -529,7 +602,8 @@ class Screener:
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
-        best: dict[str, Hit] = {}
+        query_forms: list[tuple[str, str]] | None = None  # once, for the first organisation
+        best: dict[str, _Scored] = {}
         for number, rec in enumerate(recs):
             if (
                 number >= by_two
@@ -565,7 +639,11 @@ class Screener:
             score += numbers[0] + ids[0]
             if score + config.legal_form_mismatch_penalty < config.threshold:
                 continue
-            legal = _legal_form_factor(name, listed_name, config) if organisation else (0.0, None)
+            legal: tuple[float, str | None] = (0.0, None)
+            if organisation:
+                if query_forms is None:
+                    query_forms = legal_forms(name)
+                legal = _legal_form_factor(query_forms, listed_name, config)
             score += legal[0]
             notes = [note for _, note in factors if note]
             notes.extend(note for _, note in (numbers, legal, ids) if note)
@@ -603,48 +681,42 @@ class Screener:
             if score < config.threshold:
                 continue
             previous = best.get(entity.entity_id)
+            rounded = round(score, 2)
             if previous is not None and previous.score >= score:
                 continue
-            query_text, listed_text = " ".join(reading.tokens), " ".join(listed)
-            breakdown = ScoreBreakdown(
-                name_score=round(name_score.score, 2),
-                query_coverage=round(name_score.query_coverage, 3),
-                listed_coverage=round(name_score.listed_coverage, 3),
-                token_sort_ratio=round(fuzz.token_sort_ratio(query_text, listed_text), 2),
-                token_set_ratio=round(fuzz.token_set_ratio(query_text, listed_text), 2),
-                dob_factor=factors[0][0],
-                nationality_factor=factors[1][0],
-                entity_type_factor=factors[2][0],
-                alias_factor=alias_points,
-                matched_tokens=tuple(
-                    replace(m, how=_how(m, reading.abjad)) for m in name_score.matched
-                ),
-                unmatched_query_tokens=name_score.unmatched_query,
-                unmatched_listed_tokens=name_score.unmatched_listed,
-                notes=tuple(notes),
-                number_factor=numbers[0],
-                legal_form_factor=legal[0],
-                id_number_factor=ids[0],
-                capped_at=capped,
+            best[entity.entity_id] = _Scored(
+                rounded,
+                entity.entity_id,
+                rec,
+                listed_name,
+                alias_type,
+                reading,
+                name_score,
+                listed,
+                (factors[0][0], factors[1][0], factors[2][0]),
+                alias_points,
+                numbers[0],
+                legal[0],
+                ids[0],
+                tuple(notes),
+                capped,
             )
-            best[entity.entity_id] = Hit(
-                entity_id=entity.entity_id,
-                entity_name=entity.name,
-                entity_type=entity.entity_type,
-                matched_name=listed_name,
-                alias_type=alias_type,
-                score=round(score, 2),
-                breakdown=breakdown,
-                source=entity.source,
-                list_version=entity.list_version,
-                entity_version=index.entity_version(rec),
-                programs=entity.programs,
-                is_pep=entity.is_pep,
-            )
-        hits = sorted(best.values(), key=lambda h: (-h.score, h.entity_id))
-        if hits and customer_id is not None and self.is_cleared is not None:
-            hits = self._not_cleared(hits, customer_id, name, query_dob, countries)
-        return hits[: config.max_hits if max_hits is None else max_hits]
+        scored = sorted(best.values(), key=lambda h: (-h.score, h.entity_id))
+        limit = config.max_hits if max_hits is None else max_hits
+        # only the hits returned are built (their explanation and entity version)
+        if scored and customer_id is not None and self.is_cleared is not None:
+            kept = self._not_cleared(customer_id, name, query_dob, countries)
+            if limit < 0:
+                return [h for h in (_hit(index, s) for s in scored) if kept(h)][:limit]
+            hits: list[Hit] = []
+            for one in scored:
+                if len(hits) >= limit:
+                    break
+                hit = _hit(index, one)
+                if kept(hit):
+                    hits.append(hit)
+            return hits
+        return [_hit(index, one) for one in scored[:limit]]
 
     def _best_reading(
         self,
@@ -666,22 +738,27 @@ class Screener:
             EntityType.ENTITY,
             EntityType.UNKNOWN,
         )
+        floor = config.min_name_score
         for reading in readings:
             if reading.companies_only and not company:
                 continue
             if reading.narrowed and reading.changed.isdisjoint(listed):
                 continue
+            used: set[int] | None = None  # listed words among the spellings (no initials)
             if len(reading.tokens) == 1 and rec in acronyms:
                 pass  # scored as initials below
-            elif reading.bound < config.min_name_score or (
-                _listed_bound(reading, listed, second, config) < config.min_name_score
-            ):
-                continue  # no alignment of the words can reach the minimum name score
+            elif reading.bound < floor:
+                continue
+            elif not reading.has_initial:
+                used = _spelt(reading, listed)
+                if _bound_of_used(reading, listed, used, second, config) < floor:
+                    continue  # no alignment of the words can reach the minimum name score
             if (
                 len(listed) >= 3
                 and len(reading.tokens) >= 2
                 and not (reading.has_initial or listed_initial)
-                and sum(t in reading.spellings for t in listed) <= 1
+                and used is not None  # always so here: no initial, two words or more
+                and len(used) <= 1
             ):
                 # one word shared of three or more listed: at best about 63 (one end word of
                 # the listed name missing weighs 1, the screened name's other word 0.3)
@@ -709,7 +786,8 @@ class Screener:
                 common,
                 at_least=config.min_name_score,
                 organisation=organisation,
-                second_surname=bool(index.rec_second_surname[rec]),
+                second_surname=second,
+                listed_initials=listed_initial,
                 abjad=reading.abjad,
             )
             if name_score is not None and (best is None or name_score.score > best[1].score):
@@ -882,19 +960,22 @@ class Screener:
 
     def _not_cleared(
         self,
-        hits: list[Hit],
         customer_id: str,
         name: str,
         dob: PartialDate | None,
         countries: Sequence[str],
-    ) -> list[Hit]:
+    ) -> Callable[[Hit], bool]:
+        """Is a hit not cleared for this customer (asked of each hit returned)?"""
         check = self.is_cleared
         assert check is not None
         if _takes_customer_version(check):
             version = customer_version(name, dob, countries)
-            return [
-                h
-                for h in hits
-                if not check(customer_id, h.entity_id, h.entity_version, customer_version=version)  # type: ignore[call-arg]
-            ]
-        return [h for h in hits if not check(customer_id, h.entity_id, h.entity_version)]
+            return lambda h: (
+                not check(
+                    customer_id,
+                    h.entity_id,
+                    h.entity_version,
+                    customer_version=version,  # type: ignore[call-arg]
+                )
+            )
+        return lambda h: not check(customer_id, h.entity_id, h.entity_version)

@@ -1,13 +1,18 @@
 """The screening shortcuts taken for speed give exactly what the full computation gives: the
 ASCII fold of a word, names no normalisation step changes, cached dates of birth, name scores
 cut below a floor, the cached pair postings of the index (also while the cache keeps
-emptying itself for its bound), and the bounds of the name score that skip hopeless names."""
+emptying itself for its bound), the bounds of the name score that skip hopeless names,
+counting and looking up retrieved records with numpy, the name score's shortcuts, and hits
+built only when returned."""
 
 from __future__ import annotations
 
 import random
 import string
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pytest
 
 from compliance.screening import SanctionsList, Screener, ScreeningConfig, ScreeningIndex
@@ -24,7 +29,7 @@ from compliance.screening.normalise import (
     normalise_tokens,
     token_steps,
 )
-from compliance.screening.scoring import score_name
+from compliance.screening.scoring import _names_differ, missing_weight, score_name
 from compliance.screening.screener import _listed_bound
 
 
@@ -198,3 +203,243 @@ def test_the_spellings_of_a_word_in_arabic_letters_come_best_first(
         for found in bundled_screener._expand(index, tokens, abjad=True):
             similarities = list(found.values())
             assert similarities == sorted(similarities, reverse=True), name
+
+
+def _most_common(found: list[list[int]], limit: int) -> list[int]:
+    counts: Counter[int] = Counter()
+    for records in found:
+        counts.update(records)
+    return [rec for rec, _ in counts.most_common(limit)]
+
+
+@pytest.mark.parametrize("vector_from", [0, 10**9])
+def test_the_records_found_most_often_come_first_and_those_found_as_often_in_found_order(
+    monkeypatch: pytest.MonkeyPatch, vector_from: int
+) -> None:
+    """Counting the records retrieval found, with numpy or with a Counter (whichever is
+    quicker for the number found), ranks them as ``Counter.most_common`` does: most found
+    first, ties in the order first found."""
+    monkeypatch.setattr(index_module, "_VECTOR_COUNT", vector_from)
+    seed = 20261207
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    for _ in range(2000):
+        spread = rng.choice([3, 40, 5000])
+        found = [
+            sorted(rng.randrange(spread) for _ in range(rng.randrange(0, 400)))
+            for _ in range(rng.randrange(0, 6))
+        ]
+        limit = rng.choice([1, 7, 60, 10**6])
+        arrays = [np.array(records, dtype=np.uint32) for records in found]
+        assert index_module._most_found(arrays, limit) == _most_common(found, limit)
+
+
+def _plain_pair_postings(
+    index: ScreeningIndex, first: tuple[int, ...], second: tuple[int, ...], cap: int
+) -> list[int]:
+    records: list[int] = []
+    for x, a in enumerate(first):
+        for y, b in enumerate(second):
+            if a != b:
+                records.extend(index._postings(a, b, cap >> min(x + y, 5)))
+    return records
+
+
+@pytest.mark.parametrize("vector_from", [0, 10**9])
+def test_the_postings_of_pairs_of_spellings_are_those_looked_up_one_pair_at_a_time(
+    bundled_screener: Screener, monkeypatch: pytest.MonkeyPatch, vector_from: int
+) -> None:
+    """All pairs of spellings of several pairs of query words looked up at once (in one
+    vectorised search) or one by one give, per pair of words, the records each pair of
+    spellings gives on its own, in order, with the cap of each rank."""
+    monkeypatch.setattr(index_module, "_VECTOR_PAIRS", vector_from)
+    index = bundled_screener.index
+    frequency = Counter(t for tokens in index.rec_tokens for t in tokens.split())
+    common = [index.vocab[t] for t, _ in frequency.most_common(300)]
+    seed = 20261208
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    found = 0
+    for _ in range(300):
+        pairs = [
+            (
+                tuple(rng.sample(common, rng.randint(1, 10))),
+                tuple(rng.sample(common, rng.randint(1, 10))),
+            )
+            for _ in range(rng.randint(1, 15))
+        ]
+        cap = rng.choice([0, 1, 7, 64, 200, 4000])
+        looked = index._lookup_pairs(pairs, cap)
+        assert len(looked) == len(pairs)
+        for (first, second), records in zip(pairs, looked, strict=True):
+            plain = _plain_pair_postings(index, first, second, cap)
+            assert records.tolist() == plain
+            found += len(plain)
+    assert found > 1000  # the pairs were listed ones, not only misses
+
+
+@pytest.mark.parametrize(("vector_count", "vector_pairs"), [(0, 0), (10**9, 10**9)])
+def test_names_screened_with_numpy_counting_and_lookups_get_the_hits_of_plain_ones(
+    bundled_screener: Screener,
+    monkeypatch: pytest.MonkeyPatch,
+    vector_count: int,
+    vector_pairs: int,
+) -> None:
+    index = bundled_screener.index
+    seed = 20261209
+    print(f"seed {seed}")
+    names = _queries(index, random.Random(seed), 150)
+    names += ["محمد ابراهیم عمری", "عبد الستار عبد المنان", "Establishment", "Al-Haramain"]
+    monkeypatch.setattr(index_module, "_VECTOR_COUNT", 200)
+    monkeypatch.setattr(index_module, "_VECTOR_PAIRS", 40)
+    index._pairs.clear()
+    expected = [bundled_screener.screen(name, max_hits=60) for name in names]
+    monkeypatch.setattr(index_module, "_VECTOR_COUNT", vector_count)
+    monkeypatch.setattr(index_module, "_VECTOR_PAIRS", vector_pairs)
+    index._pairs.clear()
+    assert [bundled_screener.screen(name, max_hits=60) for name in names] == expected
+    assert sum(map(len, expected)) > 50
+
+
+def _plain_missing_weight(
+    count: int, used: set[int], config: ScreeningConfig, strict: bool, soft_last: bool
+) -> float:
+    ends = middles = 0.0
+    for i in range(count):
+        if i in used:
+            continue
+        if count == 1:
+            weight = 1.0
+        elif i == 0:
+            weight = config.first_token_weight
+        elif i == count - 1:
+            weight = config.last_token_weight
+        else:
+            weight = 1.0 if strict else config.middle_token_weight
+        if soft_last and i == count - 1 and i - 1 in used:
+            middles += config.second_surname_weight
+        elif 0 < i < count - 1 and not strict:
+            middles += weight
+        else:
+            ends += weight
+    return ends + min(middles, config.max_middle_weight)
+
+
+def test_the_weight_of_missing_words_is_that_of_each_word_by_its_position() -> None:
+    config = ScreeningConfig()
+    for count in range(1, 8):
+        for mask in range(1 << count):
+            used = {i for i in range(count) if mask >> i & 1}
+            for strict in (False, True):
+                for soft_last in (False, True):
+                    assert missing_weight(
+                        count, used, config, strict, soft_last
+                    ) == _plain_missing_weight(count, used, config, strict, soft_last), (
+                        count,
+                        used,
+                        strict,
+                        soft_last,
+                    )
+
+
+def _plain_pairs(
+    query: Sequence[str],
+    expansions: Sequence[Mapping[str, float]],
+    listed: Sequence[str],
+    config: ScreeningConfig,
+    organisation: bool,
+) -> list[tuple[float, int, int]]:
+    """The similar pairs of words of ``score_name``, every pair of words looked at."""
+    pairs = []
+    for i, q in enumerate(query):
+        for j, c in enumerate(listed):
+            sim = expansions[i].get(c, 0.0)
+            if (
+                not sim
+                and (len(q) == 1 or len(c) == 1)
+                and q[0] == c[0]
+                and not organisation
+                and not (len(q) == 1 and j == len(listed) - 1 and len(listed) > 1)
+                and not (len(c) == 1 and i == len(query) - 1 and len(query) > 1)
+            ):
+                sim = 0.9
+            elif organisation and 0 < sim < 1.0 and min(len(q), len(c)) <= 5:
+                sim = 0.0
+            if sim:
+                pairs.append((sim, i, j))
+    return sorted(pairs, reverse=True)
+
+
+def test_a_name_score_aligns_the_pairs_of_words_every_pair_looked_at_gives() -> None:
+    """Names with and without initials, of persons and of organisations: the words
+    ``score_name`` aligns are the best of all pairs of words, whichever shortcut it took."""
+    config = ScreeningConfig()
+    seed = 20261210
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    words = ["anna", "maria", "al", "ali", "alia", "ivan", "ivanov", "oil", "co", "a", "m", "i"]
+    compared = 0
+    for _ in range(4000):
+        query = tuple(rng.choice(words) for _ in range(rng.randint(1, 4)))
+        listed = [rng.choice(words) for _ in range(rng.randint(1, 4))]
+        expansions = [
+            {w: rng.choice([1.0, 0.95, 0.85]) for w in [*rng.sample(words, 3), q] if len(w) > 1}
+            for q in query
+        ]
+        organisation = rng.random() < 0.3
+        score = score_name(query, expansions, listed, config, organisation=organisation)
+        assert score is not None
+        pairs = _plain_pairs(query, expansions, listed, config, organisation)
+        used_q: set[int] = set()
+        used_c: set[int] = set()
+        aligned = []
+        by_position: list[tuple[float, int, int]] = []
+        total = 0.0
+        for sim, i, j in pairs:
+            if i not in used_q and j not in used_c:
+                used_q.add(i)
+                used_c.add(j)
+                aligned.append((query[i], listed[j], round(sim, 3)))
+                by_position.append((sim, i, j))
+                total += sim
+        assert [(m.query_token, m.listed_token, m.similarity) for m in score.matched] == aligned
+        if aligned:  # no word common: missing middle words weigh little, unless a
+            # different word stands in the same place on each side (tested on its own)
+            differs = _names_differ(query, listed, by_position, used_q, used_c, False)
+            missing_q = _plain_missing_weight(len(query), used_q, config, differs, False)
+            missing_c = _plain_missing_weight(len(listed), used_c, config, differs, False)
+            coverage = total / (len(aligned) + missing_q) + total / (len(aligned) + missing_c)
+            assert score.score == 100.0 * coverage / 2
+        known = any(len(c) == 1 for c in listed)
+        told = score_name(
+            query, expansions, listed, config, organisation=organisation, listed_initials=known
+        )
+        assert told == score
+        compared += bool(aligned)
+    assert compared > 2000
+
+
+def test_a_customers_cleared_hits_give_way_to_the_next_best_up_to_the_hits_asked(
+    bundled_screener: Screener,
+) -> None:
+    """Hits are built only as far as they are returned: with clearances, the hits kept are
+    the best not cleared, as many as asked, as if every hit had been built and filtered."""
+    name = "AL-TIKRITI HASAN IBRAHIM SABAWI"
+    every = bundled_screener.screen(name, max_hits=60)
+    assert len(every) > 10
+    cleared = {every[0].entity_id, every[2].entity_id, every[5].entity_id}
+    calls: list[str] = []
+
+    def is_cleared(customer_id: str, entity_id: str, entity_version: str) -> bool:
+        calls.append(entity_id)
+        assert entity_version == next(h for h in every if h.entity_id == entity_id).entity_version
+        return customer_id == "c-1" and entity_id in cleared
+
+    screener = Screener(config=bundled_screener.config, is_cleared=is_cleared)
+    screener._index = bundled_screener.index
+    kept = [h for h in every if h.entity_id not in cleared]
+    for asked in (1, 3, 5, 20, 60):
+        assert screener.screen(name, customer_id="c-1", max_hits=asked) == kept[:asked]
+    assert screener.screen(name, customer_id="c-2", max_hits=4) == every[:4]
+    assert screener.screen(name, customer_id="c-1", max_hits=-2) == kept[:-2]
+    assert screener.screen(name, customer_id="c-1", max_hits=0) == []
