@@ -90,6 +90,9 @@ class EdgeGuard:
             settings.dead_letter_batch_limit,
             monotonic,
         )
+        # the error this guard stopped the screener with, if it did: what the process
+        # exits with, even when the framework's way out then fails too
+        self.stopped_with: ComplianceError | None = None
 
     def waiting_out_outages(self, where: str, call: Callable[[], T]) -> T:
         """``call()``, called again after a back-off while it raises an infrastructure error,
@@ -138,6 +141,7 @@ class EdgeGuard:
                 exc,
                 dead_letter_topic,
             )
+            self.stopped_with = exc
             raise
         self.breaker.committed(1)
 
@@ -151,7 +155,8 @@ class EdgeGuard:
             "nothing goes to the dead-letter topic)"
         )
         log.critical("%s", message)
-        return StageFailed(message)
+        self.stopped_with = StageFailed(message)
+        return self.stopped_with
 
 
 def outage(exc: BaseException) -> str:

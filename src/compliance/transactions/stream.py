@@ -278,6 +278,13 @@ class ScreenerApp:
             raise SystemExit(EXIT_INFRASTRUCTURE) from None
         except StoppedWhileWaiting:
             log.info("%s: stopped while a record waited for infrastructure", self.name)
+        except Exception:
+            # the framework's way out (aborting the transaction) can fail after the guard
+            # stopped the screener: the guard's reason is why the process stops
+            if self.guard.stopped_with is not None:
+                log.warning("%s: the way out after the stop failed too", self.name, exc_info=True)
+                raise self.guard.stopped_with from None
+            raise
         finally:
             self.watchdog.disarm(token)
 

@@ -141,3 +141,41 @@ def test_a_record_waits_at_most_half_the_kafka_transaction_timeout_and_never_ove
 ) -> None:
     assert wait_bound_s(settings.model_copy(update={"transaction_timeout_ms": 15_000})) == 7.5
     assert wait_bound_s(settings.model_copy(update={"transaction_timeout_ms": 300_000})) == 60.0
+
+
+class _FailingOnTheWayOut:
+    """Quix's application as the dead-letter breaker leaves it on a loaded broker: dead
+    letters come until the guard stops the screener, and then aborting the transaction on
+    the way out fails too."""
+
+    def __init__(self, guard: EdgeGuard) -> None:
+        self.guard = guard
+
+    def run(self) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        with pytest.raises(DeadLetterRateExceeded):
+            for offset in range(10_000):
+                self.guard.dead_letter_allowed(f"t[0]@{offset}", "t.dlq")
+        raise KafkaException(KafkaError(KafkaError._STATE, "invalid transaction state"))
+
+    def stop(self) -> None:
+        pass
+
+
+def test_the_reason_the_guard_stopped_the_screener_is_its_exit_even_if_the_way_out_fails(
+    settings: Settings,
+) -> None:
+    from compliance.transactions.stream import ScreenerApp
+    from compliance.watchdog import Watchdog
+
+    app = ScreenerApp.__new__(ScreenerApp)
+    app.name = "transaction-screener"
+    app.guard = EdgeGuard(app.name, settings, threading.Event())
+    app.watchdog = Watchdog(app.name)
+    app.input_name = "transactions.submitted"
+    app.app = _FailingOnTheWayOut(app.guard)  # type: ignore[assignment]
+    stop = threading.Event()
+    with pytest.raises(DeadLetterRateExceeded):
+        app.run(stop)
+    stop.set()
