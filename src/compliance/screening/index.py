@@ -58,7 +58,7 @@ from compliance.screening.normalise import (
     phonetic_key,
     second_surname,
 )
-from compliance.screening.similarity import letter_similarity, token_similarity
+from compliance.screening.similarity import letter_similarities, token_similarities
 
 _MAX_PAIR_TOKENS = 8  # tokens of a record that take part in pairs (long company names)
 _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
@@ -370,21 +370,18 @@ class ScreeningIndex:
         if len(sound) >= _MIN_PHONETIC_LEN and (same := self._phonetic.get(sound)) is not None:
             candidates.update(same)
         penalty = known_penalty if self.is_known_name(token) else 0.0
-        for tid in candidates:
-            other = self.vocab_tokens[tid]
-            if other != token:
-                # Two names in their own right ("dubois", "dabisi") that only sound alike
-                # are two names, not one name's spellings: their letters must be close.
-                sim = token_similarity(
-                    token, other, sound_alike=not (penalty and self.is_known_name(other))
-                )
-                if (
-                    penalty and phonetic_key(other) != sound
-                ):  # "davis"/"david", not "hijazi"/"hejazi"
-                    sim -= penalty
-                if sim >= min_similarity:
-                    found[other] = sim
-        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+        vocab_tokens = self.vocab_tokens
+        others = [vocab_tokens[tid] for tid in candidates]
+        others = [other for other in others if other != token]
+        # Two names in their own right ("dubois", "dabisi") that only sound alike are two
+        # names, not one name's spellings: their letters must be close.
+        alike = [not (penalty and self.is_known_name(other)) for other in others]
+        for other, sim in zip(others, token_similarities(token, others, alike), strict=True):
+            if penalty and phonetic_key(other) != sound:  # "davis"/"david", not "hijazi"/"hejazi"
+                sim -= penalty
+            if sim >= min_similarity:
+                found[other] = sim
+        best = dict(sorted(found.items(), key=itemgetter(1), reverse=True)[:limit])
         if len(self._expansions) >= _CACHE_LIMIT:
             self._expansions.clear()
         self._expansions[key] = best
@@ -404,18 +401,19 @@ class ScreeningIndex:
             # same consonants: 0.8 to 0.95 as the letters written agree more ("jlal" is
             # closer to "jalal" than to "julia"); one consonant more or fewer: 0.72 to 0.82
             base = 0.8 if len(skeleton) >= 3 else 0.75
-            for tid in self._skeletons.get(skeleton, ()):
-                other = self.vocab_tokens[tid]
-                found[other] = min(0.95, base + 0.15 * letter_similarity(token, other))
+            vocab_tokens = self.vocab_tokens
+            same = [vocab_tokens[tid] for tid in self._skeletons.get(skeleton, ())]
+            for other, sim in zip(same, letter_similarities(token, same), strict=True):
+                found[other] = min(0.95, base + 0.15 * sim)
             if len(skeleton) >= 4:
                 near: set[int] = set(self._skeleton_deletes.get(skeleton, ()))
                 for i in range(len(skeleton)):
                     near.update(self._skeletons.get(skeleton[:i] + skeleton[i + 1 :], ()))
-                for tid in near:
-                    other = self.vocab_tokens[tid]
-                    if other not in found:
-                        found[other] = 0.72 + 0.1 * letter_similarity(token, other)
-        best = dict(sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+                others = [vocab_tokens[tid] for tid in near]
+                others = [other for other in others if other not in found]
+                for other, sim in zip(others, letter_similarities(token, others), strict=True):
+                    found[other] = 0.72 + 0.1 * sim
+        best = dict(sorted(found.items(), key=itemgetter(1), reverse=True)[:limit])
         if len(self._skeleton_cache) >= _CACHE_LIMIT:
             self._skeleton_cache.clear()
         self._skeleton_cache[key] = best

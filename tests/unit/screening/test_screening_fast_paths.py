@@ -31,6 +31,12 @@ from compliance.screening.normalise import (
 )
 from compliance.screening.scoring import missing_weight, score_name
 from compliance.screening.screener import _listed_bound
+from compliance.screening.similarity import (
+    letter_similarities,
+    letter_similarity,
+    token_similarities,
+    token_similarity,
+)
 
 
 def test_an_ascii_word_folds_as_the_full_unicode_path_folds_it() -> None:
@@ -439,3 +445,23 @@ def test_a_customers_cleared_hits_give_way_to_the_next_best_up_to_the_hits_asked
     assert screener.screen(name, customer_id="c-2", max_hits=4) == every[:4]
     assert screener.screen(name, customer_id="c-1", max_hits=-2) == kept[:-2]
     assert screener.screen(name, customer_id="c-1", max_hits=0) == []
+
+
+def test_tokens_compared_together_are_as_alike_as_compared_one_pair_at_a_time() -> None:
+    """Many listed spellings are compared with a screened word in one rapidfuzz call: each
+    similarity is the one ``token_similarity`` and ``letter_similarity`` give for the pair."""
+    seed = 20261211
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    letters = "abdehiklmnorstuyz"
+    words = ["".join(rng.choices(letters, k=rng.randint(1, 11))) for _ in range(400)]
+    words += ["muhammad", "mohammed", "kais", "qais", "omar", "umar", "atar", "atari", "a"]
+    for _ in range(300):
+        word = rng.choice(words)
+        others = rng.sample(words, rng.choice([1, 5, 30, 120]))
+        alike = [rng.random() < 0.7 for _ in others]
+        assert token_similarities(word, others, alike) == [
+            token_similarity(word, other, sound_alike=a)
+            for other, a in zip(others, alike, strict=True)
+        ]
+        assert letter_similarities(word, others) == [letter_similarity(word, o) for o in others]
