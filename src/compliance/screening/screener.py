@@ -34,6 +34,7 @@ from compliance.screening.scoring import (
     nationality_factor,
     number_factor,
     score_name,
+    spelt_by,
 )
 from compliance.screening.translit import has_abjad
 
@@ -457,6 +458,7 @@ class Screener:
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
+        spelt = [spelt_by(r.expansions) for r in readings]  # once for all listed names
         query_forms: list[tuple[str, str]] | None = None  # once, for the first organisation
         best: dict[str, _Scored] = {}
         for number, rec in enumerate(recs):
@@ -469,7 +471,7 @@ class Screener:
                 continue
             entity, listed_name, alias_type, listed = index.record(rec)
             organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
-            found = self._best_reading(index, rec, readings, listed, organisation, acronyms)
+            found = self._best_reading(index, rec, readings, listed, organisation, acronyms, spelt)
             if found is None:
                 continue
             reading, name_score = found
@@ -566,13 +568,17 @@ class Screener:
         listed: list[str],
         organisation: bool,
         acronyms: Mapping[int, tuple[str, ...]],
+        spelt: Sequence[Mapping[str, Sequence[tuple[float, int]]]],
     ) -> tuple[_Reading, NameScore] | None:
+        """The reading of the screened name that scores best against this listed name, with
+        its score, if any reaches the minimum name score (``spelt``: ``spelt_by`` of each
+        reading's expansions)."""
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = any(len(t) == 1 for t in listed)
         second = bool(index.rec_second_surname[rec])
         floor = config.min_name_score
-        for reading in readings:
+        for reading, spelt_words in zip(readings, spelt, strict=True):
             if reading.how and reading.changed.isdisjoint(listed):
                 continue
             used: set[int] | None = None  # listed words among the spellings (no initials)
@@ -619,6 +625,7 @@ class Screener:
                 organisation=organisation,
                 second_surname=second,
                 listed_initials=listed_initial,
+                spelt=spelt_words,
             )
             if name_score is not None and (best is None or name_score.score > best[1].score):
                 best = (reading, name_score)

@@ -29,7 +29,7 @@ from compliance.screening.normalise import (
     normalise_tokens,
     token_steps,
 )
-from compliance.screening.scoring import missing_weight, score_name
+from compliance.screening.scoring import missing_weight, score_name, spelt_by
 from compliance.screening.screener import _listed_bound
 from compliance.screening.similarity import (
     letter_similarities,
@@ -417,6 +417,20 @@ def test_a_name_score_aligns_the_pairs_of_words_every_pair_looked_at_gives() -> 
             query, expansions, listed, config, organisation=organisation, listed_initials=known
         )
         assert told == score
+        by_spelling = spelt_by(expansions)
+        for known_or_not in (known, None):
+            assert (
+                score_name(
+                    query,
+                    expansions,
+                    listed,
+                    config,
+                    organisation=organisation,
+                    listed_initials=known_or_not,
+                    spelt=by_spelling,
+                )
+                == score
+            )
         compared += bool(aligned)
     assert compared > 2000
 
