@@ -104,7 +104,7 @@ _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
 # From this many record numbers found on, they are counted with numpy (below, a Counter
 # is quicker); from this many pairs of spellings on, their postings are found with numpy.
 _VECTOR_COUNT = 200
-_VECTOR_PAIRS = 40
+_VECTOR_PAIRS = 64
 
 
 def _most_found(found: Sequence[npt.NDArray[np.uint32]], limit: int) -> list[int]:
@@ -499,7 +499,7 @@ class ScreeningIndex:
         """``_pair_postings`` without the cache. Few pairs of spellings are looked up one
         by one; many in one vectorised search of all their keys."""
         grids = [len(first) * len(second) for first, second in pairs]
-        if sum(grids) < _VECTOR_PAIRS:
+        if sum(grids) < _VECTOR_PAIRS or not len(self._pair_keys):
             return [self._lookup_few(first, second, cap) for first, second in pairs]
         # every pair of spellings of every pair of query tokens, the first token's
         # spellings outermost: pair p, its spellings x (of the first) and y (of the second)
@@ -523,10 +523,16 @@ class ScreeningIndex:
         caps = np.where(a != b, cap >> np.minimum(x + y, _CAP_HALVINGS), 0)
         order = np.argsort(wanted)
         in_order = wanted[order]  # sorted: each search starts where the one before ended
+        listed = self._pair_keys_np
+        starts = np.searchsorted(listed, in_order, side="left")
+        # most pairs of spellings are in no name: the ends of the others only
+        there = np.flatnonzero(listed[np.minimum(starts, len(listed) - 1)] == in_order)
+        ends = starts.copy()
+        ends[there] = np.searchsorted(listed, in_order[there], side="right")
         lo = np.empty(count, dtype=np.int64)
         hi = np.empty(count, dtype=np.int64)
-        lo[order] = np.searchsorted(self._pair_keys_np, in_order, side="left")
-        hi[order] = np.searchsorted(self._pair_keys_np, in_order, side="right")
+        lo[order] = starts
+        hi[order] = ends
         found = np.minimum(hi - lo, caps)
         ends = np.cumsum(found)
         # every key's records one after the other: record k of them all is record
@@ -603,13 +609,19 @@ class ScreeningIndex:
     def record(self, rec: int) -> tuple[Entity, str, AliasType, list[str]]:
         """(entity, the listed name, its alias type, its normalised tokens)."""
         entity = self.entities[self.rec_entity[rec]]
+        name, alias_type = self.listed_name(rec, entity)
+        return entity, name, alias_type, self.rec_tokens[rec].split()
+
+    def listed_name(self, rec: int, entity: Entity | None = None) -> tuple[str, AliasType]:
+        """The listed name (as written) and its alias type (``entity``: the record's, if
+        the caller has it)."""
+        if entity is None:
+            entity = self.entities[self.rec_entity[rec]]
         alias_no = self.rec_alias[rec]
         if alias_no < 0:
-            name, alias_type = entity.name, AliasType.PRIMARY
-        else:
-            alias = entity.aliases[alias_no]
-            name, alias_type = alias.name, alias.alias_type
-        return entity, name, alias_type, self.rec_tokens[rec].split()
+            return entity.name, AliasType.PRIMARY
+        alias = entity.aliases[alias_no]
+        return alias.name, alias.alias_type
 
     def entity_version(self, rec: int) -> str:
         number = self.rec_entity[rec]

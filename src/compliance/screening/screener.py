@@ -469,11 +469,13 @@ class Screener:
                 and not _may_match_two(index.rec_tokens[rec].split(), spellings)
             ):
                 continue
-            entity, listed_name, alias_type, listed = index.record(rec)
+            entity = index.entities[index.rec_entity[rec]]
+            listed = index.rec_tokens[rec].split()
             organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
             found = self._best_reading(index, rec, readings, listed, organisation, acronyms, spelt)
             if found is None:
                 continue
+            listed_name, alias_type = index.listed_name(rec, entity)
             reading, name_score = found
             factors: list[tuple[float, str | None]] = [
                 dob_factor(query_dob, entity.dates_of_birth, config),
