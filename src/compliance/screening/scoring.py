@@ -94,9 +94,9 @@ def score_name(
     last_q = len(query) - 1
     last_c = len(listed) - 1
     if listed_initials is None and not organisation:
-        listed_initials = any(len(c) == 1 for c in listed)
+        listed_initials = min(map(len, listed), default=2) == 1
     if spelt is not None and (
-        organisation or not (listed_initials or any(len(q) == 1 for q in query))
+        organisation or not (listed_initials or min(map(len, query), default=2) == 1)
     ):
         # no initial to match: the pairs are those of the listed words' spellings
         short = config.short_word_length if organisation else 0

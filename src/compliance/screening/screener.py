@@ -342,7 +342,10 @@ def _hit(index: ScreeningIndex, scored: _Scored) -> Hit:
         nationality_factor=scored.factors[1],
         entity_type_factor=scored.factors[2],
         alias_factor=scored.alias_points,
-        matched_tokens=tuple(replace(m, how=_how(m, reading.abjad)) for m in name_score.matched),
+        matched_tokens=tuple(
+            TokenMatch(m.query_token, m.listed_token, m.similarity, _how(m, reading.abjad))
+            for m in name_score.matched
+        ),
         unmatched_query_tokens=name_score.unmatched_query,
         unmatched_listed_tokens=name_score.unmatched_listed,
         notes=scored.notes,
@@ -577,7 +580,7 @@ class Screener:
         reading's expansions)."""
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
-        listed_initial = any(len(t) == 1 for t in listed)
+        listed_initial = min(map(len, listed), default=2) == 1
         second = bool(index.rec_second_surname[rec])
         floor = config.min_name_score
         for reading, spelt_words in zip(readings, spelt, strict=True):
