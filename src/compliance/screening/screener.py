@@ -461,7 +461,8 @@ class Screener:
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
-        spelt = [spelt_by(r.expansions) for r in readings]  # once for all listed names
+        # each reading's spelt_by, made when a listed name is first scored under it
+        spelt: list[dict[str, list[tuple[float, int]]] | None] = [None] * len(readings)
         query_forms: list[tuple[str, str]] | None = None  # once, for the first organisation
         best: dict[str, _Scored] = {}
         for number, rec in enumerate(recs):
@@ -573,17 +574,17 @@ class Screener:
         listed: list[str],
         organisation: bool,
         acronyms: Mapping[int, tuple[str, ...]],
-        spelt: Sequence[Mapping[str, Sequence[tuple[float, int]]]],
+        spelt: list[dict[str, list[tuple[float, int]]] | None],
     ) -> tuple[_Reading, NameScore] | None:
         """The reading of the screened name that scores best against this listed name, with
         its score, if any reaches the minimum name score (``spelt``: ``spelt_by`` of each
-        reading's expansions)."""
+        reading's expansions, None until made here, once for all the listed names)."""
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = min(map(len, listed), default=2) == 1
         second = bool(index.rec_second_surname[rec])
         floor = config.min_name_score
-        for reading, spelt_words in zip(readings, spelt, strict=True):
+        for number, reading in enumerate(readings):
             if reading.how and reading.changed.isdisjoint(listed):
                 continue
             used: set[int] | None = None  # listed words among the spellings (no initials)
@@ -620,6 +621,9 @@ class Screener:
                     if best is None or acronym.score > best[1].score:
                         best = (replace(reading, how=how), acronym)
                 continue
+            spelt_words = spelt[number]
+            if spelt_words is None:
+                spelt_words = spelt[number] = spelt_by(reading.expansions)
             name_score = score_name(
                 reading.tokens,
                 reading.expansions,

@@ -25,7 +25,7 @@ _JW_DISCOUNT = 0.06
 _JW_MIN_LENGTH = 5
 # From this many tokens on, one rapidfuzz call compares them all (the same values as one
 # call per pair, without a Python call per pair).
-_BATCH_FROM = 8
+_BATCH_FROM = 16
 
 
 def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
