@@ -59,7 +59,7 @@ from compliance.screening.normalise import (
     phonetic_key,
     second_surname,
 )
-from compliance.screening.similarity import letter_similarity, token_similarity
+from compliance.screening.similarity import letter_similarities, token_similarities
 
 _MAX_PAIR_TOKENS = 8  # tokens of a record that take part in pairs (long company names)
 _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
@@ -115,7 +115,7 @@ _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
 # From this many record numbers found on, they are counted with numpy (below, a Counter
 # is quicker); from this many pairs of spellings on, their postings are found with numpy.
 _VECTOR_COUNT = 200
-_VECTOR_PAIRS = 40
+_VECTOR_PAIRS = 64
 
 
 def _most_found(found: Sequence[npt.NDArray[np.uint32]], limit: int) -> list[int]:
@@ -386,20 +386,17 @@ class ScreeningIndex:
         if len(sound) >= _MIN_PHONETIC_LEN and (same := self._phonetic.get(sound)) is not None:
             candidates.update(same)
         penalty = known_penalty if self.is_known_name(token) else 0.0
-        for tid in candidates:
-            other = self.vocab_tokens[tid]
-            if other != token:
-                # Two names in their own right ("dubois", "dabisi") that only sound alike
-                # are two names, not one name's spellings: their letters must be close.
-                sim = token_similarity(
-                    token, other, sound_alike=not (penalty and self.is_known_name(other))
-                )
-                if (
-                    penalty and phonetic_key(other) != sound
-                ):  # "davis"/"david", not "hijazi"/"hejazi"
-                    sim -= penalty
-                if sim >= min_similarity:
-                    found[other] = sim
+        vocab_tokens = self.vocab_tokens
+        others = [vocab_tokens[tid] for tid in candidates]
+        others = [other for other in others if other != token]
+        # Two names in their own right ("dubois", "dabisi") that only sound alike are two
+        # names, not one name's spellings: their letters must be close.
+        alike = [not (penalty and self.is_known_name(other)) for other in others]
+        for other, sim in zip(others, token_similarities(token, others, alike), strict=True):
+            if penalty and phonetic_key(other) != sound:  # "davis"/"david", not "hijazi"/"hejazi"
+                sim -= penalty
+            if sim >= min_similarity:
+                found[other] = sim
         # equally close spellings: those with the same sound key first ("umran": "omran"
         # before "urban"), then in alphabetical order, so that which are kept never depends
         # on the order of a set (Python's string hashing differs from process to process)
@@ -427,27 +424,25 @@ class ScreeningIndex:
             # a two-letter spelling ("th", "sh") may be two letters of the script: the
             # listed names with those consonants too
             base = 0.8 if len(letters) >= 3 else 0.75
-            for tid in self._skeletons.get(letters, ()):
-                other = self.vocab_tokens[tid]
-                found[other] = min(0.95, base + 0.15 * letter_similarity(token, other))
+            two = [self.vocab_tokens[tid] for tid in self._skeletons.get(letters, ())]
+            for other, sim in zip(two, letter_similarities(token, two), strict=True):
+                found[other] = min(0.95, base + 0.15 * sim)
         if skeleton:
             # same consonants: 0.8 to 0.95 as the letters written agree more ("jlal" is
             # closer to "jalal" than to "julia"); one consonant more or fewer: 0.72 to 0.82
             base = 0.8 if len(skeleton) >= 3 else 0.75
-            for tid in self._skeletons.get(skeleton, ()):
-                other = self.vocab_tokens[tid]
-                found[other] = max(
-                    found.get(other, 0.0),
-                    min(0.95, base + 0.15 * letter_similarity(token, other)),
-                )
+            vocab_tokens = self.vocab_tokens
+            same = [vocab_tokens[tid] for tid in self._skeletons.get(skeleton, ())]
+            for other, sim in zip(same, letter_similarities(token, same), strict=True):
+                found[other] = max(found.get(other, 0.0), min(0.95, base + 0.15 * sim))
             if len(skeleton) >= 4:
                 near: set[int] = set(self._skeleton_deletes.get(skeleton, ()))
                 for i in range(len(skeleton)):
                     near.update(self._skeletons.get(skeleton[:i] + skeleton[i + 1 :], ()))
-                for tid in near:
-                    other = self.vocab_tokens[tid]
-                    if other not in found:
-                        found[other] = 0.72 + 0.1 * letter_similarity(token, other)
+                others = [vocab_tokens[tid] for tid in near]
+                others = [other for other in others if other not in found]
+                for other, sim in zip(others, letter_similarities(token, others), strict=True):
+                    found[other] = 0.72 + 0.1 * sim
         best = dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
         if len(self._skeleton_cache) >= _CACHE_LIMIT:
             self._skeleton_cache.clear()
@@ -534,7 +529,7 @@ class ScreeningIndex:
         """``_pair_postings`` without the cache. Few pairs of spellings are looked up one
         by one; many in one vectorised search of all their keys."""
         grids = [len(first) * len(second) for first, second in pairs]
-        if sum(grids) < _VECTOR_PAIRS:
+        if sum(grids) < _VECTOR_PAIRS or not len(self._pair_keys):
             return [self._lookup_few(first, second, cap) for first, second in pairs]
         # every pair of spellings of every pair of query tokens, the first token's
         # spellings outermost: pair p, its spellings x (of the first) and y (of the second)
@@ -558,10 +553,16 @@ class ScreeningIndex:
         caps = np.where(a != b, cap >> np.minimum(x + y, _CAP_HALVINGS), 0)
         order = np.argsort(wanted)
         in_order = wanted[order]  # sorted: each search starts where the one before ended
+        listed = self._pair_keys_np
+        starts = np.searchsorted(listed, in_order, side="left")
+        # most pairs of spellings are in no name: the ends of the others only
+        there = np.flatnonzero(listed[np.minimum(starts, len(listed) - 1)] == in_order)
+        ends = starts.copy()
+        ends[there] = np.searchsorted(listed, in_order[there], side="right")
         lo = np.empty(count, dtype=np.int64)
         hi = np.empty(count, dtype=np.int64)
-        lo[order] = np.searchsorted(self._pair_keys_np, in_order, side="left")
-        hi[order] = np.searchsorted(self._pair_keys_np, in_order, side="right")
+        lo[order] = starts
+        hi[order] = ends
         found = np.minimum(hi - lo, caps)
         ends = np.cumsum(found)
         # every key's records one after the other: record k of them all is record
@@ -638,13 +639,19 @@ class ScreeningIndex:
     def record(self, rec: int) -> tuple[Entity, str, AliasType, list[str]]:
         """(entity, the listed name, its alias type, its normalised tokens)."""
         entity = self.entities[self.rec_entity[rec]]
+        name, alias_type = self.listed_name(rec, entity)
+        return entity, name, alias_type, self.rec_tokens[rec].split()
+
+    def listed_name(self, rec: int, entity: Entity | None = None) -> tuple[str, AliasType]:
+        """The listed name (as written) and its alias type (``entity``: the record's, if
+        the caller has it)."""
+        if entity is None:
+            entity = self.entities[self.rec_entity[rec]]
         alias_no = self.rec_alias[rec]
         if alias_no < 0:
-            name, alias_type = entity.name, AliasType.PRIMARY
-        else:
-            alias = entity.aliases[alias_no]
-            name, alias_type = alias.name, alias.alias_type
-        return entity, name, alias_type, self.rec_tokens[rec].split()
+            return entity.name, AliasType.PRIMARY
+        alias = entity.aliases[alias_no]
+        return alias.name, alias.alias_type
 
     def entity_version(self, rec: int) -> str:
         number = self.rec_entity[rec]

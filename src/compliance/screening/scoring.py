@@ -127,6 +127,7 @@ def score_name(
     second_surname: bool = False,
     abjad: bool = False,
     listed_initials: bool | None = None,
+    spelt: Mapping[str, Sequence[tuple[float, int]]] | None = None,
 ) -> NameScore | None:
     """``expansions[i]`` maps listed-name tokens similar to ``query[i]`` to their similarity
     (already computed against the index vocabulary during retrieval). When every shared
@@ -139,11 +140,29 @@ def score_name(
     exactly. ``second_surname``: the listed person's last token is
     a second family name ("GARCIA MARQUEZ, Gabriel"); left out, it weighs like a middle
     name (unless the names shared are all common ones). ``listed_initials``: whether a
-    listed token is a single letter, when the caller knows (found here otherwise)."""
+    listed token is a single letter, when the caller knows (found here otherwise).
+    ``spelt``: ``spelt_by(expansions)``, when the caller scores many names with the same
+    expansions (each listed word then looks up the query words it spells at once)."""
     pairs: list[tuple[float, int, int]] = []
     last_q = len(query) - 1
     last_c = len(listed) - 1
-    if organisation:  # no initials; short words agree exactly or not at all
+    if listed_initials is None and not organisation:
+        listed_initials = min(map(len, listed), default=2) == 1
+    if spelt is not None and (
+        organisation or not (listed_initials or min(map(len, query), default=2) == 1)
+    ):
+        # no initial to match: the pairs are those of the listed words' spellings
+        short = config.short_word_length if organisation else 0
+        for j, c in enumerate(listed):
+            for sim, i in spelt.get(c, ()):
+                if (
+                    0 < sim < 1.0
+                    and min(len(query[i]), len(c)) <= short
+                    and not (abjad and _same_consonants(query[i], c))
+                ):
+                    continue  # a short word of an organisation spelt otherwise
+                pairs.append((sim, i, j))
+    elif organisation:  # no initials; short words agree exactly or not at all
         short = config.short_word_length
         for i, q in enumerate(query):
             similar = expansions[i]
@@ -160,8 +179,6 @@ def score_name(
                 if sim:
                     pairs.append((sim, i, j))
     else:
-        if listed_initials is None:
-            listed_initials = any(len(c) == 1 for c in listed)
         for i, q in enumerate(query):
             similar = expansions[i]
             initial = len(q) == 1
@@ -219,6 +236,19 @@ def score_name(
         unmatched_listed=tuple(c for j, c in enumerate(listed) if j not in used_c),
         common_only=strict,
     )
+
+
+def spelt_by(
+    expansions: Sequence[Mapping[str, float]],
+) -> dict[str, list[tuple[float, int]]]:
+    """For each listed spelling in ``expansions``, (similarity, position) of the query
+    words it spells (the similarities that are not 0)."""
+    found: dict[str, list[tuple[float, int]]] = {}
+    for i, similar in enumerate(expansions):
+        for token, sim in similar.items():
+            if sim:
+                found.setdefault(token, []).append((sim, i))
+    return found
 
 
 def _dob_relation(query: PartialDate, dob: DateOfBirth, tolerance: int) -> tuple[int, str]:

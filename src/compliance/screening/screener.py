@@ -38,6 +38,7 @@ from compliance.screening.scoring import (
     nationality_factor,
     number_factor,
     score_name,
+    spelt_by,
 )
 from compliance.screening.similarity import letter_similarity
 from compliance.screening.translit import has_abjad
@@ -486,7 +487,10 @@ def _hit(index: ScreeningIndex, scored: _Scored) -> Hit:
         nationality_factor=scored.factors[1],
         entity_type_factor=scored.factors[2],
         alias_factor=scored.alias_points,
-        matched_tokens=tuple(replace(m, how=_how(m, reading.abjad)) for m in name_score.matched),
+        matched_tokens=tuple(
+            TokenMatch(m.query_token, m.listed_token, m.similarity, _how(m, reading.abjad))
+            for m in name_score.matched
+        ),
         unmatched_query_tokens=name_score.unmatched_query,
         unmatched_listed_tokens=name_score.unmatched_listed,
         notes=scored.notes,
@@ -602,6 +606,8 @@ class Screener:
         query_dob = coerce_query_date(dob)
         query_countries = {c for c in (normalise_country(x) for x in countries) if c}
         query_ids = {i for i in (_id_key(x) for x in id_numbers) if len(i) >= 5}
+        # each reading's spelt_by, made when a listed name is first scored under it
+        spelt: list[dict[str, list[tuple[float, int]]] | None] = [None] * len(readings)
         query_forms: list[tuple[str, str]] | None = None  # once, for the first organisation
         best: dict[str, _Scored] = {}
         for number, rec in enumerate(recs):
@@ -612,7 +618,8 @@ class Screener:
                 and not _may_match_two(index.rec_tokens[rec].split(), spellings)
             ):
                 continue
-            entity, listed_name, alias_type, listed = index.record(rec)
+            entity = index.entities[index.rec_entity[rec]]
+            listed = index.rec_tokens[rec].split()
             organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
             # a date of birth or an ID number that agrees tells this person from others of
             # the same common names: missing middle names weigh as usual again
@@ -620,9 +627,12 @@ class Screener:
                 bool(query_ids) and _id_factor(query_ids, entity.remarks, config)[0] > 0
             )
             common = frozenset() if corroborated else index.common_tokens
-            found = self._best_reading(index, rec, readings, listed, organisation, acronyms, common)
+            found = self._best_reading(
+                index, rec, readings, listed, organisation, acronyms, spelt, common
+            )
             if found is None:
                 continue
+            listed_name, alias_type = index.listed_name(rec, entity)
             reading, name_score = found
             factors: list[tuple[float, str | None]] = [
                 dob_factor(query_dob, entity.dates_of_birth, config),
@@ -726,11 +736,15 @@ class Screener:
         listed: list[str],
         organisation: bool,
         acronyms: Mapping[int, tuple[str, ...]],
+        spelt: list[dict[str, list[tuple[float, int]]] | None],
         common: Container[str],
     ) -> tuple[_Reading, NameScore] | None:
+        """The reading of the screened name that scores best against this listed name, with
+        its score, if any reaches the minimum name score (``spelt``: ``spelt_by`` of each
+        reading's expansions, None until made here, once for all the listed names)."""
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
-        listed_initial = any(len(t) == 1 for t in listed)
+        listed_initial = min(map(len, listed), default=2) == 1
         second = bool(index.rec_second_surname[rec])
         # listed companies, and listed names of unknown kind (indexed with legal forms set
         # aside like companies)
@@ -739,7 +753,7 @@ class Screener:
             EntityType.UNKNOWN,
         )
         floor = config.min_name_score
-        for reading in readings:
+        for number, reading in enumerate(readings):
             if reading.companies_only and not company:
                 continue
             if reading.narrowed and reading.changed.isdisjoint(listed):
@@ -778,6 +792,9 @@ class Screener:
                     if best is None or acronym.score > best[1].score:
                         best = (replace(reading, how=how), acronym)
                 continue
+            spelt_words = spelt[number]
+            if spelt_words is None:
+                spelt_words = spelt[number] = spelt_by(reading.expansions)
             name_score = score_name(
                 reading.tokens,
                 reading.expansions,
@@ -789,6 +806,7 @@ class Screener:
                 second_surname=second,
                 listed_initials=listed_initial,
                 abjad=reading.abjad,
+                spelt=spelt_words,
             )
             if name_score is not None and (best is None or name_score.score > best[1].score):
                 best = (reading, name_score)

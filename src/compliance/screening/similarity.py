@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from compliance.screening.normalise import phonetic_key
@@ -20,6 +24,16 @@ _JW_DISCOUNT = 0.06
 # letters on, or where one word only adds a letter at the end of the other ("atar"/"atari";
 # "mans" is not "mansha").
 _JW_MIN_LENGTH = 5
+# From this many tokens on, one rapidfuzz call compares them all (the same values as one
+# call per pair, without a Python call per pair).
+_BATCH_FROM = 16
+
+
+def _winkler_counts(a: str, b: str) -> bool:
+    """Does Jaro-Winkler's reward for a shared beginning count for these two words?"""
+    return min(len(a), len(b)) >= _JW_MIN_LENGTH or (
+        abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
+    )
 
 
 def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
@@ -30,9 +44,7 @@ def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
     if len(a) == 1 or len(b) == 1:  # an initial never equals a different token
         return 0.0
     sim = Levenshtein.normalized_similarity(a, b)
-    if min(len(a), len(b)) >= _JW_MIN_LENGTH or (
-        abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
-    ):
+    if _winkler_counts(a, b):
         sim = max(sim, JaroWinkler.similarity(a, b) - _JW_DISCOUNT)
     if sound_alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
         key = phonetic_key(a)
@@ -44,3 +56,44 @@ def token_similarity(a: str, b: str, *, sound_alike: bool = True) -> float:
 def letter_similarity(a: str, b: str) -> float:
     """Plain normalised Levenshtein similarity of two tokens."""
     return float(Levenshtein.normalized_similarity(a, b))
+
+
+def letter_similarities(a: str, others: Sequence[str]) -> list[float]:
+    """``letter_similarity`` of ``a`` with each of ``others``, in order."""
+    if len(others) < _BATCH_FROM:
+        return [float(Levenshtein.normalized_similarity(a, b)) for b in others]
+    found = process.cdist(
+        [a], others, scorer=Levenshtein.normalized_similarity, dtype=np.float64, workers=1
+    )
+    return found[0].tolist()  # type: ignore[no-any-return]
+
+
+def token_similarities(a: str, others: Sequence[str], sound_alike: Sequence[bool]) -> list[float]:
+    """``token_similarity`` of ``a`` with each of ``others``, in order (``sound_alike``: for
+    each of them)."""
+    if len(others) < _BATCH_FROM:
+        return [
+            token_similarity(a, b, sound_alike=alike)
+            for b, alike in zip(others, sound_alike, strict=True)
+        ]
+    letters = process.cdist(
+        [a], others, scorer=Levenshtein.normalized_similarity, dtype=np.float64, workers=1
+    )[0].tolist()
+    winkler = process.cdist(
+        [a], others, scorer=JaroWinkler.similarity, dtype=np.float64, workers=1
+    )[0].tolist()
+    found = []
+    for b, sim, prefixed, alike in zip(others, letters, winkler, sound_alike, strict=True):
+        if a == b:
+            sim = 1.0
+        elif len(a) == 1 or len(b) == 1:
+            sim = 0.0
+        else:
+            if _winkler_counts(a, b):
+                sim = max(sim, prefixed - _JW_DISCOUNT)
+            if alike and _PHONETIC_MIN_BASE <= sim < PHONETIC_SIMILARITY:
+                key = phonetic_key(a)
+                if len(key) >= _MIN_PHONETIC_KEY and key == phonetic_key(b):
+                    sim = PHONETIC_SIMILARITY
+        found.append(sim)
+    return found

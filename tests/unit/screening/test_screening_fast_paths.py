@@ -29,8 +29,14 @@ from compliance.screening.normalise import (
     normalise_tokens,
     token_steps,
 )
-from compliance.screening.scoring import _names_differ, missing_weight, score_name
+from compliance.screening.scoring import _names_differ, missing_weight, score_name, spelt_by
 from compliance.screening.screener import _listed_bound
+from compliance.screening.similarity import (
+    letter_similarities,
+    letter_similarity,
+    token_similarities,
+    token_similarity,
+)
 
 
 def test_an_ascii_word_folds_as_the_full_unicode_path_folds_it() -> None:
@@ -415,6 +421,20 @@ def test_a_name_score_aligns_the_pairs_of_words_every_pair_looked_at_gives() -> 
             query, expansions, listed, config, organisation=organisation, listed_initials=known
         )
         assert told == score
+        by_spelling = spelt_by(expansions)
+        for known_or_not in (known, None):
+            assert (
+                score_name(
+                    query,
+                    expansions,
+                    listed,
+                    config,
+                    organisation=organisation,
+                    listed_initials=known_or_not,
+                    spelt=by_spelling,
+                )
+                == score
+            )
         compared += bool(aligned)
     assert compared > 2000
 
@@ -443,3 +463,23 @@ def test_a_customers_cleared_hits_give_way_to_the_next_best_up_to_the_hits_asked
     assert screener.screen(name, customer_id="c-2", max_hits=4) == every[:4]
     assert screener.screen(name, customer_id="c-1", max_hits=-2) == kept[:-2]
     assert screener.screen(name, customer_id="c-1", max_hits=0) == []
+
+
+def test_tokens_compared_together_are_as_alike_as_compared_one_pair_at_a_time() -> None:
+    """Many listed spellings are compared with a screened word in one rapidfuzz call: each
+    similarity is the one ``token_similarity`` and ``letter_similarity`` give for the pair."""
+    seed = 20261211
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    letters = "abdehiklmnorstuyz"
+    words = ["".join(rng.choices(letters, k=rng.randint(1, 11))) for _ in range(400)]
+    words += ["muhammad", "mohammed", "kais", "qais", "omar", "umar", "atar", "atari", "a"]
+    for _ in range(300):
+        word = rng.choice(words)
+        others = rng.sample(words, rng.choice([1, 5, 30, 120]))
+        alike = [rng.random() < 0.7 for _ in others]
+        assert token_similarities(word, others, alike) == [
+            token_similarity(word, other, sound_alike=a)
+            for other, a in zip(others, alike, strict=True)
+        ]
+        assert letter_similarities(word, others) == [letter_similarity(word, o) for o in others]
