@@ -90,9 +90,10 @@ class EdgeGuard:
             settings.dead_letter_batch_limit,
             monotonic,
         )
-        # the error this guard stopped the screener with, if it did: what the process
-        # exits with, even when the framework's way out then fails too
-        self.stopped_with: ComplianceError | None = None
+        # why this guard stopped the screener (too many dead letters, a bug, an outage, a
+        # stop asked for while a record waited), if it did: what the process exits with,
+        # even when the framework's way out then fails too
+        self.stopped_with: Exception | None = None
 
     def waiting_out_outages(self, where: str, call: Callable[[], T]) -> T:
         """``call()``, called again after a back-off while it raises an infrastructure error,
@@ -110,11 +111,12 @@ class EdgeGuard:
                 attempt += 1
                 waited = self._monotonic() - started
                 if waited + delay > self.wait_bound_s:
-                    raise InfrastructureDown(
+                    self.stopped_with = InfrastructureDown(
                         f"{self.name}: {outage(exc)}; {where} waited {waited:.0f} s "
                         f"({attempt} attempts), stopping without committing it (it is read "
                         "again after a restart, nothing is dropped or dead-lettered)"
-                    ) from exc
+                    )
+                    raise self.stopped_with from exc
                 log.warning(
                     "%s: %s waits for infrastructure: %s; retrying in %.1f s (attempt %d)",
                     self.name,
@@ -124,7 +126,8 @@ class EdgeGuard:
                     attempt,
                 )
                 if self.stop.wait(delay):
-                    raise StoppedWhileWaiting(where) from exc
+                    self.stopped_with = StoppedWhileWaiting(where)
+                    raise self.stopped_with from exc
                 delay = min(delay * 2, MAX_BACKOFF_S)
 
     def dead_letter_allowed(self, where: str, dead_letter_topic: str) -> None:

@@ -278,13 +278,20 @@ class ScreenerApp:
             raise SystemExit(EXIT_INFRASTRUCTURE) from None
         except StoppedWhileWaiting:
             log.info("%s: stopped while a record waited for infrastructure", self.name)
-        except Exception:
+        except Exception as exc:
             # the framework's way out (aborting the transaction) can fail after the guard
             # stopped the screener: the guard's reason is why the process stops
-            if self.guard.stopped_with is not None:
-                log.warning("%s: the way out after the stop failed too", self.name, exc_info=True)
-                raise self.guard.stopped_with from None
-            raise
+            reason = self.guard.stopped_with
+            if reason is None or exc is reason:
+                raise
+            log.warning("%s: the way out after the stop failed too", self.name, exc_info=True)
+            if isinstance(reason, InfrastructureDown):
+                log.critical("%s", reason)
+                raise SystemExit(EXIT_INFRASTRUCTURE) from None
+            if isinstance(reason, StoppedWhileWaiting):
+                log.info("%s: stopped while a record waited for infrastructure", self.name)
+                return
+            raise reason from None
         finally:
             self.watchdog.disarm(token)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -36,7 +37,8 @@ class TickingStop(threading.Event):
         self.waits: list[float] = []
 
     def wait(self, timeout: float | None = None) -> bool:
-        assert timeout is not None
+        if timeout is None:  # the screener's threads that wait for the stop itself
+            return super().wait()
         self.waits.append(timeout)
         self.clock.now += timeout
         return self.is_set()
@@ -143,39 +145,83 @@ def test_a_record_waits_at_most_half_the_kafka_transaction_timeout_and_never_ove
     assert wait_bound_s(settings.model_copy(update={"transaction_timeout_ms": 300_000})) == 60.0
 
 
-class _FailingOnTheWayOut:
-    """Quix's application as the dead-letter breaker leaves it on a loaded broker: dead
-    letters come until the guard stops the screener, and then aborting the transaction on
-    the way out fails too."""
+class _QuixApp:
+    """Quix's application as the guard leaves it: ``run`` calls the stage (which the guard
+    stops), then Quix's way out either succeeds (the guard's error propagates) or fails
+    too, as aborting the transaction did on a loaded broker (INVALID_TXN_STATE)."""
 
-    def __init__(self, guard: EdgeGuard) -> None:
-        self.guard = guard
+    def __init__(self, stage: Callable[[], None], way_out_fails: bool) -> None:
+        self.stage = stage
+        self.way_out_fails = way_out_fails
 
     def run(self) -> None:
         from confluent_kafka import KafkaError, KafkaException
 
-        with pytest.raises(DeadLetterRateExceeded):
-            for offset in range(10_000):
-                self.guard.dead_letter_allowed(f"t[0]@{offset}", "t.dlq")
-        raise KafkaException(KafkaError(KafkaError._STATE, "invalid transaction state"))
+        try:
+            self.stage()
+        except Exception:
+            if self.way_out_fails:
+                raise KafkaException(
+                    KafkaError(KafkaError._STATE, "invalid transaction state")
+                ) from None
+            raise
 
     def stop(self) -> None:
         pass
 
 
-def test_the_reason_the_guard_stopped_the_screener_is_its_exit_even_if_the_way_out_fails(
-    settings: Settings,
-) -> None:
+def _screener_app(settings: Settings, edge: EdgeGuard, app: _QuixApp) -> object:
     from compliance.transactions.stream import ScreenerApp
     from compliance.watchdog import Watchdog
 
-    app = ScreenerApp.__new__(ScreenerApp)
-    app.name = "transaction-screener"
-    app.guard = EdgeGuard(app.name, settings, threading.Event())
-    app.watchdog = Watchdog(app.name)
-    app.input_name = "transactions.submitted"
-    app.app = _FailingOnTheWayOut(app.guard)  # type: ignore[assignment]
-    stop = threading.Event()
-    with pytest.raises(DeadLetterRateExceeded):
-        app.run(stop)
+    screener = ScreenerApp.__new__(ScreenerApp)
+    screener.name = "transaction-screener"
+    screener.guard = edge
+    screener.watchdog = Watchdog(screener.name)
+    screener.input_name = "transactions.submitted"
+    screener.app = app  # type: ignore[assignment]
+    return screener
+
+
+def _too_many_dead_letters(edge: EdgeGuard) -> Callable[[], None]:
+    def stage() -> None:
+        for offset in range(10_000):
+            edge.dead_letter_allowed(f"t[0]@{offset}", "t.dlq")
+
+    return stage
+
+
+def _database_down(edge: EdgeGuard) -> Callable[[], None]:
+    def stage() -> None:
+        def lookup() -> None:
+            raise RetryableError("postgres down")
+
+        edge.waiting_out_outages("t[0]@0", lookup)
+
+    return stage
+
+
+@pytest.mark.parametrize("way_out_fails", [False, True])
+def test_the_reason_the_guard_stopped_the_screener_is_its_exit_even_if_the_way_out_fails(
+    settings: Settings, way_out_fails: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    edge, stop = guard(settings)
+    app = _QuixApp(_too_many_dead_letters(edge), way_out_fails)
+    with caplog.at_level(logging.WARNING), pytest.raises(DeadLetterRateExceeded):
+        _screener_app(settings, edge, app).run(stop)  # type: ignore[attr-defined]
     stop.set()
+    # the way out is said to have failed only when it did
+    assert ("the way out after the stop failed too" in caplog.text) is way_out_fails
+
+
+def test_an_outage_that_outlasts_the_wait_exits_as_an_outage_even_if_the_way_out_fails(
+    settings: Settings,
+) -> None:
+    from compliance.transactions.stream import EXIT_INFRASTRUCTURE
+
+    edge, stop = guard(settings)
+    app = _QuixApp(_database_down(edge), way_out_fails=True)
+    with pytest.raises(SystemExit) as exited:
+        _screener_app(settings, edge, app).run(stop)  # type: ignore[attr-defined]
+    stop.set()
+    assert exited.value.code == EXIT_INFRASTRUCTURE
