@@ -40,7 +40,9 @@ def customer_version(
     countries: Sequence[str] = (),
 ) -> str:
     """A stable hash of the customer's screened details (see the module docstring)."""
-    tokens = " ".join(sorted(normalise_name(name)))
+    # every word as the screener reads a name of unknown kind (a surname spelt like a legal
+    # form, "Sabrina Sá", is part of the name: changing it lapses the clearance)
+    tokens = " ".join(sorted(normalise_name(name, legal_forms=False)))
     query_dob = coerce_query_date(dob)
     codes = ",".join(sorted({normalise_country(c) for c in countries if c.strip()}))
     text = f"{tokens}\x1f{query_dob or ''}\x1f{codes}"

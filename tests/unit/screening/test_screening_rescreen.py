@@ -29,6 +29,9 @@ def test_customer_version_ignores_spelling_of_the_same_details_and_sees_changes(
     assert base != customer_version("Vladimir Putin", "1952-10-08", ["RU"])
     assert base != customer_version("Vladimir Putin", "1952-10-07", ["FR"])
     assert base != customer_version("Vladimir V Putin", "1952-10-07", ["RU"])
+    # a surname spelt like a legal form is part of the name, as the screener reads it
+    assert customer_version("Sabrina Sá") != customer_version("Sabrina")
+    assert customer_version("P. P. Ivanov") != customer_version("Ivanov")
 
 
 def test_only_hits_the_previous_lists_did_not_give_are_new(
