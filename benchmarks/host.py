@@ -95,8 +95,13 @@ def write_results(
         "figures": figures,
     }
     print(json.dumps(figures, indent=2, ensure_ascii=False))
+    earlier: dict[str, Any] = {}
     if keep_others and path.exists():
-        earlier = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            earlier = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # unreadable: this run's figures start it anew
+            print(f"{path} unreadable ({exc}); writing this run's figures alone")
+    if earlier:
         result["command"] = _commands(str(earlier.get("command") or ""), command)
         result["figures"] = {**earlier.get("figures", {}), **figures}
     path.parent.mkdir(parents=True, exist_ok=True)

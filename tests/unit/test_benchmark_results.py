@@ -65,6 +65,19 @@ def test_a_run_replaces_the_file_of_an_earlier_run_unless_told_to_keep_the_other
     assert json.loads(path.read_text())["figures"] == {"b": figure(2, "s")}
 
 
+def test_an_unreadable_shared_file_is_written_anew_with_this_runs_figures(
+    host: ModuleType, tmp_path: Path
+) -> None:
+    path = tmp_path / "cases.json"
+    path.write_text('{"command": "python benchmarks/cases_bench.py", "figu')  # cut short
+    host.write_results(
+        path, "python benchmarks/notifier_bench.py", "m", {"n": figure(3, "s")}, keep_others=True
+    )
+    written = json.loads(path.read_text())
+    assert written["figures"] == {"n": figure(3, "s")}
+    assert written["command"] == "python benchmarks/notifier_bench.py"
+
+
 def test_a_shared_file_keeps_the_other_benchmarks_figures_and_commands(
     host: ModuleType, tmp_path: Path
 ) -> None:
