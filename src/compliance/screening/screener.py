@@ -846,13 +846,15 @@ class Screener:
         article = _ARTICLE_WRITTEN.search(name) is not None
         company = entity_type in (EntityType.ENTITY, EntityType.VESSEL, EntityType.AIRCRAFT)
         # (tokens, how, the tokens it was read from, for listed companies only)
-        alternatives = [
-            (alt, how, tokens, False)
-            for alt, how in _alternatives(
-                index, tokens, abjad, company=company, article_written=article
-            )
-        ]
-        if unknown:
+        alternatives: list[tuple[tuple[str, ...], str, tuple[str, ...], bool]]
+        if not unknown:
+            alternatives = [
+                (alt, how, tokens, False)
+                for alt, how in _alternatives(
+                    index, tokens, abjad, company=company, article_written=article
+                )
+            ]
+        else:
             # a person's or a company's name: read as written for any listed name, and as
             # a company's (legal forms set aside, glued ones and particles read apart) for
             # listed companies only
