@@ -215,18 +215,21 @@ def score_name(
         aligned.append(pair)
         total += sim
     strict = bool(aligned) and all(listed[j] in common or query[i] in common for _, i, j in aligned)
-    differs = bool(aligned) and _names_differ(
-        query, listed, aligned, used_q, used_c, second_surname
-    )
-    missing_q = missing_weight(len(query), used_q, config, strict or differs)
-    missing_c = missing_weight(
-        len(listed), used_c, config, strict or differs, second_surname and not strict
-    )
-    q_cov = total / (len(aligned) + missing_q) if aligned else 0.0
-    c_cov = total / (len(aligned) + missing_c) if aligned else 0.0
-    score = 100.0 * (q_cov + c_cov) / 2
-    if at_least is not None and score < at_least:
+    soft_last = second_surname and not strict
+    q_cov, c_cov = _coverages(query, listed, used_q, used_c, total, config, strict, soft_last)
+    if at_least is not None and 100.0 * (q_cov + c_cov) / 2 < at_least:
         return None
+    # two different names in one place make every missing word weigh fully: only a lower
+    # score, so looked for only when the score so far could be a hit
+    if (
+        not strict
+        and aligned
+        and _names_differ(query, listed, aligned, used_q, used_c, second_surname)
+    ):
+        q_cov, c_cov = _coverages(query, listed, used_q, used_c, total, config, True, soft_last)
+        if at_least is not None and 100.0 * (q_cov + c_cov) / 2 < at_least:
+            return None
+    score = 100.0 * (q_cov + c_cov) / 2
     return NameScore(
         score=score,
         query_coverage=q_cov,
@@ -236,6 +239,25 @@ def score_name(
         unmatched_listed=tuple(c for j, c in enumerate(listed) if j not in used_c),
         common_only=strict,
     )
+
+
+def _coverages(
+    query: Sequence[str],
+    listed: Sequence[str],
+    used_q: set[int],
+    used_c: set[int],
+    total: float,
+    config: ScreeningConfig,
+    strict: bool,
+    soft_last: bool,
+) -> tuple[float, float]:
+    """How much of each name the aligned words explain (0 when none are aligned); ``strict``
+    and ``soft_last`` as ``missing_weight`` takes them."""
+    if not used_q:
+        return 0.0, 0.0
+    missing_q = missing_weight(len(query), used_q, config, strict)
+    missing_c = missing_weight(len(listed), used_c, config, strict, soft_last)
+    return total / (len(used_q) + missing_q), total / (len(used_c) + missing_c)
 
 
 def spelt_by(
