@@ -167,6 +167,7 @@ class ScreeningIndex:
         self._skeletons: dict[str, list[int]] = {}
         self._skeleton_deletes: dict[str, list[int]] = {}
         self._skeleton_cache: dict[tuple[str, int], dict[str, float]] = {}
+        self._abjad_cache: dict[tuple[str, float, int, float, int], dict[str, float]] = {}
         self.vocab: dict[str, int] = {}
         self.vocab_tokens: list[str] = []
         self.common_tokens: frozenset[str] = COMMON_NAME_TOKENS
@@ -449,6 +450,31 @@ class ScreeningIndex:
         self._skeleton_cache[key] = best
         return best
 
+    def expand_abjad(
+        self,
+        token: str,
+        min_similarity: float,
+        limit: int,
+        known_penalty: float,
+        skeleton_limit: int,
+    ) -> dict[str, float]:
+        """The listed spellings of a word romanised from Arabic, Persian or Hebrew letters:
+        those ``expand`` finds and those ``expand_skeleton`` finds, each at the better of
+        its two similarities, best first (retrieval takes the first spellings of each
+        word). Cached."""
+        key = (token, min_similarity, limit, known_penalty, skeleton_limit)
+        cached = self._abjad_cache.get(key)
+        if cached is not None:
+            return cached
+        found = dict(self.expand(token, min_similarity, limit, known_penalty))
+        for other, sim in self.expand_skeleton(token, skeleton_limit).items():
+            found[other] = max(sim, found.get(other, 0.0))
+        best = dict(sorted(found.items(), key=lambda kv: -kv[1]))
+        if len(self._abjad_cache) >= _CACHE_LIMIT:
+            self._abjad_cache.clear()
+        self._abjad_cache[key] = best
+        return best
+
     def token_postings(self, token: str, cap: int) -> array[int] | None:
         """The records holding ``token``, or None when more than ``cap`` do (too common to
         be evidence on its own)."""
@@ -606,7 +632,7 @@ class ScreeningIndex:
         as many, the one found first)."""
         vocab = self.vocab
         per_token = pair_expansions or _PAIR_EXPANSIONS
-        ids = [tuple([vocab[t] for t in exp][:per_token]) for exp in expansions]
+        ids = [tuple([vocab[t] for t in itertools.islice(exp, per_token)]) for exp in expansions]
         found: list[npt.NDArray[np.uint32]] = []
         if len(expansions) > 1:
             live = [i for i, spellings in enumerate(ids) if spellings]
@@ -616,11 +642,10 @@ class ScreeningIndex:
             pairs = [(ids[i], ids[j]) for x, i in enumerate(live) for j in live[x + 1 :]]
             found.extend(self._pair_postings(pairs, max_postings))
         for exp in expansions:
-            for token, sim in exp.items():
-                if (
-                    sim >= single_min_similarity
-                    and (recs := self._single.get(vocab[token])) is not None
-                ):
+            for token, sim in exp.items():  # best first
+                if sim < single_min_similarity:
+                    break
+                if (recs := self._single.get(vocab[token])) is not None:
                     found.append(recs[:max_postings])
         return _most_found(found, max_candidates)
 

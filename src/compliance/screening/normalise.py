@@ -143,6 +143,9 @@ VARIANTS = _variant_map()
 _ABD_PREFIXES = _words("abd abdul abdel abdal abdoul abdu abdil")
 _ABD_LINKS = _words("al el ul ar ur er as us an ad")
 _GLUED_LINKS = ("al", "el", "ul")
+# How a name of "Abd" and one of God's names begins once normalised ("abdulsattar"): listed
+# names and screened ones alike, however written ("Abd al-Sattar", "ABDUL SATTAR").
+MERGED_ABD = "abdul"
 # The names of God that follow "Abd" (servant of), as romanised after an article written
 # joined ("ABD ALSALAM"): the article comes off only before one of them, since "aleem" or
 # "alim" is itself such a name ("Abdul Aleem").
@@ -253,7 +256,7 @@ def _merge_abd(tokens: list[str]) -> list[str]:
             rest = tokens[j]
             if rest[:2] in _GLUED_LINKS and rest[2:] in _DIVINE_NAMES:  # "abd alsalam"
                 rest = rest[2:]
-            out.append("abdul" + rest)
+            out.append(MERGED_ABD + rest)
             i = j + 1
         else:
             out.append(token)

@@ -23,6 +23,7 @@ from compliance.screening.model import AliasType, EntityType, PartialDate, Sanct
 from compliance.screening.normalise import (
     FILLER_WORDS,
     GLUED_LEGAL_FORMS,
+    MERGED_ABD,
     VARIANTS,
     consonant_skeleton,
     legal_forms,
@@ -96,7 +97,9 @@ class _Reading:
     # the best name score any listed name could reach under this reading (``_name_bound``)
     bound: float = 100.0
     alive: int = 0  # words that can match a listed word at all
-    dead_weight: float = 0.0  # the missing weight of the others
+    # the least missing weight of the reading's words when ``m`` of them match, by ``m``
+    # (at ``alive``: the missing weight of the words that cannot match)
+    least_missing: tuple[float, ...] = (0.0,)
     # the bound when a single word matches: below the minimum name score, a listed name
     # with one word among the reading's spellings is never a hit
     one_word: float = 100.0
@@ -108,12 +111,34 @@ class _Reading:
     narrowed: bool = False
 
 
+def _least_missing(count: int, alive: set[int], config: ScreeningConfig) -> tuple[float, ...]:
+    """For each number ``m`` of the ``alive`` words matched, the least missing weight of
+    the name's words (``missing_weight``, not strict): the heaviest ends matched, or fewer
+    ends and more middle words, whichever leaves less."""
+    last = count - 1
+    ends = sorted(
+        (i for i in alive if i in (0, last)),
+        key=lambda i: config.first_token_weight if i == 0 else config.last_token_weight,
+        reverse=True,
+    )
+    middles = sorted(i for i in alive if i not in (0, last))
+    least = []
+    for m in range(len(alive) + 1):
+        options = [
+            missing_weight(count, {*ends[:e], *middles[: m - e]}, config, strict=False)
+            for e in range(len(ends) + 1)
+            if 0 <= m - e <= len(middles)
+        ]
+        least.append(min(options))
+    return tuple(least)
+
+
 def _name_bound(
     tokens: Sequence[str], expansions: Sequence[Mapping[str, float]], config: ScreeningConfig
-) -> tuple[float, int, float, float]:
+) -> tuple[float, int, tuple[float, ...], float]:
     """An upper bound of ``score_name`` for any listed name under this reading, with the
-    number of its words that can match anything, the missing weight of the rest, and the
-    bound when only one word matches.
+    number of its words that can match anything, the least missing weight of its words by
+    how many match (``_least_missing``), and the bound when only one word matches.
 
     A screened word can match a listed word only through its listed spellings or an
     initial: a word with no listed spelling, more than one letter long and last in the
@@ -128,11 +153,10 @@ def _name_bound(
         if expansions[i] or len(token) == 1 or (count > 1 and i < count - 1)
     }
     if not alive:
-        return 0.0, 0, float(count), 0.0
-    missing = missing_weight(count, alive, config, strict=False)
-    bound = 100.0 * (len(alive) / (len(alive) + missing) + 1.0) / 2
-    one = min(missing_weight(count, {i}, config, strict=False) for i in alive)
-    return bound, len(alive), missing, 100.0 * (1.0 / (1.0 + one) + 1.0) / 2
+        return 0.0, 0, (float(count),), 0.0
+    least = _least_missing(count, alive, config)
+    bound = 100.0 * (len(alive) / (len(alive) + least[-1]) + 1.0) / 2
+    return bound, len(alive), least, 100.0 * (1.0 / (1.0 + least[1]) + 1.0) / 2
 
 
 def _may_match_two(listed: Sequence[str], spellings: frozenset[str]) -> bool:
@@ -173,12 +197,15 @@ def _bound_of_used(
 ) -> float:
     if not used:
         return 0.0
+    # at most as many words matched as the listed name has among the spellings: the
+    # screened name's other words are missing
     matched = min(len(used), reading.alive)
     listed_missing = missing_weight(
         len(listed), used, config, strict=False, soft_last=second_surname
     )
     return 50.0 * (
-        matched / (matched + reading.dead_weight) + len(used) / (len(used) + listed_missing)
+        matched / (matched + reading.least_missing[matched])
+        + len(used) / (len(used) + listed_missing)
     )
 
 
@@ -266,12 +293,18 @@ def _alternatives(
             continue
         if index.is_known_name(token):  # "ahmad" is not "ah mad", "johnson" not "john son"
             continue
+        # "Abd al-Sattar" as normalised, listed names alike ("abdulsattar"): read apart only
+        # after "abdul" (a listed name's last word, not merged: "Muhammad ABDUL") or after
+        # the name of God that follows it ("abdulrauf azhar")
+        merged = token.startswith(MERGED_ABD)
         if company and (glued := _glued_legal_form(index, token)):
             head, form = glued
             how = f"legal form written joined: '{token}' read as '{head} {form}'"
             found.append(((*tokens[:i], head, *tokens[i + 1 :]), how))
             continue
         for k in range(2, len(token) - 1):
+            if merged and k != len(MERGED_ABD) and k < len(MERGED_ABD) + 3:
+                continue
             head, tail = VARIANTS.get(token[:k], token[:k]), VARIANTS.get(token[k:], token[k:])
             if not _part(index, head):
                 continue
@@ -885,7 +918,7 @@ class Screener:
             )
             spellings = frozenset(spelling for found in expansions for spelling in found)
             initial = any(len(t) == 1 for t in alternative)
-            bound, alive, dead_weight, one_word = _name_bound(alternative, expansions, config)
+            bound, alive, least_missing, one_word = _name_bound(alternative, expansions, config)
             readings.append(
                 _Reading(
                     alternative,
@@ -897,7 +930,7 @@ class Screener:
                     initial,
                     bound,
                     alive,
-                    dead_weight,
+                    least_missing,
                     one_word,
                     companies_only,
                     narrowed=bool(how) and alternative != base,
@@ -963,18 +996,21 @@ class Screener:
         config = self.config
         expansions = []
         for token in tokens:
-            found = index.expand(
-                token,
-                config.token_similarity,
-                config.max_expansions_per_token,
-                config.known_name_penalty,
-            )
             if abjad:
-                found = dict(found)
-                for other, sim in index.expand_skeleton(token, _ABJAD_SPELLINGS).items():
-                    found[other] = max(sim, found.get(other, 0.0))
-                # best first, as retrieval takes the first spellings of each word
-                found = dict(sorted(found.items(), key=lambda kv: -kv[1]))
+                found = index.expand_abjad(
+                    token,
+                    config.token_similarity,
+                    config.max_expansions_per_token,
+                    config.known_name_penalty,
+                    _ABJAD_SPELLINGS,
+                )
+            else:
+                found = index.expand(
+                    token,
+                    config.token_similarity,
+                    config.max_expansions_per_token,
+                    config.known_name_penalty,
+                )
             expansions.append(found)
         return expansions
 

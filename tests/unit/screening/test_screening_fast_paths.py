@@ -7,6 +7,7 @@ built only when returned."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from collections import Counter
@@ -30,7 +31,7 @@ from compliance.screening.normalise import (
     token_steps,
 )
 from compliance.screening.scoring import _names_differ, missing_weight, score_name, spelt_by
-from compliance.screening.screener import _listed_bound
+from compliance.screening.screener import _least_missing, _listed_bound
 from compliance.screening.similarity import (
     letter_similarities,
     letter_similarity,
@@ -170,6 +171,34 @@ def test_the_name_score_bounds_are_never_below_a_real_name_score(
                     assert score.score <= reading.one_word + 1e-9, (name, listed)
                 bounded += reading.bound < config.min_name_score
     assert compared > 5000 and bounded > 0  # many scores, and some readings were cut
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ScreeningConfig(),
+        # middle words heavier than the ends: the ends first would not leave the least
+        ScreeningConfig(first_token_weight=0.2, last_token_weight=0.1, max_middle_weight=5.0),
+    ],
+)
+def test_the_least_missing_weight_by_words_matched_is_the_least_of_every_choice(
+    config: ScreeningConfig,
+) -> None:
+    """The bound of a listed name with few words among the spellings takes, for ``m`` words
+    matched, the least missing weight of the screened name: checked against every choice of
+    ``m`` of the words that can match."""
+    rng = random.Random(20261206)
+    for _ in range(300):
+        count = rng.randrange(1, 8)
+        alive = {i for i in range(count) if rng.random() < 0.8} or {0}
+        least = _least_missing(count, alive, config)
+        assert len(least) == len(alive) + 1
+        for m in range(len(alive) + 1):
+            every = min(
+                missing_weight(count, set(chosen), config, strict=False)
+                for chosen in itertools.combinations(sorted(alive), m)
+            )
+            assert least[m] == pytest.approx(every), (count, alive, m)
 
 
 def test_a_name_whose_last_word_no_list_holds_scores_only_names_that_could_be_a_hit(

@@ -331,3 +331,18 @@ def test_short_company_words_in_arabic_letters_need_their_consonants() -> None:
     screener = _screener(Make.organisation("1", "NOOR TRADING"))
     assert screener.screen("نار ترادينغ") == []
     assert screener.screen("نير ترادينغ") == []
+
+
+def test_a_name_of_abd_is_read_apart_only_where_a_listed_name_could_be() -> None:
+    """ "Abdul Akhund" is normalised "abdulakhund" (listed names too): it may be "abdul" and
+    "akhund" (a listed name ending in ABDUL is not merged), never "abdulah" and "und"."""
+    screener = _screener(
+        Make.person("1", "ABDULAH, Amir"),
+        Make.person("2", "ABDUL, Makki"),
+        Make.person("3", "AZHAR, Abdul Rauf"),
+        # "und" in enough listed names to be a word of its own
+        *(Make.organisation(f"U{n}", f"{name} UND PARTNER") for n, name in enumerate("ABC")),
+    )
+    assert "TEST:1" not in {h.entity_id for h in screener.screen("Abdul Akhund")}
+    assert [h.entity_id for h in screener.screen("Abdul Raufazhar")] == ["TEST:3"]
+    assert [h.entity_id for h in screener.screen("Abdul Makki")] == ["TEST:2"]
