@@ -84,6 +84,9 @@ class ListInfo:
     entity_count: int
 
 
+ENTITY_TYPES = tuple(EntityType)  # ``rec_kind`` codes
+_KIND_CODES = {kind: code for code, kind in enumerate(ENTITY_TYPES)}
+
 _WORDS = re.compile(r"[^\W\d_]+")
 _ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "de", "del", "la", "y", "et", "&"})
 
@@ -158,6 +161,9 @@ class ScreeningIndex:
         self.rec_alias = array("i")  # -1: primary name, else index into entity.aliases
         self.rec_tokens: list[str] = []  # normalised tokens joined by single spaces
         self.rec_second_surname = array("B")  # 1: "FAMILY1 FAMILY2, Given" (last token)
+        # the entity's type (its position in ``ENTITY_TYPES``): scoring needs it for every
+        # name retrieved, the entity itself only for the few that score well
+        self.rec_kind = array("B")
         self._token_keys = array("I")
         self._token_recs = array("I")
         self._acronyms: dict[str, list[int]] = {}
@@ -183,6 +189,7 @@ class ScreeningIndex:
         self._rec_bits = 2
         self._deletes: dict[str, list[int]] = {}
         self._phonetic: dict[str, list[int]] = {}
+        self._sounds: list[str] = []  # the phonetic key of each vocabulary token, by id
         self._expansions: dict[tuple[str, float, int, float], dict[str, float]] = {}
         self._pairs: dict[tuple[tuple[int, ...], tuple[int, ...], int], npt.NDArray[np.uint32]] = {}
         self._pair_cache_size = 0  # record numbers held in _pairs, bounded
@@ -278,6 +285,7 @@ class ScreeningIndex:
             self.rec_alias.append(alias_no)
             self.rec_tokens.append(" ".join(tokens))
             self.rec_second_surname.append(two_families)
+            self.rec_kind.append(_KIND_CODES[self.entities[entity_no].entity_type])
             rec = len(self.rec_entity) - 1
             if self.entities[entity_no].entity_type not in person_types:
                 for initials in self._initials_of(tokens, entity_no, alias_no):
@@ -340,10 +348,12 @@ class ScreeningIndex:
         self._single = {tid: np.array(recs, dtype=np.uint32) for tid, recs in singles.items()}
 
     def _index_vocabulary(self) -> None:
+        sounds = self._sounds
         for tid, token in enumerate(self.vocab_tokens):
             for key in _deletions(token):
                 self._deletes.setdefault(key, []).append(tid)
             sound = phonetic_key(token)
+            sounds.append(sound)
             if len(sound) >= _MIN_PHONETIC_LEN:
                 self._phonetic.setdefault(sound, []).append(tid)
             if not token.isdigit():
@@ -387,14 +397,18 @@ class ScreeningIndex:
         if len(sound) >= _MIN_PHONETIC_LEN and (same := self._phonetic.get(sound)) is not None:
             candidates.update(same)
         penalty = known_penalty if self.is_known_name(token) else 0.0
-        vocab_tokens = self.vocab_tokens
-        others = [vocab_tokens[tid] for tid in candidates]
-        others = [other for other in others if other != token]
+        vocab_tokens, sounds = self.vocab_tokens, self._sounds
+        ids = [tid for tid in candidates if vocab_tokens[tid] != token]
+        others = [vocab_tokens[tid] for tid in ids]
         # Two names in their own right ("dubois", "dabisi") that only sound alike are two
         # names, not one name's spellings: their letters must be close.
         alike = [not (penalty and self.is_known_name(other)) for other in others]
-        for other, sim in zip(others, token_similarities(token, others, alike), strict=True):
-            if penalty and phonetic_key(other) != sound:  # "davis"/"david", not "hijazi"/"hejazi"
+        other_sound: dict[str, bool] = {token: True}  # does it sound like the token?
+        for tid, other, sim in zip(
+            ids, others, token_similarities(token, others, alike), strict=True
+        ):
+            same_sound = other_sound[other] = sounds[tid] == sound
+            if penalty and not same_sound:  # "davis"/"david", not "hijazi"/"hejazi"
                 sim -= penalty
             if sim >= min_similarity:
                 found[other] = sim
@@ -402,9 +416,7 @@ class ScreeningIndex:
         # before "urban"), then in alphabetical order, so that which are kept never depends
         # on the order of a set (Python's string hashing differs from process to process)
         best = dict(
-            sorted(found.items(), key=lambda kv: (-kv[1], phonetic_key(kv[0]) != sound, kv[0]))[
-                :limit
-            ]
+            sorted(found.items(), key=lambda kv: (-kv[1], not other_sound[kv[0]], kv[0]))[:limit]
         )
         if len(self._expansions) >= _CACHE_LIMIT:
             self._expansions.clear()

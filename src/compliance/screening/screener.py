@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import threading
@@ -18,7 +19,7 @@ from compliance.screening.countries import normalise_country
 from compliance.screening.customers import customer_version
 from compliance.screening.dates import coerce_query_date
 from compliance.screening.hits import Hit, ScoreBreakdown, TokenMatch
-from compliance.screening.index import ListInfo, ScreeningIndex
+from compliance.screening.index import ENTITY_TYPES, ListInfo, ScreeningIndex
 from compliance.screening.model import AliasType, EntityType, PartialDate, SanctionsList
 from compliance.screening.normalise import (
     FILLER_WORDS,
@@ -115,6 +116,13 @@ def _least_missing(count: int, alive: set[int], config: ScreeningConfig) -> tupl
     """For each number ``m`` of the ``alive`` words matched, the least missing weight of
     the name's words (``missing_weight``, not strict): the heaviest ends matched, or fewer
     ends and more middle words, whichever leaves less."""
+    return _least_missing_of(count, frozenset(alive), config)
+
+
+@functools.lru_cache(maxsize=4096)
+def _least_missing_of(
+    count: int, alive: frozenset[int], config: ScreeningConfig
+) -> tuple[float, ...]:
     last = count - 1
     ends = sorted(
         (i for i in alive if i in (0, last)),
@@ -643,30 +651,46 @@ class Screener:
         spelt: list[dict[str, list[tuple[float, int]]] | None] = [None] * len(readings)
         query_forms: list[tuple[str, str]] | None = None  # once, for the first organisation
         best: dict[str, _Scored] = {}
+        # name scores by reading and listed words, for names listed more than once
+        scores: dict[tuple[int, str, bool, bool, bool], NameScore | None] = {}
+        entities, rec_entity, rec_tokens = index.entities, index.rec_entity, index.rec_tokens
+        rec_kind = index.rec_kind
         for number, rec in enumerate(recs):
+            listed = rec_tokens[rec].split()
             if (
                 number >= by_two
                 and not one_word_enough
                 and rec not in acronyms
-                and not _may_match_two(index.rec_tokens[rec].split(), spellings)
+                and not _may_match_two(listed, spellings)
             ):
                 continue
-            entity = index.entities[index.rec_entity[rec]]
-            listed = index.rec_tokens[rec].split()
-            organisation = entity.entity_type not in (EntityType.PERSON, EntityType.UNKNOWN)
+            kind = ENTITY_TYPES[rec_kind[rec]]
             # a date of birth or an ID number that agrees tells this person from others of
-            # the same common names: missing middle names weigh as usual again
-            corroborated = dob_agrees_exactly(query_dob, entity.dates_of_birth) or (
-                bool(query_ids) and _id_factor(query_ids, entity.remarks, config)[0] > 0
-            )
-            common = frozenset() if corroborated else index.common_tokens
+            # the same common names: missing middle names weigh as usual again (the entity
+            # is looked at only then: most names retrieved score too low to need it)
+            corroborated = False
+            if query_dob is not None or query_ids:
+                listing = entities[rec_entity[rec]]
+                corroborated = dob_agrees_exactly(query_dob, listing.dates_of_birth) or (
+                    bool(query_ids) and _id_factor(query_ids, listing.remarks, config)[0] > 0
+                )
             found = self._best_reading(
-                index, rec, readings, listed, organisation, acronyms, spelt, common
+                index,
+                rec,
+                readings,
+                listed,
+                kind,
+                acronyms,
+                spelt,
+                frozenset() if corroborated else index.common_tokens,
+                scores,
             )
             if found is None:
                 continue
+            entity = entities[rec_entity[rec]]
             listed_name, alias_type = index.listed_name(rec, entity)
             reading, name_score = found
+            organisation = kind is not EntityType.PERSON and kind is not EntityType.UNKNOWN
             factors: list[tuple[float, str | None]] = [
                 dob_factor(query_dob, entity.dates_of_birth, config),
                 nationality_factor(query_countries, entity.nationalities, entity.countries, config),
@@ -767,24 +791,24 @@ class Screener:
         rec: int,
         readings: Sequence[_Reading],
         listed: list[str],
-        organisation: bool,
+        kind: EntityType,
         acronyms: Mapping[int, tuple[str, ...]],
         spelt: list[dict[str, list[tuple[float, int]]] | None],
         common: Container[str],
+        scores: dict[tuple[int, str, bool, bool, bool], NameScore | None],
     ) -> tuple[_Reading, NameScore] | None:
-        """The reading of the screened name that scores best against this listed name, with
-        its score, if any reaches the minimum name score (``spelt``: ``spelt_by`` of each
-        reading's expansions, None until made here, once for all the listed names)."""
+        """The reading of the screened name that scores best against this listed name (of
+        an entity of this ``kind``), with its score, if any reaches the minimum name score
+        (``spelt``: ``spelt_by`` of each reading's expansions, None until made here, once
+        for all the listed names)."""
         config = self.config
         best: tuple[_Reading, NameScore] | None = None
         listed_initial = min(map(len, listed), default=2) == 1
         second = bool(index.rec_second_surname[rec])
+        organisation = kind is not EntityType.PERSON and kind is not EntityType.UNKNOWN
         # listed companies, and listed names of unknown kind (indexed with legal forms set
         # aside like companies)
-        company = index.entities[index.rec_entity[rec]].entity_type in (
-            EntityType.ENTITY,
-            EntityType.UNKNOWN,
-        )
+        company = kind is EntityType.ENTITY or kind is EntityType.UNKNOWN
         floor = config.min_name_score
         for number, reading in enumerate(readings):
             if reading.companies_only and not company:
@@ -825,22 +849,28 @@ class Screener:
                     if best is None or acronym.score > best[1].score:
                         best = (replace(reading, how=how), acronym)
                 continue
-            spelt_words = spelt[number]
-            if spelt_words is None:
-                spelt_words = spelt[number] = spelt_by(reading.expansions)
-            name_score = score_name(
-                reading.tokens,
-                reading.expansions,
-                listed,
-                config,
-                common,
-                at_least=config.min_name_score,
-                organisation=organisation,
-                second_surname=second,
-                listed_initials=listed_initial,
-                abjad=reading.abjad,
-                spelt=spelt_words,
-            )
+            # the same words listed again (another entity's name, another alias) score the
+            # same under this reading
+            key = (number, index.rec_tokens[rec], organisation, second, bool(common))
+            if key in scores:
+                name_score = scores[key]
+            else:
+                spelt_words = spelt[number]
+                if spelt_words is None:
+                    spelt_words = spelt[number] = spelt_by(reading.expansions)
+                name_score = scores[key] = score_name(
+                    reading.tokens,
+                    reading.expansions,
+                    listed,
+                    config,
+                    common,
+                    at_least=config.min_name_score,
+                    organisation=organisation,
+                    second_surname=second,
+                    listed_initials=listed_initial,
+                    abjad=reading.abjad,
+                    spelt=spelt_words,
+                )
             if name_score is not None and (best is None or name_score.score > best[1].score):
                 best = (reading, name_score)
         return best
