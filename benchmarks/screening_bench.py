@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import gc
-import json
 import os
 import platform
 import random
@@ -42,13 +41,13 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from host import write_results  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 from screening_novel_names import queries as novel_names  # noqa: E402
 
@@ -538,14 +537,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     figure(figures, "1M: false-positive rate (negatives with any hit)", fpr, "%", TARGET_FPR_PCT)
     figure(figures, "benchmark wall time", time.perf_counter() - started, "s")
 
-    result = {
-        "command": f".venv/bin/python benchmarks/screening_bench.py --seed {seed}",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "figures": figures,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(
+        RESULTS,
+        f".venv/bin/python benchmarks/screening_bench.py --seed {seed}",
+        machine(),
+        figures,
+    )
     print(f"wrote {RESULTS}")
     return 0
 

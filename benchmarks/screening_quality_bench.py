@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import random
@@ -33,13 +32,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from faker import Faker  # noqa: E402
+from host import write_results  # noqa: E402
 from rapidfuzz import fuzz  # noqa: E402
 
 from compliance.screening import (  # noqa: E402
@@ -307,14 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu.sort()
     figure(figures, "bundled: p99 CPU time per name", cpu[int(len(cpu) * 0.99)], "ms")
     if args.part == "held" and not args.no_customers:
-        result = {
-            "command": f".venv/bin/python benchmarks/screening_quality_bench.py --seed {args.seed}",
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "figures": figures,
-        }
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_results(
+            RESULTS,
+            f".venv/bin/python benchmarks/screening_quality_bench.py --seed {args.seed}",
+            machine(),
+            figures,
+        )
         print(f"wrote {RESULTS}")
     return 0
 

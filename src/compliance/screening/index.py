@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -114,11 +115,19 @@ def _deletions(token: str) -> set[str]:
     return keys
 
 
+_Number = TypeVar("_Number", bound=np.generic)
 _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
+_NO_RECORDS.flags.writeable = False
 # From this many record numbers found on, they are counted with numpy (below, a Counter
 # is quicker); from this many pairs of spellings on, their postings are found with numpy.
 _VECTOR_COUNT = 200
 _VECTOR_PAIRS = 64
+
+
+def _read_only(values: npt.NDArray[_Number]) -> npt.NDArray[_Number]:
+    """``values``, no longer writable: the index's arrays are shared by every query."""
+    values.flags.writeable = False
+    return values
 
 
 def _most_found(found: Sequence[npt.NDArray[np.uint32]], limit: int) -> list[int]:
@@ -343,9 +352,11 @@ class ScreeningIndex:
         mask = (1 << rec_bits) - 1
         self._pair_keys = array("Q", [v >> rec_bits for v in ordered])
         self._pair_recs = array("I", [v & mask for v in ordered])
-        self._pair_keys_np = np.frombuffer(self._pair_keys, dtype=np.uint64)
-        self._pair_recs_np = np.frombuffer(self._pair_recs, dtype=np.uint32)
-        self._single = {tid: np.array(recs, dtype=np.uint32) for tid, recs in singles.items()}
+        self._pair_keys_np = _read_only(np.frombuffer(self._pair_keys, dtype=np.uint64))
+        self._pair_recs_np = _read_only(np.frombuffer(self._pair_recs, dtype=np.uint32))
+        self._single = {
+            tid: _read_only(np.array(recs, dtype=np.uint32)) for tid, recs in singles.items()
+        }
 
     def _index_vocabulary(self) -> None:
         sounds = self._sounds
@@ -553,7 +564,7 @@ class ScreeningIndex:
             looked = self._lookup_pairs([pairs[k] for k in todo], cap)
             with self._lock:
                 for k, records in zip(todo, looked, strict=True):
-                    found[k] = records
+                    found[k] = records = _read_only(records)  # shared by later queries
                     self._pair_cache_size += len(records) + 1
                     if self._pair_cache_size > _PAIR_CACHE_LIMIT:
                         self._pairs.clear()

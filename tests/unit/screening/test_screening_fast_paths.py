@@ -117,6 +117,12 @@ def test_names_screened_again_with_cached_pair_postings_get_the_hits_of_the_firs
         assert bundled_screener.screen(name, max_hits=60) == first, name
         assert index._pair_cache_size <= pair_cache_limit or len(index._pairs) == 1
     assert hits > 100  # listed names were found: the comparison covered hits, not just none
+    # what the cache shares between queries, and the index's own arrays, cannot be written
+    shared = [*index._pairs.values(), *index._single.values()]
+    shared += [index._pair_keys_np, index._pair_recs_np]
+    assert shared and not any(values.flags.writeable for values in shared)
+    with pytest.raises(ValueError, match="read-only"):
+        index._pair_recs_np[0] = 1
 
 
 def _queries(index: ScreeningIndex, rng: random.Random, count: int) -> list[str]:
