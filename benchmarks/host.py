@@ -109,10 +109,24 @@ def write_results(
     return result
 
 
+def _split_commands(joined: str) -> list[str]:
+    """The commands joined in ``joined``, split where they were joined: never inside a
+    bracketed note after a command ("(first run; second engine)")."""
+    commands, start = [], 0
+    for found in COMMANDS_SPLIT.finditer(joined):
+        before = joined[start : found.start()]
+        if joined[: found.start()].count("(") > joined[: found.start()].count(")"):
+            continue  # inside a note
+        commands.append(before)
+        start = found.end()
+    commands.append(joined[start:])
+    return commands
+
+
 def _commands(earlier: str, command: str) -> str:
     """``earlier`` (commands joined) with ``command`` in the place of its script's."""
     joined = next((j for j in COMMANDS_JOINED if j in earlier), COMMANDS_JOINED[-1])
-    commands = [c for c in COMMANDS_SPLIT.split(earlier) if c]
+    commands = [c for c in _split_commands(earlier) if c]
     if any(c == command or c.startswith(f"{command} (") for c in commands):
         return joined.join(commands)
     script = next((word for word in command.split() if word.endswith(".py")), command)

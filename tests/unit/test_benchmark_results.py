@@ -138,6 +138,19 @@ def test_the_commands_of_a_shared_file_keep_their_joining_order_and_notes(
     assert json.loads(path.read_text())["command"] == f"{mrz} && {noted} && {quality}"
 
 
+def test_a_note_after_a_command_keeps_its_own_semicolons(host: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "documents_quality.json"
+    mrz = "python benchmarks/mrz_quality_bench.py"
+    ocr = "python benchmarks/ocr_quality_bench.py"
+    noted = f"{ocr} (second engine; the same bench with it installed)"
+    path.write_text(
+        json.dumps({"command": f"{noted} ; {mrz}", "date": "", "machine": "", "figures": {}})
+    )
+
+    host.write_results(path, mrz, "m", {"mrz": figure(1, "fraction")}, keep_others=True)
+    assert json.loads(path.read_text())["command"] == f"{noted} ; {mrz}"
+
+
 def test_the_machine_line_names_system_processor_cpus_and_python(host: ModuleType) -> None:
     line = host.machine(" (evaluation pinned to 1)", "; load average 0.5 at the start")
 
