@@ -114,10 +114,12 @@ def _split_commands(joined: str) -> list[str]:
     bracketed note after a command ("(first run; second engine)")."""
     commands, start = [], 0
     for found in COMMANDS_SPLIT.finditer(joined):
-        before = joined[start : found.start()]
-        if joined[: found.start()].count("(") > joined[: found.start()].count(")"):
+        depth = 0  # brackets open before the joint (a stray ")" opens none)
+        for char in joined[: found.start()]:
+            depth = depth + 1 if char == "(" else max(0, depth - 1) if char == ")" else depth
+        if depth:
             continue  # inside a note
-        commands.append(before)
+        commands.append(joined[start : found.start()])
         start = found.end()
     commands.append(joined[start:])
     return commands

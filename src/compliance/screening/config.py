@@ -61,3 +61,12 @@ class ScreeningConfig:
     # "K. Garcia"): below the threshold, no hit without a second identifier.
     common_initial_cap: float = 84.0
     include_weak_aliases: bool = True
+
+    def __post_init__(self) -> None:
+        # The shortcuts of scoring rest on these: a word counted fully missing weighs at
+        # least as much as a missing middle name, and a second family name left out weighs
+        # no more than a missing last name. Weights outside them would lose hits silently.
+        if self.middle_token_weight > 1.0:
+            raise ValueError("middle_token_weight must be at most 1 (a fully missing word)")
+        if min(self.second_surname_weight, self.max_middle_weight) > self.last_token_weight:
+            raise ValueError("a missing second surname must weigh no more than a last name")

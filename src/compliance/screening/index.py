@@ -652,7 +652,8 @@ class ScreeningIndex:
         pair_expansions: int | None = None,
     ) -> list[int]:
         """Record numbers worth scoring, most shared query tokens first (of records sharing
-        as many, the one found first)."""
+        as many, the one found first). Each of ``expansions`` lists its spellings best
+        first, as ``expand`` and ``expand_abjad`` give them."""
         vocab = self.vocab
         per_token = pair_expansions or _PAIR_EXPANSIONS
         ids = [tuple([vocab[t] for t in itertools.islice(exp, per_token)]) for exp in expansions]

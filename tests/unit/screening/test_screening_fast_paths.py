@@ -12,8 +12,10 @@ import random
 import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from compliance.screening import SanctionsList, Screener, ScreeningConfig, ScreeningIndex
@@ -118,7 +120,7 @@ def test_names_screened_again_with_cached_pair_postings_get_the_hits_of_the_firs
         assert index._pair_cache_size <= pair_cache_limit or len(index._pairs) == 1
     assert hits > 100  # listed names were found: the comparison covered hits, not just none
     # what the cache shares between queries, and the index's own arrays, cannot be written
-    shared = [*index._pairs.values(), *index._single.values()]
+    shared: list[npt.NDArray[Any]] = [*index._pairs.values(), *index._single.values()]
     shared += [index._pair_keys_np, index._pair_recs_np]
     assert shared and not any(values.flags.writeable for values in shared)
     with pytest.raises(ValueError, match="read-only"):
@@ -179,12 +181,27 @@ def test_the_name_score_bounds_are_never_below_a_real_name_score(
     assert compared > 5000 and bounded > 0  # many scores, and some readings were cut
 
 
+def test_weights_the_scoring_shortcuts_cannot_hold_for_are_refused() -> None:
+    """A fully missing word weighs 1, and a left-out second surname is a light last name:
+    heavier middle names or second surnames would make the bounds lose hits silently."""
+    with pytest.raises(ValueError, match="middle_token_weight"):
+        ScreeningConfig(middle_token_weight=1.5)
+    with pytest.raises(ValueError, match="second surname"):
+        ScreeningConfig(second_surname_weight=0.5, last_token_weight=0.4)
+    ScreeningConfig(second_surname_weight=0.5, max_middle_weight=0.4, last_token_weight=0.4)
+
+
 @pytest.mark.parametrize(
     "config",
     [
         ScreeningConfig(),
         # middle words heavier than the ends: the ends first would not leave the least
-        ScreeningConfig(first_token_weight=0.2, last_token_weight=0.1, max_middle_weight=5.0),
+        ScreeningConfig(
+            first_token_weight=0.2,
+            last_token_weight=0.25,
+            second_surname_weight=0.2,
+            max_middle_weight=5.0,
+        ),
     ],
 )
 def test_the_least_missing_weight_by_words_matched_is_the_least_of_every_choice(
