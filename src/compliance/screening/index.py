@@ -60,7 +60,12 @@ from compliance.screening.normalise import (
     phonetic_key,
     second_surname,
 )
-from compliance.screening.similarity import letter_similarities, token_similarities
+from compliance.screening.similarity import (
+    MIN_SOUND_KEY,
+    letter_similarities,
+    token_similarities,
+    token_similarity_array,
+)
 
 _MAX_PAIR_TOKENS = 8  # tokens of a record that take part in pairs (long company names)
 _MIN_DELETE_LEN = 4  # shorter tokens are only looked up exactly or by sound key
@@ -116,6 +121,8 @@ def _deletions(token: str) -> set[str]:
 
 
 _Number = TypeVar("_Number", bound=np.generic)
+# From this many spellings of a word on, their similarities are worked out with numpy.
+_VECTOR_SPELLINGS = 16
 _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
 _NO_RECORDS.flags.writeable = False
 # From this many record numbers found on, they are counted with numpy (below, a Counter
@@ -415,14 +422,25 @@ class ScreeningIndex:
         # names, not one name's spellings: their letters must be close.
         alike = [not (penalty and self.is_known_name(other)) for other in others]
         other_sound: dict[str, bool] = {token: True}  # does it sound like the token?
-        for tid, other, sim in zip(
-            ids, others, token_similarities(token, others, alike), strict=True
-        ):
-            same_sound = other_sound[other] = sounds[tid] == sound
-            if penalty and not same_sound:  # "davis"/"david", not "hijazi"/"hejazi"
-                sim -= penalty
-            if sim >= min_similarity:
-                found[other] = sim
+        if len(others) < _VECTOR_SPELLINGS:
+            for tid, other, sim in zip(
+                ids, others, token_similarities(token, others, alike), strict=True
+            ):
+                same_sound = other_sound[other] = sounds[tid] == sound
+                if penalty and not same_sound:  # "davis"/"david", not "hijazi"/"hejazi"
+                    sim -= penalty
+                if sim >= min_similarity:
+                    found[other] = sim
+        else:  # the same, many spellings at once
+            alike_sound = np.fromiter((sounds[tid] == sound for tid in ids), np.bool_, len(ids))
+            keyed = alike_sound if len(sound) >= MIN_SOUND_KEY else np.zeros(len(ids), np.bool_)
+            sims = token_similarity_array(token, others, np.array(alike, np.bool_), keyed)
+            if penalty:
+                sims = np.where(alike_sound, sims, sims - penalty)
+            for k in np.flatnonzero(sims >= min_similarity).tolist():
+                other = others[k]
+                found[other] = float(sims[k])
+                other_sound[other] = bool(alike_sound[k])
         # equally close spellings: those with the same sound key first ("umran": "omran"
         # before "urban"), then in alphabetical order, so that which are kept never depends
         # on the order of a set (Python's string hashing differs from process to process)

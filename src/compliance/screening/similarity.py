@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
@@ -15,7 +16,7 @@ from compliance.screening.normalise import phonetic_key
 # more than a near spelling.
 PHONETIC_SIMILARITY = 0.8
 _PHONETIC_MIN_BASE = 0.75
-_MIN_PHONETIC_KEY = 2
+MIN_SOUND_KEY = _MIN_PHONETIC_KEY = 2  # a shorter sound key says nothing
 # Jaro-Winkler rewards shared prefixes strongly; discount it so it only decides between
 # spellings that Levenshtein finds nearly as close.
 _JW_DISCOUNT = 0.06
@@ -97,3 +98,36 @@ def token_similarities(a: str, others: Sequence[str], sound_alike: Sequence[bool
                     sim = PHONETIC_SIMILARITY
         found.append(sim)
     return found
+
+
+def token_similarity_array(
+    a: str,
+    others: Sequence[str],
+    sound_alike: npt.NDArray[np.bool_],
+    same_sound: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """``token_similarities`` of many tokens at once, without a Python step per token:
+    ``same_sound[k]``, whether ``others[k]`` has ``a``'s sound key (of two letters or
+    more), as the caller already knows it."""
+    count = len(others)
+    letters = process.cdist(
+        [a], others, scorer=Levenshtein.normalized_similarity, dtype=np.float64, workers=1
+    )[0]
+    winkler = process.cdist(
+        [a], others, scorer=JaroWinkler.similarity, dtype=np.float64, workers=1
+    )[0]
+    lengths = np.fromiter(map(len, others), np.int64, count)
+    counts = np.minimum(lengths, len(a)) >= _JW_MIN_LENGTH
+    for k in np.flatnonzero(~counts & (np.abs(lengths - len(a)) == 1)).tolist():
+        counts[k] = a.startswith(others[k]) or others[k].startswith(a)
+    sims: npt.NDArray[np.float64] = np.where(
+        counts, np.maximum(letters, winkler - _JW_DISCOUNT), letters
+    )
+    boosted = sound_alike & same_sound & (sims >= _PHONETIC_MIN_BASE) & (sims < PHONETIC_SIMILARITY)
+    sims[boosted] = PHONETIC_SIMILARITY
+    if len(a) == 1:
+        sims[:] = 0.0
+    else:
+        sims[lengths == 1] = 0.0
+    sims[[k for k, b in enumerate(others) if b == a]] = 1.0
+    return sims

@@ -30,6 +30,7 @@ from compliance.screening.normalise import (
     fold_word,
     normalise_name,
     normalise_tokens,
+    phonetic_key,
     token_steps,
 )
 from compliance.screening.scoring import _names_differ, missing_weight, score_name, spelt_by
@@ -39,6 +40,7 @@ from compliance.screening.similarity import (
     letter_similarity,
     token_similarities,
     token_similarity,
+    token_similarity_array,
 )
 
 
@@ -535,3 +537,25 @@ def test_tokens_compared_together_are_as_alike_as_compared_one_pair_at_a_time() 
             for other, a in zip(others, alike, strict=True)
         ]
         assert letter_similarities(word, others) == [letter_similarity(word, o) for o in others]
+        # and with numpy, the sound keys given
+        key = phonetic_key(word)
+        same = np.array(
+            [len(key) >= 2 and phonetic_key(other) == key for other in others], np.bool_
+        )
+        assert token_similarity_array(word, others, np.array(alike, np.bool_), same).tolist() == [
+            token_similarity(word, other, sound_alike=a)
+            for other, a in zip(others, alike, strict=True)
+        ]
+    # spellings that only their sound key makes alike ("kais" / "qais") or not alike
+    sounding = ["qais", "kais", "umar", "omar", "hiroshi", "hersi", "dubois", "dubaysi"]
+    for word in sounding:
+        key = phonetic_key(word)
+        same = np.array([phonetic_key(other) == key for other in sounding], np.bool_)
+        for alike in (np.ones(len(sounding), np.bool_), np.zeros(len(sounding), np.bool_)):
+            found = token_similarity_array(word, sounding, alike, same).tolist()
+            assert found == [
+                token_similarity(word, other, sound_alike=bool(alike[0])) for other in sounding
+            ]
+    yes = np.ones(1, np.bool_)
+    assert token_similarity_array("kais", ["qais"], yes, yes).tolist() == [0.8]  # by sound
+    assert token_similarity_array("kais", ["qais"], yes, ~yes).tolist() == [0.75]
