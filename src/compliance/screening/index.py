@@ -121,6 +121,8 @@ def _deletions(token: str) -> set[str]:
 
 
 _Number = TypeVar("_Number", bound=np.generic)
+# How alike a spelling with one consonant more or fewer is, at least and at most.
+_NEAR_SKELETON = (0.72, 0.82)
 # From this many spellings of a word on, their similarities are worked out with numpy.
 _VECTOR_SPELLINGS = 16
 _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
@@ -483,13 +485,43 @@ class ScreeningIndex:
                     near.update(self._skeletons.get(skeleton[:i] + skeleton[i + 1 :], ()))
                 others = [vocab_tokens[tid] for tid in near]
                 others = [other for other in others if other not in found]
+                low, _ = _NEAR_SKELETON
                 for other, sim in zip(others, letter_similarities(token, others), strict=True):
-                    found[other] = 0.72 + 0.1 * sim
+                    found[other] = low + 0.1 * sim
         best = dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
         if len(self._skeleton_cache) >= _CACHE_LIMIT:
             self._skeleton_cache.clear()
         self._skeleton_cache[key] = best
         return best
+
+    def skeleton_spelling_reaches(self, token: str, least: float) -> bool:
+        """Does ``expand_skeleton`` find a listed spelling of ``token`` at least ``least``
+        alike? The same answer without ranking every spelling (a word joined from two is
+        asked once and seldom again): only the spellings with its consonants can reach more
+        than a spelling with one consonant more or fewer."""
+        if _NEAR_SKELETON[0] < least <= _NEAR_SKELETON[1]:
+            return any(sim >= least for sim in self.expand_skeleton(token, 1).values())
+        skeleton = consonant_skeleton(token)
+        letters = letter_skeleton(token)
+        consonants = [skeleton] if letters == skeleton else [letters, skeleton]
+        for key in consonants:
+            if not key or not (ids := self._skeletons.get(key)):
+                continue
+            base = 0.8 if len(key) >= 3 else 0.75
+            if least <= base:
+                return True
+            words = [self.vocab_tokens[tid] for tid in ids]
+            if any(
+                min(0.95, base + 0.15 * sim) >= least for sim in letter_similarities(token, words)
+            ):
+                return True
+        if least <= _NEAR_SKELETON[0] and len(skeleton) >= 4:
+            if self._skeleton_deletes.get(skeleton):
+                return True
+            return any(
+                self._skeletons.get(skeleton[:i] + skeleton[i + 1 :]) for i in range(len(skeleton))
+            )
+        return False
 
     def expand_abjad(
         self,

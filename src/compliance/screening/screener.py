@@ -245,7 +245,7 @@ def _alternatives(
         # enough that a given name and a family name ("رها الوندی", Raha Alvandi) do not
         # make one ("Ruhinda") by chance
         least = 0.0 if consonant_skeleton(second) in _COMPOUND_ENDS else _ABJAD_JOIN_SIMILARITY
-        return any(sim >= least for sim in index.expand_skeleton(word, 1).values())
+        return index.skeleton_spelling_reaches(word, least)
 
     if len(tokens) >= 3 and (whole := "".join(tokens)) in vocab:
         found.append(((whole,), f"screened words read as one, '{whole}'"))

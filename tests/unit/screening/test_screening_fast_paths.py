@@ -265,6 +265,27 @@ def test_the_spellings_of_a_word_in_arabic_letters_come_best_first(
             assert similarities == sorted(similarities, reverse=True), name
 
 
+def test_whether_a_spelling_by_consonants_is_close_enough_is_what_ranking_them_gives(
+    bundled_screener: Screener,
+) -> None:
+    """Two words in Arabic letters read as one ask only whether some listed spelling is
+    close enough by its consonants: the answer ranking all of them would give."""
+    index = bundled_screener.index
+    seed = 20261206
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    words = rng.sample(index.vocab_tokens, 300)
+    words += ["".join(rng.choices("abdhklmnrstvyz", k=rng.randint(2, 9))) for _ in range(300)]
+    words += ["muhammadvly", "rhmtallah", "thaha", "ashrf", "x"]
+    reached = 0
+    for word in words:
+        for least in (0.0, 0.5, 0.72, 0.75, 0.78, 0.8, 0.82, 0.85, 0.9, 0.95):
+            expected = any(sim >= least for sim in index.expand_skeleton(word, 1).values())
+            assert index.skeleton_spelling_reaches(word, least) == expected, (word, least)
+            reached += expected
+    assert reached > 300  # many words have spellings by their consonants, some do not
+
+
 def _most_common(found: list[list[int]], limit: int) -> list[int]:
     counts: Counter[int] = Counter()
     for records in found:
