@@ -192,6 +192,7 @@ class ScreeningIndex:
         self._skeleton_deletes: dict[str, list[int]] = {}
         self._skeleton_cache: dict[tuple[str, int], dict[str, float]] = {}
         self._abjad_cache: dict[tuple[str, float, int, float, int], dict[str, float]] = {}
+        self._reach_cache: dict[tuple[str, float], bool] = {}
         self.vocab: dict[str, int] = {}
         self.vocab_tokens: list[str] = []
         self.common_tokens: frozenset[str] = COMMON_NAME_TOKENS
@@ -499,6 +500,16 @@ class ScreeningIndex:
         alike? The same answer without ranking every spelling (a word joined from two is
         asked once and seldom again): only the spellings with its consonants can reach more
         than a spelling with one consonant more or fewer."""
+        key = (token, least)
+        if (cached := self._reach_cache.get(key)) is not None:
+            return cached
+        reaches = self._skeleton_reaches(token, least)
+        if len(self._reach_cache) >= _CACHE_LIMIT:
+            self._reach_cache.clear()
+        self._reach_cache[key] = reaches
+        return reaches
+
+    def _skeleton_reaches(self, token: str, least: float) -> bool:
         if _NEAR_SKELETON[0] < least <= _NEAR_SKELETON[1]:
             return any(sim >= least for sim in self.expand_skeleton(token, 1).values())
         skeleton = consonant_skeleton(token)

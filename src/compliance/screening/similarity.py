@@ -106,10 +106,12 @@ def token_similarity_array(
     sound_alike: npt.NDArray[np.bool_],
     same_sound: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.float64]:
-    """``token_similarities`` of many tokens at once, without a Python step per token:
-    ``same_sound[k]``, whether ``others[k]`` has ``a``'s sound key (of two letters or
-    more), as the caller already knows it."""
+    """``token_similarities`` of many tokens at once, with numpy rather than a Python step
+    per comparison: ``same_sound[k]``, whether ``others[k]`` has ``a``'s sound key (of two
+    letters or more), as the caller already knows it."""
     count = len(others)
+    if len(sound_alike) != count or len(same_sound) != count:
+        raise ValueError("one sound_alike and one same_sound flag per token")
     letters = process.cdist(
         [a], others, scorer=Levenshtein.normalized_similarity, dtype=np.float64, workers=1
     )[0]

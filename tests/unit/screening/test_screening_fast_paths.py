@@ -572,10 +572,11 @@ def test_tokens_compared_together_are_as_alike_as_compared_one_pair_at_a_time() 
     for word in sounding:
         key = phonetic_key(word)
         same = np.array([phonetic_key(other) == key for other in sounding], np.bool_)
-        for alike in (np.ones(len(sounding), np.bool_), np.zeros(len(sounding), np.bool_)):
-            found = token_similarity_array(word, sounding, alike, same).tolist()
+        for all_alike in (True, False):
+            flags = np.full(len(sounding), all_alike, np.bool_)
+            found = token_similarity_array(word, sounding, flags, same).tolist()
             assert found == [
-                token_similarity(word, other, sound_alike=bool(alike[0])) for other in sounding
+                token_similarity(word, other, sound_alike=all_alike) for other in sounding
             ]
     yes = np.ones(1, np.bool_)
     assert token_similarity_array("kais", ["qais"], yes, yes).tolist() == [0.8]  # by sound
