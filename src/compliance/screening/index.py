@@ -123,6 +123,15 @@ def _deletions(token: str) -> set[str]:
 _Number = TypeVar("_Number", bound=np.generic)
 # How alike a spelling with one consonant more or fewer is, at least and at most.
 _NEAR_SKELETON = (0.72, 0.82)
+
+
+def _by_consonants(consonants: str, letters_alike: float) -> float:
+    """How alike a listed spelling with these same ``consonants`` is: 0.8 to 0.95 (0.75 for
+    fewer than three consonants) as the letters written agree more."""
+    base = 0.8 if len(consonants) >= 3 else 0.75
+    return min(0.95, base + 0.15 * letters_alike)
+
+
 # From this many spellings of a word on, their similarities are worked out with numpy.
 _VECTOR_SPELLINGS = 16
 _NO_RECORDS: npt.NDArray[np.uint32] = np.zeros(0, np.uint32)
@@ -468,18 +477,16 @@ class ScreeningIndex:
         if (letters := letter_skeleton(token)) != skeleton:
             # a two-letter spelling ("th", "sh") may be two letters of the script: the
             # listed names with those consonants too
-            base = 0.8 if len(letters) >= 3 else 0.75
             two = [self.vocab_tokens[tid] for tid in self._skeletons.get(letters, ())]
             for other, sim in zip(two, letter_similarities(token, two), strict=True):
-                found[other] = min(0.95, base + 0.15 * sim)
+                found[other] = _by_consonants(letters, sim)
         if skeleton:
             # same consonants: 0.8 to 0.95 as the letters written agree more ("jlal" is
             # closer to "jalal" than to "julia"); one consonant more or fewer: 0.72 to 0.82
-            base = 0.8 if len(skeleton) >= 3 else 0.75
             vocab_tokens = self.vocab_tokens
             same = [vocab_tokens[tid] for tid in self._skeletons.get(skeleton, ())]
             for other, sim in zip(same, letter_similarities(token, same), strict=True):
-                found[other] = max(found.get(other, 0.0), min(0.95, base + 0.15 * sim))
+                found[other] = max(found.get(other, 0.0), _by_consonants(skeleton, sim))
             if len(skeleton) >= 4:
                 near: set[int] = set(self._skeleton_deletes.get(skeleton, ()))
                 for i in range(len(skeleton)):
@@ -518,13 +525,10 @@ class ScreeningIndex:
         for key in consonants:
             if not key or not (ids := self._skeletons.get(key)):
                 continue
-            base = 0.8 if len(key) >= 3 else 0.75
-            if least <= base:
+            if least <= _by_consonants(key, 0.0):  # the least a spelling by them reaches
                 return True
             words = [self.vocab_tokens[tid] for tid in ids]
-            if any(
-                min(0.95, base + 0.15 * sim) >= least for sim in letter_similarities(token, words)
-            ):
+            if any(_by_consonants(key, sim) >= least for sim in letter_similarities(token, words)):
                 return True
         if least <= _NEAR_SKELETON[0] and len(skeleton) >= 4:
             if self._skeleton_deletes.get(skeleton):
